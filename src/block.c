@@ -1,0 +1,1952 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Block I/O: the devices, an io_uring, and a cache of 64 KiB meta blocks.
+ *
+ * Model
+ * -----
+ * A volume is a meta device and (optionally, for tools) a data device.
+ * Both are opened once, with O_DIRECT: other hosts write the same LBAs,
+ * so the host page cache would go stale.  An image file on a filesystem
+ * without O_DIRECT falls back to buffered I/O with one warning.  Every
+ * transfer is an io request (struct sfs_io) submitted to a single
+ * io_uring shared by all threads; requests carry no timeouts of their
+ * own and are completed by one reaper thread.
+ *
+ *   caller thread                         reaper thread
+ *   -------------                         -------------
+ *   io_run()                              reaper_thread()
+ *     io_submit_batch() under ring_lock:    io_uring_wait_cqe*() (no lock),
+ *       get SQEs, prep, io_flush_locked()   copy the CQEs out, advance the CQ
+ *     sleep on batch.cond (ring_lock)  <--  io_reap_locked() under ring_lock:
+ *                                             partial/EAGAIN: io_queue_locked()
+ *                                             done: io_complete_locked()
+ *
+ * A batch is the set of requests one caller submitted together; the
+ * caller sleeps on the batch's condition variable until its pending
+ * count reaches zero, so many requests of one call (and of many calls)
+ * are in flight at once.  A partial transfer is resubmitted for the
+ * remainder; a transfer that then returns 0 (end of file) or fails is
+ * "short" and reported as -EIO.  -EAGAIN/-EINTR completions are retried
+ * a bounded number of times.
+ *
+ * Above the ring sits the cache of LG blocks (struct sfs_cblock), keyed
+ * by blkno in a chained hash table.  A block's life:
+ *
+ *  cache_get_or_insert()            fetch_blocks(): publish_locked()
+ *    miss --> READING ---------------------------------------> UPTODATE
+ *                |  I/O error, short, past end, bad crc         ^    |
+ *                v                                              |    | last put while clean:
+ *              ERROR: unhashed, freed at the last put           |    v on the LRU
+ *                                                               |  evict_locked(),
+ *  sfs_block_new() --> UPTODATE|DIRTY --------------------------+  drop_copy():
+ *                        sfs_block_write_blocks(): written_locked() unhashed, freed
+ *                                                                   at the last put
+ *
+ * The cache holds contents that passed the crc check when read (or that
+ * this process wrote).  What a caller expects of a block (magic, fsid,
+ * seq and blkno of its reference) is checked on every read, hit or miss,
+ * by check_hdr().  When any check fails the copy is dropped from the
+ * cache (unhashed; holders keep theirs) and the block is read again from
+ * the device, once, before the error is returned: -EIO for crc or I/O
+ * failures (logged with the blkno), -ESTALE for an expectation mismatch
+ * (logged at debug; the caller refetches its roots).
+ *
+ * Invariants
+ * ----------
+ *  1. st->inflight <= st->depth == SQ entries, and the CQ has twice as
+ *     many entries, so an SQE is always free for an inflight request and
+ *     the CQ cannot overflow.  Only inflight requests occupy SQEs.
+ *  2. The pending queue (st->pend_head) holds, in SQ order, exactly the
+ *     requests whose SQEs the kernel has not consumed yet.  When a submit
+ *     fails for good the ring is marked broken, the pending requests fail
+ *     with -EIO and nothing is ever submitted again.
+ *  3. A block is freed only when it is unhashed and its refcount is 0: a
+ *     block a caller holds is never freed under it.  A hashed block with
+ *     no references is on the LRU iff it is clean (not DIRTY); dirty
+ *     blocks are never evicted (they are dropped when replaced by
+ *     sfs_block_new() or a validation failure).
+ *  4. At most one hashed block per blkno.  A READING block is hashed so
+ *     concurrent readers of the same blkno wait for one read rather than
+ *     issue their own; a block leaves READING exactly once, under
+ *     cache_lock, followed by a broadcast of cache_cond.
+ *  5. st->cache_bytes counts every allocated block (hashed or not); the
+ *     LRU is trimmed to st->cache_bound whenever a block is inserted or
+ *     becomes unreferenced.  Only referenced or dirty blocks can keep the
+ *     total above the bound.
+ *
+ * Locks and threads
+ * -----------------
+ * ring_lock: the SQ side of the ring, the pending queue, inflight, every
+ *   sfs_io's completion fields, batch counts, the ring counters, broken
+ *   and stopping.  The CQ side is touched only by the reaper thread.
+ * cache_lock: the hash table, LRU, all-blocks list, every cblock's refs,
+ *   flags, state and err, and the cache counters.
+ * ring_lock and cache_lock are never held together, so there is no
+ * order between them to get wrong; each condition variable waits under
+ * the lock named above (cache_cond: cache_lock; space_cond and every
+ * batch cond: ring_lock).  Block contents (bl->data) are not protected
+ * here: a reader may look at them once it holds a reference to an
+ * UPTODATE block, and writers of a block own it by higher-level rules
+ * (copy on write).  The fsid and device sizes are read and written with
+ * atomics.  Logging may happen under either lock, so a log sink must
+ * not call back into this layer.
+ *
+ * Failure
+ * -------
+ * Setup failure destroys the half-built state.  destroy waits for any
+ * request still in flight, stops the reaper with a NOP (or, if the ring
+ * broke, notices stopping within a second), frees every block, and is a
+ * no-op the second time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <liburing.h>
+
+#include "block.h"
+#include "log.h"
+
+#define SFS_BLOCK_DEF_CACHE_BYTES (64ULL << 20)
+#define SFS_BLOCK_DEF_QUEUE_DEPTH 128U
+#define SFS_BLOCK_MAX_QUEUE_DEPTH 4096U
+#define SFS_BLOCK_ALIGN SCOUTFS_BLOCK_SM_SIZE
+/* largest transfer put in one SQE; bigger requests continue like short ones */
+#define SFS_IO_MAX_CHUNK (1U << 30)
+/* completions of -EAGAIN/-EINTR resubmitted this many times before failing */
+#define SFS_IO_MAX_RETRIES 16
+/* io_uring_submit() -EAGAIN/-EBUSY: sleep and retry, up to ~10 s */
+#define SFS_SUBMIT_RETRY_USEC 1000
+#define SFS_SUBMIT_MAX_RETRIES 10000
+#define SFS_REAP_BATCH 64
+
+/* ------------------------------------------------------------------ */
+/* A minimal intrusive doubly linked list                               */
+/* ------------------------------------------------------------------ */
+
+struct lst {
+	struct lst *prev;
+	struct lst *next;
+};
+
+#define lst_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static void lst_init(struct lst *h)
+{
+	h->prev = h;
+	h->next = h;
+}
+
+static bool lst_empty(const struct lst *h)
+{
+	return h->next == h;
+}
+
+/* add n right after head h (the most recent end) */
+static void lst_add(struct lst *n, struct lst *h)
+{
+	n->next = h->next;
+	n->prev = h;
+	h->next->prev = n;
+	h->next = n;
+}
+
+static void lst_del(struct lst *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	lst_init(n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Structures                                                           */
+/* ------------------------------------------------------------------ */
+
+struct sfs_bdev {
+	const char *name; /* "meta" or "data" */
+	char *path;
+	int fd;	       /* -1 when not opened */
+	bool direct;   /* opened with O_DIRECT */
+	bool is_bdev;  /* block device (else a regular image file) */
+	uint64_t size; /* bytes; atomic: image files grow on writes */
+};
+
+enum io_op {
+	IO_READ,
+	IO_WRITE,
+	IO_FSYNC,
+	IO_NOP,
+};
+
+struct io_batch {
+	pthread_cond_t cond; /* signalled when pending reaches 0 */
+	int pending;	     /* ring_lock */
+};
+
+/* one transfer; fields below "ring_lock" are protected by it */
+struct sfs_io {
+	struct io_batch *batch;
+	int fd;
+	enum io_op op;
+	void *buf;
+	size_t len;
+	uint64_t off;
+	/* ring_lock */
+	struct sfs_io *qnext; /* pending queue */
+	size_t done;	      /* bytes transferred */
+	unsigned int retries;
+	bool eof; /* a transfer returned 0 */
+	int res;  /* 0 or -errno once complete */
+};
+
+enum cb_state {
+	CB_READING,
+	CB_UPTODATE,
+	CB_ERROR,
+};
+
+#define CB_HASHED 0x1U
+#define CB_DIRTY 0x2U
+
+struct sfs_cblock {
+	struct sfs_block bl;	    /* public part; bl.priv points here */
+	struct sfs_block_state *st; /* owner, for sfs_block_get() */
+	struct sfs_cblock *hnext;   /* hash chain (cache_lock) */
+	struct lst lru;		    /* st->lru while unreferenced and clean (cache_lock) */
+	struct lst all;		    /* st->all while allocated (cache_lock) */
+	unsigned long refs;	    /* cache_lock */
+	unsigned int flags;	    /* CB_HASHED, CB_DIRTY (cache_lock) */
+	enum cb_state state;	    /* cache_lock */
+	int err;		    /* errno of CB_ERROR (cache_lock) */
+};
+
+struct sfs_block_state {
+	struct sfs_fs *fs;
+	struct sfs_bdev devs[SFS_DEV_NR]; /* set up once, then read only */
+	bool read_only;
+	uint64_t fsid; /* atomic; 0 = not checked */
+
+	/* the cache */
+	pthread_mutex_t cache_lock;
+	pthread_cond_t cache_cond; /* a block left CB_READING */
+	struct sfs_cblock **hash;  /* cache_lock */
+	unsigned int hash_bits;
+	struct lst lru; /* head = most recently used */
+	struct lst all;
+	uint64_t cache_bound;
+	uint64_t cache_bytes; /* cache_lock, as the counters below */
+	uint64_t cache_hits;
+	uint64_t cache_misses;
+	uint64_t cache_evictions;
+	uint64_t crc_errors;
+	uint64_t stale_errors;
+
+	/* the ring */
+	pthread_mutex_t ring_lock;
+	pthread_cond_t space_cond; /* inflight dropped below depth */
+	struct io_uring ring;	   /* SQ: ring_lock; CQ: reaper only */
+	unsigned int depth;
+	unsigned int inflight; /* ring_lock, as all below */
+	struct sfs_io *pend_head;
+	struct sfs_io **pend_tail;
+	int broken; /* submit failed for good: -errno */
+	bool stopping;
+	struct sfs_io stop_io; /* the NOP that stops the reaper */
+	uint64_t reads_submitted;
+	uint64_t writes_submitted;
+	uint64_t max_in_flight;
+	uint64_t flushes;
+
+	pthread_t reaper;
+	bool ring_inited;
+	bool reaper_started;
+};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                              */
+/* ------------------------------------------------------------------ */
+
+void *sfs_block_alloc_buf(size_t len)
+{
+	void *buf = NULL;
+
+	len = (len + SFS_BLOCK_ALIGN - 1) & ~((size_t)SFS_BLOCK_ALIGN - 1);
+	if (len == 0)
+		len = SFS_BLOCK_ALIGN;
+	if (posix_memalign(&buf, SFS_BLOCK_ALIGN, len))
+		return NULL;
+	memset(buf, 0, len);
+	return buf;
+}
+
+static uint64_t dev_size_load(struct sfs_bdev *d)
+{
+	return __atomic_load_n(&d->size, __ATOMIC_ACQUIRE);
+}
+
+/* an image file grew by a write past its end */
+static void dev_size_grow(struct sfs_bdev *d, uint64_t end)
+{
+	uint64_t cur = dev_size_load(d);
+
+	while (end > cur && !__atomic_compare_exchange_n(&d->size, &cur, end, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+static struct sfs_bdev *dev_get(struct sfs_block_state *st, enum sfs_dev dev)
+{
+	if (!st || (unsigned int)dev >= SFS_DEV_NR || st->devs[dev].fd < 0)
+		return NULL;
+	return &st->devs[dev];
+}
+
+/*
+ * Errors of reads and writes handed to callers: ESTALE has a meaning of
+ * its own above us and EAGAIN/EINTR were already retried, so they become
+ * EIO.  (The log line keeps the original.)
+ */
+static int io_errno(const struct sfs_io *io)
+{
+	if (io->res == 0)
+		return 0;
+	if (io->eof || io->done > 0 || io->res == -ESTALE || io->res == -EAGAIN ||
+	    io->res == -EINTR)
+		return -EIO;
+	return io->res;
+}
+
+/* describe a failed transfer for a log line */
+static const char *io_why(const struct sfs_io *io, char *buf, size_t size)
+{
+	if (io->eof || io->done > 0)
+		snprintf(buf, size, "short %s at the device end (%zu of %zu bytes)",
+			 io->op == IO_WRITE ? "write" : "read", io->done, io->len);
+	else
+		snprintf(buf, size, "%s error: %s", io->op == IO_WRITE ? "write" : "read",
+			 strerror(-io->res));
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+/* The ring                                                             */
+/* ------------------------------------------------------------------ */
+
+static void io_init(struct sfs_io *io, struct sfs_bdev *d, enum io_op op, void *buf, size_t len,
+		    uint64_t off)
+{
+	memset(io, 0, sizeof(*io));
+	io->fd = d ? d->fd : -1;
+	io->op = op;
+	io->buf = buf;
+	io->len = len;
+	io->off = off;
+}
+
+static void io_complete_locked(struct sfs_block_state *st, struct sfs_io *io, int res)
+{
+	io->res = res;
+	st->inflight--;
+	pthread_cond_broadcast(&st->space_cond);
+	if (io->batch && --io->batch->pending == 0)
+		pthread_cond_signal(&io->batch->cond);
+}
+
+static void pend_push_locked(struct sfs_block_state *st, struct sfs_io *io)
+{
+	io->qnext = NULL;
+	*st->pend_tail = io;
+	st->pend_tail = &io->qnext;
+}
+
+static struct sfs_io *pend_pop_locked(struct sfs_block_state *st)
+{
+	struct sfs_io *io = st->pend_head;
+
+	if (io) {
+		st->pend_head = io->qnext;
+		if (!st->pend_head)
+			st->pend_tail = &st->pend_head;
+		io->qnext = NULL;
+	}
+	return io;
+}
+
+/* the ring is unusable: fail what the kernel never saw, never submit again */
+static void ring_break_locked(struct sfs_block_state *st, int err)
+{
+	struct sfs_io *io;
+
+	if (!st->broken)
+		sfs_err(st->fs, "block: io_uring submit failed, all block I/O now fails: %s",
+			strerror(-err));
+	st->broken = err;
+	while ((io = pend_pop_locked(st))) {
+		if (io != &st->stop_io)
+			io_complete_locked(st, io, -EIO);
+	}
+}
+
+/* put the (rest of the) transfer of io in an SQE and on the pending queue */
+static void io_queue_locked(struct sfs_block_state *st, struct sfs_io *io)
+{
+	struct io_uring_sqe *sqe;
+	size_t chunk;
+
+	if (st->broken) {
+		io_complete_locked(st, io, -EIO);
+		return;
+	}
+
+	/* invariant 1: inflight <= depth and only inflight requests hold SQEs */
+	sqe = io_uring_get_sqe(&st->ring);
+	if (!sqe) {
+		ring_break_locked(st, -EOVERFLOW);
+		io_complete_locked(st, io, -EIO);
+		return;
+	}
+
+	chunk = io->len - io->done;
+	if (chunk > SFS_IO_MAX_CHUNK)
+		chunk = SFS_IO_MAX_CHUNK;
+
+	switch (io->op) {
+	case IO_READ:
+		io_uring_prep_read(sqe, io->fd, (char *)io->buf + io->done, (unsigned int)chunk,
+				   io->off + io->done);
+		break;
+	case IO_WRITE:
+		io_uring_prep_write(sqe, io->fd, (char *)io->buf + io->done, (unsigned int)chunk,
+				    io->off + io->done);
+		break;
+	case IO_FSYNC:
+		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
+		break;
+	case IO_NOP:
+		io_uring_prep_nop(sqe);
+		break;
+	}
+	io_uring_sqe_set_data(sqe, io);
+	pend_push_locked(st, io);
+}
+
+/*
+ * Hand every queued SQE to the kernel.  Transient failures are retried,
+ * dropping ring_lock while sleeping so completions can still be reaped;
+ * the pending queue stays consistent because whoever submits pops exactly
+ * what the kernel consumed (invariant 2).
+ */
+static void io_flush_locked(struct sfs_block_state *st)
+{
+	unsigned int tries = 0;
+	int ret;
+
+	while (st->pend_head && !st->broken) {
+		ret = io_uring_submit(&st->ring);
+		if (ret > 0) {
+			while (ret-- > 0 && pend_pop_locked(st))
+				;
+			tries = 0;
+			continue;
+		}
+		if (ret == -EINTR)
+			continue;
+		if ((ret == 0 || ret == -EAGAIN || ret == -EBUSY) &&
+		    ++tries < SFS_SUBMIT_MAX_RETRIES) {
+			pthread_mutex_unlock(&st->ring_lock);
+			usleep(SFS_SUBMIT_RETRY_USEC);
+			pthread_mutex_lock(&st->ring_lock);
+			continue;
+		}
+		ring_break_locked(st, ret ? ret : -EAGAIN);
+	}
+}
+
+/*
+ * Submit n requests of one batch.  Everything is submitted before this
+ * returns; we only wait here when the ring is full, after handing what we
+ * queued so far to the kernel.
+ */
+static void io_submit_batch(struct sfs_block_state *st, struct sfs_io **ios, int n)
+{
+	struct sfs_io *io;
+	int i;
+
+	pthread_mutex_lock(&st->ring_lock);
+	for (i = 0; i < n; i++) {
+		io = ios[i];
+
+		while (!st->broken && st->inflight >= st->depth) {
+			io_flush_locked(st);
+			if (!st->broken && st->inflight >= st->depth)
+				pthread_cond_wait(&st->space_cond, &st->ring_lock);
+		}
+
+		if (io->op == IO_READ)
+			st->reads_submitted++;
+		else if (io->op == IO_WRITE)
+			st->writes_submitted++;
+		else if (io->op == IO_FSYNC)
+			st->flushes++;
+		st->inflight++;
+		if (st->inflight > st->max_in_flight)
+			st->max_in_flight = st->inflight;
+
+		io_queue_locked(st, io);
+	}
+	io_flush_locked(st);
+	pthread_mutex_unlock(&st->ring_lock);
+}
+
+/* submit n requests together and wait for all of them; results in ios[i]->res */
+static void io_run(struct sfs_block_state *st, struct sfs_io **ios, int n)
+{
+	struct io_batch batch;
+	int i;
+
+	if (n <= 0)
+		return;
+
+	pthread_cond_init(&batch.cond, NULL);
+	batch.pending = n;
+	for (i = 0; i < n; i++)
+		ios[i]->batch = &batch;
+
+	io_submit_batch(st, ios, n);
+
+	pthread_mutex_lock(&st->ring_lock);
+	while (batch.pending > 0)
+		pthread_cond_wait(&batch.cond, &st->ring_lock);
+	pthread_mutex_unlock(&st->ring_lock);
+
+	for (i = 0; i < n; i++)
+		ios[i]->batch = NULL;
+	pthread_cond_destroy(&batch.cond);
+}
+
+/* one request, synchronously; returns io_errno() */
+static int io_run_one(struct sfs_block_state *st, struct sfs_io *io)
+{
+	io_run(st, &io, 1);
+	return io_errno(io);
+}
+
+/* a completion arrived for io: finish it or send the rest again */
+static void io_reap_locked(struct sfs_block_state *st, struct sfs_io *io, int res)
+{
+	size_t left = io->len - io->done;
+
+	if ((res == -EAGAIN || res == -EINTR) && io->retries < SFS_IO_MAX_RETRIES) {
+		io->retries++;
+		io_queue_locked(st, io);
+		io_flush_locked(st);
+		return;
+	}
+
+	if (res < 0) {
+		io_complete_locked(st, io, res);
+		return;
+	}
+
+	if (io->op == IO_FSYNC || io->op == IO_NOP) {
+		io_complete_locked(st, io, 0);
+		return;
+	}
+
+	if (res == 0) {
+		io->eof = true;
+		io_complete_locked(st, io, -EIO);
+		return;
+	}
+
+	io->done += (size_t)res < left ? (size_t)res : left;
+	if (io->done < io->len) {
+		/* partial: continue where it stopped */
+		io_queue_locked(st, io);
+		io_flush_locked(st);
+		return;
+	}
+	io_complete_locked(st, io, 0);
+}
+
+static void *reaper_thread(void *arg)
+{
+	struct sfs_block_state *st = arg;
+	struct io_uring_cqe *cqes[SFS_REAP_BATCH];
+	struct sfs_io *ios[SFS_REAP_BATCH];
+	int res[SFS_REAP_BATCH];
+	bool ext_arg = st->ring.features & IORING_FEAT_EXT_ARG;
+	bool logged = false;
+	bool stop = false;
+	struct io_uring_cqe *cqe;
+	unsigned int n;
+	unsigned int i;
+	int ret;
+
+	while (!stop) {
+		/* with EXT_ARG a timed wait does not touch the SQ (submitters own it) */
+		if (ext_arg) {
+			struct __kernel_timespec ts = {.tv_sec = 1, .tv_nsec = 0};
+
+			ret = io_uring_wait_cqe_timeout(&st->ring, &cqe, &ts);
+		} else {
+			ret = io_uring_wait_cqe(&st->ring, &cqe);
+		}
+		if (ret < 0) {
+			if (ret != -ETIME && ret != -EINTR && ret != -EAGAIN) {
+				if (!logged)
+					sfs_err(st->fs,
+						"block: waiting for io_uring completions: %s",
+						strerror(-ret));
+				logged = true;
+				usleep(10000);
+			}
+			pthread_mutex_lock(&st->ring_lock);
+			stop = st->stopping && st->inflight == 0;
+			pthread_mutex_unlock(&st->ring_lock);
+			continue;
+		}
+
+		/* copy the completions out and free their CQ slots first */
+		n = io_uring_peek_batch_cqe(&st->ring, cqes, SFS_REAP_BATCH);
+		for (i = 0; i < n; i++) {
+			ios[i] = io_uring_cqe_get_data(cqes[i]);
+			res[i] = cqes[i]->res;
+		}
+		io_uring_cq_advance(&st->ring, n);
+
+		pthread_mutex_lock(&st->ring_lock);
+		for (i = 0; i < n; i++) {
+			if (ios[i] == &st->stop_io)
+				stop = true;
+			else if (ios[i])
+				io_reap_locked(st, ios[i], res[i]);
+		}
+		pthread_mutex_unlock(&st->ring_lock);
+	}
+
+	return NULL;
+}
+
+static int ring_setup(struct sfs_block_state *st, unsigned int depth)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	ret = io_uring_queue_init_params(depth, &st->ring, &p);
+	if (ret < 0) {
+		sfs_err(st->fs, "block: io_uring setup with %u entries failed: %s", depth,
+			strerror(-ret));
+		goto out;
+	}
+	st->ring_inited = true;
+	st->depth = st->ring.sq.ring_entries;
+	if (st->ring.cq.ring_entries < 2 * st->depth) {
+		/* invariant 1 needs a CQ of twice the SQ, which is the kernel default */
+		sfs_err(st->fs, "block: io_uring CQ has %u entries for an SQ of %u",
+			st->ring.cq.ring_entries, st->depth);
+		ret = -EINVAL;
+		goto out;
+	}
+
+	ret = -pthread_create(&st->reaper, NULL, reaper_thread, st);
+	if (ret) {
+		sfs_err(st->fs, "block: cannot start the completion thread: %s", strerror(-ret));
+		goto out;
+	}
+	st->reaper_started = true;
+	ret = 0;
+out:
+	return ret;
+}
+
+static void ring_stop(struct sfs_block_state *st)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!st->reaper_started)
+		return;
+
+	pthread_mutex_lock(&st->ring_lock);
+	if (st->inflight > 0)
+		sfs_warn(st->fs, "block: destroy with %u requests in flight, waiting",
+			 st->inflight);
+	while (st->inflight > 0)
+		pthread_cond_wait(&st->space_cond, &st->ring_lock);
+	st->stopping = true;
+
+	/* wake the reaper now; if the ring broke it notices stopping by itself */
+	io_init(&st->stop_io, NULL, IO_NOP, NULL, 0, 0);
+	if (!st->broken) {
+		sqe = io_uring_get_sqe(&st->ring);
+		if (sqe) {
+			io_uring_prep_nop(sqe);
+			io_uring_sqe_set_data(sqe, &st->stop_io);
+			pend_push_locked(st, &st->stop_io);
+			io_flush_locked(st);
+		}
+	}
+	pthread_mutex_unlock(&st->ring_lock);
+
+	pthread_join(st->reaper, NULL);
+	st->reaper_started = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Devices                                                              */
+/* ------------------------------------------------------------------ */
+
+static int dev_check_type(struct sfs_fs *fs, const char *name, const char *path,
+			  const struct stat *sb)
+{
+	if (S_ISDIR(sb->st_mode)) {
+		sfs_err(fs, "%s device %s: is a directory, not a block device or image file", name,
+			path);
+		return -EISDIR;
+	}
+	if (!S_ISREG(sb->st_mode) && !S_ISBLK(sb->st_mode)) {
+		sfs_err(fs, "%s device %s: not a block device or regular image file", name, path);
+		return -ENOTBLK;
+	}
+	return 0;
+}
+
+static int dev_open(struct sfs_fs *fs, struct sfs_bdev *d, const char *name, const char *path,
+		    const struct sfs_block_opts *opts)
+{
+	struct stat sb;
+	uint64_t size = 0;
+	int lbs = 0;
+	int flags;
+	int fd = -1;
+	int ret;
+
+	d->name = name;
+
+	if (!path || !path[0]) {
+		sfs_err(fs, "%s device: no path given", name);
+		ret = -EINVAL;
+		goto out;
+	}
+
+	/* look before opening: opening a fifo could block */
+	if (stat(path, &sb) < 0) {
+		ret = -errno;
+		sfs_err(fs, "%s device %s: %s", name, path, strerror(-ret));
+		goto out;
+	}
+	ret = dev_check_type(fs, name, path, &sb);
+	if (ret)
+		goto out;
+
+	flags = (opts->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+	if (opts->exclusive && S_ISBLK(sb.st_mode))
+		flags |= O_EXCL;
+
+	d->direct = true;
+	fd = open(path, flags | O_DIRECT);
+	if (fd < 0 && errno == EINVAL && S_ISREG(sb.st_mode)) {
+		d->direct = false;
+		fd = open(path, flags);
+		if (fd >= 0)
+			sfs_warn(fs,
+				 "%s device %s: no O_DIRECT, using buffered I/O (unsafe if shared)",
+				 name, path);
+	}
+	if (fd < 0) {
+		ret = -errno;
+		sfs_err(fs, "%s device %s: open failed: %s", name, path, strerror(-ret));
+		goto out;
+	}
+
+	/* it may have changed between stat and open */
+	if (fstat(fd, &sb) < 0) {
+		ret = -errno;
+		sfs_err(fs, "%s device %s: fstat failed: %s", name, path, strerror(-ret));
+		goto out;
+	}
+	ret = dev_check_type(fs, name, path, &sb);
+	if (ret)
+		goto out;
+
+	if (S_ISBLK(sb.st_mode)) {
+		if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
+			ret = -errno;
+			sfs_err(fs, "%s device %s: cannot get its size: %s", name, path,
+				strerror(-ret));
+			goto out;
+		}
+		if (ioctl(fd, BLKSSZGET, &lbs) == 0 && lbs > (int)SFS_BLOCK_ALIGN) {
+			sfs_err(fs, "%s device %s: logical block size %d is larger than %u", name,
+				path, lbs, SFS_BLOCK_ALIGN);
+			ret = -EINVAL;
+			goto out;
+		}
+		d->is_bdev = true;
+	} else {
+		size = (uint64_t)sb.st_size;
+		d->is_bdev = false;
+	}
+
+	d->path = strdup(path);
+	if (!d->path) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	d->size = size;
+	d->fd = fd;
+	fd = -1;
+	sfs_debug(fs, "%s device %s: %llu bytes, %s, %s", name, path, (unsigned long long)size,
+		  d->is_bdev ? "block device" : "image file", d->direct ? "O_DIRECT" : "buffered");
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static void dev_close(struct sfs_bdev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	free(d->path);
+	d->path = NULL;
+}
+
+/*
+ * Refuse a read of a block (of 1 << shift bytes) that starts at or past
+ * the end of the device; one that starts inside and runs past it is
+ * submitted and comes back short.  In block units, so a garbage blkno
+ * cannot wrap around to a valid byte offset.
+ */
+static bool dev_read_past_end(struct sfs_bdev *d, uint64_t blkno, unsigned int shift)
+{
+	uint64_t size = dev_size_load(d);
+
+	return size == 0 || blkno > ((size - 1) >> shift);
+}
+
+/*
+ * Writes may grow image files, never block devices, and never reach
+ * offsets a file cannot have.
+ */
+static bool dev_write_past_end(struct sfs_bdev *d, uint64_t blkno, unsigned int shift, uint64_t len)
+{
+	uint64_t off;
+
+	if (blkno > ((uint64_t)INT64_MAX >> shift))
+		return true;
+	off = blkno << shift;
+	if (len > (uint64_t)INT64_MAX - off)
+		return true;
+	return d->is_bdev && off + len > dev_size_load(d);
+}
+
+uint64_t sfs_block_dev_size(struct sfs_fs *fs, enum sfs_dev dev)
+{
+	struct sfs_bdev *d = dev_get(fs->block, dev);
+
+	return d ? dev_size_load(d) : 0;
+}
+
+bool sfs_block_dev_direct(struct sfs_fs *fs, enum sfs_dev dev)
+{
+	struct sfs_bdev *d = dev_get(fs->block, dev);
+
+	return d ? d->direct : false;
+}
+
+void sfs_block_set_fsid(struct sfs_fs *fs, uint64_t fsid)
+{
+	if (fs->block)
+		__atomic_store_n(&fs->block->fsid, fsid, __ATOMIC_RELEASE);
+}
+
+static uint64_t st_fsid(struct sfs_block_state *st)
+{
+	return __atomic_load_n(&st->fsid, __ATOMIC_ACQUIRE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The crc of a block's contents.  A mismatch is logged at error level
+ * when this is the final answer, at debug level when a re-read follows.
+ */
+static int check_crc(struct sfs_fs *fs, const char *what, uint64_t blkno, const void *blk,
+		     size_t size, bool final)
+{
+	const struct scoutfs_block_header *hdr = blk;
+	uint32_t stored = le32toh(hdr->crc);
+	uint32_t calc = sfs_block_crc(blk, size);
+
+	if (stored == calc)
+		return 0;
+	sfs_log(fs, final ? LOG_ERR : LOG_DEBUG,
+		"%s block %llu: crc mismatch (stored 0x%08x, computed 0x%08x)%s", what,
+		(unsigned long long)blkno, stored, calc, final ? "" : ", reading it again");
+	return -EIO;
+}
+
+struct hdr_want {
+	uint32_t magic;
+	uint64_t fsid; /* 0: not checked */
+	uint64_t blkno;
+	bool check_blkno;
+	uint64_t seq;
+	bool check_seq;
+};
+
+/* what the header must say, in the order of format-spec 4.2 */
+static int check_hdr(struct sfs_fs *fs, const char *what, uint64_t blkno, const void *blk,
+		     const struct hdr_want *w)
+{
+	const struct scoutfs_block_header *hdr = blk;
+	unsigned long long b = blkno;
+
+	if (le32toh(hdr->magic) != w->magic) {
+		sfs_debug(fs, "%s block %llu: magic 0x%08x, expected 0x%08x", what, b,
+			  le32toh(hdr->magic), w->magic);
+		return -ESTALE;
+	}
+	if (w->fsid && le64toh(hdr->fsid) != w->fsid) {
+		sfs_debug(fs, "%s block %llu: fsid 0x%016llx, expected 0x%016llx", what, b,
+			  (unsigned long long)le64toh(hdr->fsid), (unsigned long long)w->fsid);
+		return -ESTALE;
+	}
+	if (w->check_seq && le64toh(hdr->seq) != w->seq) {
+		sfs_debug(fs, "%s block %llu: seq 0x%016llx, expected 0x%016llx", what, b,
+			  (unsigned long long)le64toh(hdr->seq), (unsigned long long)w->seq);
+		return -ESTALE;
+	}
+	if (w->check_blkno && le64toh(hdr->blkno) != w->blkno) {
+		sfs_debug(fs, "%s block %llu: header says blkno %llu", what, b,
+			  (unsigned long long)le64toh(hdr->blkno));
+		return -ESTALE;
+	}
+	return 0;
+}
+
+int sfs_block_check(struct sfs_fs *fs, const void *blk, size_t size, uint32_t magic, uint64_t fsid,
+		    uint64_t blkno, uint64_t seq)
+{
+	const struct scoutfs_block_header *hdr = blk;
+	const char *what = size == SCOUTFS_BLOCK_LG_SIZE ? "meta" : "sm";
+	struct hdr_want w = {
+		.magic = magic,
+		.fsid = fsid,
+		.blkno = blkno,
+		.check_blkno = blkno != 0,
+		.seq = seq,
+		.check_seq = seq != 0,
+	};
+	uint64_t logno;
+	int ret;
+
+	if (!blk || size < sizeof(*hdr)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	logno = blkno ? blkno : le64toh(hdr->blkno);
+	ret = check_crc(fs, what, logno, blk, size, true);
+	if (ret)
+		goto out;
+	ret = check_hdr(fs, what, logno, blk, &w);
+out:
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The cache                                                            */
+/* ------------------------------------------------------------------ */
+
+static struct sfs_cblock *cb_of(struct sfs_block *bl)
+{
+	return (struct sfs_cblock *)bl->priv;
+}
+
+static unsigned int hash_idx(struct sfs_block_state *st, uint64_t blkno)
+{
+	return (unsigned int)((blkno * 0x9E3779B97F4A7C15ULL) >> (64 - st->hash_bits));
+}
+
+static struct sfs_cblock *cb_alloc(struct sfs_block_state *st, uint64_t blkno, bool zero)
+{
+	struct sfs_cblock *cb;
+	void *data = NULL;
+
+	cb = calloc(1, sizeof(*cb));
+	if (!cb)
+		goto out;
+	if (zero) {
+		data = sfs_block_alloc_buf(SCOUTFS_BLOCK_LG_SIZE);
+	} else if (posix_memalign(&data, SFS_BLOCK_ALIGN, SCOUTFS_BLOCK_LG_SIZE)) {
+		data = NULL;
+	}
+	if (!data) {
+		free(cb);
+		cb = NULL;
+		goto out;
+	}
+	cb->bl.blkno = blkno;
+	cb->bl.data = data;
+	cb->bl.priv = cb;
+	cb->st = st;
+	lst_init(&cb->lru);
+	lst_init(&cb->all);
+out:
+	return cb;
+}
+
+/* free a block that was never inserted */
+static void cb_free_unlisted(struct sfs_cblock *cb)
+{
+	free(cb->bl.data);
+	free(cb);
+}
+
+static void cb_free_locked(struct sfs_block_state *st, struct sfs_cblock *cb)
+{
+	lst_del(&cb->all);
+	st->cache_bytes -= SCOUTFS_BLOCK_LG_SIZE;
+	cb_free_unlisted(cb);
+}
+
+static struct sfs_cblock *lookup_locked(struct sfs_block_state *st, uint64_t blkno)
+{
+	struct sfs_cblock *cb;
+
+	for (cb = st->hash[hash_idx(st, blkno)]; cb; cb = cb->hnext) {
+		if (cb->bl.blkno == blkno)
+			return cb;
+	}
+	return NULL;
+}
+
+/* take a block out of the hash (and LRU); frees it if nobody holds it */
+static void unhash_locked(struct sfs_block_state *st, struct sfs_cblock *cb)
+{
+	struct sfs_cblock **pp;
+
+	if (!(cb->flags & CB_HASHED))
+		return;
+
+	for (pp = &st->hash[hash_idx(st, cb->bl.blkno)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == cb) {
+			*pp = cb->hnext;
+			break;
+		}
+	}
+	cb->hnext = NULL;
+	cb->flags &= ~CB_HASHED;
+	if (!lst_empty(&cb->lru))
+		lst_del(&cb->lru);
+	if (cb->refs == 0)
+		cb_free_locked(st, cb);
+}
+
+/* trim unreferenced clean blocks, oldest first, down to the bound */
+static void evict_locked(struct sfs_block_state *st)
+{
+	struct sfs_cblock *cb;
+
+	while (st->cache_bytes > st->cache_bound && !lst_empty(&st->lru)) {
+		cb = lst_entry(st->lru.prev, struct sfs_cblock, lru);
+		unhash_locked(st, cb);
+		st->cache_evictions++;
+	}
+}
+
+/* insert a new referenced block, replacing any hashed copy of its blkno */
+static void insert_locked(struct sfs_block_state *st, struct sfs_cblock *cb)
+{
+	struct sfs_cblock *old = lookup_locked(st, cb->bl.blkno);
+	unsigned int idx = hash_idx(st, cb->bl.blkno);
+
+	if (old)
+		unhash_locked(st, old);
+	cb->hnext = st->hash[idx];
+	st->hash[idx] = cb;
+	cb->flags |= CB_HASHED;
+	cb->refs = 1;
+	lst_add(&cb->all, &st->all);
+	st->cache_bytes += SCOUTFS_BLOCK_LG_SIZE;
+	evict_locked(st);
+}
+
+static void get_locked(struct sfs_cblock *cb)
+{
+	if (cb->refs++ == 0 && !lst_empty(&cb->lru))
+		lst_del(&cb->lru);
+}
+
+static void put_locked(struct sfs_block_state *st, struct sfs_cblock *cb)
+{
+	if (--cb->refs > 0)
+		return;
+	if (!(cb->flags & CB_HASHED)) {
+		cb_free_locked(st, cb);
+	} else if (!(cb->flags & CB_DIRTY) && cb->state == CB_UPTODATE) {
+		lst_add(&cb->lru, &st->lru);
+		evict_locked(st);
+	}
+}
+
+void sfs_block_get(struct sfs_block *bl)
+{
+	struct sfs_cblock *cb;
+
+	if (!bl)
+		return;
+	cb = cb_of(bl);
+	pthread_mutex_lock(&cb->st->cache_lock);
+	get_locked(cb);
+	pthread_mutex_unlock(&cb->st->cache_lock);
+}
+
+void sfs_block_put(struct sfs_fs *fs, struct sfs_block *bl)
+{
+	struct sfs_block_state *st;
+	struct sfs_cblock *cb;
+
+	(void)fs;
+	if (!bl)
+		return;
+	cb = cb_of(bl);
+	st = cb->st;
+	pthread_mutex_lock(&st->cache_lock);
+	put_locked(st, cb);
+	pthread_mutex_unlock(&st->cache_lock);
+}
+
+/* a copy failed a check: make sure no one else finds it, and drop our ref */
+static void drop_copy(struct sfs_block_state *st, struct sfs_cblock *cb)
+{
+	pthread_mutex_lock(&st->cache_lock);
+	unhash_locked(st, cb);
+	put_locked(st, cb);
+	pthread_mutex_unlock(&st->cache_lock);
+}
+
+/*
+ * A referenced block for blkno.  A cached one is returned unless force;
+ * otherwise a new READING block replaces it and *inserted tells the
+ * caller that it must read it.  NULL on allocation failure.
+ */
+static struct sfs_cblock *cache_get_or_insert(struct sfs_block_state *st, uint64_t blkno,
+					      bool force, bool *inserted)
+{
+	struct sfs_cblock *cb;
+	struct sfs_cblock *new;
+
+	*inserted = false;
+
+	pthread_mutex_lock(&st->cache_lock);
+	cb = force ? NULL : lookup_locked(st, blkno);
+	if (cb) {
+		get_locked(cb);
+		st->cache_hits++;
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+	if (cb)
+		return cb;
+
+	new = cb_alloc(st, blkno, false);
+	if (!new)
+		return NULL;
+
+	pthread_mutex_lock(&st->cache_lock);
+	cb = force ? NULL : lookup_locked(st, blkno);
+	if (cb) {
+		/* another reader got there while we allocated */
+		get_locked(cb);
+		st->cache_hits++;
+	} else {
+		new->state = CB_READING;
+		insert_locked(st, new);
+		st->cache_misses++;
+		*inserted = true;
+		cb = new;
+		new = NULL;
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+
+	if (new)
+		cb_free_unlisted(new);
+	return cb;
+}
+
+/* the end of a block's read: UPTODATE, or ERROR and unhashed */
+static void publish_locked(struct sfs_block_state *st, struct sfs_cblock *cb, int err)
+{
+	if (err) {
+		cb->state = CB_ERROR;
+		cb->err = err;
+		unhash_locked(st, cb);
+	} else {
+		cb->state = CB_UPTODATE;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* LG block reads                                                       */
+/* ------------------------------------------------------------------ */
+
+struct read_slot {
+	struct sfs_cblock *cb; /* referenced while set */
+	struct sfs_io io;
+	bool todo;    /* still to be read in this attempt */
+	bool reading; /* we read cb from the device */
+	bool waiting; /* another reader is reading cb */
+	bool crc_err;
+	int err;
+};
+
+/*
+ * Get a referenced, crc-checked copy of every todo slot's block: cached
+ * copies are taken as they are (unless force), the rest are read from
+ * the device all in one batch.  Blocks someone else is reading are
+ * waited for after our own reads were published, so two callers reading
+ * overlapping sets cannot wait on each other.
+ */
+static void fetch_blocks(struct sfs_block_state *st, const struct scoutfs_block_ref *refs,
+			 struct read_slot *slots, int nr, bool force, bool final)
+{
+	struct sfs_fs *fs = st->fs;
+	struct sfs_bdev *d = &st->devs[SFS_DEV_META];
+	int prio = final ? LOG_ERR : LOG_DEBUG;
+	struct sfs_io **ios = NULL;
+	struct read_slot *s;
+	uint64_t blkno;
+	char why[128];
+	bool inserted;
+	int nios = 0;
+	int i;
+
+	ios = calloc(nr, sizeof(ios[0]));
+
+	for (i = 0; i < nr; i++) {
+		s = &slots[i];
+		if (!s->todo)
+			continue;
+		s->cb = NULL;
+		s->reading = false;
+		s->waiting = false;
+		s->crc_err = false;
+		s->err = 0;
+
+		blkno = le64toh(refs[i].blkno);
+		if (blkno < SCOUTFS_META_DEV_START_BLKNO) {
+			sfs_log(fs, prio, "meta block %llu: reference into the reserved area",
+				(unsigned long long)blkno);
+			s->err = -EIO;
+			continue;
+		}
+		if (!ios) {
+			s->err = -ENOMEM;
+			continue;
+		}
+
+		s->cb = cache_get_or_insert(st, blkno, force, &inserted);
+		if (!s->cb) {
+			s->err = -ENOMEM;
+			continue;
+		}
+		if (!inserted) {
+			s->waiting = true; /* cheap check below if it is already uptodate */
+			continue;
+		}
+
+		s->reading = true;
+		if (dev_read_past_end(d, blkno, SCOUTFS_BLOCK_LG_SHIFT)) {
+			sfs_log(fs, prio, "meta block %llu: read past the device end (%llu bytes)",
+				(unsigned long long)blkno, (unsigned long long)dev_size_load(d));
+			s->err = -EIO;
+			continue;
+		}
+		io_init(&s->io, d, IO_READ, s->cb->bl.data, SCOUTFS_BLOCK_LG_SIZE,
+			blkno << SCOUTFS_BLOCK_LG_SHIFT);
+		ios[nios++] = &s->io;
+	}
+
+	io_run(st, ios, nios);
+
+	/* check what we read (crc is the expensive part: no locks held) */
+	for (i = 0; i < nr; i++) {
+		s = &slots[i];
+		if (!s->todo || !s->reading || s->err)
+			continue;
+		blkno = s->cb->bl.blkno;
+		if (s->io.res) {
+			sfs_log(fs, prio, "meta block %llu: %s", (unsigned long long)blkno,
+				io_why(&s->io, why, sizeof(why)));
+			s->err = -EIO;
+		} else if (check_crc(fs, "meta", blkno, s->cb->bl.data, SCOUTFS_BLOCK_LG_SIZE,
+				     final)) {
+			s->err = -EIO;
+			s->crc_err = true;
+		}
+	}
+
+	pthread_mutex_lock(&st->cache_lock);
+	for (i = 0; i < nr; i++) {
+		s = &slots[i];
+		if (s->todo && s->reading) {
+			publish_locked(st, s->cb, s->err);
+			if (s->crc_err && final)
+				st->crc_errors++;
+		}
+	}
+	pthread_cond_broadcast(&st->cache_cond);
+
+	for (i = 0; i < nr; i++) {
+		s = &slots[i];
+		if (!s->todo || !s->waiting)
+			continue;
+		while (s->cb->state == CB_READING)
+			pthread_cond_wait(&st->cache_cond, &st->cache_lock);
+		if (s->cb->state == CB_ERROR)
+			s->err = s->cb->err;
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+
+	free(ios);
+}
+
+static int read_lg(struct sfs_fs *fs, const struct scoutfs_block_ref *refs, int nr, uint32_t magic,
+		   bool check_seq, struct sfs_block **bls, int *errs)
+{
+	struct sfs_block_state *st = fs->block;
+	struct read_slot *slots = NULL;
+	struct hdr_want w;
+	struct read_slot *s;
+	bool failed;
+	int attempt;
+	int ret = 0;
+	int i;
+
+	if (nr <= 0)
+		goto out;
+
+	if (!st)
+		ret = -ENODEV;
+	else if (!(slots = calloc(nr, sizeof(slots[0]))))
+		ret = -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		bls[i] = NULL;
+		if (errs)
+			errs[i] = ret;
+	}
+	if (ret)
+		goto out;
+	for (i = 0; i < nr; i++)
+		slots[i].todo = true;
+
+	/* the first attempt may use cached copies; the second rereads failures */
+	for (attempt = 0; attempt < 2; attempt++) {
+		fetch_blocks(st, refs, slots, nr, attempt > 0, attempt == 1);
+
+		failed = false;
+		for (i = 0; i < nr; i++) {
+			s = &slots[i];
+			if (!s->todo)
+				continue;
+			if (!s->err) {
+				w = (struct hdr_want){
+					.magic = magic,
+					.fsid = st_fsid(st),
+					.blkno = le64toh(refs[i].blkno),
+					.check_blkno = true,
+					.seq = le64toh(refs[i].seq),
+					.check_seq = check_seq,
+				};
+				s->err = check_hdr(fs, "meta", w.blkno, s->cb->bl.data, &w);
+			}
+			if (s->err) {
+				if (s->cb)
+					drop_copy(st, s->cb);
+				s->cb = NULL;
+				failed = true;
+			} else {
+				s->todo = false;
+			}
+		}
+		if (!failed)
+			break;
+	}
+
+	for (i = 0; i < nr; i++) {
+		s = &slots[i];
+		bls[i] = s->cb ? &s->cb->bl : NULL;
+		if (errs)
+			errs[i] = s->err;
+		if (s->err == -ESTALE) {
+			pthread_mutex_lock(&st->cache_lock);
+			st->stale_errors++;
+			pthread_mutex_unlock(&st->cache_lock);
+		}
+		if (s->err && !ret)
+			ret = s->err;
+	}
+out:
+	free(slots);
+	return ret;
+}
+
+int sfs_block_read_refs(struct sfs_fs *fs, const struct scoutfs_block_ref *refs, int nr,
+			uint32_t magic, struct sfs_block **bls, int *errs)
+{
+	return read_lg(fs, refs, nr, magic, true, bls, errs);
+}
+
+int sfs_block_read_ref(struct sfs_fs *fs, const struct scoutfs_block_ref *ref, uint32_t magic,
+		       struct sfs_block **bl_ret)
+{
+	return read_lg(fs, ref, 1, magic, true, bl_ret, NULL);
+}
+
+int sfs_block_read_blkno(struct sfs_fs *fs, uint64_t blkno, uint32_t magic,
+			 struct sfs_block **bl_ret)
+{
+	struct scoutfs_block_ref ref = {
+		.blkno = htole64(blkno),
+		.seq = 0,
+	};
+
+	return read_lg(fs, &ref, 1, magic, false, bl_ret, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* LG block writes                                                      */
+/* ------------------------------------------------------------------ */
+
+struct sfs_block *sfs_block_new(struct sfs_fs *fs, uint64_t blkno)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_cblock *cb;
+
+	if (!st)
+		return NULL;
+	if (blkno < SCOUTFS_META_DEV_START_BLKNO) {
+		sfs_err(fs, "meta block %llu: cannot create a block in the reserved area",
+			(unsigned long long)blkno);
+		return NULL;
+	}
+
+	cb = cb_alloc(st, blkno, true);
+	if (!cb)
+		return NULL;
+
+	pthread_mutex_lock(&st->cache_lock);
+	cb->state = CB_UPTODATE;
+	cb->flags |= CB_DIRTY;
+	insert_locked(st, cb);
+	pthread_mutex_unlock(&st->cache_lock);
+
+	return &cb->bl;
+}
+
+/* a block is on disk as it is in memory: it is the copy to cache */
+static void written_locked(struct sfs_block_state *st, struct sfs_cblock *cb)
+{
+	struct sfs_cblock *old;
+	unsigned int idx;
+
+	cb->flags &= ~CB_DIRTY;
+	cb->state = CB_UPTODATE;
+	if (cb->flags & CB_HASHED)
+		return;
+
+	old = lookup_locked(st, cb->bl.blkno);
+	if (old)
+		unhash_locked(st, old);
+	idx = hash_idx(st, cb->bl.blkno);
+	cb->hnext = st->hash[idx];
+	st->hash[idx] = cb;
+	cb->flags |= CB_HASHED;
+	if (cb->refs == 0) {
+		/* only through a caller's extra put; keep invariant 3 */
+		lst_add(&cb->lru, &st->lru);
+		evict_locked(st);
+	}
+}
+
+int sfs_block_write_blocks(struct sfs_fs *fs, struct sfs_block **bls, int nr)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
+	struct scoutfs_block_header *hdr;
+	struct sfs_io **ios = NULL;
+	struct sfs_io *io_mem = NULL;
+	struct sfs_block *bl;
+	uint64_t end = 0;
+	char why[128];
+	int ret = 0;
+	int err;
+	int i;
+
+	if (!d) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (st->read_only) {
+		ret = -EROFS;
+		goto out;
+	}
+	if (nr <= 0)
+		goto out;
+
+	/* refuse the whole batch before writing any of it */
+	for (i = 0; i < nr; i++) {
+		bl = bls[i];
+		if (!bl) {
+			sfs_err(fs, "block: write batch entry %d is NULL", i);
+			ret = -EINVAL;
+			goto out;
+		}
+		hdr = bl->data;
+		if (bl->blkno < SCOUTFS_META_DEV_START_BLKNO || le64toh(hdr->blkno) != bl->blkno) {
+			sfs_err(fs, "meta block %llu: refusing to write, header blkno %llu",
+				(unsigned long long)bl->blkno,
+				(unsigned long long)le64toh(hdr->blkno));
+			ret = -EINVAL;
+			goto out;
+		}
+		if (dev_write_past_end(d, bl->blkno, SCOUTFS_BLOCK_LG_SHIFT,
+				       SCOUTFS_BLOCK_LG_SIZE)) {
+			sfs_err(fs, "meta block %llu: write past the device end (%llu bytes)",
+				(unsigned long long)bl->blkno,
+				(unsigned long long)dev_size_load(d));
+			ret = -EIO;
+			goto out;
+		}
+	}
+
+	ios = calloc(nr, sizeof(ios[0]));
+	io_mem = calloc(nr, sizeof(io_mem[0]));
+	if (!ios || !io_mem) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	for (i = 0; i < nr; i++) {
+		bl = bls[i];
+		hdr = bl->data;
+		hdr->crc = htole32(sfs_block_crc(bl->data, SCOUTFS_BLOCK_LG_SIZE));
+		io_init(&io_mem[i], d, IO_WRITE, bl->data, SCOUTFS_BLOCK_LG_SIZE,
+			bl->blkno << SCOUTFS_BLOCK_LG_SHIFT);
+		ios[i] = &io_mem[i];
+	}
+
+	io_run(st, ios, nr);
+
+	for (i = 0; i < nr; i++) {
+		err = io_errno(&io_mem[i]);
+		if (err) {
+			sfs_err(fs, "meta block %llu: %s", (unsigned long long)bls[i]->blkno,
+				io_why(&io_mem[i], why, sizeof(why)));
+			if (!ret)
+				ret = err;
+		} else if (io_mem[i].off + io_mem[i].len > end) {
+			end = io_mem[i].off + io_mem[i].len;
+		}
+	}
+	if (!d->is_bdev)
+		dev_size_grow(d, end);
+
+	pthread_mutex_lock(&st->cache_lock);
+	for (i = 0; i < nr; i++) {
+		if (io_mem[i].res == 0)
+			written_locked(st, cb_of(bls[i]));
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+out:
+	free(ios);
+	free(io_mem);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* SM blocks, raw I/O and flush                                         */
+/* ------------------------------------------------------------------ */
+
+static int sm_read_once(struct sfs_block_state *st, struct sfs_bdev *d, uint64_t blkno,
+			uint32_t magic, void *bounce, bool final)
+{
+	struct sfs_fs *fs = st->fs;
+	int prio = final ? LOG_ERR : LOG_DEBUG;
+	uint64_t off = blkno << SCOUTFS_BLOCK_SM_SHIFT;
+	struct hdr_want w = {
+		.magic = magic,
+		.fsid = magic == SCOUTFS_BLOCK_MAGIC_SUPER ? 0 : st_fsid(st),
+		.blkno = blkno,
+		.check_blkno = true,
+	};
+	struct sfs_io io;
+	char what[16];
+	char why[128];
+	int ret;
+
+	snprintf(what, sizeof(what), "%s sm", d->name);
+
+	if (dev_read_past_end(d, blkno, SCOUTFS_BLOCK_SM_SHIFT)) {
+		sfs_log(fs, prio, "%s block %llu: read past the device end (%llu bytes)", what,
+			(unsigned long long)blkno, (unsigned long long)dev_size_load(d));
+		ret = -EIO;
+		goto out;
+	}
+
+	io_init(&io, d, IO_READ, bounce, SCOUTFS_BLOCK_SM_SIZE, off);
+	if (io_run_one(st, &io)) {
+		sfs_log(fs, prio, "%s block %llu: %s", what, (unsigned long long)blkno,
+			io_why(&io, why, sizeof(why)));
+		ret = -EIO;
+		goto out;
+	}
+
+	ret = check_crc(fs, what, blkno, bounce, SCOUTFS_BLOCK_SM_SIZE, final);
+	if (ret) {
+		if (final) {
+			pthread_mutex_lock(&st->cache_lock);
+			st->crc_errors++;
+			pthread_mutex_unlock(&st->cache_lock);
+		}
+		goto out;
+	}
+	ret = check_hdr(fs, what, blkno, bounce, &w);
+out:
+	return ret;
+}
+
+int sfs_block_read_sm(struct sfs_fs *fs, enum sfs_dev dev, uint64_t blkno, uint32_t magic,
+		      void *buf)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, dev);
+	void *bounce = NULL;
+	int ret;
+
+	if (!d) {
+		ret = -ENODEV;
+		goto out;
+	}
+	bounce = sfs_block_alloc_buf(SCOUTFS_BLOCK_SM_SIZE);
+	if (!bounce) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	/* nothing is cached, but a failing read is still tried again once */
+	ret = sm_read_once(st, d, blkno, magic, bounce, false);
+	if (ret)
+		ret = sm_read_once(st, d, blkno, magic, bounce, true);
+	if (ret == -ESTALE) {
+		pthread_mutex_lock(&st->cache_lock);
+		st->stale_errors++;
+		pthread_mutex_unlock(&st->cache_lock);
+	}
+	if (!ret)
+		memcpy(buf, bounce, SCOUTFS_BLOCK_SM_SIZE);
+out:
+	free(bounce);
+	return ret;
+}
+
+int sfs_block_write_sm(struct sfs_fs *fs, enum sfs_dev dev, uint64_t blkno, void *buf)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, dev);
+	uint64_t off = blkno << SCOUTFS_BLOCK_SM_SHIFT;
+	void *bounce = NULL;
+	struct sfs_io io;
+	char why[128];
+	__le32 crc;
+	int ret;
+
+	if (!d) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (st->read_only) {
+		ret = -EROFS;
+		goto out;
+	}
+	if (dev_write_past_end(d, blkno, SCOUTFS_BLOCK_SM_SHIFT, SCOUTFS_BLOCK_SM_SIZE)) {
+		sfs_err(fs, "%s sm block %llu: write past the device end (%llu bytes)", d->name,
+			(unsigned long long)blkno, (unsigned long long)dev_size_load(d));
+		ret = -EIO;
+		goto out;
+	}
+	bounce = sfs_block_alloc_buf(SCOUTFS_BLOCK_SM_SIZE);
+	if (!bounce) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	/* buf may be unaligned: no struct access, memcpy the crc field */
+	crc = htole32(sfs_block_crc(buf, SCOUTFS_BLOCK_SM_SIZE));
+	memcpy(buf, &crc, sizeof(crc));
+	memcpy(bounce, buf, SCOUTFS_BLOCK_SM_SIZE);
+
+	io_init(&io, d, IO_WRITE, bounce, SCOUTFS_BLOCK_SM_SIZE, off);
+	ret = io_run_one(st, &io);
+	if (ret) {
+		sfs_err(fs, "%s sm block %llu: %s", d->name, (unsigned long long)blkno,
+			io_why(&io, why, sizeof(why)));
+		goto out;
+	}
+	if (!d->is_bdev)
+		dev_size_grow(d, off + SCOUTFS_BLOCK_SM_SIZE);
+out:
+	free(bounce);
+	return ret;
+}
+
+static int raw_check(struct sfs_fs *fs, struct sfs_bdev *d, const void *buf, size_t len,
+		     uint64_t off)
+{
+	if (((uintptr_t)buf | (uintptr_t)len | (uintptr_t)off) & (SFS_BLOCK_ALIGN - 1)) {
+		sfs_err(fs, "%s device: unaligned raw I/O (buf %p, %zu bytes at %llu)", d->name,
+			buf, len, (unsigned long long)off);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int sfs_block_pread(struct sfs_fs *fs, enum sfs_dev dev, void *buf, size_t len, uint64_t off)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, dev);
+	struct sfs_io io;
+	char why[128];
+	int ret;
+
+	if (!d) {
+		ret = -ENODEV;
+		goto out;
+	}
+	ret = raw_check(fs, d, buf, len, off);
+	if (ret || len == 0)
+		goto out;
+	if (dev_read_past_end(d, off, 0)) {
+		sfs_err(fs,
+			"%s device: read of %zu bytes at %llu: past the device end (%llu bytes)",
+			d->name, len, (unsigned long long)off,
+			(unsigned long long)dev_size_load(d));
+		ret = -EIO;
+		goto out;
+	}
+
+	io_init(&io, d, IO_READ, buf, len, off);
+	if (io_run_one(st, &io)) {
+		sfs_err(fs, "%s device: read of %zu bytes at %llu: %s", d->name, len,
+			(unsigned long long)off, io_why(&io, why, sizeof(why)));
+		ret = -EIO;
+	}
+out:
+	return ret;
+}
+
+int sfs_block_pwrite(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len, uint64_t off)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, dev);
+	struct sfs_io io;
+	char why[128];
+	int ret;
+
+	if (!d) {
+		ret = -ENODEV;
+		goto out;
+	}
+	if (st->read_only) {
+		ret = -EROFS;
+		goto out;
+	}
+	ret = raw_check(fs, d, buf, len, off);
+	if (ret || len == 0)
+		goto out;
+	if (dev_write_past_end(d, off, 0, len)) {
+		sfs_err(fs,
+			"%s device: write of %zu bytes at %llu: past the device end (%llu bytes)",
+			d->name, len, (unsigned long long)off,
+			(unsigned long long)dev_size_load(d));
+		ret = -EIO;
+		goto out;
+	}
+
+	io_init(&io, d, IO_WRITE, (void *)buf, len, off);
+	ret = io_run_one(st, &io);
+	if (ret) {
+		sfs_err(fs, "%s device: write of %zu bytes at %llu: %s", d->name, len,
+			(unsigned long long)off, io_why(&io, why, sizeof(why)));
+		goto out;
+	}
+	if (!d->is_bdev)
+		dev_size_grow(d, off + len);
+out:
+	return ret;
+}
+
+int sfs_block_flush(struct sfs_fs *fs, enum sfs_dev dev)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, dev);
+	struct sfs_io io;
+	int ret;
+
+	if (!d) {
+		ret = -ENODEV;
+		goto out;
+	}
+
+	io_init(&io, d, IO_FSYNC, NULL, 0, 0);
+	ret = io_run_one(st, &io);
+	if (ret)
+		sfs_err(fs, "%s device %s: flush failed: %s", d->name, d->path, strerror(-io.res));
+out:
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stats and lifecycle                                                  */
+/* ------------------------------------------------------------------ */
+
+void sfs_block_get_stats(struct sfs_fs *fs, struct sfs_block_stats *stats)
+{
+	struct sfs_block_state *st = fs->block;
+
+	memset(stats, 0, sizeof(*stats));
+	if (!st)
+		return;
+
+	pthread_mutex_lock(&st->cache_lock);
+	stats->cache_hits = st->cache_hits;
+	stats->cache_misses = st->cache_misses;
+	stats->cache_bytes = st->cache_bytes;
+	stats->cache_evictions = st->cache_evictions;
+	stats->crc_errors = st->crc_errors;
+	stats->stale_errors = st->stale_errors;
+	pthread_mutex_unlock(&st->cache_lock);
+
+	pthread_mutex_lock(&st->ring_lock);
+	stats->reads_submitted = st->reads_submitted;
+	stats->writes_submitted = st->writes_submitted;
+	stats->max_in_flight = st->max_in_flight;
+	stats->flushes = st->flushes;
+	pthread_mutex_unlock(&st->ring_lock);
+}
+
+int sfs_block_setup(struct sfs_fs *fs, const struct sfs_block_opts *opts)
+{
+	struct sfs_block_state *st;
+	unsigned int depth;
+	uint64_t buckets;
+	int ret;
+
+	if (fs->block) {
+		sfs_err(fs, "block: already set up");
+		return -EBUSY;
+	}
+	if (!opts) {
+		sfs_err(fs, "block: no options given");
+		return -EINVAL;
+	}
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+
+	/* from here on sfs_block_destroy() can take whatever is built */
+	st->fs = fs;
+	st->devs[SFS_DEV_META].fd = -1;
+	st->devs[SFS_DEV_DATA].fd = -1;
+	st->devs[SFS_DEV_META].name = "meta";
+	st->devs[SFS_DEV_DATA].name = "data";
+	pthread_mutex_init(&st->cache_lock, NULL);
+	pthread_cond_init(&st->cache_cond, NULL);
+	pthread_mutex_init(&st->ring_lock, NULL);
+	pthread_cond_init(&st->space_cond, NULL);
+	lst_init(&st->lru);
+	lst_init(&st->all);
+	st->pend_tail = &st->pend_head;
+	st->read_only = opts->read_only;
+	st->cache_bound = opts->cache_bytes ? opts->cache_bytes : SFS_BLOCK_DEF_CACHE_BYTES;
+	fs->block = st;
+
+	buckets = st->cache_bound / SCOUTFS_BLOCK_LG_SIZE * 2;
+	for (st->hash_bits = 8; st->hash_bits < 20 && (1ULL << st->hash_bits) < buckets;
+	     st->hash_bits++)
+		;
+	st->hash = calloc(1ULL << st->hash_bits, sizeof(st->hash[0]));
+	if (!st->hash) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	ret = dev_open(fs, &st->devs[SFS_DEV_META], "meta", opts->meta_path, opts);
+	if (ret)
+		goto out;
+	if (opts->data_path) {
+		ret = dev_open(fs, &st->devs[SFS_DEV_DATA], "data", opts->data_path, opts);
+		if (ret)
+			goto out;
+	}
+
+	depth = opts->queue_depth ? opts->queue_depth : SFS_BLOCK_DEF_QUEUE_DEPTH;
+	if (depth > SFS_BLOCK_MAX_QUEUE_DEPTH)
+		depth = SFS_BLOCK_MAX_QUEUE_DEPTH;
+	ret = ring_setup(st, depth);
+out:
+	if (ret)
+		sfs_block_destroy(fs);
+	return ret;
+}
+
+void sfs_block_destroy(struct sfs_fs *fs)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_cblock *cb;
+	unsigned long held = 0;
+	int i;
+
+	if (!st)
+		return;
+
+	ring_stop(st);
+	if (st->ring_inited)
+		io_uring_queue_exit(&st->ring);
+	st->ring_inited = false;
+
+	for (i = 0; i < SFS_DEV_NR; i++)
+		dev_close(&st->devs[i]);
+
+	/* nothing else runs now: free every block, held or not */
+	while (!lst_empty(&st->all)) {
+		cb = lst_entry(st->all.next, struct sfs_cblock, all);
+		if (cb->refs)
+			held++;
+		cb_free_locked(st, cb);
+	}
+	if (held)
+		sfs_warn(fs, "block: destroy freed %lu blocks still referenced by callers", held);
+
+	free(st->hash);
+	pthread_cond_destroy(&st->space_cond);
+	pthread_mutex_destroy(&st->ring_lock);
+	pthread_cond_destroy(&st->cache_cond);
+	pthread_mutex_destroy(&st->cache_lock);
+	free(st);
+	fs->block = NULL;
+}

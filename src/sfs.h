@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_SFS_H
+#define SFS_SFS_H
+
+/*
+ * struct sfs_fs: the one context every subsystem entry point takes.
+ *
+ * There are no process globals.  A daemon serving one mount, a tool
+ * reading a device, or a unit test each build an sfs_fs holding only the
+ * subsystems they need; subsystem state hangs off the pointers below and
+ * is private to its module.  Lifecycle per subsystem is
+ * sfs_<subsys>_setup(fs) ... sfs_<subsys>_destroy(fs); destroy accepts a
+ * half-built state and is safe to call twice.
+ */
+
+#include <stdint.h>
+#include <stdbool.h>
+
+struct sfs_block_state;
+
+/* a log sink: receives one formatted line (no trailing newline) */
+typedef void (*sfs_log_fn)(void *arg, int prio, const char *line);
+
+struct sfs_fs {
+	/* identity used to tag log lines; 0 until known */
+	uint64_t fsid;
+	uint64_t rid;
+
+	/* logging, see log.h */
+	const char *log_ident;	/* "scoutfsd", "scoutfs print", ... */
+	int log_level;		/* highest LOG_* priority emitted */
+	bool log_prio_prefix;	/* "<N>" journald prefix on stderr lines */
+	sfs_log_fn log_fn;	/* NULL: stderr */
+	void *log_arg;
+
+	/* subsystems */
+	struct sfs_block_state *block;	/* block.c */
+};
+
+#endif

@@ -1,0 +1,70 @@
+# shellcheck shell=bash
+# Sourced by every integration test: a private temporary directory, image
+# files, helpers, and a trap that kills every daemon the test started (by
+# pid) and unmounts everything it mounted, whatever happens.
+#
+# A test exits 0 to pass, 77 to skip, anything else to fail; t_fail says why.
+
+set -u
+: "${SCOUTFS:?run through meson test or test/run.sh}"
+: "${SCOUTFS_MKFS:?run through meson test or test/run.sh}"
+
+T_NAME=$(basename "$0" .sh)
+# image files want a real filesystem (O_DIRECT), not tmpfs
+T_DIR=$(mktemp -d "${SFS_TEST_TMPDIR:-/var/tmp}/scoutfs-$T_NAME.XXXXXX")
+T_PIDS=()
+T_MOUNTS=()
+
+t_cleanup() {
+	local pid m
+	for m in "${T_MOUNTS[@]}"; do
+		umount -l "$m" 2>/dev/null || fusermount3 -uz "$m" 2>/dev/null
+	done
+	for pid in "${T_PIDS[@]}"; do
+		kill -9 "$pid" 2>/dev/null
+	done
+	rm -rf "$T_DIR"
+}
+trap t_cleanup EXIT
+
+t_fail() {
+	echo "FAIL ($T_NAME): $*" >&2
+	exit 1
+}
+
+t_skip() {
+	echo "SKIP ($T_NAME): $*" >&2
+	exit 77
+}
+
+# t_images META_SIZE DATA_SIZE: sparse $T_DIR/meta.img and data.img
+t_images() {
+	rm -f "$T_DIR/meta.img" "$T_DIR/data.img"
+	truncate -s "$1" "$T_DIR/meta.img" || t_fail "truncate meta"
+	truncate -s "$2" "$T_DIR/data.img" || t_fail "truncate data"
+	META="$T_DIR/meta.img"
+	DATA="$T_DIR/data.img"
+}
+
+t_sum() {
+	md5sum "$@" | cut -d' ' -f1 | tr '\n' ' '
+}
+
+# t_expect_fail PATTERN CMD...: CMD must exit non-zero with exactly one
+# stderr line matching PATTERN (grep -E)
+t_expect_fail() {
+	local pat=$1 out err rc lines
+	shift
+	out="$T_DIR/out" err="$T_DIR/err"
+	"$@" >"$out" 2>"$err"
+	rc=$?
+	[ "$rc" -ne 0 ] || t_fail "'$*' succeeded, expected a refusal matching '$pat'"
+	lines=$(wc -l <"$err")
+	[ "$lines" -eq 1 ] || t_fail "'$*' wrote $lines stderr lines, expected one: $(cat "$err")"
+	grep -Eq -- "$pat" "$err" || t_fail "'$*' said '$(cat "$err")', expected '$pat'"
+}
+
+# t_od FILE OFFSET LEN: hex bytes, no spaces
+t_od() {
+	od -An -v -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'
+}

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The scoutfs command line: dispatch to the command named by argv[1], and
+ * the argument parsing helpers commands share.
+ *
+ * Commands are grouped as the reference CLI groups them; each entry names
+ * the function that implements it (see cmd.h for the calling convention).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cmd.h"
+#include "scoutfs/format.h"
+
+struct command {
+	const char *name;
+	const char *args;
+	const char *help;
+	const char *group;
+	int (*func)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "mkfs", "META-DEVICE DATA-DEVICE -Q NR,ADDR,PORT...", "Initialize a new scoutfs volume",
+	  "Core admin", sfs_cmd_mkfs },
+	{ "print", "META-DEVICE", "Print metadata structures", "Debug", sfs_cmd_print },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	const char *groups[] = { "Core admin", "Debug" };
+	unsigned int g, i;
+
+	fprintf(f, "Usage: scoutfs COMMAND [OPTIONS] [ARGS]\n");
+	for (g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+		fprintf(f, "\n%s:\n", groups[g]);
+		for (i = 0; i < NR_COMMANDS; i++) {
+			if (strcmp(commands[i].group, groups[g]) == 0)
+				fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+		}
+	}
+	fprintf(f, "\n'scoutfs COMMAND --help' describes a command.\n"
+		   "Supported format versions: " SCOUTFS_FORMAT_VERSION_MIN_STR "-"
+		   SCOUTFS_FORMAT_VERSION_MAX_STR "\n");
+}
+
+int sfs_cli_main(int argc, char **argv)
+{
+	unsigned int i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version") ||
+	    !strcmp(argv[1], "version")) {
+		printf("scoutfs %s (format versions " SCOUTFS_FORMAT_VERSION_MIN_STR "-"
+		       SCOUTFS_FORMAT_VERSION_MAX_STR ")\n", SFS_VERSION);
+		return 0;
+	}
+
+	for (i = 0; i < NR_COMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].func(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "scoutfs: unknown command '%s'\nTry 'scoutfs --help' for the list of commands.\n",
+		argv[1]);
+	return 2;
+}
+
+int sfs_parse_u64(const char *str, uint64_t *val)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!str || *str < '0' || *str > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(str, &end, 0);
+	if (errno || *end)
+		return -EINVAL;
+	*val = v;
+	return 0;
+}
+
+int sfs_parse_size(const char *str, uint64_t *val)
+{
+	static const char suffixes[] = "KMGTP";
+	unsigned long long v;
+	const char *s;
+	char *end;
+	int shift;
+
+	if (!str || *str < '0' || *str > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(str, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		s = strchr(suffixes, end[0] & ~0x20);
+		if (!s || !*s)
+			return -EINVAL;
+		/* accept K, KB, KiB */
+		if (end[1] && strcmp(end + 1, "B") && strcmp(end + 1, "iB") &&
+		    strcmp(end + 1, "b"))
+			return -EINVAL;
+		shift = 10 * (int)(s - suffixes + 1);
+		if (v > (UINT64_MAX >> shift))
+			return -EINVAL;
+		v <<= shift;
+	}
+	*val = v;
+	return 0;
+}

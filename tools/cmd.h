@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_TOOLS_CMD_H
+#define SFS_TOOLS_CMD_H
+
+/*
+ * The commands of the scoutfs CLI.  Each takes the arguments after its
+ * name (argv[0] is the command name) and returns the process exit status:
+ * 0 on success, 1 on an error it has already explained on stderr, 2 for a
+ * usage error.
+ */
+
+#include <stdint.h>
+
+int sfs_cmd_mkfs(int argc, char **argv);
+int sfs_cmd_print(int argc, char **argv);
+
+/* shared argument parsing: 0 or -EINVAL */
+int sfs_parse_u64(const char *str, uint64_t *val);
+/* bytes with an optional K, M, G, T or P (powers of 1024) suffix */
+int sfs_parse_size(const char *str, uint64_t *val);
+
+#endif
