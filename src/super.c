@@ -27,17 +27,16 @@
 		return -EINVAL;                             \
 	} while (0)
 
-int sfs_super_check(const void *blk, uint64_t meta_bytes, uint64_t data_bytes, char *why,
-		    size_t why_len)
+/* what makes a block a super block of a format we read */
+static int check_block(const struct scoutfs_super_block *super, char *why, size_t why_len)
 {
-	const struct scoutfs_super_block *super = blk;
 	uint32_t crc;
 	uint64_t vers;
 
 	if (le32toh(super->hdr.magic) != SCOUTFS_BLOCK_MAGIC_SUPER)
 		FAIL("no scoutfs super block (magic 0x%08x, expected 0x%08x)",
 		     le32toh(super->hdr.magic), SCOUTFS_BLOCK_MAGIC_SUPER);
-	crc = sfs_block_crc(blk, SCOUTFS_BLOCK_SM_SIZE);
+	crc = sfs_block_crc(super, SCOUTFS_BLOCK_SM_SIZE);
 	if (le32toh(super->hdr.crc) != crc)
 		FAIL("super block crc 0x%08x does not match its contents (0x%08x)",
 		     le32toh(super->hdr.crc), crc);
@@ -49,6 +48,13 @@ int sfs_super_check(const void *blk, uint64_t meta_bytes, uint64_t data_bytes, c
 		FAIL("format version %llu is outside the supported range %u-%u",
 		     (unsigned long long)vers, SCOUTFS_FORMAT_VERSION_MIN,
 		     SCOUTFS_FORMAT_VERSION_MAX);
+	return 0;
+}
+
+/* both block totals must fit the devices, checked for each super */
+static int check_sizes(const struct scoutfs_super_block *super, uint64_t meta_bytes,
+		       uint64_t data_bytes, char *why, size_t why_len)
+{
 	if (le64toh(super->total_meta_blocks) > (meta_bytes >> SCOUTFS_BLOCK_LG_SHIFT))
 		FAIL("super counts %llu metadata blocks but the meta device holds %llu",
 		     (unsigned long long)le64toh(super->total_meta_blocks),
@@ -60,19 +66,27 @@ int sfs_super_check(const void *blk, uint64_t meta_bytes, uint64_t data_bytes, c
 	return 0;
 }
 
+int sfs_super_check(const void *blk, uint64_t meta_bytes, uint64_t data_bytes, char *why,
+		    size_t why_len)
+{
+	return check_block(blk, why, why_len) ?:
+	       check_sizes(blk, meta_bytes, data_bytes, why, why_len);
+}
+
+/*
+ * Identity before sizes: swapped or mismatched devices usually also fail
+ * the size checks, and naming the swap is the more useful answer.
+ */
 int sfs_super_check_pair(const void *meta_blk, const void *data_blk, uint64_t meta_bytes,
 			 uint64_t data_bytes, char *why, size_t why_len)
 {
 	const struct scoutfs_super_block *meta = meta_blk;
 	const struct scoutfs_super_block *data = data_blk;
 	char sub[200];
-	int ret;
 
-	ret = sfs_super_check(meta_blk, meta_bytes, data_bytes, sub, sizeof(sub));
-	if (ret)
+	if (check_block(meta, sub, sizeof(sub)))
 		FAIL("meta device: %s", sub);
-	ret = sfs_super_check(data_blk, meta_bytes, data_bytes, sub, sizeof(sub));
-	if (ret)
+	if (check_block(data, sub, sizeof(sub)))
 		FAIL("data device: %s", sub);
 
 	if (!(le64toh(meta->flags) & SCOUTFS_FLAG_IS_META_BDEV)) {
@@ -90,6 +104,11 @@ int sfs_super_check_pair(const void *meta_blk, const void *data_blk, uint64_t me
 		     (unsigned long long)le64toh(data->fmt_vers));
 	if (meta->hdr.fsid != data->hdr.fsid)
 		FAIL("the meta and data devices belong to different volumes (fsids differ)");
+
+	if (check_sizes(meta, meta_bytes, data_bytes, sub, sizeof(sub)))
+		FAIL("meta device: %s", sub);
+	if (check_sizes(data, meta_bytes, data_bytes, sub, sizeof(sub)))
+		FAIL("data device: %s", sub);
 	return 0;
 }
 

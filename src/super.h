@@ -23,8 +23,9 @@ int sfs_super_check(const void *blk, uint64_t meta_bytes, uint64_t data_bytes, c
 		    size_t why_len);
 
 /*
- * Check a pair: each on its own as above, then the meta flag on the meta
- * super only, equal uuids, equal format versions and equal fsids.
+ * Check a pair: each is a valid super, the meta flag is on the meta super
+ * only, uuids, format versions and fsids are equal, then both supers'
+ * block totals fit both devices.
  */
 int sfs_super_check_pair(const void *meta_blk, const void *data_blk, uint64_t meta_bytes,
 			 uint64_t data_bytes, char *why, size_t why_len);

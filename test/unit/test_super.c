@@ -11,6 +11,11 @@
 #include <errno.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "log.h"
 #include "super.h"
 #include "vectors.h"
 
@@ -140,6 +145,78 @@ static void test_corrupt_supers(void **state)
 	free(d);
 }
 
+/* a sparse image of @size bytes holding @super at SM blkno 16 */
+static void make_image(char *path, const char *super_vec, uint64_t size)
+{
+	void *blk = vec(super_vec);
+	int fd;
+
+	strcpy(path, "/var/tmp/sfs-test-super.XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	assert_int_equal(pwrite(fd, blk, SCOUTFS_BLOCK_SM_SIZE, 65536), SCOUTFS_BLOCK_SM_SIZE);
+	close(fd);
+	free(blk);
+}
+
+static char last_log[1024];
+
+static void capture(void *arg, int prio, const char *line)
+{
+	(void)arg;
+	(void)prio;
+	snprintf(last_log, sizeof(last_log), "%s", line);
+}
+
+static int read_pair(const char *meta, const char *data, struct scoutfs_super_block *super)
+{
+	struct sfs_block_opts opts = { .meta_path = meta, .data_path = data, .read_only = true };
+	struct sfs_fs fs = { 0 };
+	int ret;
+
+	sfs_fs_log_init(&fs, "test");
+	fs.log_fn = capture;
+	last_log[0] = '\0';
+	ret = sfs_block_setup(&fs, &opts);
+	assert_int_equal(ret, 0);
+	ret = sfs_super_read(&fs, super);
+	if (ret == 0)
+		assert_true(fs.fsid == le64toh(super->hdr.fsid));
+	sfs_block_destroy(&fs);
+	return ret;
+}
+
+/* the same checks on real devices, through the block layer */
+static void test_super_read(void **state)
+{
+	struct scoutfs_super_block super;
+	char meta[64], data[64], small[64];
+	(void)state;
+
+	make_image(meta, "v2/meta-super.bin", 1 * GIB);
+	make_image(data, "v2/data-super.bin", 2 * GIB);
+	make_image(small, "v2/data-super.bin", 2 * GIB - 4096);
+
+	assert_int_equal(read_pair(meta, data, &super), 0);
+	assert_int_equal(le64toh(super.total_meta_blocks), 16384);
+	assert_true(le64toh(super.flags) & SCOUTFS_FLAG_IS_META_BDEV);
+
+	assert_int_equal(read_pair(data, meta, &super), -EINVAL);
+	assert_non_null(strstr(last_log, "swapped"));
+	assert_int_equal(read_pair(meta, small, &super), -EINVAL);
+	assert_non_null(strstr(last_log, "data blocks"));
+	/* a device without a super at all */
+	assert_int_equal(truncate(data, 0), 0);
+	assert_int_equal(truncate(data, (off_t)(2 * GIB)), 0);
+	assert_int_not_equal(read_pair(meta, data, &super), 0);
+	assert_non_null(strstr(last_log, "data device"));
+
+	unlink(meta);
+	unlink(data);
+	unlink(small);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_v1_pair),
 		cmocka_unit_test(test_version_and_fsid_mismatch),
 		cmocka_unit_test(test_corrupt_supers),
+		cmocka_unit_test(test_super_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
