@@ -72,12 +72,12 @@ static int fail(char *why, size_t why_len, const char *fmt, ...)
 	return -EIO;
 }
 
-/* run a nested validator and prefix its reason with @field */
-#define NESTED(call, field)                                                \
-	do {                                                               \
-		char sub_why[192];                                           \
-		if ((call) != 0)                                           \
-			return fail(why, why_len, "%s: %s", (field), sub_why); \
+/* run a nested validator fn(args..., why, len) and prefix its reason with @field */
+#define NESTED(field, fn, ...)                                                  \
+	do {                                                                    \
+		char sub_why[192];                                              \
+		if (fn(__VA_ARGS__, sub_why, sizeof(sub_why)) != 0)             \
+			return fail(why, why_len, "%s: %s", (field), sub_why);  \
 	} while (0)
 
 static void copy_val(void *dst, size_t dst_len, const void *val, unsigned int val_len)
@@ -266,7 +266,7 @@ int sfs_text_validate_alloc_root(const struct scoutfs_alloc_root *ar, char *why,
 {
 	if (le32toh(ar->flags) & ~SCOUTFS_ALLOC_FLAG_LOW)
 		return fail(why, why_len, "unknown flags 0x%x", le32toh(ar->flags));
-	NESTED(sfs_text_validate_btree_root(&ar->root, sub_why, sizeof(sub_why)), "root");
+	NESTED("root", sfs_text_validate_btree_root, &ar->root);
 	if (ar->root.height == 0 && ar->total_len != 0)
 		return fail(why, why_len, "empty tree with total_len %llu", LE64(ar->total_len));
 	return 0;
@@ -431,14 +431,12 @@ void sfs_text_log_trees(FILE *out, const struct scoutfs_log_trees *lt)
 
 int sfs_text_validate_log_trees(const struct scoutfs_log_trees *lt, char *why, size_t why_len)
 {
-	NESTED(sfs_text_validate_alloc_list_head(&lt->meta_avail, sub_why, sizeof(sub_why)),
-	       "meta_avail");
-	NESTED(sfs_text_validate_alloc_list_head(&lt->meta_freed, sub_why, sizeof(sub_why)),
-	       "meta_freed");
-	NESTED(sfs_text_validate_btree_root(&lt->item_root, sub_why, sizeof(sub_why)), "item_root");
-	NESTED(sfs_text_validate_alloc_root(&lt->data_avail, sub_why, sizeof(sub_why)), "data_avail");
-	NESTED(sfs_text_validate_alloc_root(&lt->data_freed, sub_why, sizeof(sub_why)), "data_freed");
-	NESTED(sfs_text_validate_srch_file(&lt->srch_file, sub_why, sizeof(sub_why)), "srch_file");
+	NESTED("meta_avail", sfs_text_validate_alloc_list_head, &lt->meta_avail);
+	NESTED("meta_freed", sfs_text_validate_alloc_list_head, &lt->meta_freed);
+	NESTED("item_root", sfs_text_validate_btree_root, &lt->item_root);
+	NESTED("data_avail", sfs_text_validate_alloc_root, &lt->data_avail);
+	NESTED("data_freed", sfs_text_validate_alloc_root, &lt->data_freed);
+	NESTED("srch_file", sfs_text_validate_srch_file, &lt->srch_file);
 	if (le64toh(lt->flags) & ~SCOUTFS_LOG_TREES_FLAG_FINALIZED)
 		return fail(why, why_len, "unknown flags 0x%llx", LE64(lt->flags));
 	return 0;
@@ -475,14 +473,12 @@ int sfs_text_validate_srch_compact(const struct scoutfs_srch_compact *sc, char *
 		return fail(why, why_len, "nr %u > %u", sc->nr, SCOUTFS_SRCH_COMPACT_NR);
 	if (sc->flags & ~SRCH_COMPACT_FLAGS)
 		return fail(why, why_len, "unknown flags 0x%x", sc->flags);
-	NESTED(sfs_text_validate_alloc_list_head(&sc->meta_avail, sub_why, sizeof(sub_why)),
-	       "meta_avail");
-	NESTED(sfs_text_validate_alloc_list_head(&sc->meta_freed, sub_why, sizeof(sub_why)),
-	       "meta_freed");
-	NESTED(sfs_text_validate_srch_file(&sc->out, sub_why, sizeof(sub_why)), "out");
+	NESTED("meta_avail", sfs_text_validate_alloc_list_head, &sc->meta_avail);
+	NESTED("meta_freed", sfs_text_validate_alloc_list_head, &sc->meta_freed);
+	NESTED("out", sfs_text_validate_srch_file, &sc->out);
 	for (i = 0; i < sc->nr; i++) {
 		snprintf(field, sizeof(field), "in[%u]", i);
-		NESTED(sfs_text_validate_srch_file(&sc->in[i].sfl, sub_why, sizeof(sub_why)), field);
+		NESTED(field, sfs_text_validate_srch_file, &sc->in[i].sfl);
 	}
 	return 0;
 }
@@ -620,8 +616,8 @@ int sfs_text_validate_super(const struct scoutfs_super_block *super, char *why, 
 			snprintf(field, sizeof(field), "meta_alloc[%u]", i);
 		else
 			snprintf(field, sizeof(field), "data_alloc");
-		NESTED(sfs_text_validate_alloc_root(ar, sub_why, sizeof(sub_why)), field);
-		NESTED(check_meta_ref(&ar->root.ref, total, sub_why, sizeof(sub_why)), field);
+		NESTED(field, sfs_text_validate_alloc_root, ar);
+		NESTED(field, check_meta_ref, &ar->root.ref, total);
 	}
 	for (i = 0; i < 4; i++) {
 		const struct scoutfs_alloc_list_head *lh = i < 2 ? &super->server_meta_avail[i] :
@@ -629,17 +625,15 @@ int sfs_text_validate_super(const struct scoutfs_super_block *super, char *why, 
 
 		snprintf(field, sizeof(field), "server_meta_%s[%u]", i < 2 ? "avail" : "freed",
 			 i % 2);
-		NESTED(sfs_text_validate_alloc_list_head(lh, sub_why, sizeof(sub_why)), field);
-		NESTED(check_meta_ref(&lh->ref, total, sub_why, sizeof(sub_why)), field);
+		NESTED(field, sfs_text_validate_alloc_list_head, lh);
+		NESTED(field, check_meta_ref, &lh->ref, total);
 	}
 	for (i = 0; i < 5; i++) {
-		NESTED(sfs_text_validate_btree_root(roots[i], sub_why, sizeof(sub_why)), root_names[i]);
-		NESTED(check_meta_ref(&roots[i]->ref, total, sub_why, sizeof(sub_why)), root_names[i]);
+		NESTED(root_names[i], sfs_text_validate_btree_root, roots[i]);
+		NESTED(root_names[i], check_meta_ref, &roots[i]->ref, total);
 	}
-	NESTED(sfs_text_validate_volume_options(&super->volopt, sub_why, sizeof(sub_why)),
-	       "volume options");
-	NESTED(sfs_text_validate_quorum_config(&super->qconf, sub_why, sizeof(sub_why)),
-	       "quorum config");
+	NESTED("volume options", sfs_text_validate_volume_options, &super->volopt);
+	NESTED("quorum config", sfs_text_validate_quorum_config, &super->qconf);
 	return 0;
 }
 
@@ -656,8 +650,8 @@ void sfs_text_quorum_block(FILE *out, const struct scoutfs_quorum_block *qb)
 	fprintf(out, "  write_nr %llu\n", LE64(qb->write_nr));
 	for (e = 0; e < SCOUTFS_QUORUM_EVENT_NR; e++) {
 		ev = &qb->events[e];
-		fprintf(out, "  %12s: rid %016llx term %llu write_nr %llu ts ", quorum_event_names[e],
-			LE64(ev->rid), LE64(ev->term), LE64(ev->write_nr));
+		fprintf(out, "  %12s: rid %016llx term %llu write_nr %llu ts ",
+			quorum_event_names[e], LE64(ev->rid), LE64(ev->term), LE64(ev->write_nr));
 		text_ts(out, &ev->ts);
 		fputs("\n", out);
 	}
@@ -675,8 +669,7 @@ int sfs_text_validate_quorum_block(const struct scoutfs_quorum_block *qb, char *
 			return fail(why, why_len, "%s event write_nr %llu > block write_nr %llu",
 				    quorum_event_names[e], LE64(ev->write_nr),
 				    LE64(qb->write_nr));
-		NESTED(sfs_text_validate_timespec(&ev->ts, sub_why, sizeof(sub_why)),
-		       quorum_event_names[e]);
+		NESTED(quorum_event_names[e], sfs_text_validate_timespec, &ev->ts);
 	}
 	return 0;
 }
@@ -814,7 +807,8 @@ int sfs_text_validate_srch_block(const struct scoutfs_srch_block *sb, char *why,
 		pos += n;
 	}
 	if (pos != bytes)
-		return fail(why, why_len, "%u entries use %u bytes, entry_bytes %u", nr, pos, bytes);
+		return fail(why, why_len, "%u entries use %u bytes, entry_bytes %u", nr, pos,
+			    bytes);
 	return 0;
 }
 
@@ -929,7 +923,8 @@ static void text_xattr(FILE *out, const struct scoutfs_key *key, const void *val
 	else
 		printable(name, (const char *)val + sizeof(xat),
 			  name_len < val_len - sizeof(xat) ? name_len : val_len - sizeof(xat));
-	fprintf(out, "      name_len %u val_len %u name %s\n", name_len, le16toh(xat.val_len), name);
+	fprintf(out, "      name_len %u val_len %u name %s\n", name_len, le16toh(xat.val_len),
+		name);
 }
 
 static void text_dirent(FILE *out, const struct scoutfs_key *key, const void *val,
@@ -1331,8 +1326,7 @@ static int validate_inode(const struct scoutfs_key *key, const void *val, unsign
 		return fail(why, why_len, "inode mode 0%o has no valid file type",
 			    le32toh(ino.mode));
 	for (i = 0; i < 4; i++)
-		NESTED(sfs_text_validate_timespec(times[i], sub_why, sizeof(sub_why)),
-		       ts_names[i]);
+		NESTED(ts_names[i], sfs_text_validate_timespec, times[i]);
 	return 0;
 }
 
@@ -1552,7 +1546,7 @@ static int validate_srch_item(const struct scoutfs_key *key, const void *val,
 	case SCOUTFS_SRCH_BLOCKS_TYPE:
 		CHECK(check_len(val_len, sizeof(sfl), why, why_len));
 		copy_val(&sfl, sizeof(sfl), val, val_len);
-		NESTED(sfs_text_validate_srch_file(&sfl, sub_why, sizeof(sub_why)), "srch file");
+		NESTED("srch file", sfs_text_validate_srch_file, &sfl);
 		if (key->sk_type == SCOUTFS_SRCH_LOG_TYPE) {
 			CHECK(check_key_zero(key, KEY_THIRD, why, why_len));
 			if (key->sksf_nr != sfl.ref.blkno)
@@ -1568,7 +1562,7 @@ static int validate_srch_item(const struct scoutfs_key *key, const void *val,
 	case SCOUTFS_SRCH_BUSY_TYPE:
 		CHECK(check_len(val_len, sizeof(sc), why, why_len));
 		copy_val(&sc, sizeof(sc), val, val_len);
-		NESTED(sfs_text_validate_srch_compact(&sc, sub_why, sizeof(sub_why)), "srch compact");
+		NESTED("srch compact", sfs_text_validate_srch_compact, &sc);
 		if (key->sk_type == SCOUTFS_SRCH_PENDING_TYPE) {
 			CHECK(check_key_zero(key, KEY_THIRD, why, why_len));
 			if (key->sksc_id != sc.id)
@@ -1655,7 +1649,8 @@ static int validate_log_merge(const struct scoutfs_key *key, const void *val,
 		if (key->_sk_first != u.rng.start._sk_first ||
 		    key->_sk_second != u.rng.start._sk_second ||
 		    key->_sk_third != u.rng.start._sk_third ||
-		    key->_sk_fourth != u.rng.start._sk_fourth || key->sk_type != u.rng.start.sk_type)
+		    key->_sk_fourth != u.rng.start._sk_fourth ||
+		    key->sk_type != u.rng.start.sk_type)
 			return fail(why, why_len, "range key differs from its start key");
 		if (sfs_key_cmp(&u.rng.start, &u.rng.end) > 0)
 			return fail(why, why_len, "range start after end");
@@ -1663,13 +1658,10 @@ static int validate_log_merge(const struct scoutfs_key *key, const void *val,
 	case SCOUTFS_LOG_MERGE_REQUEST_ZONE:
 		CHECK(check_key_zero(key, KEY_THIRD | KEY_FOURTH, why, why_len));
 		CHECK(check_len(val_len, sizeof(u.req), why, why_len));
-		NESTED(sfs_text_validate_alloc_list_head(&u.req.meta_avail, sub_why, sizeof(sub_why)),
-		       "meta_avail");
-		NESTED(sfs_text_validate_alloc_list_head(&u.req.meta_freed, sub_why, sizeof(sub_why)),
-		       "meta_freed");
-		NESTED(sfs_text_validate_btree_root(&u.req.logs_root, sub_why, sizeof(sub_why)),
-		       "logs_root");
-		NESTED(sfs_text_validate_btree_root(&u.req.root, sub_why, sizeof(sub_why)), "root");
+		NESTED("meta_avail", sfs_text_validate_alloc_list_head, &u.req.meta_avail);
+		NESTED("meta_freed", sfs_text_validate_alloc_list_head, &u.req.meta_freed);
+		NESTED("logs_root", sfs_text_validate_btree_root, &u.req.logs_root);
+		NESTED("root", sfs_text_validate_btree_root, &u.req.root);
 		if (key->sklmq_rid != u.req.rid || key->sklmq_seq != u.req.seq)
 			return fail(why, why_len, "request key rid/seq differ from the value");
 		if (le64toh(u.req.flags) & ~SCOUTFS_LOG_MERGE_REQUEST_SUBTREE)
@@ -1678,11 +1670,9 @@ static int validate_log_merge(const struct scoutfs_key *key, const void *val,
 	case SCOUTFS_LOG_MERGE_COMPLETE_ZONE:
 		CHECK(check_key_zero(key, KEY_SECOND | KEY_THIRD | KEY_FOURTH, why, why_len));
 		CHECK(check_len(val_len, sizeof(u.comp), why, why_len));
-		NESTED(sfs_text_validate_alloc_list_head(&u.comp.meta_avail, sub_why, sizeof(sub_why)),
-		       "meta_avail");
-		NESTED(sfs_text_validate_alloc_list_head(&u.comp.meta_freed, sub_why, sizeof(sub_why)),
-		       "meta_freed");
-		NESTED(sfs_text_validate_btree_root(&u.comp.root, sub_why, sizeof(sub_why)), "root");
+		NESTED("meta_avail", sfs_text_validate_alloc_list_head, &u.comp.meta_avail);
+		NESTED("meta_freed", sfs_text_validate_alloc_list_head, &u.comp.meta_freed);
+		NESTED("root", sfs_text_validate_btree_root, &u.comp.root);
 		if (key->sklmc_seq != u.comp.seq)
 			return fail(why, why_len, "complete key seq differs from the value");
 		if (le64toh(u.comp.flags) &
@@ -1692,7 +1682,7 @@ static int validate_log_merge(const struct scoutfs_key *key, const void *val,
 	case SCOUTFS_LOG_MERGE_FREEING_ZONE:
 		CHECK(check_key_zero(key, KEY_SECOND | KEY_THIRD | KEY_FOURTH, why, why_len));
 		CHECK(check_len(val_len, sizeof(u.fr), why, why_len));
-		NESTED(sfs_text_validate_btree_root(&u.fr.root, sub_why, sizeof(sub_why)), "root");
+		NESTED("root", sfs_text_validate_btree_root, &u.fr.root);
 		if (key->sklmf_seq != u.fr.seq)
 			return fail(why, why_len, "freeing key seq differs from the value");
 		return 0;
@@ -1727,7 +1717,7 @@ int sfs_text_validate_item(const struct scoutfs_key *key, const void *val, unsig
 		CHECK(check_key_zero(key, KEY_THIRD | KEY_FOURTH, why, why_len));
 		CHECK(check_len(val_len, sizeof(lt), why, why_len));
 		copy_val(&lt, sizeof(lt), val, val_len);
-		NESTED(sfs_text_validate_log_trees(&lt, sub_why, sizeof(sub_why)), "log trees");
+		NESTED("log trees", sfs_text_validate_log_trees, &lt);
 		if (key->sklt_rid != lt.rid || key->sklt_nr != lt.nr)
 			return fail(why, why_len, "log trees key rid/nr differ from the value");
 		return 0;

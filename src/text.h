@@ -110,6 +110,12 @@ void sfs_text_block_hdr(FILE *out, const void *blk, size_t size);
 int sfs_text_validate_block_hdr(const void *blk, size_t size, uint32_t magic, uint64_t fsid,
 				uint64_t blkno, uint64_t seq, char *why, size_t why_len);
 
+/*
+ * Block printers take the whole block: @super and @qb below point at all
+ * 4096 bytes of their SM block, the others at 65536 bytes, since the hdr
+ * line recomputes the crc over it.
+ */
+
 /* super body: hdr line through the quorum slots */
 void sfs_text_super(FILE *out, const struct scoutfs_super_block *super);
 /* field checks beyond the header (format version, roots, heads, options, slots) */

@@ -67,10 +67,12 @@ enum {
 	ITEM_ALL = (1 << 6) - 1,
 };
 
-static const struct {
+struct name_bit {
 	const char *name;
 	unsigned int bit;
-} item_names[] = {
+};
+
+static const struct name_bit item_names[] = {
 	{ "inode", ITEM_INODE },     { "xattr", ITEM_XATTR },	  { "dirent", ITEM_DIRENT },
 	{ "symlink", ITEM_SYMLINK }, { "backref", ITEM_BACKREF }, { "extent", ITEM_EXTENT },
 };
@@ -81,10 +83,7 @@ enum {
 	ROOT_SRCH = 1 << 2,
 };
 
-static const struct {
-	const char *name;
-	unsigned int bit;
-} root_names[] = {
+static const struct name_bit root_names[] = {
 	{ "logs", ROOT_LOGS },
 	{ "fs", ROOT_FS },
 	{ "srch", ROOT_SRCH },
@@ -128,7 +127,6 @@ struct print_ctx {
 	struct kept_items srch_items;
 	struct kept_items logs_items;
 	bool failed;		/* exit 1 */
-	bool oom;
 };
 
 /* ------------------------------------------------------------------ */
@@ -150,17 +148,20 @@ static void report(struct print_ctx *ctx, const char *fmt, ...)
 	ctx->failed = true;
 }
 
-static void blk_set_reset(struct blk_set *set)
-{
-	if (set->slots)
-		memset(set->slots, 0, set->size * sizeof(*set->slots));
-	set->nr = 0;
-}
-
 static void blk_set_free(struct blk_set *set)
 {
 	free(set->slots);
 	memset(set, 0, sizeof(*set));
+}
+
+/* empty for the next walk; a table grown big by one walk is not kept */
+static void blk_set_reset(struct blk_set *set)
+{
+	if (set->size > 65536)
+		blk_set_free(set);
+	else if (set->slots)
+		memset(set->slots, 0, set->size * sizeof(*set->slots));
+	set->nr = 0;
 }
 
 static size_t blk_hash(uint64_t blkno, size_t size)
@@ -204,16 +205,18 @@ static int blk_set_add(struct blk_set *set, uint64_t blkno)
 	return 1;
 }
 
-/* false (reported) if this walk already met blkno */
+/*
+ * False (reported) if this walk already met blkno, or if we can no longer
+ * tell: without the set a cycle could not be seen, so the walk stops.
+ */
 static bool first_visit(struct print_ctx *ctx, const char *what, uint64_t blkno)
 {
 	int ret = blk_set_add(&ctx->seen, blkno);
 
 	if (ret < 0) {
-		if (!ctx->oom)
-			report(ctx, "out of memory tracking visited blocks");
-		ctx->oom = true;
-		return true;
+		report(ctx, "%s blkno %llu: out of memory tracking visited blocks, not followed",
+		       what, ULL(blkno));
+		return false;
 	}
 	if (ret == 0) {
 		report(ctx, "%s blkno %llu: referenced more than once in one walk, not followed",
@@ -262,7 +265,6 @@ static void explain_failure(struct print_ctx *ctx, enum sfs_dev dev, size_t size
 {
 	unsigned int shift = size == SCOUTFS_BLOCK_SM_SIZE ? SCOUTFS_BLOCK_SM_SHIFT :
 							      SCOUTFS_BLOCK_LG_SHIFT;
-
 	const unsigned char *p = ctx->raw;
 	size_t i;
 	int ret;
@@ -367,63 +369,64 @@ static bool item_selected(struct print_ctx *ctx, const struct scoutfs_key *key)
 	return (ctx->opts.items & bit) != 0;
 }
 
-static void print_leaf_item(struct print_ctx *ctx, const char *label, uint64_t blkno,
-			    enum sfs_text_tree tree, const struct scoutfs_btree_block *bt,
-			    const struct scoutfs_btree_item *item, unsigned int pos,
-			    struct kept_items *keep)
+/* one btree being printed */
+struct walk {
+	const char *label;		/* title label, "" for log item trees */
+	const char *what;		/* the tree as messages name it */
+	enum sfs_text_tree tree;
+	bool deletions;			/* log item trees hold deletion items */
+	struct kept_items *keep;	/* leaf items for a nested walk, or NULL */
+};
+
+static void print_leaf_item(struct print_ctx *ctx, const struct walk *w, uint64_t blkno,
+			    const struct scoutfs_btree_block *bt,
+			    const struct scoutfs_btree_item *item, unsigned int pos)
 {
 	const void *val = sfs_btree_item_val(bt, item);
 	unsigned int val_len = le16toh(item->val_len);
 	uint64_t seq = le64toh(item->seq);
+	bool deletion = item->flags & SCOUTFS_BTREE_ITEM_FLAG_DELETION;
 	char key[SFS_TEXT_KEY_LEN];
 	char why[256];
-	bool deletion = item->flags & SCOUTFS_BTREE_ITEM_FLAG_DELETION;
 
-	if (tree == SFS_TEXT_TREE_FS && !item_selected(ctx, &item->key))
-		sfs_text_item_key(ctx->out, tree, &item->key, seq, item->flags);
+	if (w->tree == SFS_TEXT_TREE_FS && !item_selected(ctx, &item->key))
+		sfs_text_item_key(ctx->out, w->tree, &item->key, seq, item->flags);
 	else
-		sfs_text_item(ctx->out, tree, &item->key, seq, item->flags, val, val_len,
+		sfs_text_item(ctx->out, w->tree, &item->key, seq, item->flags, val, val_len,
 			      ctx->fmt_vers);
 
-	if (sfs_text_tree_of_zone(item->key.sk_zone) != tree) {
+	why[0] = '\0';
+	if (sfs_text_tree_of_zone(item->key.sk_zone) != w->tree)
+		snprintf(why, sizeof(why), "zone %u does not belong in this tree",
+			 item->key.sk_zone);
+	else if (deletion && !w->deletions)
+		snprintf(why, sizeof(why), "deletion item outside a log tree");
+	else if (!deletion)
+		sfs_text_validate_item(&item->key, val, val_len, ctx->fmt_vers, why, sizeof(why));
+	if (why[0]) {
 		sfs_text_key(key, sizeof(key), &item->key);
-		report(ctx, "%s btree blkno %llu item [%u] %s: zone %u does not belong in this tree",
-		       label, ULL(blkno), pos, key, item->key.sk_zone);
+		report(ctx, "%s btree block blkno %llu item [%u] %s: %s", w->what, ULL(blkno), pos,
+		       key, why);
 		return;
 	}
-	if (deletion && tree != SFS_TEXT_TREE_FS) {
-		sfs_text_key(key, sizeof(key), &item->key);
-		report(ctx, "%s btree blkno %llu item [%u] %s: deletion item outside a log tree",
-		       label, ULL(blkno), pos, key);
-		return;
-	}
-	if (!deletion && sfs_text_validate_item(&item->key, val, val_len, ctx->fmt_vers, why,
-						sizeof(why))) {
-		sfs_text_key(key, sizeof(key), &item->key);
-		report(ctx, "%s btree blkno %llu item [%u] %s: %s", label, ULL(blkno), pos, key,
-		       why);
-		return;
-	}
-	if (keep && !deletion)
-		keep_item(ctx, keep, &item->key, val, val_len);
+	if (w->keep && !deletion)
+		keep_item(ctx, w->keep, &item->key, val, val_len);
 }
 
 /* print one block of the level being printed; queue its children */
-static void print_btree_block(struct print_ctx *ctx, const char *label, enum sfs_text_tree tree,
-			      const struct scoutfs_block_ref *ref, int level,
-			      struct ref_vec *next, struct kept_items *keep)
+static void print_btree_block(struct print_ctx *ctx, const struct walk *w,
+			      const struct scoutfs_block_ref *ref, int level, struct ref_vec *next)
 {
 	const struct scoutfs_btree_item *item;
-	const struct scoutfs_block_ref *child;
 	const struct scoutfs_btree_block *bt;
 	struct scoutfs_block_ref cref;
 	struct sfs_block *bl = NULL;
 	uint64_t blkno = le64toh(ref->blkno);
-	char what[96];
+	char what[128];
 	char why[256];
 	unsigned int pos = 0;
 
-	snprintf(what, sizeof(what), "%s%sbtree block", label, label[0] ? " " : "");
+	snprintf(what, sizeof(what), "%s btree block", w->what);
 	if (!first_visit(ctx, what, blkno))
 		return;
 	if (read_lg(ctx, what, ref, SCOUTFS_BLOCK_MAGIC_BTREE, &bl))
@@ -434,18 +437,17 @@ static void print_btree_block(struct print_ctx *ctx, const char *label, enum sfs
 		goto out;
 	}
 
-	fprintf(ctx->out, "%s btree blkno %llu\n", label, ULL(blkno));
+	fprintf(ctx->out, "%s btree blkno %llu\n", w->label, ULL(blkno));
 	sfs_text_btree_block(ctx->out, bt);
 	for (item = sfs_btree_first_item(bt); item; item = sfs_btree_next_item(bt, item), pos++) {
 		sfs_text_btree_item_hdr(ctx->out, bt, item, pos);
 		if (level == 0) {
-			print_leaf_item(ctx, label, blkno, tree, bt, item, pos, keep);
+			print_leaf_item(ctx, w, blkno, bt, item, pos);
 			continue;
 		}
 		/* verify checked that every parent value is a 16 byte ref */
-		child = sfs_btree_item_val(bt, item);
-		memcpy(&cref, child, sizeof(cref));
-		sfs_text_parent_item(ctx->out, tree, &item->key, &cref);
+		memcpy(&cref, sfs_btree_item_val(bt, item), sizeof(cref));
+		sfs_text_parent_item(ctx->out, w->tree, &item->key, &cref);
 		if (cref.blkno == 0) {
 			report(ctx, "%s blkno %llu item [%u]: parent item without a child", what,
 			       ULL(blkno), pos);
@@ -462,11 +464,10 @@ out:
 
 /*
  * Breadth first from the root: each level's blocks in key order, which is
- * the order the reference prints them in.  keep collects leaf items for a
- * nested walk.
+ * the order the reference prints them in.
  */
-static void print_btree(struct print_ctx *ctx, const char *label, enum sfs_text_tree tree,
-			const struct scoutfs_btree_root *root, struct kept_items *keep)
+static void print_btree(struct print_ctx *ctx, const struct walk *w,
+			const struct scoutfs_btree_root *root)
 {
 	struct ref_vec cur = { 0 }, next = { 0 }, tmp;
 	char why[128];
@@ -476,25 +477,34 @@ static void print_btree(struct print_ctx *ctx, const char *label, enum sfs_text_
 	if (root->height == 0 && root->ref.blkno == 0)
 		return;
 	if (sfs_text_validate_btree_root(root, why, sizeof(why))) {
-		report(ctx, "%s btree root: %s", label[0] ? label : "log tree item", why);
+		report(ctx, "%s btree root: %s", w->what, why);
 		return;
 	}
 
 	blk_set_reset(&ctx->seen);
 	if (ref_vec_add(&cur, &root->ref)) {
-		report(ctx, "out of memory walking %s", label);
+		report(ctx, "out of memory walking %s", w->what);
 		return;
 	}
 	for (level = root->height - 1; level >= 0 && cur.nr; level--) {
 		next.nr = 0;
 		for (i = 0; i < cur.nr; i++)
-			print_btree_block(ctx, label, tree, &cur.refs[i], level, &next, keep);
+			print_btree_block(ctx, w, &cur.refs[i], level, &next);
 		tmp = cur;
 		cur = next;
 		next = tmp;
 	}
 	free(cur.refs);
 	free(next.refs);
+}
+
+/* a server or allocator tree: its label names it */
+static void print_tree(struct print_ctx *ctx, const char *label, enum sfs_text_tree tree,
+		       const struct scoutfs_btree_root *root, struct kept_items *keep)
+{
+	struct walk w = { .label = label, .what = label, .tree = tree, .keep = keep };
+
+	print_btree(ctx, &w, root);
 }
 
 /* ------------------------------------------------------------------ */
@@ -633,6 +643,9 @@ static void print_quorum_blocks(struct print_ctx *ctx)
 
 static void print_log_trees_walks(struct print_ctx *ctx)
 {
+	char what[96];
+	struct walk w = { .label = "", .what = what, .tree = SFS_TEXT_TREE_FS,
+			  .deletions = true };
 	struct scoutfs_log_trees lt;
 	size_t i;
 
@@ -640,11 +653,13 @@ static void print_log_trees_walks(struct print_ctx *ctx)
 		memcpy(&lt, ctx->logs_items.items[i].val, sizeof(lt));
 		print_alloc_list(ctx, "lt_meta_avail", &lt.meta_avail);
 		print_alloc_list(ctx, "lt_meta_freed", &lt.meta_freed);
-		print_btree(ctx, "data_avail", SFS_TEXT_TREE_ALLOC, &lt.data_avail.root, NULL);
-		print_btree(ctx, "data_freed", SFS_TEXT_TREE_ALLOC, &lt.data_freed.root, NULL);
+		print_tree(ctx, "data_avail", SFS_TEXT_TREE_ALLOC, &lt.data_avail.root, NULL);
+		print_tree(ctx, "data_freed", SFS_TEXT_TREE_ALLOC, &lt.data_freed.root, NULL);
 		print_srch_file(ctx, &lt.srch_file);
-		/* the reference labels log item trees with an empty string */
-		print_btree(ctx, "", SFS_TEXT_TREE_FS, &lt.item_root, NULL);
+		/* the reference titles log item trees with an empty label */
+		snprintf(what, sizeof(what), "log tree (rid %016llx nr %llu) item", LE64(lt.rid),
+			 LE64(lt.nr));
+		print_btree(ctx, &w, &lt.item_root);
 	}
 }
 
@@ -684,9 +699,9 @@ static void print_volume(struct print_ctx *ctx, const struct scoutfs_super_block
 
 	print_quorum_blocks(ctx);
 
-	print_btree(ctx, "mounted_clients", SFS_TEXT_TREE_MOUNTED_CLIENTS,
-		    &super->mounted_clients, NULL);
-	print_btree(ctx, "log_merge", SFS_TEXT_TREE_LOG_MERGE, &super->log_merge, NULL);
+	print_tree(ctx, "mounted_clients", SFS_TEXT_TREE_MOUNTED_CLIENTS, &super->mounted_clients,
+		   NULL);
+	print_tree(ctx, "log_merge", SFS_TEXT_TREE_LOG_MERGE, &super->log_merge, NULL);
 
 	for (i = 0; i < 2; i++) {
 		snprintf(label, sizeof(label), "server_meta_avail[%u]", i);
@@ -700,21 +715,21 @@ static void print_volume(struct print_ctx *ctx, const struct scoutfs_super_block
 	if (ctx->opts.walk_allocs) {
 		for (i = 0; i < 2; i++) {
 			snprintf(label, sizeof(label), "meta_alloc[%u]", i);
-			print_btree(ctx, label, SFS_TEXT_TREE_ALLOC, &super->meta_alloc[i].root,
-				    NULL);
+			print_tree(ctx, label, SFS_TEXT_TREE_ALLOC, &super->meta_alloc[i].root,
+				   NULL);
 		}
-		print_btree(ctx, "data_alloc", SFS_TEXT_TREE_ALLOC, &super->data_alloc.root, NULL);
+		print_tree(ctx, "data_alloc", SFS_TEXT_TREE_ALLOC, &super->data_alloc.root, NULL);
 	}
 
-	print_btree(ctx, "srch_root", SFS_TEXT_TREE_SRCH, &super->srch_root, &ctx->srch_items);
-	print_btree(ctx, "logs_root", SFS_TEXT_TREE_LOGS, &super->logs_root, &ctx->logs_items);
+	print_tree(ctx, "srch_root", SFS_TEXT_TREE_SRCH, &super->srch_root, &ctx->srch_items);
+	print_tree(ctx, "logs_root", SFS_TEXT_TREE_LOGS, &super->logs_root, &ctx->logs_items);
 
 	if (ctx->opts.roots & ROOT_SRCH)
 		print_srch_walks(ctx);
 	if (ctx->opts.roots & ROOT_LOGS)
 		print_log_trees_walks(ctx);
 	if (ctx->opts.roots & ROOT_FS)
-		print_btree(ctx, "fs_root", SFS_TEXT_TREE_FS, &super->fs_root, NULL);
+		print_tree(ctx, "fs_root", SFS_TEXT_TREE_FS, &super->fs_root, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -748,23 +763,23 @@ static int usage_error(const char *fmt, ...)
 }
 
 /* OR the bits of a comma separated list of names into *bits; the bad name or NULL */
-static const char *parse_list(char *list, const char *const *names, const unsigned int *vals,
-			      unsigned int nr, unsigned int *bits)
+static const char *parse_list(char *list, const struct name_bit *names, size_t nr,
+			      unsigned int *bits)
 {
 	char *save = NULL, *tok;
-	unsigned int i;
+	size_t i;
 
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < nr; i++) {
-			if (strcmp(tok, names[i]) == 0)
-				break;
-		}
+		for (i = 0; i < nr && strcmp(tok, names[i].name); i++)
+			;
 		if (i == nr)
 			return tok;
-		*bits |= vals[i];
+		*bits |= names[i].bit;
 	}
 	return NULL;
 }
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* 0, 2 after a usage error, -1 after printing --help */
 static int parse_args(int argc, char **argv, struct print_opts *opts)
@@ -777,21 +792,9 @@ static int parse_args(int argc, char **argv, struct print_opts *opts)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *inames[6], *rnames[3];
-	unsigned int ivals[6], rvals[3];
 	bool allocs = false, items_seen = false, roots_seen = false, skip = false;
 	const char *bad;
-	unsigned int i;
 	int c;
-
-	for (i = 0; i < 6; i++) {
-		inames[i] = item_names[i].name;
-		ivals[i] = item_names[i].bit;
-	}
-	for (i = 0; i < 3; i++) {
-		rnames[i] = root_names[i].name;
-		rvals[i] = root_names[i].bit;
-	}
 
 	opts->walk_allocs = true;
 	opts->roots = ROOT_LOGS | ROOT_FS | ROOT_SRCH;
@@ -812,7 +815,7 @@ static int parse_args(int argc, char **argv, struct print_opts *opts)
 					opts->walk_allocs = false;
 				items_seen = true;
 			}
-			bad = parse_list(optarg, inames, ivals, 6, &opts->items);
+			bad = parse_list(optarg, item_names, ARRAY_SIZE(item_names), &opts->items);
 			if (bad)
 				return usage_error("unknown item kind '%s' (inode, xattr, dirent, "
 						   "symlink, backref, extent)", bad);
@@ -824,7 +827,7 @@ static int parse_args(int argc, char **argv, struct print_opts *opts)
 					opts->walk_allocs = false;
 				roots_seen = true;
 			}
-			bad = parse_list(optarg, rnames, rvals, 3, &opts->roots);
+			bad = parse_list(optarg, root_names, ARRAY_SIZE(root_names), &opts->roots);
 			if (bad)
 				return usage_error("unknown root '%s' (logs, srch, fs)", bad);
 			break;

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/../funcs.sh"
 
 Q="-Q 0,127.0.0.1,42000"
-t_images 256M 128M
+t_images 72M 8M
 
 # give the images recognisable contents where mkfs would write
 for f in "$META" "$DATA"; do
@@ -76,10 +76,10 @@ refuse "meta device .* already contains a scoutfs filesystem .*use -f" "$SCOUTFS
 [ "$(t_sum "$META" "$DATA")" != "$before" ] || t_fail "mkfs -f did not write a new volume"
 
 # a data device holding only a data super is refused too
-t_images 256M 128M
+t_images 72M 8M
 "$SCOUTFS_MKFS" -A $Q "$META" "$DATA" >/dev/null || t_fail "mkfs failed"
 truncate -s 0 "$META"
-truncate -s 256M "$META"
+truncate -s 72M "$META"
 before=$(t_sum "$META" "$DATA")
 refuse "data device .* already contains a scoutfs filesystem" "$SCOUTFS_MKFS" -A $Q "$META" "$DATA"
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../funcs.sh"
 
 poke() {	# FILE OFFSET BYTE(hex)
-	printf "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none ||
+	printf '%b' "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none ||
 		t_fail "cannot write $1 at $2"
 }
 

@@ -187,34 +187,46 @@ static int read_pair(const char *meta, const char *data, struct scoutfs_super_bl
 	return ret;
 }
 
+static char img_meta[64], img_data[64], img_small[64];
+
+static int make_images(void **state)
+{
+	(void)state;
+	make_image(img_meta, "v2/meta-super.bin", 1 * GIB);
+	make_image(img_data, "v2/data-super.bin", 2 * GIB);
+	make_image(img_small, "v2/data-super.bin", 2 * GIB - 4096);
+	return 0;
+}
+
+/* runs even when the test's assertions fail */
+static int remove_images(void **state)
+{
+	(void)state;
+	unlink(img_meta);
+	unlink(img_data);
+	unlink(img_small);
+	return 0;
+}
+
 /* the same checks on real devices, through the block layer */
 static void test_super_read(void **state)
 {
 	struct scoutfs_super_block super;
-	char meta[64], data[64], small[64];
 	(void)state;
 
-	make_image(meta, "v2/meta-super.bin", 1 * GIB);
-	make_image(data, "v2/data-super.bin", 2 * GIB);
-	make_image(small, "v2/data-super.bin", 2 * GIB - 4096);
-
-	assert_int_equal(read_pair(meta, data, &super), 0);
+	assert_int_equal(read_pair(img_meta, img_data, &super), 0);
 	assert_int_equal(le64toh(super.total_meta_blocks), 16384);
 	assert_true(le64toh(super.flags) & SCOUTFS_FLAG_IS_META_BDEV);
 
-	assert_int_equal(read_pair(data, meta, &super), -EINVAL);
+	assert_int_equal(read_pair(img_data, img_meta, &super), -EINVAL);
 	assert_non_null(strstr(last_log, "swapped"));
-	assert_int_equal(read_pair(meta, small, &super), -EINVAL);
+	assert_int_equal(read_pair(img_meta, img_small, &super), -EINVAL);
 	assert_non_null(strstr(last_log, "data blocks"));
 	/* a device without a super at all */
-	assert_int_equal(truncate(data, 0), 0);
-	assert_int_equal(truncate(data, (off_t)(2 * GIB)), 0);
-	assert_int_not_equal(read_pair(meta, data, &super), 0);
+	assert_int_equal(truncate(img_data, 0), 0);
+	assert_int_equal(truncate(img_data, (off_t)(2 * GIB)), 0);
+	assert_int_not_equal(read_pair(img_meta, img_data, &super), 0);
 	assert_non_null(strstr(last_log, "data device"));
-
-	unlink(meta);
-	unlink(data);
-	unlink(small);
 }
 
 int main(void)
@@ -224,7 +236,7 @@ int main(void)
 		cmocka_unit_test(test_v1_pair),
 		cmocka_unit_test(test_version_and_fsid_mismatch),
 		cmocka_unit_test(test_corrupt_supers),
-		cmocka_unit_test(test_super_read),
+		cmocka_unit_test_setup_teardown(test_super_read, make_images, remove_images),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

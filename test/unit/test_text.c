@@ -275,7 +275,8 @@ static void test_short_and_unknown_values(void **state)
 	/* a 10-byte inode: the rest reads as zero (ASan catches overreads) */
 	sfs_text_item(mem_open(&m), SFS_TEXT_TREE_FS, &key, 7, 0, val, 10, 2);
 	got = mem_close(&m);
-	assert_non_null(strstr(got, "    16.5.4.0.0.0 7 -\n    inode: ino 5 size 18446744073709551615"));
+	assert_non_null(strstr(got, "    16.5.4.0.0.0 7 -\n"
+				    "    inode: ino 5 size 18446744073709551615"));
 	assert_non_null(strstr(got, "nlink 0\n"));
 	free(got);
 
@@ -551,10 +552,12 @@ static void test_validate_inode(void **state)
 
 static void test_validate_dirent(void **state)
 {
-	struct {
+	/* a dirent value: the 32 byte header, then the name */
+	union {
 		struct scoutfs_dirent d;
-		char name[8];
+		unsigned char bytes[40];
 	} v;
+	char *vname = (char *)v.bytes + sizeof(struct scoutfs_dirent);
 	uint64_t hash = sfs_dirent_name_hash("hello", 5);
 	struct scoutfs_key key = sfs_key_make(SCOUTFS_FS_ZONE, 1, SCOUTFS_DIRENT_TYPE, hash, 2, 0);
 	struct scoutfs_key rkey = sfs_key_make(SCOUTFS_FS_ZONE, 1, SCOUTFS_READDIR_TYPE, 2, 0, 0);
@@ -569,7 +572,7 @@ static void test_validate_dirent(void **state)
 	v.d.hash = htole64(hash);
 	v.d.pos = htole64(2);
 	v.d.type = SCOUTFS_DT_REG;
-	memcpy(v.name, "hello", 5);
+	memcpy(vname, "hello", 5);
 	assert_valid_item(&key, &v, 37, 2);
 	assert_valid_item(&rkey, &v, 37, 2);
 	assert_valid_item(&bkey, &v, 37, 2);
@@ -584,9 +587,9 @@ static void test_validate_dirent(void **state)
 	/* name_len 0 */
 	assert_invalid_item(&key, &v, 32, 2, "name must be");
 	/* the name does not hash to the stored hash */
-	v.name[0] = 'j';
+	vname[0] = 'j';
 	assert_invalid_item(&key, &v, 37, 2, "hash");
-	v.name[0] = 'h';
+	vname[0] = 'h';
 	v.d.pos = htole64(1);
 	assert_invalid_item(&rkey, &v, 37, 2, "pos");
 	v.d.pos = htole64(2);
@@ -695,6 +698,26 @@ static void test_validate_other_zones(void **state)
 	free(bt);
 }
 
+/* the daemon's log form: the same text in a buffer, truncated to fit */
+static void test_item_buf(void **state)
+{
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_ORPHAN_ZONE, 0, SCOUTFS_ORPHAN_TYPE, 1025,
+					      0, 0);
+	const char *want = "    8.0.4.1025.0.0 3 -\n    orphan: ino 1025\n";
+	char buf[64], small[10];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(sfs_text_tree_of_zone(key.sk_zone), SFS_TEXT_TREE_FS);
+	len = sfs_text_item_buf(buf, sizeof(buf), SFS_TEXT_TREE_FS, &key, 3, 0, NULL, 0, 2);
+	assert_int_equal(len, strlen(want));
+	assert_string_equal(buf, want);
+	len = sfs_text_item_buf(small, sizeof(small), SFS_TEXT_TREE_FS, &key, 3, 0, NULL, 0, 2);
+	assert_int_equal(len, strlen(want));
+	assert_string_equal(small, "    8.0.4");
+	assert_int_equal(sfs_text_tree_of_zone(SCOUTFS_LOCK_ZONE), SFS_TEXT_TREE_NR);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -715,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_validate_extent),
 		cmocka_unit_test(test_validate_xattr_symlink_quota),
 		cmocka_unit_test(test_validate_other_zones),
+		cmocka_unit_test(test_item_buf),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
