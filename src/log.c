@@ -18,6 +18,7 @@ void sfs_fs_log_init(struct sfs_fs *fs, const char *ident)
 	fs->log_ident = ident;
 	fs->log_level = LOG_INFO;
 	fs->log_prio_prefix = false;
+	fs->log_tag_ids = true;
 	fs->log_fn = NULL;
 	fs->log_arg = NULL;
 }
@@ -31,10 +32,14 @@ void sfs_log(struct sfs_fs *fs, int prio, const char *fmt, ...)
 	if (prio > fs->log_level)
 		return;
 
-	off = snprintf(line, sizeof(line), "%s f.%06llx r.%06llx: ",
-		       fs->log_ident ? fs->log_ident : "scoutfs",
-		       (unsigned long long)(fs->fsid >> 40),
-		       (unsigned long long)(fs->rid >> 40));
+	if (fs->log_tag_ids)
+		off = snprintf(line, sizeof(line), "%s f.%06llx r.%06llx: ",
+			       fs->log_ident ? fs->log_ident : "scoutfs",
+			       (unsigned long long)(fs->fsid >> 40),
+			       (unsigned long long)(fs->rid >> 40));
+	else
+		off = snprintf(line, sizeof(line), "%s: ",
+			       fs->log_ident ? fs->log_ident : "scoutfs");
 	if (off < 0 || (size_t)off >= sizeof(line))
 		off = 0;
 	va_start(ap, fmt);

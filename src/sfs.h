@@ -30,6 +30,7 @@ struct sfs_fs {
 	const char *log_ident;	/* "scoutfsd", "scoutfs print", ... */
 	int log_level;		/* highest LOG_* priority emitted */
 	bool log_prio_prefix;	/* "<N>" journald prefix on stderr lines */
+	bool log_tag_ids;	/* "f.XXXXXX r.YYYYYY" after the ident; tools omit it */
 	sfs_log_fn log_fn;	/* NULL: stderr */
 	void *log_arg;
 

@@ -665,14 +665,14 @@ int sfs_cmd_mkfs(int argc, char **argv)
 		return 1;
 
 	sfs_fs_log_init(&fs, "scoutfs mkfs");
+	fs.log_tag_ids = false;
 	bopts.meta_path = args.meta_path;
 	bopts.data_path = args.data_path;
 	bopts.exclusive = true;
+	/* the block layer says which device failed and why */
 	ret = sfs_block_setup(&fs, &bopts);
-	if (ret) {
-		fprintf(stderr, "scoutfs mkfs: cannot open the devices: %s\n", strerror(-ret));
+	if (ret)
 		return 1;
-	}
 
 	ret = device_size(&fs, SFS_DEV_META, args.meta_path, "meta", args.max_meta_size,
 			  args.allow_small, MIN_META_BLOCKS << SCOUTFS_BLOCK_LG_SHIFT, &meta_size) ?:
