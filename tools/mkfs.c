@@ -219,9 +219,13 @@ static int check_paths(const struct mkfs_args *args)
 	return 0;
 }
 
-static const char *human(uint64_t bytes, char *buf, size_t len)
+/*
+ * "2.00 GiB" for messages; the summary uses the reference's "2.00 GB"
+ * (powers of 1024 either way).
+ */
+static const char *size_text(uint64_t bytes, bool iec, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	static const char *const units[] = { "B", "K", "M", "G", "T", "P", "E" };
 	double x = (double)bytes;
 	int i = 0;
 
@@ -229,8 +233,13 @@ static const char *human(uint64_t bytes, char *buf, size_t len)
 		x /= 1024;
 		i++;
 	}
-	snprintf(buf, len, "%.2f %s", x, units[i]);
+	snprintf(buf, len, "%.2f %s%s", x, units[i], i == 0 ? "" : iec ? "iB" : "B");
 	return buf;
+}
+
+static const char *human(uint64_t bytes, char *buf, size_t len)
+{
+	return size_text(bytes, true, buf, len);
 }
 
 /*
@@ -469,27 +478,18 @@ static void init_server_list(struct sfs_block *bl, uint64_t fsid,
 
 static void print_summary(const struct mkfs_args *args, const struct scoutfs_super_block *super)
 {
-	static const char *const units[] = { "B", "KB", "MB", "GB", "TB", "PB", "EB" };
 	uint64_t counts[2] = { le64toh(super->total_meta_blocks),
 			       le64toh(super->total_data_blocks) };
 	unsigned int sizes[2] = { SCOUTFS_BLOCK_LG_SIZE, SCOUTFS_BLOCK_SM_SIZE };
 	char text[SFS_QUORUM_ADDR_TEXT_LEN];
-	char sz[2][48];
+	char sz[2][48], h[32];
 	char uuid_str[37];
 	bool first = true;
 	unsigned int i;
 
-	for (i = 0; i < 2; i++) {
-		double x = (double)counts[i] * sizes[i];
-		int u = 0;
-
-		while (x >= 1024 && u < 6) {
-			x /= 1024;
-			u++;
-		}
-		snprintf(sz[i], sizeof(sz[i]), "%llu (%.2f %s)", (unsigned long long)counts[i], x,
-			 units[u]);
-	}
+	for (i = 0; i < 2; i++)
+		snprintf(sz[i], sizeof(sz[i]), "%llu (%s)", (unsigned long long)counts[i],
+			 size_text(counts[i] * sizes[i], false, h, sizeof(h)));
 	uuid_unparse(super->uuid, uuid_str);
 
 	printf("Created scoutfs filesystem:\n"
