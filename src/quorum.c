@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include "quorum.h"
+#include "text.h"
 
 #define FAIL(fmt, ...)                                      \
 	do {                                                \
@@ -120,12 +121,12 @@ out:
 
 int sfs_quorum_addr_check(const union scoutfs_inet_addr *addr, char *why, size_t why_len)
 {
-	char text[SFS_QUORUM_ADDR_TEXT_LEN];
+	char text[SFS_TEXT_ADDR_LEN];
 	uint16_t fam = le16toh(addr->v4.family);
 	uint16_t port = le16toh(addr->v4.port);
 	int ret = 0;
 
-	sfs_quorum_addr_text(addr, text, sizeof(text));
+	sfs_text_inet_addr(text, sizeof(text), addr);
 
 	if (fam == SCOUTFS_AF_IPV4) {
 		uint32_t a = le32toh(addr->v4.addr);
@@ -165,7 +166,7 @@ int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why
 			    size_t why_len)
 {
 	const struct scoutfs_quorum_slot *slots = qconf->slots;
-	char text[SFS_QUORUM_ADDR_TEXT_LEN];
+	char text[SFS_TEXT_ADDR_LEN];
 	char sub[160];
 	int first = -1;
 	unsigned int i, j;
@@ -189,7 +190,7 @@ int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why
 		for (j = 0; j < i; j++) {
 			if (sfs_quorum_slot_present(&slots[j]) &&
 			    addr_equal(&slots[i].addr, &slots[j].addr)) {
-				sfs_quorum_addr_text(&slots[i].addr, text, sizeof(text));
+				sfs_text_inet_addr(text, sizeof(text), &slots[i].addr);
 				FAIL("quorum slots %u and %u have the same address %s", j, i, text);
 			}
 		}
@@ -198,29 +199,4 @@ int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why
 		FAIL("no quorum slots are configured");
 out:
 	return ret;
-}
-
-void sfs_quorum_addr_text(const union scoutfs_inet_addr *addr, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-	struct in_addr in;
-
-	switch (le16toh(addr->v4.family)) {
-	case SCOUTFS_AF_IPV4:
-		in.s_addr = htonl(le32toh(addr->v4.addr));
-		inet_ntop(AF_INET, &in, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, le16toh(addr->v4.port));
-		break;
-	case SCOUTFS_AF_IPV6:
-		inet_ntop(AF_INET6, addr->v6.addr, ip, sizeof(ip));
-		if (le32toh(addr->v6.scope_id))
-			snprintf(buf, len, "[%s%%%u]:%u", ip, le32toh(addr->v6.scope_id),
-				 le16toh(addr->v6.port));
-		else
-			snprintf(buf, len, "[%s]:%u", ip, le16toh(addr->v6.port));
-		break;
-	default:
-		snprintf(buf, len, "(family %u)", le16toh(addr->v4.family));
-		break;
-	}
 }

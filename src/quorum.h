@@ -16,9 +16,6 @@
 
 #include "scoutfs/format.h"
 
-/* the longest text sfs_quorum_addr_text() produces, with its NUL */
-#define SFS_QUORUM_ADDR_TEXT_LEN 64
-
 bool sfs_quorum_slot_present(const struct scoutfs_quorum_slot *slot);
 
 /*
@@ -39,8 +36,5 @@ int sfs_quorum_addr_check(const union scoutfs_inet_addr *addr, char *why, size_t
  */
 int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why,
 			    size_t why_len);
-
-/* "127.0.0.1:42000" or "[::1]:42000" */
-void sfs_quorum_addr_text(const union scoutfs_inet_addr *addr, char *buf, size_t len);
 
 #endif

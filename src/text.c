@@ -200,7 +200,11 @@ void sfs_text_inet_addr(char *buf, size_t len, const union scoutfs_inet_addr *ad
 	case SCOUTFS_AF_IPV6:
 		if (!inet_ntop(AF_INET6, addr->v6.addr, a6, sizeof(a6)))
 			snprintf(a6, sizeof(a6), "?");
-		snprintf(buf, len, "[%s]:%u", a6, le16toh(addr->v6.port));
+		if (le32toh(addr->v6.scope_id))
+			snprintf(buf, len, "[%s%%%u]:%u", a6, le32toh(addr->v6.scope_id),
+				 le16toh(addr->v6.port));
+		else
+			snprintf(buf, len, "[%s]:%u", a6, le16toh(addr->v6.port));
 		break;
 	default:
 		snprintf(buf, len, "(family %u)", family);

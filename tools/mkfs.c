@@ -37,6 +37,7 @@
 #include "cmd.h"
 #include "log.h"
 #include "quorum.h"
+#include "text.h"
 #include "super.h"
 
 #define MIN_DEVICE_BYTES (64ULL << 30)
@@ -481,7 +482,7 @@ static void print_summary(const struct mkfs_args *args, const struct scoutfs_sup
 	uint64_t counts[2] = { le64toh(super->total_meta_blocks),
 			       le64toh(super->total_data_blocks) };
 	unsigned int sizes[2] = { SCOUTFS_BLOCK_LG_SIZE, SCOUTFS_BLOCK_SM_SIZE };
-	char text[SFS_QUORUM_ADDR_TEXT_LEN];
+	char text[SFS_TEXT_ADDR_LEN];
 	char sz[2][48], h[32];
 	char uuid_str[37];
 	bool first = true;
@@ -506,7 +507,7 @@ static void print_summary(const struct mkfs_args *args, const struct scoutfs_sup
 	for (i = 0; i < SCOUTFS_QUORUM_MAX_SLOTS; i++) {
 		if (!sfs_quorum_slot_present(&super->qconf.slots[i]))
 			continue;
-		sfs_quorum_addr_text(&super->qconf.slots[i].addr, text, sizeof(text));
+		sfs_text_inet_addr(text, sizeof(text), &super->qconf.slots[i].addr);
 		printf("%s%u: %s\n", first ? "" : "                        ", i, text);
 		first = false;
 	}

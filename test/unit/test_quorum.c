@@ -11,17 +11,18 @@
 #include <cmocka.h>
 
 #include "quorum.h"
+#include "text.h"
 
 static void parse_ok(const char *arg, int want_nr, const char *want_text)
 {
 	union scoutfs_inet_addr addr;
-	char why[200], text[SFS_QUORUM_ADDR_TEXT_LEN];
+	char why[200], text[SFS_TEXT_ADDR_LEN];
 	int nr = -1;
 
 	if (sfs_quorum_slot_parse(arg, &nr, &addr, why, sizeof(why)))
 		fail_msg("'%s' refused: %s", arg, why);
 	assert_int_equal(nr, want_nr);
-	sfs_quorum_addr_text(&addr, text, sizeof(text));
+	sfs_text_inet_addr(text, sizeof(text), &addr);
 	assert_string_equal(text, want_text);
 }
 
