@@ -1950,3 +1950,93 @@ void sfs_block_destroy(struct sfs_fs *fs)
 	free(st);
 	fs->block = NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* Writers: the dirty blocks of one transaction                         */
+/* ------------------------------------------------------------------ */
+
+/* blocks per sfs_block_write_blocks() batch when a writer is written */
+#define WRITER_BATCH 256
+
+void sfs_block_writer_init(struct sfs_block_writer *wri)
+{
+	wri->blocks = NULL;
+	wri->nr = 0;
+	wri->cap = 0;
+}
+
+struct sfs_block *sfs_block_writer_new(struct sfs_fs *fs, struct sfs_block_writer *wri,
+				       uint64_t blkno)
+{
+	struct sfs_block **blocks;
+	struct sfs_block *bl;
+	size_t cap;
+
+	if (wri->nr == wri->cap) {
+		cap = wri->cap ? wri->cap * 2 : 64;
+		blocks = realloc(wri->blocks, cap * sizeof(*blocks));
+		if (!blocks)
+			return NULL;
+		wri->blocks = blocks;
+		wri->cap = cap;
+	}
+
+	bl = sfs_block_new(fs, blkno);
+	if (!bl)
+		return NULL;
+	bl->writer = wri;
+	wri->blocks[wri->nr++] = bl;	/* the writer keeps the new block's ref */
+	sfs_block_get(bl);		/* and the caller gets one of its own */
+	return bl;
+}
+
+static void writer_release(struct sfs_fs *fs, struct sfs_block_writer *wri, bool invalidate)
+{
+	size_t i;
+
+	for (i = 0; i < wri->nr; i++) {
+		wri->blocks[i]->writer = NULL;
+		if (invalidate)
+			sfs_block_invalidate(fs, wri->blocks[i]);
+		sfs_block_put(fs, wri->blocks[i]);
+	}
+	wri->nr = 0;
+}
+
+int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri)
+{
+	size_t i, n;
+	int ret;
+
+	for (i = 0; i < wri->nr; i += n) {
+		n = wri->nr - i < WRITER_BATCH ? wri->nr - i : WRITER_BATCH;
+		ret = sfs_block_write_blocks(fs, wri->blocks + i, (int)n);
+		if (ret)
+			return ret;	/* still dirty: the caller may retry or forget */
+	}
+	writer_release(fs, wri, false);
+	return 0;
+}
+
+void sfs_block_writer_forget(struct sfs_fs *fs, struct sfs_block_writer *wri)
+{
+	writer_release(fs, wri, true);
+}
+
+void sfs_block_writer_destroy(struct sfs_block_writer *wri)
+{
+	free(wri->blocks);
+	sfs_block_writer_init(wri);
+}
+
+void sfs_block_invalidate(struct sfs_fs *fs, struct sfs_block *bl)
+{
+	struct sfs_cblock *cb = cb_of(bl);
+	struct sfs_block_state *st = cb->st;
+
+	(void)fs;
+	pthread_mutex_lock(&st->cache_lock);
+	cb->flags &= ~CB_DIRTY;
+	unhash_locked(st, cb);
+	pthread_mutex_unlock(&st->cache_lock);
+}

@@ -43,9 +43,13 @@ struct sfs_block_opts {
  * A cached 64 KiB metadata block.  data is 64 KiB aligned to 4 KiB
  * (O_DIRECT).  Callers hold a reference from read/new until put.
  */
+struct sfs_block_writer;
+
 struct sfs_block {
 	uint64_t blkno;		/* LG block number on the meta device */
 	void *data;		/* SCOUTFS_BLOCK_LG_SIZE bytes */
+	struct sfs_block_writer *writer; /* dirty in this writer, or NULL (owner's lock) */
+	bool checked;		/* contents passed the owner's structural check */
 	/* the rest is private to block.c */
 	void *priv;
 };
@@ -140,6 +144,39 @@ void *sfs_block_alloc_buf(size_t len);
  */
 int sfs_block_check(struct sfs_fs *fs, const void *blk, size_t size, uint32_t magic,
 		    uint64_t fsid, uint64_t blkno, uint64_t seq);
+
+/*
+ * A writer collects the dirty blocks of one transaction: a mount's log
+ * tree commit or a server commit.  A block is dirty in at most one writer
+ * (bl->writer); copy-on-write reuses a block already dirty in the same
+ * writer and copies anything else to a new block.  The writer holds a
+ * reference on each of its blocks until they are written or forgotten.
+ * Callers serialize all use of one writer.
+ */
+struct sfs_block_writer {
+	struct sfs_block **blocks;
+	size_t nr;
+	size_t cap;
+};
+
+void sfs_block_writer_init(struct sfs_block_writer *wri);
+/* a zeroed block for blkno, dirty in wri; the caller gets its own reference */
+struct sfs_block *sfs_block_writer_new(struct sfs_fs *fs, struct sfs_block_writer *wri,
+				       uint64_t blkno);
+static inline bool sfs_block_writer_dirty(const struct sfs_block_writer *wri,
+					  const struct sfs_block *bl)
+{
+	return bl->writer == wri;
+}
+/* write every dirty block in batches (no flush); the blocks become clean cached copies */
+int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri);
+/* drop every dirty block unwritten (their blknos are about to be freed or reused) */
+void sfs_block_writer_forget(struct sfs_fs *fs, struct sfs_block_writer *wri);
+/* release the writer's memory; it must be empty */
+void sfs_block_writer_destroy(struct sfs_block_writer *wri);
+
+/* remove a block from the cache (holders keep their copy) */
+void sfs_block_invalidate(struct sfs_fs *fs, struct sfs_block *bl);
 
 /* counters for tests and the run directory */
 struct sfs_block_stats {
