@@ -1,17 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Btree blocks: the in-block layer.
+ * Btrees: copy-on-write trees of 64 KiB blocks, laid out exactly as
+ * format-spec.md section 8 says.
  *
  * A block is a 48 byte header, a dense array of 56 byte items growing up
  * from offset 48, a free gap (mid_free_len), values growing down from the
  * end (E = 62512 in leaves, 65536 in parents) and, in leaves, a 1512
  * bucket hash table of item offsets at the very end.  Key order lives
  * only in the AVL tree threaded through the items; the array is in
- * insertion order.
+ * insertion order.  Parent items are keyed by the greatest key their
+ * child may hold and carry a block_ref; the right spine ends in the ones
+ * key.
  *
  * Invariants every block written by us keeps (format-spec.md 8.8):
  *  1. AVL links are offsets relative to block offset 32 and name items
- *     inside the array; parent links are consistent with child links.
+ *     inside the array; parent links are consistent with child links;
+ *     heights are exact and the tree balanced (blocks we copy are rebuilt,
+ *     which also repairs the reference mkfs's wrong heights).
  *  2. An in-order walk yields strictly increasing keys.
  *  3. Values are 8-byte aligned, inside [gap end, E), non-overlapping;
  *     total_item_bytes = sum of 56 + round_up(val_len, 8).
@@ -19,9 +24,30 @@
  *     home bucket fnv1a32(key) % 1512 by linear probing with wrap, and
  *     no other bucket is used.
  *
- * Readers must not trust any of this: sfs_btree_block_verify() checks it
- * all before a block read from disk is used, and the walkers below stop
- * rather than loop on a corrupt block.
+ * Readers trust nothing: a block read from disk passes
+ * sfs_btree_block_verify() once per cached copy before it is used, and
+ * the walkers stop rather than loop on a corrupt block.
+ *
+ * Writes (the tree layer at the end of this file) copy every block on
+ * the path into the caller's writer: a block already dirty in that
+ * writer is reused, anything else is copied to a newly allocated block
+ * and the old one freed to the transaction's allocator (so it is not
+ * reused before the transaction is durable).  On the way down a write
+ * makes sure the leaf change cannot propagate back up: inserts give every
+ * parent room for one more item and the leaf room for the new item,
+ * compacting or splitting (a full root first grows a new root above
+ * it); deletes refill every block under a quarter full from a sibling
+ * (merging small siblings, freeing the emptied one) and replace a root
+ * parent holding one item with its child.
+ *
+ * Locking: none here.  One writer per tree at a time; the caller also
+ * serializes reads of a tree it is writing.  Readers of a tree another
+ * node may be rewriting get -ESTALE from the block layer when a block
+ * changed under them, and retry from fresh roots.
+ *
+ * Failure: an error other than -ENOENT/-EEXIST from a write may leave
+ * the writer's blocks half modified: the transaction is abandoned
+ * (sfs_block_writer_forget and the old root).
  */
 #include <errno.h>
 #include <stdio.h>
