@@ -1101,4 +1101,126 @@ static inline unsigned int sfs_srch_decode_entry(const uint8_t *buf, size_t avai
 	return off;
 }
 
+/* ------------------------------------------------------------------ */
+/* Wire: net frames                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The framing net.c puts on every TCP stream between scoutfsd daemons
+ * (client and server).  It is not the reference's wire format: ours is
+ * authenticated.  A frame is
+ *
+ *	struct scoutfs_net_header	40 bytes
+ *	data				header.data_len bytes (<= SCOUTFS_NET_MAX_DATA_LEN)
+ *	tag				32 bytes, HMAC-SHA256 over header and data
+ *
+ * Keys:
+ *  - The volume key is HKDF-SHA256(salt none, ikm = super.uuid (16 bytes),
+ *    info = SCOUTFS_NET_KEY_LABEL), 32 bytes.  Only hosts that can read the
+ *    metadata device know it.
+ *  - HELLO frames (both directions) are tagged with the volume key.  Each
+ *    carries a fresh random nonce; the reply echoes the client's.
+ *  - Every later frame on that TCP connection is tagged with the connection
+ *    key HMAC-SHA256(volume key, SCOUTFS_NET_CONN_LABEL || client nonce ||
+ *    server nonce), so frames recorded on one connection are refused on
+ *    any other.
+ *
+ * Frame types:
+ *  - HELLO: the first frame each way.  The client sends it (flags 0), the
+ *    server answers it (flags RESPONSE), payload struct scoutfs_net_hello.
+ *    seq, id, cmd, error are 0.  Never resent.
+ *  - ACK: no payload; seq, id, cmd, error 0.  Carries only recv_seq.
+ *  - MSG: a request (flags 0, error 0) or a response (flags RESPONSE, id
+ *    echoing the request's, error a SCOUTFS_NET_ERR_* value).  seq counts
+ *    the sender's messages in its session from 1 without gaps; id counts its
+ *    requests from 1.  cmd is opaque to net.c.
+ *
+ * recv_seq in every frame is the greatest seq the sender has received
+ * from the peer's session: everything up to it may be forgotten by the
+ * peer.  pad fields are written as zero and must be zero.
+ */
+#define SCOUTFS_NET_MAGIC 0x7366734eU	/* "Nsfs" on the wire */
+#define SCOUTFS_NET_VERSION 1
+#define SCOUTFS_NET_MAX_DATA_LEN (1U << 20)	/* 1 MiB */
+#define SCOUTFS_NET_TAG_BYTES 32
+#define SCOUTFS_NET_KEY_BYTES 32
+#define SCOUTFS_NET_NONCE_BYTES 16
+#define SCOUTFS_NET_KEY_LABEL "scoutfsd net v1"
+#define SCOUTFS_NET_CONN_LABEL "scoutfsd conn v1"
+
+#define SCOUTFS_NET_TYPE_HELLO 1
+#define SCOUTFS_NET_TYPE_ACK 2
+#define SCOUTFS_NET_TYPE_MSG 3
+
+#define SCOUTFS_NET_FLAG_RESPONSE 0x01
+#define SCOUTFS_NET_FLAGS_KNOWN SCOUTFS_NET_FLAG_RESPONSE
+
+/*
+ * Errors cross the wire as this enum, never as a host errno.  0..6 are
+ * the reference's values.  net.c maps them (sfs_net_err_to_wire and
+ * sfs_net_err_from_wire); an errno without a value here is sent as EIO, a
+ * value past the end is a malformed frame.
+ */
+enum scoutfs_net_error {
+	SCOUTFS_NET_ERR_NONE = 0,
+	SCOUTFS_NET_ERR_ENOENT = 1,
+	SCOUTFS_NET_ERR_ENOMEM = 2,
+	SCOUTFS_NET_ERR_EIO = 3,
+	SCOUTFS_NET_ERR_ENOSPC = 4,
+	SCOUTFS_NET_ERR_EINVAL = 5,
+	SCOUTFS_NET_ERR_ENOLINK = 6,
+	SCOUTFS_NET_ERR_ESTALE = 7,
+	SCOUTFS_NET_ERR_EEXIST = 8,
+	SCOUTFS_NET_ERR_EAGAIN = 9,
+	SCOUTFS_NET_ERR_ECONNRESET = 10,
+	SCOUTFS_NET_ERR_EOVERFLOW = 11,
+	SCOUTFS_NET_ERR_EROFS = 12,
+	SCOUTFS_NET_ERR_EOPNOTSUPP = 13,
+	SCOUTFS_NET_ERR_ETIMEDOUT = 14,
+	SCOUTFS_NET_ERR_EPERM = 15,
+	SCOUTFS_NET_ERR_EACCES = 16,
+	SCOUTFS_NET_ERR_EBUSY = 17,
+	SCOUTFS_NET_ERR_ENOTEMPTY = 18,
+	SCOUTFS_NET_ERR_ENODATA = 19,
+	SCOUTFS_NET_ERR_EDQUOT = 20,
+	SCOUTFS_NET_ERR_EFBIG = 21,
+	SCOUTFS_NET_ERR_ENAMETOOLONG = 22,
+	SCOUTFS_NET_ERR_ESHUTDOWN = 23,
+	SCOUTFS_NET_ERR_ECANCELED = 24,
+	SCOUTFS_NET_ERR_ERANGE = 25,
+	SCOUTFS_NET_ERR__NR = 26,
+};
+
+/* 40 bytes, the start of every frame */
+struct scoutfs_net_header {
+	__le32 magic;		/*  0: SCOUTFS_NET_MAGIC */
+	__u8 version;		/*  4: SCOUTFS_NET_VERSION */
+	__u8 type;		/*  5: SCOUTFS_NET_TYPE_* */
+	__u8 flags;		/*  6: SCOUTFS_NET_FLAG_* */
+	__u8 error;		/*  7: enum scoutfs_net_error, responses only */
+	__le64 seq;		/*  8: sender's message seq, 0 for HELLO and ACK */
+	__le64 recv_seq;	/* 16: greatest seq received from the peer */
+	__le64 id;		/* 24: request id, echoed by the response */
+	__le16 cmd;		/* 32: request command, echoed by the response */
+	__u8 __pad[2];		/* 34 */
+	__le32 data_len;	/* 36: bytes of data after the header */
+};
+
+/* 56 bytes, the payload of both HELLO frames */
+struct scoutfs_net_hello {
+	__le64 session_id;	/*  0: client: its rid; server: its session id */
+	__le64 peer_session;	/*  8: client: server session it last had, 0 if none;
+				 *     server: the client's rid */
+	__le64 last_recv;	/* 16: greatest seq received from the peer's session */
+	__u8 nonce[SCOUTFS_NET_NONCE_BYTES];	  /* 24: sender's random nonce */
+	__u8 peer_nonce[SCOUTFS_NET_NONCE_BYTES]; /* 40: server: the client's nonce; client: 0 */
+};
+
+SFS_ASSERT_SIZE(struct scoutfs_net_header, 40);
+SFS_ASSERT_OFF(struct scoutfs_net_header, seq, 8);
+SFS_ASSERT_OFF(struct scoutfs_net_header, cmd, 32);
+SFS_ASSERT_OFF(struct scoutfs_net_header, data_len, 36);
+SFS_ASSERT_SIZE(struct scoutfs_net_hello, 56);
+SFS_ASSERT_OFF(struct scoutfs_net_hello, nonce, 24);
+
 #endif /* SCOUTFS_FORMAT_H */
