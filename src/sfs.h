@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 struct sfs_block_state;
+struct sfs_counters;
 
 /* a log sink: receives one formatted line (no trailing newline) */
 typedef void (*sfs_log_fn)(void *arg, int prio, const char *line);
@@ -36,6 +37,8 @@ struct sfs_fs {
 
 	/* subsystems */
 	struct sfs_block_state *block;	/* block.c */
+	struct sfs_quorum *quorum;	/* quorum.c */
+	struct sfs_counters *counters;	/* counters.h, NULL: not counted */
 };
 
 #endif

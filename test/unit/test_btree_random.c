@@ -28,76 +28,13 @@
 
 #include "btree.h"
 #include "log.h"
+#include "model_alloc.h"
 
 #define NR_KEYS 200000
 #define COMMIT_OPS 50000
 #define MAX_BLOCKS 60000ULL
 #define PHASE_HIGH (NR_KEYS * 9 / 10)
 #define PHASE_LOW (NR_KEYS / 100)
-
-/* ---- a checking allocator ---- */
-
-enum { B_FREE = 0, B_USED, B_FREED };
-
-struct model_alloc {
-	struct sfs_alloc alloc;
-	uint8_t *state;
-	uint64_t next;
-	uint64_t *avail, nr_avail;
-	uint64_t *pending, nr_pending;
-	uint64_t used;
-};
-
-static int ma_alloc(struct sfs_fs *fs, struct sfs_alloc *a, struct sfs_block_writer *wri,
-		    uint64_t *blkno)
-{
-	struct model_alloc *ma = (struct model_alloc *)a;
-	uint64_t b;
-
-	(void)fs;
-	(void)wri;
-	if (ma->nr_avail)
-		b = ma->avail[--ma->nr_avail];
-	else if (ma->next < MAX_BLOCKS)
-		b = ma->next++;
-	else
-		return -ENOSPC;
-	if (ma->state[b] != B_FREE)
-		fail_msg("allocated block %llu in state %u", (unsigned long long)b, ma->state[b]);
-	ma->state[b] = B_USED;
-	ma->used++;
-	*blkno = b;
-	return 0;
-}
-
-static int ma_free(struct sfs_fs *fs, struct sfs_alloc *a, struct sfs_block_writer *wri,
-		   uint64_t blkno)
-{
-	struct model_alloc *ma = (struct model_alloc *)a;
-
-	(void)fs;
-	(void)wri;
-	if (blkno >= MAX_BLOCKS || ma->state[blkno] != B_USED)
-		fail_msg("freed block %llu in state %u", (unsigned long long)blkno,
-			 blkno < MAX_BLOCKS ? ma->state[blkno] : 9);
-	ma->state[blkno] = B_FREED;
-	ma->pending[ma->nr_pending++] = blkno;
-	ma->used--;
-	return 0;
-}
-
-static const struct sfs_alloc_ops ma_ops = { .alloc_meta = ma_alloc, .free_meta = ma_free };
-
-/* the transaction is durable: its frees may be reused */
-static void ma_commit(struct model_alloc *ma)
-{
-	while (ma->nr_pending) {
-		uint64_t b = ma->pending[--ma->nr_pending];
-
-		ma->state[b] = B_FREE;
-		ma->avail[ma->nr_avail++] = b;
-	}
-}
 
 /* ---- the model ---- */
 
@@ -215,11 +152,7 @@ static int setup(void **state)
 	assert_int_equal(ftruncate(fd, (off_t)(MAX_BLOCKS * SCOUTFS_BLOCK_LG_SIZE)), 0);
 	close(fd);
 	open_blocks(f);
-	f->ma.alloc.ops = &ma_ops;
-	f->ma.state = calloc(MAX_BLOCKS, 1);
-	f->ma.avail = calloc(MAX_BLOCKS, sizeof(uint64_t));
-	f->ma.pending = calloc(MAX_BLOCKS, sizeof(uint64_t));
-	f->ma.next = SCOUTFS_META_DEV_START_BLKNO;
+	model_alloc_init(&f->ma, MAX_BLOCKS);
 	f->m = calloc(1, sizeof(*f->m));
 	f->reach = calloc(MAX_BLOCKS, 1);
 	sfs_block_writer_init(&f->wri);
@@ -235,9 +168,7 @@ static int teardown(void **state)
 	sfs_block_writer_destroy(&f->wri);
 	sfs_block_destroy(&f->fs);
 	unlink(f->path);
-	free(f->ma.state);
-	free(f->ma.avail);
-	free(f->ma.pending);
+	model_alloc_destroy(&f->ma);
 	free(f->m);
 	free(f->reach);
 	free(f);
@@ -266,7 +197,7 @@ static void check_all(struct fixture *f, int *height)
 	assert_int_equal(items, f->m->nr);
 	assert_int_equal(blocks, f->ma.used);
 	for (b = 0; b < MAX_BLOCKS; b++) {
-		if (f->reach[b] != (f->ma.state[b] == B_USED))
+		if (f->reach[b] != (f->ma.state[b] == MA_USED))
 			fail_msg("block %llu: reachable %u but allocator state %u",
 				 (unsigned long long)b, f->reach[b], f->ma.state[b]);
 	}
@@ -301,7 +232,7 @@ static void compare_all(struct fixture *f)
 static void commit(struct fixture *f)
 {
 	assert_int_equal(sfs_block_writer_write(&f->fs, &f->wri), 0);
-	ma_commit(&f->ma);
+	model_alloc_commit(&f->ma);
 }
 
 static void test_random(void **state)

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_COUNTERS_H
+#define SFS_COUNTERS_H
+
+/*
+ * Counters: one x-macro list, named as the reference names its counters
+ * where one exists.  They are cheap (a relaxed atomic add), always on, and
+ * read through the run directory and the control socket; tests assert on
+ * them.  Counters are not logs.
+ */
+
+#include <stdint.h>
+
+#include "sfs.h"
+
+#define SFS_COUNTERS(X)            \
+	X(forest_read_items)       \
+	X(forest_bloom_pass)       \
+	X(forest_bloom_fail)       \
+	X(forest_set_bloom_bits)   \
+	X(forest_trees_read)
+
+enum sfs_counter {
+#define SFS_COUNTER_ENUM(name) SFS_CTR_##name,
+	SFS_COUNTERS(SFS_COUNTER_ENUM)
+#undef SFS_COUNTER_ENUM
+	SFS_CTR_NR,
+};
+
+struct sfs_counters {
+	uint64_t vals[SFS_CTR_NR];
+};
+
+static inline void sfs_counter_add(struct sfs_fs *fs, enum sfs_counter c, uint64_t n)
+{
+	if (fs->counters)
+		__atomic_add_fetch(&fs->counters->vals[c], n, __ATOMIC_RELAXED);
+}
+
+#define sfs_inc(fs, name) sfs_counter_add(fs, SFS_CTR_##name, 1)
+
+static inline uint64_t sfs_counter_get(struct sfs_fs *fs, enum sfs_counter c)
+{
+	return fs->counters ? __atomic_load_n(&fs->counters->vals[c], __ATOMIC_RELAXED) : 0;
+}
+
+#define sfs_counter(fs, name) sfs_counter_get(fs, SFS_CTR_##name)
+
+static inline const char *sfs_counter_name(enum sfs_counter c)
+{
+	static const char *const names[] = {
+#define SFS_COUNTER_NAME(name) #name,
+		SFS_COUNTERS(SFS_COUNTER_NAME)
+#undef SFS_COUNTER_NAME
+	};
+
+	return (unsigned int)c < SFS_CTR_NR ? names[c] : "unknown";
+}
+
+#endif
