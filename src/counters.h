@@ -18,7 +18,10 @@
 	X(forest_bloom_pass)       \
 	X(forest_bloom_fail)       \
 	X(forest_set_bloom_bits)   \
-	X(forest_trees_read)
+	X(forest_trees_read)       \
+	X(server_commit)           \
+	X(trans_commit)            \
+	X(trans_commit_items)
 
 enum sfs_counter {
 #define SFS_COUNTER_ENUM(name) SFS_CTR_##name,

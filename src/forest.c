@@ -214,7 +214,8 @@ static int collect_item(void *arg, const struct scoutfs_key *key, uint64_t seq, 
 	v->flags = flags;
 	v->val_len = (uint16_t)val_len;
 	v->val_off = (uint32_t)c->vals_len;
-	memcpy(c->vals + c->vals_len, val, val_len);
+	if (val_len)
+		memcpy(c->vals + c->vals_len, val, val_len);
 	c->vals_len += val_len;
 	return 0;
 }
@@ -320,7 +321,8 @@ int sfs_forest_read_items(struct sfs_fs *fs, const struct sfs_forest_roots *root
 	if (ret)
 		goto out;
 
-	qsort(c.v, c.nr, sizeof(*c.v), cmp_version);
+	if (c.nr)
+		qsort(c.v, c.nr, sizeof(*c.v), cmp_version);
 	for (i = 0; i < c.nr; i++) {
 		v = &c.v[i];
 		if (i > 0 && sfs_key_cmp(&v->key, &c.v[i - 1].key) == 0)
@@ -348,7 +350,8 @@ static int lookup_cb(void *arg, const struct scoutfs_key *key, uint64_t seq, uin
 	ret->seq = seq;
 	ret->flags = flags;
 	ret->val_len = (uint16_t)val_len;
-	memcpy(ret->val, val, val_len);
+	if (val_len)
+		memcpy(ret->val, val, val_len);
 	return 1;
 }
 

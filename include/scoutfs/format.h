@@ -1223,4 +1223,79 @@ SFS_ASSERT_OFF(struct scoutfs_net_header, data_len, 36);
 SFS_ASSERT_SIZE(struct scoutfs_net_hello, 56);
 SFS_ASSERT_OFF(struct scoutfs_net_hello, nonce, 24);
 
+/* ------------------------------------------------------------------ */
+/* Wire: server and client messages                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The commands clients and the server exchange over net.c, numbered as
+ * the reference numbers them.  Payloads are the structs below, or on-disk
+ * structs sent as they are (log_trees, log merge request/complete,
+ * srch_compact, volume_options).
+ */
+enum scoutfs_net_cmd {
+	SCOUTFS_NET_CMD_GREETING = 0,		/* net_greeting -> net_greeting */
+	SCOUTFS_NET_CMD_ALLOC_INODES = 1,	/* le64 count -> net_inode_alloc */
+	SCOUTFS_NET_CMD_GET_LOG_TREES = 2,	/* - -> log_trees */
+	SCOUTFS_NET_CMD_COMMIT_LOG_TREES = 3,	/* log_trees -> - */
+	SCOUTFS_NET_CMD_SYNC_LOG_TREES = 4,	/* server -> client: commit now */
+	SCOUTFS_NET_CMD_GET_ROOTS = 5,		/* - -> net_roots */
+	SCOUTFS_NET_CMD_GET_LAST_SEQ = 6,	/* - -> le64 */
+	SCOUTFS_NET_CMD_LOCK = 7,
+	SCOUTFS_NET_CMD_LOCK_RECOVER = 8,
+	SCOUTFS_NET_CMD_SRCH_GET_COMPACT = 9,
+	SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT = 10,
+	SCOUTFS_NET_CMD_GET_LOG_MERGE = 11,	/* - -> log_merge_request */
+	SCOUTFS_NET_CMD_COMMIT_LOG_MERGE = 12,	/* log_merge_complete -> - */
+	SCOUTFS_NET_CMD_OPEN_INO_MAP = 13,
+	SCOUTFS_NET_CMD_GET_VOLOPT = 14,
+	SCOUTFS_NET_CMD_SET_VOLOPT = 15,
+	SCOUTFS_NET_CMD_CLEAR_VOLOPT = 16,
+	SCOUTFS_NET_CMD_RESIZE_DEVICES = 17,
+	SCOUTFS_NET_CMD_STATFS = 18,		/* - -> net_statfs */
+	SCOUTFS_NET_CMD_FAREWELL = 19,		/* - -> - */
+	SCOUTFS_NET_CMD__NR = 20,
+};
+
+#define SCOUTFS_NET_GREETING_FLAG_FAREWELL 0x1ULL
+#define SCOUTFS_NET_GREETING_FLAG_QUORUM 0x2ULL
+
+/* 40 bytes */
+struct scoutfs_net_greeting {
+	__le64 fsid;		/*  0 */
+	__le64 fmt_vers;	/*  8 */
+	__le64 server_term;	/* 16: client: the last server's term it saw, 0 = new mount */
+	__le64 rid;		/* 24 */
+	__le64 flags;		/* 32 */
+};
+
+/* 16 bytes: inode numbers [ino, ino + nr); nr 0 = none left */
+struct scoutfs_net_inode_alloc {
+	__le64 ino;	/* 0 */
+	__le64 nr;	/* 8 */
+};
+
+/* 72 bytes: the stable roots of the last server commit */
+struct scoutfs_net_roots {
+	struct scoutfs_btree_root fs_root;	/*  0 */
+	struct scoutfs_btree_root logs_root;	/* 24 */
+	struct scoutfs_btree_root srch_root;	/* 48 */
+};
+
+/* 64 bytes */
+struct scoutfs_net_statfs {
+	__u8 uuid[SCOUTFS_UUID_BYTES];	/*  0 */
+	__le64 free_meta_blocks;	/* 16 */
+	__le64 total_meta_blocks;	/* 24 */
+	__le64 free_data_blocks;	/* 32 */
+	__le64 total_data_blocks;	/* 40 */
+	__le64 inode_count;		/* 48 */
+	__le64 committed_seq;		/* 56 */
+};
+
+SFS_ASSERT_SIZE(struct scoutfs_net_greeting, 40);
+SFS_ASSERT_SIZE(struct scoutfs_net_inode_alloc, 16);
+SFS_ASSERT_SIZE(struct scoutfs_net_roots, 72);
+SFS_ASSERT_SIZE(struct scoutfs_net_statfs, 64);
+
 #endif /* SCOUTFS_FORMAT_H */

@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The client side of the server protocol.
+ *
+ * Every mount, the leader's too, is a client of the server over one
+ * net.c session keyed by its rid.  Setup greets the server (fsid and
+ * format checks; the server records the mount in mounted_clients), and
+ * every later call is one synchronous request: net.c queues it across
+ * reconnects and resends it, and the server answers once the change is
+ * durable, recognising resends.
+ *
+ * Threads: any number of callers; each call waits on its own request.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "log.h"
+#include "net.h"
+
+#define CLIENT_TIMEOUT_MS 60000
+
+struct sfs_client {
+	struct sfs_net *net;
+	struct sfs_net_conn *conn;
+	struct sfs_client_opts opts;
+	uint64_t server_term;
+};
+
+static int request(struct sfs_fs *fs, uint16_t cmd, const void *data, uint32_t len, void *resp,
+		   uint32_t resp_size, uint32_t *resp_len)
+{
+	struct sfs_client *client = fs->client;
+	uint32_t got = resp_size;
+	int ret;
+
+	if (!client)
+		return -ENOTCONN;
+	ret = sfs_net_request_sync(client->conn, cmd, data, len, resp, &got,
+				   client->opts.timeout_ms);
+	if (ret)
+		return ret;
+	if (resp_len)
+		*resp_len = got;
+	else if (got != resp_size)
+		return -EIO;
+	return 0;
+}
+
+int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
+{
+	struct scoutfs_net_greeting g, resp;
+	struct sfs_net_opts nopts = { 0 };
+	struct sfs_client *client;
+	int ret;
+
+	if (fs->client)
+		return -EBUSY;
+	client = calloc(1, sizeof(*client));
+	if (!client)
+		return -ENOMEM;
+	fs->client = client;
+	client->opts = *opts;
+	if (!client->opts.timeout_ms)
+		client->opts.timeout_ms = CLIENT_TIMEOUT_MS;
+
+	ret = sfs_net_derive_key(opts->uuid, nopts.key);
+	if (ret)
+		goto out;
+	nopts.role = SFS_NET_CLIENT;
+	client->net = sfs_net_create(fs, &nopts);
+	if (!client->net) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = sfs_net_connect(client->net, opts->addr, opts->addr_len, opts->rid);
+	if (ret)
+		goto out;
+	client->conn = sfs_net_client_conn(client->net);
+
+	memset(&g, 0, sizeof(g));
+	g.fsid = htole64(fs->fsid);
+	g.fmt_vers = htole64(opts->fmt_vers);
+	g.rid = htole64(opts->rid);
+	g.flags = htole64(opts->quorum ? SCOUTFS_NET_GREETING_FLAG_QUORUM : 0);
+	ret = request(fs, SCOUTFS_NET_CMD_GREETING, &g, sizeof(g), &resp, sizeof(resp), NULL);
+	if (ret) {
+		sfs_err(fs, "client: the server refused our greeting: %s", strerror(-ret));
+		goto out;
+	}
+	client->server_term = le64toh(resp.server_term);
+	fs->rid = opts->rid;
+out:
+	if (ret)
+		sfs_client_destroy(fs);
+	return ret;
+}
+
+void sfs_client_destroy(struct sfs_fs *fs)
+{
+	struct sfs_client *client = fs->client;
+
+	if (!client)
+		return;
+	sfs_net_destroy(&client->net);
+	free(client);
+	fs->client = NULL;
+}
+
+struct sfs_net *sfs_client_net(struct sfs_fs *fs)
+{
+	return fs->client ? fs->client->net : NULL;
+}
+
+int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, uint64_t *nr)
+{
+	struct scoutfs_net_inode_alloc ia;
+	__le64 lecount = htole64(count);
+	int ret;
+
+	ret = request(fs, SCOUTFS_NET_CMD_ALLOC_INODES, &lecount, sizeof(lecount), &ia,
+		      sizeof(ia), NULL);
+	if (!ret) {
+		*ino = le64toh(ia.ino);
+		*nr = le64toh(ia.nr);
+	}
+	return ret;
+}
+
+int sfs_client_get_log_trees(struct sfs_fs *fs, struct scoutfs_log_trees *lt)
+{
+	return request(fs, SCOUTFS_NET_CMD_GET_LOG_TREES, NULL, 0, lt, sizeof(*lt), NULL);
+}
+
+int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt)
+{
+	uint32_t len = 0;
+
+	return request(fs, SCOUTFS_NET_CMD_COMMIT_LOG_TREES, lt, sizeof(*lt), NULL, 0, &len);
+}
+
+int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots)
+{
+	struct scoutfs_net_roots nr;
+	int ret;
+
+	ret = request(fs, SCOUTFS_NET_CMD_GET_ROOTS, NULL, 0, &nr, sizeof(nr), NULL);
+	if (!ret) {
+		roots->fs_root = nr.fs_root;
+		roots->logs_root = nr.logs_root;
+	}
+	return ret;
+}
+
+int sfs_client_get_last_seq(struct sfs_fs *fs, uint64_t *seq)
+{
+	__le64 le;
+	int ret;
+
+	ret = request(fs, SCOUTFS_NET_CMD_GET_LAST_SEQ, NULL, 0, &le, sizeof(le), NULL);
+	if (!ret)
+		*seq = le64toh(le);
+	return ret;
+}
+
+int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st)
+{
+	return request(fs, SCOUTFS_NET_CMD_STATFS, NULL, 0, st, sizeof(*st), NULL);
+}
+
+int sfs_client_farewell(struct sfs_fs *fs)
+{
+	uint32_t len = 0;
+
+	return request(fs, SCOUTFS_NET_CMD_FAREWELL, NULL, 0, NULL, 0, &len);
+}

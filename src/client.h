@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_CLIENT_H
+#define SFS_CLIENT_H
+
+/*
+ * The client: every mount's side of the server protocol.  Requests are
+ * synchronous from the caller's view and survive reconnects (net.c resends
+ * them); the server answers each once its effect is durable.
+ */
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "scoutfs/format.h"
+#include "forest.h"
+#include "sfs.h"
+
+struct sfs_client_opts {
+	const struct sockaddr *addr;	/* the server's address */
+	socklen_t addr_len;
+	uint64_t rid;			/* this mount's random id, never 0 or ~0 */
+	const uint8_t *uuid;		/* the volume's, for the net key */
+	uint64_t fmt_vers;
+	bool quorum;			/* this mount is a quorum member */
+	unsigned int timeout_ms;	/* per request [60000] */
+};
+
+/* connect and greet the server; fs->fsid must be set */
+int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts);
+void sfs_client_destroy(struct sfs_fs *fs);
+
+int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, uint64_t *nr);
+int sfs_client_get_log_trees(struct sfs_fs *fs, struct scoutfs_log_trees *lt);
+int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt);
+int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots);
+int sfs_client_get_last_seq(struct sfs_fs *fs, uint64_t *seq);
+int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st);
+/* a clean unmount: the server forgets this mount */
+int sfs_client_farewell(struct sfs_fs *fs);
+
+/* tests: the client's net, e.g. to drop its connection */
+struct sfs_net *sfs_client_net(struct sfs_fs *fs);
+
+#endif

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The server and a client over a real TCP connection on loopback, on a
+ * volume made by scoutfs-mkfs: greeting, inode numbers, a client
+ * transaction written into its log tree and committed through
+ * GET_LOG_TREES / COMMIT_LOG_TREES, reads through the server's stable
+ * roots, resent requests recognised, a server restarted from disk, statfs
+ * and farewell.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "client.h"
+#include "counters.h"
+#include "forest.h"
+#include "log.h"
+#include "net.h"
+#include "server.h"
+#include "super.h"
+
+struct fixture {
+	char dir[64], meta[96], data[96];
+	struct sfs_fs fs;
+	struct sfs_counters counters;
+	struct scoutfs_super_block super;
+	struct sockaddr_storage bound;
+};
+
+static void start_server(struct fixture *f)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sfs_server_opts opts = { .addr = (struct sockaddr *)&sin, .addr_len = sizeof(sin),
+					.term = 1, .client_data_target = 8192 };
+
+	assert_int_equal(sfs_server_start(&f->fs, &opts, &f->bound), 0);
+}
+
+static void start_client(struct fixture *f, uint64_t rid)
+{
+	struct sfs_client_opts opts = { .addr = (struct sockaddr *)&f->bound,
+					.addr_len = sizeof(struct sockaddr_in), .rid = rid,
+					.uuid = f->super.uuid,
+					.fmt_vers = le64toh(f->super.fmt_vers), .timeout_ms = 10000 };
+
+	assert_int_equal(sfs_client_setup(&f->fs, &opts), 0);
+}
+
+static int setup(void **state)
+{
+	const char *mkfs = getenv("SCOUTFS_MKFS");
+	struct sfs_block_opts bopts = { 0 };
+	struct fixture *f;
+	char cmd[512];
+
+	if (!mkfs) {
+		print_message("SCOUTFS_MKFS is not set\n");
+		return -1;
+	}
+	f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/var/tmp/sfs-test-server.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->meta, sizeof(f->meta), "%s/meta.img", f->dir);
+	snprintf(f->data, sizeof(f->data), "%s/data.img", f->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s 512M %s && truncate -s 1G %s && %s -A -Q 0,127.0.0.1,42000 %s %s >/dev/null 2>&1",
+		 f->meta, f->data, mkfs, f->meta, f->data);
+	assert_int_equal(system(cmd), 0);
+
+	sfs_fs_log_init(&f->fs, "test");
+	f->fs.counters = &f->counters;
+	bopts.meta_path = f->meta;
+	bopts.data_path = f->data;
+	assert_int_equal(sfs_block_setup(&f->fs, &bopts), 0);
+	assert_int_equal(sfs_super_read(&f->fs, &f->super), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	sfs_client_destroy(&f->fs);
+	sfs_server_stop(&f->fs);
+	sfs_block_destroy(&f->fs);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	if (system(cmd))
+		print_message("could not remove %s\n", f->dir);
+	free(f);
+	return 0;
+}
+
+static struct scoutfs_key item_key(uint64_t ino, uint64_t n)
+{
+	return sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_XATTR_TYPE, n, 0, 0);
+}
+
+/* write n items into the client's log tree the way a transaction commit does */
+static void client_commit(struct fixture *f, struct scoutfs_log_trees *lt, uint64_t ino,
+			  unsigned int n, uint8_t fill)
+{
+	struct sfs_block_writer wri;
+	struct sfs_alloc_lists lists;
+	struct scoutfs_key key, lock;
+	uint8_t val[100];
+
+	memset(val, fill, sizeof(val));
+	sfs_block_writer_init(&wri);
+	sfs_alloc_lists_init(&lists, &lt->meta_avail, &lt->meta_freed);
+	for (unsigned int i = 0; i < n; i++) {
+		key = item_key(ino, i);
+		assert_int_equal(sfs_btree_force(&f->fs, &lists.alloc, &wri, &lt->item_root, &key,
+						 le64toh(lt->get_trans_seq), 0, val, sizeof(val)),
+				 0);
+	}
+	lock = sfs_forest_lock_start(&key);
+	assert_int_equal(sfs_forest_bloom_set(&f->fs, &lists.alloc, &wri, &lt->bloom_ref, &lock), 0);
+	assert_int_equal(sfs_block_writer_write(&f->fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_block_flush(&f->fs, SFS_DEV_META), 0);
+	lt->meta_avail = lists.avail;
+	lt->meta_freed = lists.freed;
+	lt->max_item_seq = lt->get_trans_seq;
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, lt), 0);
+}
+
+static void check_items(struct fixture *f, uint64_t ino, unsigned int n, uint8_t fill)
+{
+	struct sfs_forest_roots roots;
+	struct sfs_btree_item_ret r;
+	struct scoutfs_key key;
+	uint8_t val[100];
+
+	memset(val, fill, sizeof(val));
+	assert_int_equal(sfs_client_get_roots(&f->fs, &roots), 0);
+	for (unsigned int i = 0; i < n; i++) {
+		key = item_key(ino, i);
+		assert_int_equal(sfs_forest_lookup(&f->fs, &roots, &key, &r), 0);
+		assert_int_equal(r.val_len, sizeof(val));
+		assert_memory_equal(r.val, val, sizeof(val));
+	}
+	key = item_key(ino, n);
+	assert_int_equal(sfs_forest_lookup(&f->fs, &roots, &key, &r), -ENOENT);
+}
+
+static void test_protocol(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_log_trees lt, lt2;
+	struct scoutfs_net_statfs st;
+	uint64_t ino, nr, seq, commits;
+
+	start_server(f);
+	start_client(f, 0x1111);
+
+	/* inode numbers come from next_ino, which starts at 1024 */
+	assert_int_equal(sfs_client_alloc_inodes(&f->fs, 100, &ino, &nr), 0);
+	assert_int_equal(ino, 1024);
+	assert_int_equal(nr, 100);
+	assert_int_equal(sfs_client_alloc_inodes(&f->fs, 10, &ino, &nr), 0);
+	assert_int_equal(ino, 1124);
+
+	/* a transaction: seq handed out, lists filled */
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	assert_int_equal(le64toh(lt.rid), 0x1111);
+	assert_int_equal(le64toh(lt.nr), 1);
+	assert_true(le64toh(lt.get_trans_seq) > le64toh(lt.commit_trans_seq));
+	assert_true(le64toh(lt.meta_avail.total_nr) >= 1024);
+	assert_int_equal(le64toh(lt.data_avail.total_len), 8192);
+	/* asking again while it is open returns the same transaction */
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt2), 0);
+	assert_memory_equal(&lt, &lt2, sizeof(lt));
+
+	/* nothing is open below the open transaction's seq */
+	assert_int_equal(sfs_client_get_last_seq(&f->fs, &seq), 0);
+	assert_int_equal(seq, le64toh(lt.get_trans_seq) - 1);
+
+	client_commit(f, &lt, 2000, 300, 0x42);
+	check_items(f, 2000, 300, 0x42);
+
+	/* a resent commit is recognised and changes nothing */
+	commits = sfs_counter(&f->fs, server_commit);
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), 0);
+	assert_int_equal(sfs_counter(&f->fs, server_commit), commits);
+
+	/* the next transaction has a greater seq; its updates win */
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt2), 0);
+	assert_true(le64toh(lt2.get_trans_seq) > le64toh(lt.get_trans_seq));
+	assert_int_equal(le64toh(lt2.meta_freed.total_nr), 0);
+	client_commit(f, &lt2, 2000, 300, 0x43);
+	check_items(f, 2000, 300, 0x43);
+
+	/* a commit of a transaction that is not the open one is refused */
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), -EINVAL);
+
+	assert_int_equal(sfs_client_statfs(&f->fs, &st), 0);
+	assert_memory_equal(st.uuid, f->super.uuid, 16);
+	assert_int_equal(le64toh(st.total_meta_blocks), le64toh(f->super.total_meta_blocks));
+	assert_true(le64toh(st.free_meta_blocks) > 0 &&
+		    le64toh(st.free_meta_blocks) < le64toh(st.total_meta_blocks));
+	assert_true(le64toh(st.free_data_blocks) <= le64toh(st.total_data_blocks));
+	assert_int_equal(le64toh(st.inode_count), 1);
+
+	/* a new server from disk knows everything the old one committed */
+	sfs_client_destroy(&f->fs);
+	sfs_server_stop(&f->fs);
+	start_server(f);
+	start_client(f, 0x1111);
+	check_items(f, 2000, 300, 0x43);
+	assert_int_equal(sfs_client_alloc_inodes(&f->fs, 1, &ino, &nr), 0);
+	assert_int_equal(ino, 1134);
+
+	assert_int_equal(sfs_client_farewell(&f->fs), 0);
+	assert_int_equal(sfs_client_farewell(&f->fs), 0); /* a resend */
+}
+
+static void test_resend_across_drop(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_log_trees lt;
+	uint64_t ino, nr, last = 0;
+
+	start_server(f);
+	start_client(f, 0x2222);
+	for (int i = 0; i < 200; i++) {
+		if (i % 20 == 10)
+			sfs_net_test_drop_conn(sfs_client_net(&f->fs));
+		assert_int_equal(sfs_client_alloc_inodes(&f->fs, 3, &ino, &nr), 0);
+		if (last)
+			assert_int_equal(ino, last + 3); /* each request ran exactly once */
+		last = ino;
+	}
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	sfs_net_test_drop_conn(sfs_client_net(&f->fs));
+	client_commit(f, &lt, 3000, 50, 0x11);
+	check_items(f, 3000, 50, 0x11);
+}
+
+static void test_bad_greeting(void **state)
+{
+	struct fixture *f = *state;
+	struct sfs_client_opts opts = { .addr_len = sizeof(struct sockaddr_in), .rid = 0x3333,
+					.uuid = f->super.uuid, .timeout_ms = 5000 };
+	uint64_t fsid = f->fs.fsid;
+
+	start_server(f);
+	opts.addr = (struct sockaddr *)&f->bound;
+	/* a wrong format version is refused */
+	opts.fmt_vers = le64toh(f->super.fmt_vers) + 1;
+	assert_int_not_equal(sfs_client_setup(&f->fs, &opts), 0);
+	/* and a wrong fsid */
+	opts.fmt_vers = le64toh(f->super.fmt_vers);
+	f->fs.fsid = fsid + 1;
+	assert_int_not_equal(sfs_client_setup(&f->fs, &opts), 0);
+	f->fs.fsid = fsid;
+	assert_int_equal(sfs_client_setup(&f->fs, &opts), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_protocol, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resend_across_drop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_greeting, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
