@@ -1,25 +1,130 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Quorum configuration.
+ * Quorum: the slot configuration, the agent that elects the server, and
+ * finding the server through the quorum blocks.
  *
+ * Configuration
+ * -------------
  * The super holds up to 15 slots, each an inet_addr union (format-spec.md
  * 5.2).  IPv4 slots store the address as a host-order u32 and only bytes
  * 0..7 are defined: the reference mkfs leaves stack garbage in bytes
  * 8..31, so nothing here ever looks at them.  IPv6 slots store the address
  * in network order.  We write the unused bytes as zero.
  *
- * The election itself arrives with the cluster issue; this file will grow
- * it.
+ * Model
+ * -----
+ * A mount given quorum_slot_nr=N is a member and runs an agent; every
+ * other mount is only a client.  Each slot owns a quorum block (SM blkno
+ * 17 + N, format-spec.md 6) holding six fixed events, each the last
+ * (write_nr, rid, term, monotonic ts) of its kind: BEGIN (agent started),
+ * TERM (a newer term persisted), ELECT (won the election of a term),
+ * FENCE (its server is up, older leaders fenced), STOP (its server
+ * stopped), END (agent exited).  Clients never talk to the agents: they
+ * read the blocks and connect to the slot with the greatest ELECT term
+ * that is greater than its STOP term (sfs_quorum_find_server()).
+ *
+ * The election is the reference's simplified raft.  sfs_quorum_start()
+ * reads all 15 blocks on the caller's thread (so a bad block fails the
+ * mount), takes the greatest term of any event with a rid as its term,
+ * notes a leader of this slot that never wrote STOP (a dead previous
+ * instance: one slot, one mount), writes BEGIN and starts the worker.
+ * The worker loops: recv_msg() until a message or its timeout, then
+ * quorum_step() applies the rules below.  Roles (worker-private
+ * struct qstate; published copies for status and waiters):
+ *
+ *                   timeout, server down: term++, TERM
+ *          +-----------------------------------------------+
+ *          |                                               v
+ *      FOLLOWER <----- message of a newer term: TERM ---- CANDIDATE <-+
+ *          ^                                               |  |       | timeout:
+ *          |                                               |  +-------+ term++, TERM
+ *          |                                               | votes >= votes_needed:
+ *          |                                               |   ELECT, fence_old_leaders(),
+ *          |                                               v   start_server(term), FENCE
+ *          +---------------------------------------------- LEADER
+ *             message of a newer term: TERM, stop_server, STOP;
+ *             server down (start_server or fencing failed, or it
+ *             stopped on its own): STOP
+ *
+ * Every transition is in quorum_step(); the writes go through
+ * update_block().  sfs_quorum_stop(): the worker leaves the loop, calls
+ * stop_server, writes STOP (the server's term) and then END.
+ *
+ * Invariants
+ * ----------
+ *  1. Only the member of a slot writes its block.  Every update after
+ *     BEGIN re-reads the block first and refuses (-EBUSY, "another mount
+ *     is using quorum slot N") when events[BEGIN].rid is not ours; the
+ *     agent then stops.  Every write is followed by a flush of the meta
+ *     device, so the events are durable in the order they were written.
+ *  2. Terms never go backwards: the starting term is the greatest term of
+ *     any event with rid != 0 in any of the 15 blocks, a candidate writes
+ *     TERM before it asks for votes, and every message of a newer term is
+ *     persisted with TERM before the agent acts on it.
+ *  3. A server runs only while role == LEADER and term ==
+ *     server_start_term.  ELECT(term) is durable and older leaders have
+ *     been looked for before start_server(term) is called; FENCE(term) is
+ *     written only after it returned 0.
+ *  4. A started server is followed by a durable STOP(server_start_term)
+ *     once it is down, before the agent stands again and before END.
+ *  5. LEADER is published (status, sfs_quorum_wait_role()) only once its
+ *     server started and FENCE is durable: the worker publishes at the
+ *     top of its loop, never in the middle of a step.
+ *
+ * Locks and threads
+ * -----------------
+ * q->lock protects shutdown, server_stopped, running, the published
+ * status (pub), err, stats, the old leaders and the last server found;
+ * q->wake (the worker waits for shutdown, a stopped server, later a
+ * message) and q->changed (status waiters) wait under it.  The worker's
+ * struct qstate and server_running are the worker's alone.  Block I/O
+ * and the start/stop_server callbacks run without q->lock held.  The
+ * fields set by setup are read-only afterwards.
+ *
+ * Failure
+ * -------
+ * A quorum block that fails its checks (crc, magic, fsid, blkno, fields)
+ * is -EIO with the slot and block logged.  In start, any read or the
+ * BEGIN write failing fails start and nothing else is written.  In the
+ * worker a failed block update ends the agent (as in the reference): it
+ * stops a running server without writing, records the error and
+ * sfs_quorum_stop() returns it.  A failed fencing pass or start_server is
+ * the server failing: STOP, FOLLOWER, and stand again after an election
+ * timeout in a new term.
+ *
+ * The seam for the cluster
+ * ------------------------
+ * This issue elects a single slot.  The multi-slot election adds, without
+ * changing quorum_step():
+ *  - recv_msg()/send_msg(): today recv_msg() only waits for the timeout
+ *    or a wake-up and never returns a message, and send_msg() sends
+ *    nothing.  They become the UDP socket bound to our slot's address
+ *    (the 32-byte message: fsid, version, term, type, from, crc32c);
+ *    quorum_step() already applies the term, heartbeat, resignation and
+ *    vote rules to whatever recv_msg() returns.
+ *  - setup refuses a member when more than one slot is present
+ *    (-EOPNOTSUPP): without messages two members would both elect
+ *    themselves.  votes_needed is already computed as the reference does.
+ *  - fence_old_leaders() records and logs the leaders it finds; the
+ *    cluster issue hands each one to the fence subsystem and waits up to
+ *    SFS_QUORUM_FENCE_TO_MS.
+ *  - start_server is synchronous; if the server becomes asynchronous,
+ *    FENCE moves to its "up" notification, as in the reference.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "block.h"
+#include "log.h"
 #include "quorum.h"
 #include "text.h"
 
@@ -199,4 +304,1144 @@ int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why
 		FAIL("no quorum slots are configured");
 out:
 	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* The agent: state                                                     */
+/* ------------------------------------------------------------------ */
+
+/* the reference's timing (its format.h) */
+#define SFS_QUORUM_ELECT_MIN_MS 250U
+#define SFS_QUORUM_ELECT_VAR_MS 100U
+#define SFS_QUORUM_HB_IVAL_MS 100U
+#define SFS_QUORUM_FENCE_TO_MS 15000U	/* for the fence wait of the cluster issue */
+
+#define NSEC_PER_MSEC 1000000ULL
+#define NSEC_PER_SECOND 1000000000ULL
+
+/* at most two previous leaders per slot: a live ELECT and an older FENCE */
+#define MAX_OLD_LEADERS (SCOUTFS_QUORUM_MAX_SLOTS * 2)
+
+_Static_assert(SCOUTFS_QUORUM_MAX_SLOTS <= 32, "vote_bits is a u32");
+
+/* the reference's UDP message types (their wire values), and no message */
+enum quorum_msg_type {
+	MSG_REQUEST_VOTE = 0,
+	MSG_VOTE = 1,
+	MSG_HEARTBEAT = 2,
+	MSG_RESIGNATION = 3,
+	MSG_NONE,		/* recv_msg() returned on a timeout or a wake-up */
+};
+
+/* the fields of a received message that passed its checks */
+struct quorum_msg {
+	uint64_t term;
+	int type;
+	int from;		/* slot */
+};
+
+/* the election state: the worker's own copy, and the published copy */
+struct qstate {
+	enum sfs_quorum_role role;
+	uint64_t term;
+	uint64_t server_start_term;	/* term of our started server, 0: none to STOP */
+	int server_event;		/* last event written for it: ELECT, FENCE, STOP or -1 */
+	int vote_for;			/* slot voted for in this term, or -1 */
+	uint32_t vote_bits;		/* slots that voted for us in this term */
+	uint64_t timeout_ns;		/* CLOCK_MONOTONIC deadline of the current wait */
+};
+
+struct old_leader {
+	int slot;
+	uint64_t rid;
+	uint64_t term;
+};
+
+struct sfs_quorum {
+	struct sfs_fs *fs;
+
+	/* set by setup, read-only afterwards */
+	int slot_nr;
+	uint64_t rid;
+	struct scoutfs_quorum_config qconf;
+	int (*start_server)(void *arg, uint64_t term);
+	void (*stop_server)(void *arg);
+	void *arg;
+	unsigned int hb_timeout_ms;
+	int nr_present;
+	int votes_needed;
+
+	/* the thread calling start/stop/destroy */
+	pthread_t thread;
+	bool thread_started;
+
+	/* the worker's, prepared by start before the thread exists */
+	struct qstate qst;
+	bool server_running;
+	uint64_t rng;
+	struct old_leader start_old[2];	/* our slot's leaders that never stopped, at start */
+	int nr_start_old;
+
+	/* lock and what it protects */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* worker: shutdown, server_stopped */
+	pthread_cond_t changed;		/* waiters: pub, running */
+	bool lock_init;
+	bool wake_init;
+	bool changed_init;
+	bool shutdown;
+	bool server_stopped;
+	bool running;			/* the worker has not exited */
+	struct qstate pub;
+	int err;			/* what ended the worker */
+	struct sfs_quorum_stats stats;
+	struct old_leader old[MAX_OLD_LEADERS];	/* found by the last election won */
+	int nr_old;
+	union scoutfs_inet_addr server_addr;	/* last sfs_quorum_find_server() result */
+	uint64_t server_term;		/* 0: none found */
+};
+
+/* a quorum block read or written whole */
+union qblock {
+	struct scoutfs_quorum_block qb;
+	uint8_t raw[SCOUTFS_BLOCK_SM_SIZE];
+};
+
+static const char *const event_names[SCOUTFS_QUORUM_EVENT_NR] = {
+	"begin", "term", "elect", "fence", "stop", "end",
+};
+
+static const char *event_name(int event)
+{
+	return event >= 0 && event < SCOUTFS_QUORUM_EVENT_NR ? event_names[event] : "none";
+}
+
+static const char *role_name(enum sfs_quorum_role role)
+{
+	switch (role) {
+	case SFS_QUORUM_ROLE_FOLLOWER:
+		return "follower";
+	case SFS_QUORUM_ROLE_CANDIDATE:
+		return "candidate";
+	case SFS_QUORUM_ROLE_LEADER:
+		return "leader";
+	default:
+		return "none";
+	}
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SECOND + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec ns_to_ts(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / NSEC_PER_SECOND),
+		.tv_nsec = (long)(ns % NSEC_PER_SECOND),
+	};
+
+	return ts;
+}
+
+static uint64_t next_rand(struct sfs_quorum *q)
+{
+	q->rng ^= q->rng << 13;
+	q->rng ^= q->rng >> 7;
+	q->rng ^= q->rng << 17;
+	return q->rng;
+}
+
+static uint64_t election_timeout(struct sfs_quorum *q)
+{
+	return now_ns() +
+	       (SFS_QUORUM_ELECT_MIN_MS + next_rand(q) % SFS_QUORUM_ELECT_VAR_MS) * NSEC_PER_MSEC;
+}
+
+static uint64_t heartbeat_timeout(struct sfs_quorum *q)
+{
+	return now_ns() + q->hb_timeout_ms * NSEC_PER_MSEC;
+}
+
+static uint64_t heartbeat_interval(void)
+{
+	return now_ns() + SFS_QUORUM_HB_IVAL_MS * NSEC_PER_MSEC;
+}
+
+static void stat_inc(struct sfs_quorum *q, uint64_t *ctr)
+{
+	pthread_mutex_lock(&q->lock);
+	(*ctr)++;
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Quorum blocks                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Read and check a slot's block: crc, magic, fsid and blkno (the block
+ * layer), then the fields.  A header mismatch is no stale reference to
+ * refetch here: the block is not this volume's, -EIO.  With our_rid set
+ * (every update after BEGIN), events[BEGIN].rid must be ours.
+ */
+static int read_block(struct sfs_fs *fs, int slot, union qblock *blk, uint64_t our_rid)
+{
+	unsigned long long blkno = SCOUTFS_QUORUM_BLKNO + (unsigned int)slot;
+	uint64_t begin_rid;
+	char why[160];
+	int ret;
+
+	ret = sfs_block_read_sm(fs, SFS_DEV_META, blkno, SCOUTFS_BLOCK_MAGIC_QUORUM, blk->raw);
+	if (ret == -ESTALE) {
+		sfs_err(fs, "quorum slot %d: block %llu has the wrong magic, fsid or blkno", slot,
+			blkno);
+		ret = -EIO;
+		goto out;
+	}
+	if (ret) {
+		sfs_err(fs, "quorum slot %d: reading block %llu failed: %s", slot, blkno,
+			strerror(-ret));
+		goto out;
+	}
+	if (sfs_text_validate_quorum_block(&blk->qb, why, sizeof(why))) {
+		sfs_err(fs, "quorum slot %d: block %llu is invalid: %s", slot, blkno, why);
+		ret = -EIO;
+		goto out;
+	}
+
+	begin_rid = le64toh(blk->qb.events[SCOUTFS_QUORUM_EVENT_BEGIN].rid);
+	if (our_rid && begin_rid != our_rid) {
+		sfs_err(fs,
+			"another mount is using quorum slot %d (rid %016llx); this mount (rid %016llx) stops taking part in quorum: a quorum_slot_nr must be used by one mount only",
+			slot, (unsigned long long)begin_rid, (unsigned long long)our_rid);
+		ret = -EBUSY;
+	}
+out:
+	return ret;
+}
+
+/*
+ * Record one event in our slot's block: re-read it (checking the BEGIN
+ * rid unless this is BEGIN), bump write_nr, fill the event, write, flush.
+ */
+static int update_block(struct sfs_quorum *q, int event, uint64_t term, bool check_rid)
+{
+	struct sfs_fs *fs = q->fs;
+	unsigned long long blkno = SCOUTFS_QUORUM_BLKNO + (unsigned int)q->slot_nr;
+	struct scoutfs_quorum_block_event *ev;
+	struct timespec ts;
+	union qblock blk;
+	uint64_t nr;
+	int ret;
+
+	ret = read_block(fs, q->slot_nr, &blk, check_rid ? q->rid : 0);
+	if (ret)
+		goto out;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	nr = le64toh(blk.qb.write_nr) + 1;
+	blk.qb.write_nr = htole64(nr);
+	ev = &blk.qb.events[event];
+	memset(ev, 0, sizeof(*ev));
+	ev->write_nr = htole64(nr);
+	ev->rid = htole64(q->rid);
+	ev->term = htole64(term);
+	ev->ts.sec = htole64((uint64_t)ts.tv_sec);
+	ev->ts.nsec = htole32((uint32_t)ts.tv_nsec);
+
+	ret = sfs_block_write_sm(fs, SFS_DEV_META, blkno, blk.raw);
+	if (!ret)
+		ret = sfs_block_flush(fs, SFS_DEV_META);
+	if (ret) {
+		sfs_err(fs, "quorum slot %d: writing the %s event of term %llu to block %llu failed: %s",
+			q->slot_nr, event_name(event), (unsigned long long)term, blkno,
+			strerror(-ret));
+		goto out;
+	}
+	stat_inc(q, &q->stats.writes);
+	sfs_debug(fs, "quorum slot %d: wrote %s term %llu write_nr %llu", q->slot_nr,
+		  event_name(event), (unsigned long long)term, (unsigned long long)nr);
+out:
+	if (ret)
+		stat_inc(q, &q->stats.errors);
+	return ret;
+}
+
+/*
+ * The start-up pass over all 15 blocks: every one must pass its checks.
+ * The greatest term is over every event with a rid in every block, present
+ * slot or not (a slot removed from the configuration still ran terms).
+ * Our slot's leaders that never wrote STOP are dead (one mount per slot)
+ * and are kept for fence_old_leaders(), since our own ELECT is about to
+ * overwrite the event that records them.  Another present slot showing a
+ * leader makes a member wait a heartbeat timeout before standing.
+ */
+static int scan_blocks(struct sfs_quorum *q, uint64_t *greatest, bool *live_other)
+{
+	const struct scoutfs_quorum_block_event *evs;
+	uint64_t elect, stop, fence;
+	union qblock blk;
+	int ret = 0;
+	int i, e;
+
+	*greatest = 0;
+	*live_other = false;
+	q->nr_start_old = 0;
+
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
+		ret = read_block(q->fs, i, &blk, 0);
+		if (ret) {
+			stat_inc(q, &q->stats.errors);
+			goto out;
+		}
+		evs = blk.qb.events;
+		for (e = 0; e < SCOUTFS_QUORUM_EVENT_NR; e++) {
+			if (evs[e].rid && le64toh(evs[e].term) > *greatest)
+				*greatest = le64toh(evs[e].term);
+		}
+		if (!sfs_quorum_slot_present(&q->qconf.slots[i]))
+			continue;
+
+		elect = le64toh(evs[SCOUTFS_QUORUM_EVENT_ELECT].term);
+		stop = le64toh(evs[SCOUTFS_QUORUM_EVENT_STOP].term);
+		fence = le64toh(evs[SCOUTFS_QUORUM_EVENT_FENCE].term);
+		if (i != q->slot_nr) {
+			if (elect > stop)
+				*live_other = true;
+			continue;
+		}
+		if (elect > stop)
+			q->start_old[q->nr_start_old++] = (struct old_leader){
+				i, le64toh(evs[SCOUTFS_QUORUM_EVENT_ELECT].rid), elect
+			};
+		if (fence > stop && fence < elect)
+			q->start_old[q->nr_start_old++] = (struct old_leader){
+				i, le64toh(evs[SCOUTFS_QUORUM_EVENT_FENCE].rid), fence
+			};
+	}
+out:
+	return ret;
+}
+
+/*
+ * Called by a new leader of @term, after ELECT and before its server
+ * starts: find the previous leaders that may still run, as the reference
+ * does.  Per present slot, an ELECT newer than its STOP (a leader that
+ * may be running) and a FENCE newer than STOP but older than ELECT (a
+ * server that never stopped cleanly); plus our slot's leaders noted at
+ * start.  Skipped: terms older than the greatest FENCE anywhere (already
+ * fenced by that leader), newer than ours, and our own rid.
+ *
+ * Today each is recorded (status, old_leaders counter) and logged; the
+ * cluster issue hands them to the fence subsystem and waits.
+ */
+static int fence_old_leaders(struct sfs_quorum *q, uint64_t term)
+{
+	struct old_leader cand[MAX_OLD_LEADERS + 2];
+	struct old_leader found[MAX_OLD_LEADERS];
+	const struct scoutfs_quorum_block_event *evs;
+	char addr[SFS_TEXT_ADDR_LEN];
+	uint64_t elect, stop, fence;
+	uint64_t fenced = 0;
+	union qblock blk;
+	int nr_cand = 0;
+	int nr = 0;
+	int ret = 0;
+	int i, j;
+
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
+		if (!sfs_quorum_slot_present(&q->qconf.slots[i]))
+			continue;
+		ret = read_block(q->fs, i, &blk, 0);
+		if (ret)
+			goto out;
+		evs = blk.qb.events;
+		elect = le64toh(evs[SCOUTFS_QUORUM_EVENT_ELECT].term);
+		stop = le64toh(evs[SCOUTFS_QUORUM_EVENT_STOP].term);
+		fence = le64toh(evs[SCOUTFS_QUORUM_EVENT_FENCE].term);
+		if (elect > stop)
+			cand[nr_cand++] = (struct old_leader){
+				i, le64toh(evs[SCOUTFS_QUORUM_EVENT_ELECT].rid), elect
+			};
+		if (fence > stop && fence < elect)
+			cand[nr_cand++] = (struct old_leader){
+				i, le64toh(evs[SCOUTFS_QUORUM_EVENT_FENCE].rid), fence
+			};
+		if (fence > fenced)
+			fenced = fence;
+	}
+	for (i = 0; i < q->nr_start_old; i++)
+		cand[nr_cand++] = q->start_old[i];
+
+	for (i = 0; i < nr_cand; i++) {
+		if (cand[i].term == 0 || cand[i].term < fenced || cand[i].term > term ||
+		    cand[i].rid == q->rid)
+			continue;
+		for (j = 0; j < nr; j++) {
+			if (found[j].slot == cand[i].slot && found[j].rid == cand[i].rid &&
+			    found[j].term == cand[i].term)
+				break;
+		}
+		if (j < nr || nr == MAX_OLD_LEADERS)
+			continue;
+		found[nr++] = cand[i];
+		sfs_text_inet_addr(addr, sizeof(addr), &q->qconf.slots[cand[i].slot].addr);
+		sfs_warn(q->fs,
+			 "quorum: previous leader rid %016llx of term %llu in slot %d (%s) never stopped; fencing it (recorded only until fencing arrives with the cluster)",
+			 (unsigned long long)cand[i].rid, (unsigned long long)cand[i].term,
+			 cand[i].slot, addr);
+	}
+
+	pthread_mutex_lock(&q->lock);
+	memcpy(q->old, found, sizeof(found[0]) * (size_t)nr);
+	q->nr_old = nr;
+	q->stats.old_leaders += (uint64_t)nr;
+	pthread_mutex_unlock(&q->lock);
+out:
+	if (ret)
+		stat_inc(q, &q->stats.errors);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Messages: the seam for the cluster's UDP transport                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Wait until @deadline_ns, a shutdown or a stopped server, and return the
+ * message received, if any.  Nothing is ever received yet: the cluster
+ * issue waits on the slot's UDP socket here and checks each datagram
+ * (size, crc, fsid, type, from a present slot) before returning it.
+ */
+static int recv_msg(struct sfs_quorum *q, struct quorum_msg *msg, uint64_t deadline_ns)
+{
+	struct timespec ts = ns_to_ts(deadline_ns);
+
+	msg->type = MSG_NONE;
+	msg->term = 0;
+	msg->from = -1;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->shutdown && !q->server_stopped && now_ns() < deadline_ns)
+		pthread_cond_timedwait(&q->wake, &q->lock, &ts);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+/*
+ * Send a message of @type for @term to slot @only, or to every other
+ * present slot when @only < 0.  Returns the number of sends that failed.
+ * With one slot there is no one to send to; the cluster issue sends
+ * datagrams here.
+ */
+static int send_msg(struct sfs_quorum *q, int type, uint64_t term, int only)
+{
+	(void)q;
+	(void)type;
+	(void)term;
+	(void)only;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The state machine                                                    */
+/* ------------------------------------------------------------------ */
+
+static void publish(struct sfs_quorum *q, const struct qstate *qst)
+{
+	pthread_mutex_lock(&q->lock);
+	q->pub = *qst;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+}
+
+static bool shutting_down(struct sfs_quorum *q)
+{
+	bool ret;
+
+	pthread_mutex_lock(&q->lock);
+	ret = q->shutdown;
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+static void stop_our_server(struct sfs_quorum *q, uint64_t term)
+{
+	sfs_info(q->fs, "quorum: stopping the server of term %llu", (unsigned long long)term);
+	q->stop_server(q->arg);
+	q->server_running = false;
+	stat_inc(q, &q->stats.server_stops);
+}
+
+/* become leader of qst->term: ELECT, look for old leaders, start the server, FENCE */
+static int lead(struct sfs_quorum *q, struct qstate *qst)
+{
+	struct sfs_fs *fs = q->fs;
+	int ret;
+	int err;
+
+	qst->role = SFS_QUORUM_ROLE_LEADER;
+	stat_inc(q, &q->stats.elected);
+	send_msg(q, MSG_HEARTBEAT, qst->term, -1);
+	qst->timeout_ns = heartbeat_interval();
+
+	ret = update_block(q, SCOUTFS_QUORUM_EVENT_ELECT, qst->term, true);
+	if (ret)
+		goto out;
+	qst->server_start_term = qst->term;
+	qst->server_event = SCOUTFS_QUORUM_EVENT_ELECT;
+	sfs_info(fs, "quorum: slot %d elected leader of term %llu", q->slot_nr,
+		 (unsigned long long)qst->term);
+
+	err = fence_old_leaders(q, qst->term);
+	if (!err)
+		err = q->start_server(q->arg, qst->term);
+	if (err) {
+		/* the server is down: the caller writes STOP and we stand again */
+		sfs_err(fs, "quorum: starting the server of term %llu failed: %s",
+			(unsigned long long)qst->term, strerror(err < 0 ? -err : err));
+		stat_inc(q, &q->stats.errors);
+		goto out;
+	}
+	q->server_running = true;
+	stat_inc(q, &q->stats.server_starts);
+
+	ret = update_block(q, SCOUTFS_QUORUM_EVENT_FENCE, qst->term, true);
+	if (ret)
+		goto out;
+	qst->server_event = SCOUTFS_QUORUM_EVENT_FENCE;
+out:
+	return ret;
+}
+
+/*
+ * One turn of the election after recv_msg() returned: apply the message
+ * (or none) and the timeouts to qst, writing the events each transition
+ * needs.  Returns 0, or the error of a quorum block update, which ends
+ * the agent.
+ */
+static int quorum_step(struct sfs_quorum *q, struct qstate *qst, struct quorum_msg *msg)
+{
+	struct sfs_fs *fs = q->fs;
+	bool stopped;
+	int ret = 0;
+
+	/* a server that stopped on its own is down; stop_server is not called */
+	pthread_mutex_lock(&q->lock);
+	stopped = q->server_stopped;
+	q->server_stopped = false;
+	pthread_mutex_unlock(&q->lock);
+	if (stopped && q->server_running) {
+		sfs_warn(fs, "quorum: the server of term %llu stopped on its own",
+			 (unsigned long long)qst->server_start_term);
+		q->server_running = false;
+		stat_inc(q, &q->stats.server_stops);
+	}
+
+	/* messages of older terms are ignored */
+	if (msg->type != MSG_NONE && msg->term < qst->term)
+		msg->type = MSG_NONE;
+
+	/* a newer term: follow it, persisted first */
+	if (msg->type != MSG_NONE && msg->term > qst->term) {
+		if (qst->role == SFS_QUORUM_ROLE_LEADER)
+			sfs_warn(fs,
+				 "quorum: message type %d from slot %d of term %llu while leader of term %llu; stopping the server",
+				 msg->type, msg->from, (unsigned long long)msg->term,
+				 (unsigned long long)qst->term);
+		qst->role = SFS_QUORUM_ROLE_FOLLOWER;
+		qst->term = msg->term;
+		qst->vote_for = -1;
+		qst->vote_bits = 0;
+		qst->timeout_ns = msg->type == MSG_HEARTBEAT ? heartbeat_timeout(q) :
+							       election_timeout(q);
+		ret = update_block(q, SCOUTFS_QUORUM_EVENT_TERM, qst->term, true);
+		if (ret)
+			goto out;
+	}
+
+	/* a leader's heartbeats put off elections */
+	if (msg->type == MSG_HEARTBEAT)
+		qst->timeout_ns = heartbeat_timeout(q);
+
+	/* a resigning leader starts the next election now */
+	if (msg->type == MSG_RESIGNATION && qst->role == SFS_QUORUM_ROLE_FOLLOWER &&
+	    msg->term == qst->term)
+		qst->timeout_ns = election_timeout(q);
+
+	/* followers and candidates stand on timeout, once their server is down */
+	if (qst->role != SFS_QUORUM_ROLE_LEADER && now_ns() >= qst->timeout_ns) {
+		if (q->server_running) {
+			qst->timeout_ns = election_timeout(q);
+		} else {
+			qst->role = SFS_QUORUM_ROLE_CANDIDATE;
+			qst->term++;
+			qst->vote_for = -1;
+			qst->vote_bits = 1U << q->slot_nr;
+			send_msg(q, MSG_REQUEST_VOTE, qst->term, -1);
+			qst->timeout_ns = election_timeout(q);
+			stat_inc(q, &q->stats.elections);
+			ret = update_block(q, SCOUTFS_QUORUM_EVENT_TERM, qst->term, true);
+			if (ret)
+				goto out;
+		}
+	}
+
+	/* candidates count the votes of their term */
+	if (qst->role == SFS_QUORUM_ROLE_CANDIDATE && msg->type == MSG_VOTE) {
+		if (qst->vote_bits & (1U << msg->from))
+			sfs_warn(fs,
+				 "quorum: a second vote from slot %d in term %llu: do several mounts use quorum_slot_nr=%d?",
+				 msg->from, (unsigned long long)qst->term, msg->from);
+		qst->vote_bits |= 1U << msg->from;
+	}
+
+	/* enough votes (with one slot, our own) */
+	if (qst->role == SFS_QUORUM_ROLE_CANDIDATE &&
+	    __builtin_popcount(qst->vote_bits) >= q->votes_needed) {
+		ret = lead(q, qst);
+		if (ret)
+			goto out;
+	}
+
+	/* a server runs only for the leader of its term */
+	if (q->server_running &&
+	    !(qst->role == SFS_QUORUM_ROLE_LEADER && qst->term == qst->server_start_term))
+		stop_our_server(q, qst->server_start_term);
+
+	/* our server is down: record STOP; a leader steps down and resigns */
+	if (qst->server_start_term > 0 && !q->server_running) {
+		if (qst->role == SFS_QUORUM_ROLE_LEADER) {
+			qst->role = SFS_QUORUM_ROLE_FOLLOWER;
+			qst->vote_for = -1;
+			qst->vote_bits = 0;
+			qst->timeout_ns = election_timeout(q);
+			send_msg(q, MSG_RESIGNATION, qst->server_start_term, -1);
+		}
+		ret = update_block(q, SCOUTFS_QUORUM_EVENT_STOP, qst->server_start_term, true);
+		if (ret)
+			goto out;
+		qst->server_start_term = 0;
+		qst->server_event = SCOUTFS_QUORUM_EVENT_STOP;
+	}
+
+	/* leaders send heartbeats */
+	if (qst->role == SFS_QUORUM_ROLE_LEADER && now_ns() >= qst->timeout_ns) {
+		send_msg(q, MSG_HEARTBEAT, qst->term, -1);
+		qst->timeout_ns = heartbeat_interval();
+	}
+
+	/* followers vote once per term, for the first to ask */
+	if (qst->role == SFS_QUORUM_ROLE_FOLLOWER && msg->type == MSG_REQUEST_VOTE &&
+	    qst->vote_for == -1) {
+		qst->vote_for = msg->from;
+		send_msg(q, MSG_VOTE, qst->term, msg->from);
+	}
+out:
+	return ret;
+}
+
+static void *quorum_worker(void *arg)
+{
+	struct sfs_quorum *q = arg;
+	struct qstate *qst = &q->qst;
+	struct quorum_msg msg;
+	int ret = 0;
+
+	for (;;) {
+		publish(q, qst);
+		if (shutting_down(q))
+			break;
+		ret = recv_msg(q, &msg, qst->timeout_ns);
+		if (!ret && !shutting_down(q))
+			ret = quorum_step(q, qst, &msg);
+		if (ret)
+			break;
+	}
+
+	/* a server never outlives its agent; after an error nothing more is written */
+	if (q->server_running) {
+		stop_our_server(q, qst->server_start_term);
+		send_msg(q, MSG_RESIGNATION, qst->term, -1);
+	}
+	if (!ret && qst->server_start_term > 0) {
+		ret = update_block(q, SCOUTFS_QUORUM_EVENT_STOP, qst->server_start_term, true);
+		if (!ret) {
+			qst->server_start_term = 0;
+			qst->server_event = SCOUTFS_QUORUM_EVENT_STOP;
+		}
+	}
+	if (!ret)
+		ret = update_block(q, SCOUTFS_QUORUM_EVENT_END, qst->term, true);
+	if (ret)
+		sfs_err(q->fs,
+			"quorum: the agent of slot %d stopped on error %d (%s); this mount no longer takes part in quorum and should be remounted",
+			q->slot_nr, ret, strerror(-ret));
+
+	pthread_mutex_lock(&q->lock);
+	q->err = ret;
+	q->running = false;
+	q->pub = *qst;
+	q->pub.role = SFS_QUORUM_ROLE_NONE;
+	pthread_cond_broadcast(&q->changed);
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle                                                            */
+/* ------------------------------------------------------------------ */
+
+static int check_member(struct sfs_quorum *q, const struct sfs_quorum_opts *opts)
+{
+	struct sfs_fs *fs = q->fs;
+	char why[200];
+	char slots[SCOUTFS_QUORUM_MAX_SLOTS * 3 + 1];
+	size_t off = 0;
+	int ret = 0;
+	int i;
+
+	if (!opts->start_server || !opts->stop_server) {
+		sfs_err(fs, "quorum: a member needs start_server and stop_server callbacks");
+		ret = -EINVAL;
+		goto out;
+	}
+	if (sfs_quorum_config_check(&q->qconf, why, sizeof(why))) {
+		sfs_err(fs, "quorum: %s", why);
+		ret = -EINVAL;
+		goto out;
+	}
+
+	slots[0] = '\0';
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
+		if (!sfs_quorum_slot_present(&q->qconf.slots[i]))
+			continue;
+		q->nr_present++;
+		off += (size_t)snprintf(slots + off, sizeof(slots) - off, "%s%d", off ? "," : "",
+					i);
+	}
+	if (!sfs_quorum_slot_present(&q->qconf.slots[q->slot_nr])) {
+		sfs_err(fs,
+			"quorum: quorum_slot_nr=%d references an unused slot; the configured slots are %s",
+			q->slot_nr, slots);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* a strict majority, except that one or two slots need one vote */
+	q->votes_needed = q->nr_present < 3 ? 1 : q->nr_present / 2 + 1;
+
+	/* removed by the cluster issue, which brings the messages */
+	if (q->nr_present != 1) {
+		sfs_err(fs,
+			"quorum: %d slots are configured (%s); elections among several members are not supported yet, only a single quorum slot",
+			q->nr_present, slots);
+		ret = -EOPNOTSUPP;
+	}
+out:
+	return ret;
+}
+
+int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
+{
+	pthread_condattr_t attr;
+	struct sfs_quorum *q;
+	int ret;
+
+	if (fs->quorum) {
+		sfs_err(fs, "quorum: already set up");
+		return -EBUSY;
+	}
+	if (!opts || !opts->super) {
+		sfs_err(fs, "quorum: setup needs options and the super");
+		return -EINVAL;
+	}
+
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->fs = fs;
+	fs->quorum = q;
+
+	ret = -pthread_mutex_init(&q->lock, NULL);
+	if (ret)
+		goto out;
+	q->lock_init = true;
+	ret = -pthread_condattr_init(&attr);
+	if (ret)
+		goto out;
+	ret = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (!ret) {
+		ret = -pthread_cond_init(&q->wake, &attr);
+		q->wake_init = !ret;
+	}
+	if (!ret) {
+		ret = -pthread_cond_init(&q->changed, &attr);
+		q->changed_init = !ret;
+	}
+	pthread_condattr_destroy(&attr);
+	if (ret)
+		goto out;
+
+	q->slot_nr = opts->slot_nr;
+	q->rid = opts->rid;
+	q->qconf = opts->super->qconf;
+	q->start_server = opts->start_server;
+	q->stop_server = opts->stop_server;
+	q->arg = opts->arg;
+	q->hb_timeout_ms = opts->heartbeat_timeout_ms ?: SFS_QUORUM_HB_TIMEOUT_DEF_MS;
+	q->qst.server_event = -1;
+	q->qst.vote_for = -1;
+	q->pub = q->qst;
+
+	if (q->rid == 0 || q->rid == ~0ULL) {
+		sfs_err(fs, "quorum: rid %016llx is reserved", (unsigned long long)q->rid);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (fs->rid && fs->rid != q->rid) {
+		sfs_err(fs, "quorum: rid %016llx is not the mount's rid %016llx",
+			(unsigned long long)q->rid, (unsigned long long)fs->rid);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (!fs->fsid || fs->fsid != le64toh(opts->super->hdr.fsid)) {
+		sfs_err(fs, "quorum: the super (fsid %016llx) must be read before quorum setup",
+			(unsigned long long)le64toh(opts->super->hdr.fsid));
+		ret = -EINVAL;
+		goto out;
+	}
+	if (q->hb_timeout_ms < SFS_QUORUM_HB_TIMEOUT_MIN_MS ||
+	    q->hb_timeout_ms > SFS_QUORUM_HB_TIMEOUT_MAX_MS) {
+		sfs_err(fs, "quorum: quorum_heartbeat_timeout_ms=%u must be from %u to %u",
+			q->hb_timeout_ms, SFS_QUORUM_HB_TIMEOUT_MIN_MS,
+			SFS_QUORUM_HB_TIMEOUT_MAX_MS);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (q->slot_nr < -1 || q->slot_nr >= (int)SCOUTFS_QUORUM_MAX_SLOTS) {
+		sfs_err(fs, "quorum: quorum_slot_nr=%d must be 0 to %llu", q->slot_nr,
+			SCOUTFS_QUORUM_MAX_SLOTS - 1);
+		ret = -EINVAL;
+		goto out;
+	}
+	if (q->slot_nr >= 0)
+		ret = check_member(q, opts);
+out:
+	if (ret)
+		sfs_quorum_destroy(fs);
+	return ret;
+}
+
+int sfs_quorum_start(struct sfs_fs *fs)
+{
+	struct sfs_quorum *q = fs->quorum;
+	struct qstate *qst;
+	bool live_other;
+	uint64_t greatest;
+	int ret;
+
+	if (!q) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (q->slot_nr < 0) {
+		ret = 0;
+		goto out;
+	}
+	if (q->thread_started) {
+		ret = -EBUSY;
+		goto out;
+	}
+
+	ret = scan_blocks(q, &greatest, &live_other);
+	if (ret)
+		goto out;
+
+	q->rng = q->rid ^ now_ns();
+	if (!q->rng)
+		q->rng = 1;
+	q->server_running = false;
+	qst = &q->qst;
+	memset(qst, 0, sizeof(*qst));
+	qst->role = SFS_QUORUM_ROLE_FOLLOWER;
+	qst->term = greatest;
+	qst->vote_for = -1;
+	qst->server_event = -1;
+	/* alone: nobody to hear from; a live leader elsewhere: its heartbeats */
+	if (q->nr_present == 1)
+		qst->timeout_ns = now_ns();
+	else if (live_other)
+		qst->timeout_ns = heartbeat_timeout(q);
+	else
+		qst->timeout_ns = election_timeout(q);
+
+	ret = update_block(q, SCOUTFS_QUORUM_EVENT_BEGIN, qst->term, false);
+	if (ret)
+		goto out;
+
+	pthread_mutex_lock(&q->lock);
+	q->shutdown = false;
+	q->server_stopped = false;
+	q->running = true;
+	q->err = 0;
+	q->nr_old = 0;
+	q->pub = *qst;
+	pthread_mutex_unlock(&q->lock);
+
+	ret = -pthread_create(&q->thread, NULL, quorum_worker, q);
+	if (ret) {
+		sfs_err(fs, "quorum: starting the agent thread failed: %s", strerror(-ret));
+		pthread_mutex_lock(&q->lock);
+		q->running = false;
+		q->pub.role = SFS_QUORUM_ROLE_NONE;
+		pthread_mutex_unlock(&q->lock);
+		update_block(q, SCOUTFS_QUORUM_EVENT_END, qst->term, true);
+		goto out;
+	}
+	q->thread_started = true;
+	sfs_info(fs, "quorum: slot %d agent started in term %llu", q->slot_nr,
+		 (unsigned long long)greatest);
+out:
+	return ret;
+}
+
+int sfs_quorum_stop(struct sfs_fs *fs)
+{
+	struct sfs_quorum *q = fs->quorum;
+	int ret = 0;
+
+	if (!q)
+		goto out;
+	if (q->thread_started) {
+		pthread_mutex_lock(&q->lock);
+		q->shutdown = true;
+		pthread_cond_broadcast(&q->wake);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+		q->thread_started = false;
+	}
+	pthread_mutex_lock(&q->lock);
+	ret = q->err;
+	pthread_mutex_unlock(&q->lock);
+out:
+	return ret;
+}
+
+void sfs_quorum_destroy(struct sfs_fs *fs)
+{
+	struct sfs_quorum *q = fs->quorum;
+
+	if (!q)
+		return;
+	if (q->thread_started)
+		sfs_quorum_stop(fs);
+	if (q->changed_init)
+		pthread_cond_destroy(&q->changed);
+	if (q->wake_init)
+		pthread_cond_destroy(&q->wake);
+	if (q->lock_init)
+		pthread_mutex_destroy(&q->lock);
+	free(q);
+	fs->quorum = NULL;
+}
+
+void sfs_quorum_server_stopped(struct sfs_fs *fs)
+{
+	struct sfs_quorum *q = fs->quorum;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->server_stopped = true;
+	pthread_cond_broadcast(&q->wake);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int sfs_quorum_wait_role(struct sfs_fs *fs, enum sfs_quorum_role role, unsigned int timeout_ms)
+{
+	struct sfs_quorum *q = fs->quorum;
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
+	struct timespec ts = ns_to_ts(deadline);
+	int ret;
+
+	if (!q)
+		return -ENOENT;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		if (q->pub.role == role) {
+			ret = 0;
+			break;
+		}
+		if (!q->running) {
+			ret = q->err ? q->err : -ESRCH;
+			break;
+		}
+		if (now_ns() >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		pthread_cond_timedwait(&q->changed, &q->lock, &ts);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding the server, status, counters                                 */
+/* ------------------------------------------------------------------ */
+
+int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *super,
+			   union scoutfs_inet_addr *addr, uint64_t *term)
+{
+	struct sfs_quorum *q = fs->quorum;
+	union scoutfs_inet_addr found;
+	uint64_t elect, stop;
+	uint64_t best = 0;
+	union qblock blk;
+	int ret = 0;
+	int i;
+
+	memset(&found, 0, sizeof(found));
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
+		if (!sfs_quorum_slot_present(&super->qconf.slots[i]))
+			continue;
+		ret = read_block(fs, i, &blk, 0);
+		if (ret) {
+			if (q)
+				stat_inc(q, &q->stats.errors);
+			goto out;
+		}
+		elect = le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_ELECT].term);
+		stop = le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_STOP].term);
+		if (elect > best && elect > stop) {
+			best = elect;
+			found = super->qconf.slots[i].addr;
+		}
+	}
+	if (best == 0) {
+		ret = -ENOENT;
+		goto out;
+	}
+	*addr = found;
+	*term = best;
+out:
+	if (q && (ret == 0 || ret == -ENOENT)) {
+		pthread_mutex_lock(&q->lock);
+		q->server_addr = found;
+		q->server_term = best;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return ret;
+}
+
+/* append to buf as snprintf would, tracking the whole length in *off */
+static void __attribute__((format(printf, 4, 5)))
+status_add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(*off < len ? buf + *off : NULL, *off < len ? len - *off : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		*off += (size_t)n;
+}
+
+int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len)
+{
+	struct sfs_quorum *q = fs->quorum;
+	struct old_leader old[MAX_OLD_LEADERS];
+	char addr[SFS_TEXT_ADDR_LEN];
+	struct sfs_quorum_stats st;
+	union scoutfs_inet_addr saddr;
+	struct qstate pub;
+	uint64_t sterm, now;
+	const char *agent;
+	int64_t rel;
+	size_t off = 0;
+	bool running;
+	int nr_old;
+	int err;
+	int i;
+
+	if (!q)
+		return -ENOENT;
+	if (len)
+		buf[0] = '\0';
+
+	pthread_mutex_lock(&q->lock);
+	pub = q->pub;
+	running = q->running;
+	err = q->err;
+	st = q->stats;
+	nr_old = q->nr_old;
+	memcpy(old, q->old, sizeof(old[0]) * (size_t)nr_old);
+	saddr = q->server_addr;
+	sterm = q->server_term;
+	pthread_mutex_unlock(&q->lock);
+
+	if (q->slot_nr < 0)
+		agent = "not a member";
+	else
+		agent = running ? "running" : "stopped";
+	if (pub.role == SFS_QUORUM_ROLE_LEADER) {
+		saddr = q->qconf.slots[q->slot_nr].addr;
+		sterm = pub.term;
+	}
+
+	status_add(buf, len, &off, "quorum_slot_nr %d\n", q->slot_nr);
+	status_add(buf, len, &off, "rid %016llx\n", (unsigned long long)q->rid);
+	status_add(buf, len, &off, "agent %s\n", agent);
+	status_add(buf, len, &off, "role %s\n", role_name(pub.role));
+	status_add(buf, len, &off, "term %llu\n", (unsigned long long)pub.term);
+	status_add(buf, len, &off, "server_start_term %llu\n",
+		   (unsigned long long)pub.server_start_term);
+	status_add(buf, len, &off, "server_event %s\n", event_name(pub.server_event));
+	status_add(buf, len, &off, "vote_for %d\n", pub.vote_for);
+	status_add(buf, len, &off, "vote_bits 0x%x (count %d)\n", pub.vote_bits,
+		   __builtin_popcount(pub.vote_bits));
+	status_add(buf, len, &off, "votes_needed %d\n", q->votes_needed);
+	status_add(buf, len, &off, "heartbeat_timeout_ms %u\n", q->hb_timeout_ms);
+	if (running) {
+		now = now_ns();
+		rel = (int64_t)(pub.timeout_ns - now);
+		status_add(buf, len, &off, "timeout_in_secs %s%llu.%09llu\n", rel < 0 ? "-" : "",
+			   (unsigned long long)((rel < 0 ? -rel : rel) / (int64_t)NSEC_PER_SECOND),
+			   (unsigned long long)((rel < 0 ? -rel : rel) % (int64_t)NSEC_PER_SECOND));
+	}
+	if (sterm) {
+		sfs_text_inet_addr(addr, sizeof(addr), &saddr);
+		status_add(buf, len, &off, "server %s term %llu\n", addr, (unsigned long long)sterm);
+	} else {
+		status_add(buf, len, &off, "server (none)\n");
+	}
+	for (i = 0; i < nr_old; i++)
+		status_add(buf, len, &off, "old_leader slot %d rid %016llx term %llu\n", old[i].slot,
+			   (unsigned long long)old[i].rid, (unsigned long long)old[i].term);
+	status_add(buf, len, &off, "error %d\n", err);
+#define SFS_QUORUM_STAT_LINE(name) \
+	status_add(buf, len, &off, "%s %llu\n", #name, (unsigned long long)st.name);
+	SFS_QUORUM_STATS(SFS_QUORUM_STAT_LINE)
+#undef SFS_QUORUM_STAT_LINE
+
+	return off > (size_t)INT32_MAX ? -EOVERFLOW : (int)off;
+}
+
+void sfs_quorum_get_stats(struct sfs_fs *fs, struct sfs_quorum_stats *st)
+{
+	struct sfs_quorum *q = fs->quorum;
+
+	memset(st, 0, sizeof(*st));
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	*st = q->stats;
+	pthread_mutex_unlock(&q->lock);
 }

@@ -3,8 +3,9 @@
 #define SFS_QUORUM_H
 
 /*
- * Quorum: the configured slots of a volume (this file, for now) and, in a
- * later issue, the election among them.
+ * Quorum: the configured slots of a volume, the agent that elects the
+ * server among the members, and finding the elected server through the
+ * quorum blocks.  See the design comment at the top of quorum.c.
  *
  * A slot is "present" when its address family is IPv4 or IPv6.  One volume
  * never mixes the two families: mkfs, change-quorum-config and mount all
@@ -13,8 +14,10 @@
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "scoutfs/format.h"
+#include "sfs.h"
 
 bool sfs_quorum_slot_present(const struct scoutfs_quorum_slot *slot);
 
@@ -36,5 +39,112 @@ int sfs_quorum_addr_check(const union scoutfs_inet_addr *addr, char *why, size_t
  */
 int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why,
 			    size_t why_len);
+
+
+/* ---- the quorum agent ------------------------------------------------ */
+
+/* quorum_heartbeat_timeout_ms, as the reference's mount option */
+#define SFS_QUORUM_HB_TIMEOUT_DEF_MS 10000U
+#define SFS_QUORUM_HB_TIMEOUT_MIN_MS 2000U
+#define SFS_QUORUM_HB_TIMEOUT_MAX_MS 60000U
+
+enum sfs_quorum_role {
+	SFS_QUORUM_ROLE_NONE = 0,	/* not a member, or the agent is not running */
+	SFS_QUORUM_ROLE_FOLLOWER,
+	SFS_QUORUM_ROLE_CANDIDATE,
+	SFS_QUORUM_ROLE_LEADER,		/* elected, its server started, FENCE written */
+};
+
+struct sfs_quorum_opts {
+	int slot_nr;		/* quorum_slot_nr: 0..14, or -1 for a mount that is not a member */
+	uint64_t rid;		/* this mount's rid: never 0 or ~0; equal to fs->rid when that is set */
+	const struct scoutfs_super_block *super; /* the meta super; its qconf is copied */
+	/*
+	 * Called on the agent's thread.  start_server(arg, term) returns 0
+	 * once the server of @term runs, or -errno (the agent records STOP
+	 * and stands again).  stop_server(arg) returns once it has stopped.
+	 * Neither may call sfs_quorum_stop() or sfs_quorum_destroy().
+	 * Required for members, ignored otherwise.
+	 */
+	int (*start_server)(void *arg, uint64_t term);
+	void (*stop_server)(void *arg);
+	void *arg;
+	unsigned int heartbeat_timeout_ms; /* 0: SFS_QUORUM_HB_TIMEOUT_DEF_MS */
+};
+
+/*
+ * Lifecycle.  setup checks the options and the configuration (a member's
+ * slot must be present) and does no I/O.  start, for a member, reads and
+ * validates all 15 quorum blocks, writes BEGIN and starts the agent's
+ * thread, which elects itself and starts the server; for a non-member it
+ * does nothing.  stop ends the agent: the server is stopped, STOP and END
+ * are written; it returns 0 or the first error that ended the agent (for
+ * example -EBUSY when another mount took over the slot).  destroy stops a
+ * running agent and frees everything; it accepts a half-built state and
+ * is safe twice.
+ */
+int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts);
+int sfs_quorum_start(struct sfs_fs *fs);
+int sfs_quorum_stop(struct sfs_fs *fs);
+void sfs_quorum_destroy(struct sfs_fs *fs);
+
+/*
+ * The server started by start_server stopped on its own (an error inside
+ * it).  The agent writes STOP and stands for election again; stop_server
+ * is not called for that server.
+ */
+void sfs_quorum_server_stopped(struct sfs_fs *fs);
+
+/*
+ * Wait up to timeout_ms for the agent to reach @role.  Returns 0, or
+ * -ETIMEDOUT, or, once the agent is not running, its error (-ESRCH if
+ * it had none).
+ */
+int sfs_quorum_wait_role(struct sfs_fs *fs, enum sfs_quorum_role role, unsigned int timeout_ms);
+
+/*
+ * Find the current server from the quorum blocks of the present slots in
+ * @super's qconf: the slot with the greatest events[ELECT].term among
+ * those whose ELECT.term > STOP.term.  Sets *addr (that slot's qconf
+ * address) and *term.  Returns 0, -ENOENT if no slot shows a running
+ * server, or -EIO for a block that fails validation.  Needs only the
+ * block layer; with an agent set up, the result is remembered for the
+ * status text.
+ */
+int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *super,
+			   union scoutfs_inet_addr *addr, uint64_t *term);
+
+/*
+ * The agent's status as "name value" lines for the run directory and the
+ * control socket: slot, rid, role, term, server term and event, votes,
+ * timeout, last known server address, old leaders found and the counters.
+ * Returns the length of the whole text (as snprintf; truncated to fit
+ * @len) or -ENOENT without an agent.
+ */
+int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len);
+
+/*
+ * Counters, in the order the status text lists them:
+ *   elections      candidacies: new terms stood for
+ *   elected        elections won
+ *   writes         quorum block writes (each followed by a flush)
+ *   errors         failed quorum block reads, checks and writes, and
+ *                  failed server starts
+ *   old_leaders    previous leaders found that had to be fenced
+ *   server_starts  start_server calls that succeeded
+ *   server_stops   servers stopped, by the agent or on their own
+ */
+#define SFS_QUORUM_STATS(X) \
+	X(elections) X(elected) X(writes) X(errors) X(old_leaders) X(server_starts) \
+	X(server_stops)
+
+struct sfs_quorum_stats {
+#define SFS_QUORUM_STAT_FIELD(name) uint64_t name;
+	SFS_QUORUM_STATS(SFS_QUORUM_STAT_FIELD)
+#undef SFS_QUORUM_STAT_FIELD
+};
+
+/* all zero without an agent */
+void sfs_quorum_get_stats(struct sfs_fs *fs, struct sfs_quorum_stats *st);
 
 #endif
