@@ -21,7 +21,28 @@
 	X(forest_trees_read)       \
 	X(server_commit)           \
 	X(trans_commit)            \
-	X(trans_commit_items)
+	X(trans_commit_items)      \
+	X(item_alloc)              \
+	X(item_free)               \
+	X(item_lookup)             \
+	X(item_lookup_miss)        \
+	X(item_range_hit)          \
+	X(item_next)               \
+	X(item_prev)               \
+	X(item_create)             \
+	X(item_update)             \
+	X(item_delete)             \
+	X(item_tombstone)          \
+	X(item_read)               \
+	X(item_read_stale)         \
+	X(item_read_race)          \
+	X(item_range_alloc)        \
+	X(item_range_free)         \
+	X(item_shrink)             \
+	X(item_shrink_range)       \
+	X(item_invalidate)         \
+	X(item_invalidate_item)    \
+	X(item_commit_done)
 
 enum sfs_counter {
 #define SFS_COUNTER_ENUM(name) SFS_CTR_##name,

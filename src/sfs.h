@@ -38,10 +38,12 @@ struct sfs_fs {
 	/* subsystems */
 	struct sfs_block_state *block;	/* block.c */
 	struct sfs_quorum *quorum;	/* quorum.c */
+	struct sfs_item_cache *item;	/* item.c */
 	struct sfs_counters *counters;	/* counters.h, NULL: not counted */
 	struct sfs_server *server;	/* server.c, on the leader */
 	struct sfs_client *client;	/* client.c */
 	struct sfs_trans *trans;	/* trans.c */
+	struct sfs_mount *mount;	/* mount.c */
 };
 
 #endif

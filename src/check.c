@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Whole-volume checks.
+ *
+ * One byte per metadata block and per data block counts how often the
+ * block was found; a walk visits, from the super:
+ *
+ *   fs_root, logs_root, log_merge, mounted_clients, srch_root (blocks)
+ *   meta_alloc[0..1]: tree blocks (meta) and free extents (meta)
+ *   data_alloc: tree blocks (meta) and free extents (data)
+ *   server_meta_avail/freed[0..1]: list blocks and entries (meta)
+ *   every log_trees item: meta_avail/meta_freed lists, its item tree,
+ *     its bloom block, data_avail/data_freed trees (meta) and extents
+ *     (data)
+ *
+ * and at the end every block past the static area must have been found
+ * exactly once.  The walk reads through the block layer, so every block
+ * is also validated (crc, magic, fsid, blkno, seq) and every btree block
+ * structurally checked.  It does not yet account for file data extents
+ * (zone 16 type 28) or srch files; volumes that have them are reported.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "btree.h"
+#include "check.h"
+#include "log.h"
+
+struct checker {
+	struct sfs_fs *fs;
+	struct sfs_check_report *r;
+	uint64_t total_meta, total_data;
+	uint8_t *meta, *data;
+	const char *what;
+	int err;
+};
+
+static void problem(struct checker *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void problem(struct checker *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->r->why, sizeof(c->r->why), fmt, ap);
+	va_end(ap);
+	c->err = -EIO;
+}
+
+static void see_meta(struct checker *c, uint64_t blkno)
+{
+	if (blkno < SCOUTFS_META_DEV_START_BLKNO || blkno >= c->total_meta)
+		problem(c, "%s: metadata block %llu is out of range", c->what,
+			(unsigned long long)blkno);
+	else if (c->meta[blkno]++)
+		problem(c, "%s: metadata block %llu is also used elsewhere", c->what,
+			(unsigned long long)blkno);
+}
+
+static void see_data(struct checker *c, uint64_t start, uint64_t len)
+{
+	for (uint64_t b = start; b < start + len; b++) {
+		if (b < SCOUTFS_DATA_DEV_START_BLKNO || b >= c->total_data) {
+			problem(c, "%s: data block %llu is out of range", c->what,
+				(unsigned long long)b);
+			return;
+		}
+		if (c->data[b]++) {
+			problem(c, "%s: data block %llu is also used elsewhere", c->what,
+				(unsigned long long)b);
+			return;
+		}
+	}
+}
+
+static void tree_block_cb(void *arg, uint64_t blkno)
+{
+	see_meta(arg, blkno);
+}
+
+static void tree(struct checker *c, const struct scoutfs_btree_root *root, const char *what)
+{
+	uint64_t items = 0, blocks = 0;
+	char why[200];
+	int ret;
+
+	c->what = what;
+	ret = sfs_btree_check_tree(c->fs, root, tree_block_cb, c, &items, &blocks, why,
+				   sizeof(why));
+	if (ret)
+		problem(c, "%s: %s", what, why);
+	c->r->trees++;
+	c->r->tree_blocks += blocks;
+	c->r->items += items;
+}
+
+static void list_cb(void *arg, uint64_t blkno, bool list_block)
+{
+	struct checker *c = arg;
+
+	see_meta(c, blkno);
+	(void)list_block;
+}
+
+static void list(struct checker *c, const struct scoutfs_alloc_list_head *head, const char *what,
+		 bool freed)
+{
+	c->what = what;
+	if (sfs_alloc_walk_list(c->fs, head, list_cb, c))
+		problem(c, "%s: the list does not walk (see the log)", what);
+	if (freed)
+		c->r->meta_freed += le64toh(head->total_nr);
+	else
+		c->r->meta_free += le64toh(head->total_nr);
+}
+
+static void meta_extent_cb(void *arg, uint64_t start, uint64_t len)
+{
+	struct checker *c = arg;
+
+	for (uint64_t b = start; b < start + len; b++)
+		see_meta(c, b);
+	c->r->meta_free += len;
+}
+
+static void data_extent_cb(void *arg, uint64_t start, uint64_t len)
+{
+	struct checker *c = arg;
+
+	see_data(c, start, len);
+	c->r->data_free += len;
+}
+
+static void extents(struct checker *c, const struct scoutfs_alloc_root *root, bool meta,
+		    const char *what)
+{
+	char tw[128];
+
+	snprintf(tw, sizeof(tw), "%s tree", what);
+	tree(c, &root->root, tw);
+	c->what = what;
+	if (sfs_alloc_walk_extents(c->fs, root, meta ? meta_extent_cb : data_extent_cb, c))
+		problem(c, "%s: the free extents are inconsistent (see the log)", what);
+}
+
+static int log_trees_item(struct checker *c, const struct scoutfs_log_trees *lt)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "log tree %016llx.%llu", (unsigned long long)le64toh(lt->rid),
+		 (unsigned long long)le64toh(lt->nr));
+	list(c, &lt->meta_avail, what, false);
+	list(c, &lt->meta_freed, what, true);
+	tree(c, &lt->item_root, what);
+	if (lt->bloom_ref.blkno) {
+		struct sfs_block *bl;
+
+		c->what = what;
+		if (sfs_block_read_ref(c->fs, &lt->bloom_ref, SCOUTFS_BLOCK_MAGIC_BLOOM, &bl))
+			problem(c, "%s: bloom block %llu does not read", what,
+				(unsigned long long)le64toh(lt->bloom_ref.blkno));
+		else
+			sfs_block_put(c->fs, bl);
+		see_meta(c, le64toh(lt->bloom_ref.blkno));
+	}
+	extents(c, &lt->data_avail, false, what);
+	extents(c, &lt->data_freed, false, what);
+	if (lt->srch_file.ref.blkno)
+		problem(c, "%s: has a srch file, which this check does not walk yet", what);
+	c->r->log_trees++;
+	return 0;
+}
+
+int sfs_check_volume(struct sfs_fs *fs, const struct scoutfs_super_block *super,
+		     struct sfs_check_report *r)
+{
+	struct checker c = { .fs = fs, .r = r };
+	struct sfs_btree_item_ret *ir = NULL;
+	struct scoutfs_log_trees lt;
+	struct scoutfs_key key;
+	uint64_t b;
+	int ret;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	c.total_meta = le64toh(super->total_meta_blocks);
+	c.total_data = le64toh(super->total_data_blocks);
+	c.meta = calloc(c.total_meta ? c.total_meta : 1, 1);
+	c.data = calloc(c.total_data ? c.total_data : 1, 1);
+	ir = malloc(sizeof(*ir));
+	if (!c.meta || !c.data || !ir) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	tree(&c, &super->fs_root, "fs_root");
+	tree(&c, &super->logs_root, "logs_root");
+	tree(&c, &super->log_merge, "log_merge");
+	tree(&c, &super->mounted_clients, "mounted_clients");
+	tree(&c, &super->srch_root, "srch_root");
+	for (i = 0; i < 2; i++) {
+		extents(&c, &super->meta_alloc[i], true, i ? "meta_alloc[1]" : "meta_alloc[0]");
+		list(&c, &super->server_meta_avail[i], "server_meta_avail", false);
+		list(&c, &super->server_meta_freed[i], "server_meta_freed", true);
+	}
+	extents(&c, &super->data_alloc, false, "data_alloc");
+
+	key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, 0, 0, 0, 0, 0);
+	while ((ret = sfs_btree_next(fs, &super->logs_root, &key, ir)) == 0 &&
+	       ir->key.sk_zone == SCOUTFS_LOG_TREES_ZONE) {
+		if (ir->val_len != sizeof(lt)) {
+			problem(&c, "logs_root: an item of %u bytes", ir->val_len);
+			break;
+		}
+		memcpy(&lt, ir->val, sizeof(lt));
+		log_trees_item(&c, &lt);
+		key = ir->key;
+		sfs_key_inc(&key);
+	}
+	if (ret && ret != -ENOENT)
+		goto out;
+
+	for (b = SCOUTFS_META_DEV_START_BLKNO; b < c.total_meta && !c.err; b++) {
+		if (c.meta[b] == 0)
+			problem(&c, "metadata block %llu is neither free nor used (leaked)",
+				(unsigned long long)b);
+	}
+	for (b = SCOUTFS_DATA_DEV_START_BLKNO; b < c.total_data && !c.err; b++) {
+		if (c.data[b] == 0)
+			problem(&c, "data block %llu is neither free nor used (leaked)",
+				(unsigned long long)b);
+	}
+	ret = c.err;
+out:
+	free(c.meta);
+	free(c.data);
+	free(ir);
+	return ret;
+}

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A mount's metadata engine, assembled in order and torn down in reverse:
+ *
+ *   block (meta + data) -> super -> quorum agent (members: elects itself,
+ *   starts the server on its slot's address) -> client (finds the server
+ *   through the quorum blocks, greets it) -> item cache (reads through the
+ *   client's stable roots) -> transaction
+ *
+ * Every mount is a client of the server, the leader's too, over TCP.
+ *
+ * Failure: setup undoes whatever it built.  destroy tears down what is
+ * there without committing (a crash, as far as the disk is concerned);
+ * unmount commits, says farewell and stops the quorum agent first.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "block.h"
+#include "client.h"
+#include "item.h"
+#include "log.h"
+#include "mount.h"
+#include "quorum.h"
+#include "server.h"
+#include "super.h"
+#include "text.h"
+#include "trans.h"
+
+struct sfs_mount {
+	struct sfs_mount_opts opts;
+	struct scoutfs_super_block *super;
+	struct sfs_fs *fs;
+};
+
+static struct sfs_mount *mount_of(struct sfs_fs *fs)
+{
+	return fs->mount;
+}
+
+const struct scoutfs_super_block *sfs_mount_super(struct sfs_fs *fs)
+{
+	return mount_of(fs) ? mount_of(fs)->super : NULL;
+}
+
+/* an on-disk inet address as a socket address */
+static int inet_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_storage *ss,
+			 socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (le16toh(addr->v4.family) == SCOUTFS_AF_IPV4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(le16toh(addr->v4.port));
+		sin->sin_addr.s_addr = htonl(le32toh(addr->v4.addr));
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (le16toh(addr->v6.family) == SCOUTFS_AF_IPV6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(le16toh(addr->v6.port));
+		memcpy(&sin6->sin6_addr, addr->v6.addr, 16);
+		sin6->sin6_scope_id = le32toh(addr->v6.scope_id);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* the quorum agent's callback: our slot won, start the server on its address */
+static int start_server(void *arg, uint64_t term)
+{
+	struct sfs_mount *m = arg;
+	struct sfs_server_opts sopts = { 0 };
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int ret;
+
+	ret = inet_sockaddr(&m->super->qconf.slots[m->opts.quorum_slot_nr].addr, &ss, &len);
+	if (ret)
+		return ret;
+	sopts.addr = (struct sockaddr *)&ss;
+	sopts.addr_len = len;
+	sopts.term = term;
+	sopts.client_data_target = m->opts.client_data_target;
+	sopts.client_meta_target = m->opts.client_meta_target;
+	return sfs_server_start(m->fs, &sopts, NULL);
+}
+
+static void stop_server(void *arg)
+{
+	struct sfs_mount *m = arg;
+
+	sfs_server_stop(m->fs);
+}
+
+static int item_get_roots(void *arg, struct sfs_forest_roots *roots)
+{
+	return sfs_client_get_roots(arg, roots);
+}
+
+/* look for a running server in the quorum blocks until it shows up */
+static int find_server(struct sfs_mount *m, struct sockaddr_storage *ss, socklen_t *len)
+{
+	union scoutfs_inet_addr addr;
+	char text[SFS_TEXT_ADDR_LEN];
+	unsigned int waited = 0;
+	uint64_t term;
+	int ret;
+
+	for (;;) {
+		ret = sfs_quorum_find_server(m->fs, m->super, &addr, &term);
+		if (ret != -ENOENT)
+			break;
+		if (waited >= m->opts.server_wait_ms) {
+			sfs_err(m->fs, "mount: no server appeared in the quorum blocks in %u ms",
+				m->opts.server_wait_ms);
+			return -ETIMEDOUT;
+		}
+		usleep(100 * 1000);
+		waited += 100;
+	}
+	if (ret)
+		return ret;
+	sfs_text_inet_addr(text, sizeof(text), &addr);
+	sfs_info(m->fs, "mount: server of term %llu at %s", (unsigned long long)term, text);
+	return inet_sockaddr(&addr, ss, len);
+}
+
+int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
+{
+	struct sfs_block_opts bopts = { 0 };
+	struct sfs_quorum_opts qopts = { 0 };
+	struct sfs_client_opts copts = { 0 };
+	struct sfs_item_opts iopts = { 0 };
+	struct sfs_trans_opts topts = { 0 };
+	struct sockaddr_storage ss;
+	struct sfs_mount *m;
+	socklen_t len;
+	int ret;
+
+	if (fs->mount)
+		return -EBUSY;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	fs->mount = m;
+	m->fs = fs;
+	m->opts = *opts;
+	if (!m->opts.server_wait_ms)
+		m->opts.server_wait_ms = 60000;
+	fs->rid = opts->rid;
+	while (fs->rid == 0 || fs->rid == UINT64_MAX) {
+		if (getrandom(&fs->rid, sizeof(fs->rid), 0) != sizeof(fs->rid)) {
+			ret = -errno;
+			goto out;
+		}
+	}
+
+	bopts.meta_path = opts->meta_path;
+	bopts.data_path = opts->data_path;
+	bopts.cache_bytes = opts->block_cache_bytes;
+	ret = sfs_block_setup(fs, &bopts);
+	if (ret)
+		goto out;
+	m->super = sfs_block_alloc_buf(SCOUTFS_BLOCK_SM_SIZE);
+	if (!m->super) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = sfs_super_read(fs, m->super);
+	if (ret)
+		goto out;
+
+	qopts.slot_nr = opts->quorum_slot_nr;
+	qopts.rid = fs->rid;
+	qopts.super = m->super;
+	qopts.start_server = start_server;
+	qopts.stop_server = stop_server;
+	qopts.arg = m;
+	ret = sfs_quorum_setup(fs, &qopts) ?: sfs_quorum_start(fs);
+	if (ret)
+		goto out;
+	if (opts->quorum_slot_nr >= 0) {
+		ret = sfs_quorum_wait_role(fs, SFS_QUORUM_ROLE_LEADER, m->opts.server_wait_ms);
+		if (ret) {
+			sfs_err(fs, "mount: quorum slot %d did not become leader: %s",
+				opts->quorum_slot_nr, strerror(-ret));
+			goto out;
+		}
+	}
+
+	ret = find_server(m, &ss, &len);
+	if (ret)
+		goto out;
+	copts.addr = (struct sockaddr *)&ss;
+	copts.addr_len = len;
+	copts.rid = fs->rid;
+	copts.uuid = m->super->uuid;
+	copts.fmt_vers = le64toh(m->super->fmt_vers);
+	copts.quorum = opts->quorum_slot_nr >= 0;
+	ret = sfs_client_setup(fs, &copts);
+	if (ret)
+		goto out;
+
+	iopts.get_roots = item_get_roots;
+	iopts.arg = fs;
+	iopts.max_bytes = opts->item_cache_bytes;
+	ret = sfs_item_setup(fs, &iopts);
+	if (ret)
+		goto out;
+
+	topts.commit_interval_ms = opts->commit_interval_ms;
+	topts.dirty_bytes_budget = opts->dirty_bytes_budget;
+	ret = sfs_trans_setup(fs, &topts);
+out:
+	if (ret)
+		sfs_mount_destroy(fs);
+	return ret;
+}
+
+int sfs_mount_unmount(struct sfs_fs *fs)
+{
+	int ret = 0, err;
+
+	if (fs->trans)
+		ret = sfs_trans_sync(fs);
+	if (fs->client) {
+		err = sfs_client_farewell(fs);
+		if (!ret)
+			ret = err;
+	}
+	sfs_trans_destroy(fs);
+	sfs_item_destroy(fs);
+	sfs_client_destroy(fs);
+	if (fs->quorum) {
+		err = sfs_quorum_stop(fs);
+		if (!ret)
+			ret = err;
+	}
+	sfs_mount_destroy(fs);
+	return ret;
+}
+
+void sfs_mount_destroy(struct sfs_fs *fs)
+{
+	struct sfs_mount *m = fs->mount;
+
+	sfs_trans_destroy(fs);
+	sfs_item_destroy(fs);
+	sfs_client_destroy(fs);
+	sfs_quorum_destroy(fs);
+	sfs_server_stop(fs);
+	sfs_block_destroy(fs);
+	if (m) {
+		free(m->super);
+		free(m);
+		fs->mount = NULL;
+	}
+}

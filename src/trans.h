@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_TRANS_H
+#define SFS_TRANS_H
+
+/*
+ * The mount's one open transaction.  Operations that write items hold it
+ * (shared); a commit takes it exclusively, writes every dirty item of the
+ * item cache into the mount's log btree, makes everything durable, hands
+ * the new roots to the server and opens the next transaction.
+ */
+
+#include <stdint.h>
+
+#include "sfs.h"
+
+struct sfs_trans_opts {
+	/* 0 means the default in brackets */
+	uint32_t commit_interval_ms;	/* commit dirty items at least this often [10000] */
+	uint64_t dirty_bytes_budget;	/* commit once dirty items need this much [8 MiB] */
+	uint64_t meta_growth_need;	/* blocks an op may need: below, growth -ENOSPC [32] */
+};
+
+/* needs fs->client and fs->item; opens the first transaction */
+int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts);
+/* stops the commit thread; uncommitted items are not written */
+void sfs_trans_destroy(struct sfs_fs *fs);
+
+/*
+ * Hold the open transaction around item writes; *seq is its seq, the one
+ * the written items carry.  A hold that grows metadata (creates items)
+ * passes growth = true and gets -ENOSPC once the server has marked the
+ * mount's allocator LOW; deletions pass false and may use the reserve.
+ */
+int sfs_trans_hold(struct sfs_fs *fs, bool growth, uint64_t *seq);
+void sfs_trans_release(struct sfs_fs *fs);
+
+/* commit now and wait: everything released before the call is durable */
+int sfs_trans_sync(struct sfs_fs *fs);
+
+/* the seq of the last committed transaction */
+uint64_t sfs_trans_committed_seq(struct sfs_fs *fs);
+
+#endif
