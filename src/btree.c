@@ -1611,20 +1611,59 @@ int sfs_btree_delete(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_bloc
 	return collapse_root(&w);
 }
 
+/*
+ * Bulk insert: one walk per leaf rather than per item.  The walk makes
+ * room for the first item of a run; the run goes on into the same leaf
+ * while the keys stay inside the range the leaf covers and it has room,
+ * and the next walk (splitting as needed) picks up where it stopped.
+ */
 int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 			  struct sfs_block_writer *wri, struct scoutfs_btree_root *root,
 			  const struct sfs_btree_list_item *items, size_t nr)
 {
-	size_t i;
+	const struct sfs_btree_list_item *li;
+	struct scoutfs_btree_block *bt;
+	struct scoutfs_btree_item *it;
+	struct sfs_block *bl;
+	unsigned int need, old;
+	size_t i = 0;
 	int ret;
 
-	for (i = 0; i < nr; i++) {
-		if (i && sfs_key_cmp(&items[i - 1].key, &items[i].key) >= 0)
+	for (size_t j = 1; j < nr; j++)
+		if (sfs_key_cmp(&items[j - 1].key, &items[j].key) >= 0)
 			return -EINVAL;
-		ret = sfs_btree_force(fs, alloc, wri, root, &items[i].key, items[i].seq,
-				      items[i].flags, items[i].val, items[i].val_len);
+	for (size_t j = 0; j < nr; j++)
+		if (items[j].val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (items[j].val_len && !items[j].val))
+			return -EINVAL;
+
+	while (i < nr) {
+		struct walk w = { .fs = fs, .alloc = alloc, .wri = wri, .root = root,
+				  .key = &items[i].key, .flags = WALK_DIRTY | WALK_INSERT,
+				  .need = ITEM_SIZE + round_up8(items[i].val_len) };
+
+		ret = walk(&w, &bl);
 		if (ret)
 			return ret;
+		bt = bl->data;
+		do {
+			li = &items[i];
+			it = (struct scoutfs_btree_item *)sfs_btree_leaf_lookup(bt, &li->key);
+			if (it) {
+				old = round_up8(le16toh(it->val_len));
+				need = (li->val_len && old == round_up8(li->val_len)) ?
+					       0 :
+					       round_up8(li->val_len);
+				if (le16toh(bt->mid_free_len) < need)
+					break;
+				update_item(bt, it, li->seq, li->flags, li->val, li->val_len);
+			} else {
+				if (!has_room(bt, ITEM_SIZE + round_up8(li->val_len)))
+					break;
+				create_item(bt, &li->key, li->seq, li->flags, li->val, li->val_len);
+			}
+			i++;
+		} while (i < nr && sfs_key_cmp(&items[i].key, &w.end) <= 0);
+		sfs_block_put(fs, bl);
 	}
 	return 0;
 }

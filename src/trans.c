@@ -10,7 +10,8 @@
  * (commit_trans, on the commit thread) takes the transaction
  * exclusively, so no write is half done, and:
  *
- *   1. writes every dirty item of the item cache into the log btree
+ *   1. writes every dirty item of the item cache into the log btree, in
+ *      one bulk insert (one descent per leaf)
  *      (deletion items too), copying blocks with the transaction's own
  *      allocator lists, and sets the bloom bits of each item's lock;
  *   2. writes the dirty blocks and flushes both devices (file data is
@@ -69,41 +70,76 @@ struct sfs_trans {
 	bool thread_started;
 };
 
+/* the dirty items, copied out in key order for one bulk insert */
 struct commit_ctx {
-	struct sfs_fs *fs;
-	struct scoutfs_log_trees *lt;
-	struct sfs_alloc_lists *lists;
-	struct sfs_block_writer *wri;
-	struct scoutfs_key last_lock;
-	bool have_lock;
-	uint64_t items;
+	struct sfs_btree_list_item *items;
+	size_t nr, cap;
+	uint8_t *vals;
+	size_t vals_len, vals_cap;
+	uint64_t max_seq;
 };
 
-static int commit_item(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
+static int gather_item(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
 		       const void *val, unsigned int val_len)
 {
 	struct commit_ctx *c = arg;
-	struct scoutfs_key lock;
+	void *p;
+
+	if (c->nr == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		p = realloc(c->items, c->cap * sizeof(*c->items));
+		if (!p)
+			return -ENOMEM;
+		c->items = p;
+	}
+	if (c->vals_len + val_len > c->vals_cap) {
+		c->vals_cap = c->vals_cap ? c->vals_cap * 2 : 1 << 20;
+		while (c->vals_cap < c->vals_len + val_len)
+			c->vals_cap *= 2;
+		p = realloc(c->vals, c->vals_cap);
+		if (!p)
+			return -ENOMEM;
+		c->vals = p;
+	}
+	c->items[c->nr].key = *key;
+	c->items[c->nr].seq = seq;
+	c->items[c->nr].flags = flags;
+	c->items[c->nr].val_len = (uint16_t)val_len;
+	/* an offset until the arena stops moving */
+	c->items[c->nr].val = (const void *)(uintptr_t)c->vals_len;
+	if (val_len)
+		memcpy(c->vals + c->vals_len, val, val_len);
+	c->vals_len += val_len;
+	c->nr++;
+	if (seq > c->max_seq)
+		c->max_seq = seq;
+	return 0;
+}
+
+/* write the gathered items into the log btree and set their locks' bloom bits */
+static int write_items(struct sfs_fs *fs, struct commit_ctx *c, struct scoutfs_log_trees *lt,
+		       struct sfs_alloc_lists *lists, struct sfs_block_writer *wri)
+{
+	struct scoutfs_key lock, last;
+	size_t i;
 	int ret;
 
-	ret = sfs_btree_force(c->fs, &c->lists->alloc, c->wri, &c->lt->item_root, key, seq, flags,
-			      val, val_len);
+	for (i = 0; i < c->nr; i++)
+		c->items[i].val = c->items[i].val_len ? c->vals + (uintptr_t)c->items[i].val : NULL;
+	ret = sfs_btree_insert_list(fs, &lists->alloc, wri, &lt->item_root, c->items, c->nr);
 	if (ret)
 		return ret;
-	if (seq > le64toh(c->lt->max_item_seq))
-		c->lt->max_item_seq = htole64(seq);
-
-	/* dirty items come in key order: one bloom update per lock group run */
-	lock = sfs_forest_lock_start(key);
-	if (!c->have_lock || sfs_key_cmp(&lock, &c->last_lock) != 0) {
-		ret = sfs_forest_bloom_set(c->fs, &c->lists->alloc, c->wri, &c->lt->bloom_ref,
-					   &lock);
+	for (i = 0; i < c->nr; i++) {
+		lock = sfs_forest_lock_start(&c->items[i].key);
+		if (i > 0 && sfs_key_cmp(&lock, &last) == 0)
+			continue;
+		ret = sfs_forest_bloom_set(fs, &lists->alloc, wri, &lt->bloom_ref, &lock);
 		if (ret)
 			return ret;
-		c->last_lock = lock;
-		c->have_lock = true;
+		last = lock;
 	}
-	c->items++;
+	if (c->max_seq > le64toh(lt->max_item_seq))
+		lt->max_item_seq = htole64(c->max_seq);
 	return 0;
 }
 
@@ -127,7 +163,7 @@ static int commit_trans(struct sfs_trans *trans)
 	struct scoutfs_log_trees lt = trans->lt;
 	struct sfs_block_writer wri;
 	struct sfs_alloc_lists lists;
-	struct commit_ctx c = { .fs = fs, .lt = &lt, .lists = &lists, .wri = &wri };
+	struct commit_ctx c = { 0 };
 	int ret;
 
 	if (!trans->open)
@@ -137,7 +173,7 @@ static int commit_trans(struct sfs_trans *trans)
 
 	sfs_block_writer_init(&wri);
 	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
-	ret = sfs_item_for_each_dirty(fs, commit_item, &c);
+	ret = sfs_item_for_each_dirty(fs, gather_item, &c) ?: write_items(fs, &c, &lt, &lists, &wri);
 	if (ret)
 		goto out;
 	ret = sfs_block_writer_write(fs, &wri) ?: sfs_block_flush(fs, SFS_DEV_META) ?:
@@ -152,7 +188,7 @@ static int commit_trans(struct sfs_trans *trans)
 		goto out;
 
 	sfs_item_commit_done(fs);
-	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.items);
+	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.nr);
 	sfs_inc(fs, trans_commit);
 	pthread_mutex_lock(&trans->lock);
 	trans->committed_seq = le64toh(lt.get_trans_seq);
@@ -169,6 +205,8 @@ out:
 		sfs_block_writer_forget(fs, &wri);
 	}
 	sfs_block_writer_destroy(&wri);
+	free(c.items);
+	free(c.vals);
 	return ret;
 }
 

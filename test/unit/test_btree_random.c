@@ -244,7 +244,9 @@ static void test_random(void **state)
 	struct scoutfs_key key;
 	const char *env;
 	uint64_t ops = 1000000, i, seed;
-	uint64_t counts[7] = { 0 };
+	uint64_t counts[8] = { 0 };
+	struct sfs_btree_list_item *batch = calloc(400, sizeof(*batch));
+	uint8_t *batch_vals = calloc(400, SCOUTFS_BTREE_MAX_VAL_LEN);
 	bool growing = true;
 	int height, max_height = 0, shrinks = 0, last_height = 0;
 	unsigned int len, op, pct;
@@ -289,8 +291,10 @@ static void test_random(void **state)
 			op = 4;	/* lookup */
 		else if (pct < 95)
 			op = 5;	/* next */
-		else
+		else if (pct < 99)
 			op = 6;	/* prev */
+		else
+			op = growing ? 7 : 3; /* a sorted batch through insert_list */
 		counts[op]++;
 
 		switch (op) {
@@ -351,6 +355,31 @@ static void test_random(void **state)
 			assert_int_equal(ret, 0);
 			check_item(m, want, &r);
 			break;
+		case 7: {
+			unsigned int n = 1 + (unsigned int)(rnd() % 400), b = 0;
+			uint32_t bid = id;
+
+			for (; b < n && bid < NR_KEYS; b++, bid += 1 + (uint32_t)(rnd() % 8)) {
+				len = rnd_len();
+				fill_val(batch_vals + (size_t)b * SCOUTFS_BTREE_MAX_VAL_LEN, bid,
+					 (uint32_t)i + 1, len);
+				batch[b].key = id_key(bid);
+				batch[b].seq = i + 1;
+				batch[b].flags = 0;
+				batch[b].val_len = (uint16_t)len;
+				batch[b].val = batch_vals + (size_t)b * SCOUTFS_BTREE_MAX_VAL_LEN;
+			}
+			ret = sfs_btree_insert_list(&f->fs, &f->ma.alloc, &f->wri, &f->root, batch, b);
+			assert_int_equal(ret, 0);
+			for (unsigned int j = 0; j < b; j++) {
+				bid = key_id(&batch[j].key);
+				if (!m->present[bid])
+					model_add(m, bid);
+				m->len[bid] = batch[j].val_len;
+				m->ver[bid] = (uint32_t)i + 1;
+			}
+			break;
+		}
 		case 6:
 			ret = sfs_btree_prev(&f->fs, &f->root, &key, &r);
 			for (want = id + 1; want > 0 && !m->present[want - 1]; want--)
@@ -387,11 +416,13 @@ static void test_random(void **state)
 	check_all(f, &height);
 	compare_all(f);
 
-	print_message("  ops: force %llu insert %llu update %llu delete %llu lookup %llu next %llu prev %llu\n",
+	print_message("  ops: force %llu insert %llu update %llu delete %llu lookup %llu next %llu prev %llu batch %llu\n",
 		      (unsigned long long)counts[0], (unsigned long long)counts[1],
 		      (unsigned long long)counts[2], (unsigned long long)counts[3],
 		      (unsigned long long)counts[4], (unsigned long long)counts[5],
-		      (unsigned long long)counts[6]);
+		      (unsigned long long)counts[6], (unsigned long long)counts[7]);
+	free(batch);
+	free(batch_vals);
 	print_message("  items %llu, blocks in use %llu, max height %d, height decreases %d\n",
 		      (unsigned long long)m->nr, (unsigned long long)f->ma.used, max_height,
 		      shrinks);
