@@ -1611,11 +1611,86 @@ int sfs_btree_delete(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_bloc
 	return collapse_root(&w);
 }
 
+/* runs shorter than this go in item by item; longer ones rebuild the leaf */
+#define BULK_REBUILD_MIN 8
+
+/*
+ * Rebuild a leaf as the merge of its items and a sorted run of new ones
+ * (a run item replaces an existing item with its key).  The caller made
+ * sure the result fits.  Like build_block: array in key order, values
+ * packed at the end, balanced AVL tree, hash table.
+ */
+static int merge_run_into_leaf(struct scoutfs_btree_block *bt, const struct sfs_btree_list_item *run,
+			       size_t nr)
+{
+	struct scoutfs_btree_block *tmp = malloc(SCOUTFS_BLOCK_LG_SIZE);
+	struct gathered *g = malloc(sizeof(*g) * (le16toh(bt->nr_items) + 1));
+	unsigned int off = sfs_btree_block_end(0);
+	unsigned int gn, gi = 0, n = 0, total = 0, len;
+	struct scoutfs_btree_item *it;
+	size_t ri = 0;
+	const void *val;
+	int c;
+
+	if (!tmp || !g) {
+		free(tmp);
+		free(g);
+		return -ENOMEM;
+	}
+	gn = gather(bt, g);
+	sfs_btree_block_init(tmp, 0);
+	while (gi < gn || ri < nr) {
+		it = &tmp->items[n];
+		if (ri == nr)
+			c = -1;
+		else if (gi == gn)
+			c = 1;
+		else
+			c = sfs_key_cmp(&g[gi].it->key, &run[ri].key);
+		if (c < 0) {
+			*it = *g[gi].it;
+			len = le16toh(it->val_len);
+			val = sfs_btree_item_val(g[gi].bt, g[gi].it);
+			gi++;
+		} else {
+			memset(it, 0, ITEM_SIZE);
+			it->key = run[ri].key;
+			it->seq = htole64(run[ri].seq);
+			it->flags = run[ri].flags;
+			it->val_len = htole16(run[ri].val_len);
+			len = run[ri].val_len;
+			val = run[ri].val;
+			ri++;
+			if (c == 0)
+				gi++; /* replaced */
+		}
+		it->val_off = 0;
+		if (len) {
+			off -= round_up8(len);
+			set_val(tmp, it, off, val, len);
+		}
+		total += ITEM_SIZE + round_up8(len);
+		leaf_hash_insert(tmp, &it->key, sfs_btree_item_off(n));
+		n++;
+	}
+	tmp->nr_items = htole16((uint16_t)n);
+	tmp->total_item_bytes = htole16((uint16_t)total);
+	tmp->mid_free_len = htole16((uint16_t)(off - (HDR_SIZE + n * ITEM_SIZE)));
+	tmp->item_root.node = htole16(build_avl(tmp, 0, (int)n - 1, 0));
+	memset((char *)tmp + HDR_SIZE + n * ITEM_SIZE, 0, le16toh(tmp->mid_free_len));
+	memcpy((char *)bt + 32, (char *)tmp + 32, SCOUTFS_BLOCK_LG_SIZE - 32);
+	free(tmp);
+	free(g);
+	return 0;
+}
+
 /*
  * Bulk insert: one walk per leaf rather than per item.  The walk makes
- * room for the first item of a run; the run goes on into the same leaf
- * while the keys stay inside the range the leaf covers and it has room,
- * and the next walk (splitting as needed) picks up where it stopped.
+ * room for the first item of a run; the run is every following item
+ * whose key stays inside the range the leaf covers, as long as the merge
+ * of the leaf and the run still fits in it.  A long run is merged into
+ * the leaf with one rebuild, a short one item by item; the next walk
+ * (splitting as needed) picks up where the run stopped.
  */
 int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 			  struct sfs_block_writer *wri, struct scoutfs_btree_root *root,
@@ -1625,14 +1700,14 @@ int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 	struct scoutfs_btree_block *bt;
 	struct scoutfs_btree_item *it;
 	struct sfs_block *bl;
-	unsigned int need, old;
-	size_t i = 0;
+	unsigned int need, old, bytes, count;
+	size_t i = 0, j;
 	int ret;
 
-	for (size_t j = 1; j < nr; j++)
+	for (j = 1; j < nr; j++)
 		if (sfs_key_cmp(&items[j - 1].key, &items[j].key) >= 0)
 			return -EINVAL;
-	for (size_t j = 0; j < nr; j++)
+	for (j = 0; j < nr; j++)
 		if (items[j].val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (items[j].val_len && !items[j].val))
 			return -EINVAL;
 
@@ -1645,6 +1720,28 @@ int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 		if (ret)
 			return ret;
 		bt = bl->data;
+
+		/* how far a merge may go: counted as if every item were new */
+		bytes = le16toh(bt->total_item_bytes);
+		count = le16toh(bt->nr_items);
+		for (j = i; j < nr && sfs_key_cmp(&items[j].key, &w.end) <= 0; j++) {
+			need = ITEM_SIZE + round_up8(items[j].val_len);
+			if (bytes + need > block_space(bt) ||
+			    count + 1 > SCOUTFS_BTREE_LEAF_MAX_ITEMS)
+				break;
+			bytes += need;
+			count++;
+		}
+
+		if (j - i >= BULK_REBUILD_MIN) {
+			ret = merge_run_into_leaf(bt, items + i, j - i);
+			sfs_block_put(fs, bl);
+			if (ret)
+				return ret;
+			i = j;
+			continue;
+		}
+
 		do {
 			li = &items[i];
 			it = (struct scoutfs_btree_item *)sfs_btree_leaf_lookup(bt, &li->key);
