@@ -1035,11 +1035,32 @@ static int split_block(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_bl
 	struct scoutfs_btree_block *bt = bl->data;
 	struct scoutfs_btree_block *tmp = NULL;
 	struct scoutfs_block_ref ref;
-	struct scoutfs_btree_item *pit;
+	struct scoutfs_btree_item *pit, *last;
 	struct sfs_block *left = NULL;
 	struct gathered *g = NULL;
 	unsigned int n, k, bytes = 0, half = le16toh(bt->total_item_bytes) / 2;
 	int ret;
+
+	/*
+	 * Appending past the last item (sequential inserts): move nothing.
+	 * A new empty block takes over the upper range (bl's parent item),
+	 * and bl, full as it is, gets a parent item keyed by its last key.
+	 */
+	last = lnk(bt, le16toh(bt->item_root.node));
+	while (last && NODE_GET(last, right))
+		last = lnk(bt, NODE_GET(last, right));
+	if (last && sfs_key_cmp(key, &last->key) > 0) {
+		struct scoutfs_block_ref bl_ref = *item_ref(parent, *pitem_ret);
+
+		ret = new_block(fs, alloc, wri, bt->level, &ref, &left);
+		if (ret)
+			goto out;
+		*item_ref(parent, *pitem_ret) = ref;
+		create_item(parent, &last->key, 0, 0, &bl_ref, sizeof(bl_ref));
+		*bl_ret = left;	/* the new block is the one that holds key */
+		left = bl;	/* and the caller's reference to bl is dropped below */
+		goto out;
+	}
 
 	g = malloc(sizeof(*g) * (le16toh(bt->nr_items) + 1));
 	tmp = malloc(SCOUTFS_BLOCK_LG_SIZE);

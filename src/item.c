@@ -1126,27 +1126,54 @@ int sfs_item_for_each_dirty(struct sfs_fs *fs, sfs_btree_item_cb cb, void *arg)
 	return ret;
 }
 
+/* a dirty item is persistent now: keep it clean, or drop a tombstone / uncached item */
+static bool commit_one(struct sfs_fs *fs, struct sfs_item_cache *c, struct item *it)
+{
+	bool cached = range_find(c, &it->key) != NULL;
+
+	if ((it->flags & ITEM_DELETION) || !cached) {
+		/* invariants 2 and 4: no clean tombstones, no clean items outside ranges */
+		item_unlink(c, it);
+		item_free(fs, it);
+		return !cached;
+	}
+	it->flags |= ITEM_PERSISTENT;
+	return false;
+}
+
 void sfs_item_commit_done(struct sfs_fs *fs)
 {
 	struct sfs_item_cache *c = fs->item;
-	struct item *it, *next;
+	struct item *it, *next, **all;
 	bool dropped = false;
-	bool cached;
+	uint64_t i, n;
 
 	cache_lock(c, true);
-	for (it = RB_MIN(dirty_tree, &c->dirty); it; it = next) {
-		next = RB_NEXT(dirty_tree, &c->dirty, it);
-		dirty_unlink(c, it);
-		cached = range_find(c, &it->key) != NULL;
-		if ((it->flags & ITEM_DELETION) || !cached) {
-			/* invariants 2 and 4: no clean tombstones, no clean items outside ranges */
-			item_unlink(c, it);
-			item_free(fs, it);
-			if (!cached)
-				dropped = true;
-			continue;
+	/*
+	 * Every dirty item leaves the dirty tree.  Take them all out at once
+	 * (a snapshot, then an empty tree) rather than removing and
+	 * rebalancing one by one; without memory for the snapshot, do that.
+	 */
+	n = c->dirty_count;
+	all = n ? malloc(n * sizeof(*all)) : NULL;
+	if (all) {
+		i = 0;
+		RB_FOREACH(it, dirty_tree, &c->dirty)
+			all[i++] = it;
+		RB_INIT(&c->dirty);
+		c->dirty_count = 0;
+		c->dirty_bytes = 0;
+		for (i = 0; i < n; i++) {
+			all[i]->flags &= (uint8_t)~ITEM_DIRTY;
+			dropped |= commit_one(fs, c, all[i]);
 		}
-		it->flags |= ITEM_PERSISTENT;
+		free(all);
+	} else {
+		for (it = RB_MIN(dirty_tree, &c->dirty); it; it = next) {
+			next = RB_NEXT(dirty_tree, &c->dirty, it);
+			dirty_unlink(c, it);
+			dropped |= commit_one(fs, c, it);
+		}
 	}
 	if (dropped)
 		c->gen++;

@@ -156,6 +156,14 @@ static int open_next(struct sfs_trans *trans)
 	return ret;
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* called with hold_lock held exclusively */
 static int commit_trans(struct sfs_trans *trans)
 {
@@ -164,6 +172,8 @@ static int commit_trans(struct sfs_trans *trans)
 	struct sfs_block_writer wri;
 	struct sfs_alloc_lists lists;
 	struct commit_ctx c = { 0 };
+	double t[7];
+	size_t blocks = 0;
 	int ret;
 
 	if (!trans->open)
@@ -173,21 +183,34 @@ static int commit_trans(struct sfs_trans *trans)
 
 	sfs_block_writer_init(&wri);
 	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
-	ret = sfs_item_for_each_dirty(fs, gather_item, &c) ?: write_items(fs, &c, &lt, &lists, &wri);
-	if (ret)
-		goto out;
-	ret = sfs_block_writer_write(fs, &wri) ?: sfs_block_flush(fs, SFS_DEV_META) ?:
-	      sfs_block_flush(fs, SFS_DEV_DATA);
+	t[0] = mono_ms();
+	ret = sfs_item_for_each_dirty(fs, gather_item, &c);
+	t[1] = mono_ms();
+	if (!ret)
+		ret = write_items(fs, &c, &lt, &lists, &wri);
+	t[2] = mono_ms();
+	blocks = wri.nr;
+	if (!ret)
+		ret = sfs_block_writer_write(fs, &wri);
+	t[3] = mono_ms();
+	if (!ret)
+		ret = sfs_block_flush(fs, SFS_DEV_META) ?: sfs_block_flush(fs, SFS_DEV_DATA);
+	t[4] = mono_ms();
 	if (ret)
 		goto out;
 
 	lt.meta_avail = lists.avail;
 	lt.meta_freed = lists.freed;
 	ret = sfs_client_commit_log_trees(fs, &lt);
+	t[5] = mono_ms();
 	if (ret)
 		goto out;
 
 	sfs_item_commit_done(fs);
+	t[6] = mono_ms();
+	sfs_debug(fs, "trans: committed %zu items in %zu blocks: gather %.1f ms, btree %.1f ms, write %.1f ms, flush %.1f ms, server %.1f ms, clean %.1f ms",
+		  c.nr, blocks, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4],
+		  t[6] - t[5]);
 	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.nr);
 	sfs_inc(fs, trans_commit);
 	pthread_mutex_lock(&trans->lock);
