@@ -12,6 +12,11 @@
  *   every log_trees item: meta_avail/meta_freed lists, its item tree,
  *     its bloom block, data_avail/data_freed trees (meta) and extents
  *     (data)
+ *   every log_merge item (merge.c): a REQUEST's avail list (free) and
+ *     freed list (freed) -- its root and logs_root are snapshots of
+ *     trees counted elsewhere; a FREEING item's tree (blocks waiting to
+ *     be freed).  A COMPLETE item never outlives the server commit that
+ *     makes it; one on disk is reported.
  *
  * and at the end every block past the static area must have been found
  * exactly once.  The walk reads through the block layer, so every block
@@ -178,6 +183,49 @@ static int log_trees_item(struct checker *c, const struct scoutfs_log_trees *lt)
 	return 0;
 }
 
+static void log_merge_item(struct checker *c, const struct sfs_btree_item_ret *ir)
+{
+	union {
+		struct scoutfs_log_merge_request req;
+		struct scoutfs_log_merge_freeing fr;
+	} u;
+	char what[96];
+
+	switch (ir->key.sk_zone) {
+	case SCOUTFS_LOG_MERGE_REQUEST_ZONE:
+		if (ir->val_len != sizeof(u.req))
+			break;
+		memcpy(&u.req, ir->val, sizeof(u.req));
+		snprintf(what, sizeof(what), "merge request %016llx.%llu",
+			 (unsigned long long)le64toh(u.req.rid),
+			 (unsigned long long)le64toh(u.req.seq));
+		list(c, &u.req.meta_avail, what, false);
+		list(c, &u.req.meta_freed, what, true);
+		c->r->merge_requests++;
+		return;
+	case SCOUTFS_LOG_MERGE_FREEING_ZONE:
+		if (ir->val_len != sizeof(u.fr))
+			break;
+		memcpy(&u.fr, ir->val, sizeof(u.fr));
+		snprintf(what, sizeof(what), "merge freeing %llu",
+			 (unsigned long long)le64toh(u.fr.seq));
+		tree(c, &u.fr.root, what);
+		c->r->merge_freeing++;
+		return;
+	case SCOUTFS_LOG_MERGE_COMPLETE_ZONE:
+		problem(c, "log_merge: a complete item (seq %llu) outlived its commit",
+			(unsigned long long)le64toh(ir->key.sklmc_seq));
+		return;
+	case SCOUTFS_LOG_MERGE_STATUS_ZONE:
+	case SCOUTFS_LOG_MERGE_RANGE_ZONE:
+		return;
+	default:
+		problem(c, "log_merge: an item of zone %u", ir->key.sk_zone);
+		return;
+	}
+	problem(c, "log_merge: a zone %u item of %u bytes", ir->key.sk_zone, ir->val_len);
+}
+
 int sfs_check_volume(struct sfs_fs *fs, const struct scoutfs_super_block *super,
 		     struct sfs_check_report *r)
 {
@@ -221,6 +269,15 @@ int sfs_check_volume(struct sfs_fs *fs, const struct scoutfs_super_block *super,
 		}
 		memcpy(&lt, ir->val, sizeof(lt));
 		log_trees_item(&c, &lt);
+		key = ir->key;
+		sfs_key_inc(&key);
+	}
+	if (ret && ret != -ENOENT)
+		goto out;
+
+	sfs_key_set_zero(&key);
+	while ((ret = sfs_btree_next(fs, &super->log_merge, &key, ir)) == 0) {
+		log_merge_item(&c, ir);
 		key = ir->key;
 		sfs_key_inc(&key);
 	}

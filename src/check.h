@@ -24,6 +24,8 @@ struct sfs_check_report {
 	uint64_t meta_free;	/* in free extents and avail lists */
 	uint64_t meta_freed;	/* on freed lists */
 	uint64_t data_free;	/* in free extents */
+	uint64_t merge_requests; /* log_merge REQUEST items */
+	uint64_t merge_freeing;	/* log_merge FREEING items */
 	char why[256];		/* the first problem found */
 };
 

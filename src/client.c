@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "merge.h"
 #include "net.h"
 
 #define CLIENT_TIMEOUT_MS 60000
@@ -26,6 +27,7 @@ struct sfs_client {
 	struct sfs_net_conn *conn;
 	struct sfs_client_opts opts;
 	uint64_t server_term;
+	uint64_t last_lt_nr;		/* the log tree nr of the last GET_LOG_TREES */
 };
 
 static int request(struct sfs_fs *fs, uint16_t cmd, const void *data, uint32_t len, void *resp,
@@ -128,9 +130,21 @@ int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, ui
 	return ret;
 }
 
+/*
+ * A new nr means the server finalized our previous tree: there may be
+ * merge work, so the merge worker looks now rather than at its next poll.
+ */
 int sfs_client_get_log_trees(struct sfs_fs *fs, struct scoutfs_log_trees *lt)
 {
-	return request(fs, SCOUTFS_NET_CMD_GET_LOG_TREES, NULL, 0, lt, sizeof(*lt), NULL);
+	int ret;
+
+	ret = request(fs, SCOUTFS_NET_CMD_GET_LOG_TREES, NULL, 0, lt, sizeof(*lt), NULL);
+	if (!ret && fs->client->last_lt_nr != le64toh(lt->nr)) {
+		if (fs->client->last_lt_nr)
+			sfs_merge_kick(fs);
+		fs->client->last_lt_nr = le64toh(lt->nr);
+	}
+	return ret;
 }
 
 int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt)
@@ -138,6 +152,18 @@ int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_tree
 	uint32_t len = 0;
 
 	return request(fs, SCOUTFS_NET_CMD_COMMIT_LOG_TREES, lt, sizeof(*lt), NULL, 0, &len);
+}
+
+int sfs_client_get_log_merge(struct sfs_fs *fs, struct scoutfs_log_merge_request *req)
+{
+	return request(fs, SCOUTFS_NET_CMD_GET_LOG_MERGE, NULL, 0, req, sizeof(*req), NULL);
+}
+
+int sfs_client_commit_log_merge(struct sfs_fs *fs, const struct scoutfs_log_merge_complete *comp)
+{
+	uint32_t len = 0;
+
+	return request(fs, SCOUTFS_NET_CMD_COMMIT_LOG_MERGE, comp, sizeof(*comp), NULL, 0, &len);
 }
 
 int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots)

@@ -33,6 +33,9 @@ void sfs_client_destroy(struct sfs_fs *fs);
 int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, uint64_t *nr);
 int sfs_client_get_log_trees(struct sfs_fs *fs, struct scoutfs_log_trees *lt);
 int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt);
+/* log merging: a request to work on (-ENOENT: none now), and its result */
+int sfs_client_get_log_merge(struct sfs_fs *fs, struct scoutfs_log_merge_request *req);
+int sfs_client_commit_log_merge(struct sfs_fs *fs, const struct scoutfs_log_merge_complete *comp);
 int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots);
 int sfs_client_get_last_seq(struct sfs_fs *fs, uint64_t *seq);
 int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st);

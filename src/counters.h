@@ -42,7 +42,25 @@
 	X(item_shrink_range)       \
 	X(item_invalidate)         \
 	X(item_invalidate_item)    \
-	X(item_commit_done)
+	X(item_commit_done)        \
+	X(log_merge_finalize)      \
+	X(log_merge_wait_active)   \
+	X(log_merge_start)         \
+	X(log_merge_request)       \
+	X(log_merge_request_again) \
+	X(log_merge_commit_unknown) \
+	X(log_merge_commit_error)  \
+	X(log_merge_stale_root)    \
+	X(log_merge_reclaim)       \
+	X(log_merge_splice)        \
+	X(log_merge_complete)      \
+	X(log_merge_freeing)       \
+	X(log_merge_work)          \
+	X(log_merge_remain)        \
+	X(log_merge_error)         \
+	X(log_merge_items)         \
+	X(log_merge_deletions)     \
+	X(log_merge_stale_logs)
 
 enum sfs_counter {
 #define SFS_COUNTER_ENUM(name) SFS_CTR_##name,

@@ -5,7 +5,8 @@
  *   block (meta + data) -> super -> quorum agent (members: elects itself,
  *   starts the server on its slot's address) -> client (finds the server
  *   through the quorum blocks, greets it) -> item cache (reads through the
- *   client's stable roots) -> transaction
+ *   client's stable roots) -> transaction -> log merge worker (asks the
+ *   server for merge requests, see merge.c)
  *
  * Every mount is a client of the server, the leader's too, over TCP.
  *
@@ -26,6 +27,7 @@
 #include "client.h"
 #include "item.h"
 #include "log.h"
+#include "merge.h"
 #include "mount.h"
 #include "quorum.h"
 #include "server.h"
@@ -93,6 +95,9 @@ static int start_server(void *arg, uint64_t term)
 	sopts.term = term;
 	sopts.client_data_target = m->opts.client_data_target;
 	sopts.client_meta_target = m->opts.client_meta_target;
+	sopts.finalize_items = m->opts.finalize_items;
+	sopts.max_log_trees = m->opts.max_log_trees;
+	sopts.merge_meta_target = m->opts.merge_meta_target;
 	return sfs_server_start(m->fs, &sopts, NULL);
 }
 
@@ -143,6 +148,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	struct sfs_client_opts copts = { 0 };
 	struct sfs_item_opts iopts = { 0 };
 	struct sfs_trans_opts topts = { 0 };
+	struct sfs_merge_opts mopts = { 0 };
 	struct sockaddr_storage ss;
 	struct sfs_mount *m;
 	socklen_t len;
@@ -222,6 +228,11 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	topts.commit_interval_ms = opts->commit_interval_ms;
 	topts.dirty_bytes_budget = opts->dirty_bytes_budget;
 	ret = sfs_trans_setup(fs, &topts);
+	if (ret)
+		goto out;
+
+	mopts.poll_ms = opts->merge_poll_ms;
+	ret = sfs_merge_setup(fs, &mopts);
 out:
 	if (ret)
 		sfs_mount_destroy(fs);
@@ -232,6 +243,8 @@ int sfs_mount_unmount(struct sfs_fs *fs)
 {
 	int ret = 0, err;
 
+	/* the request in hand is finished; the server keeps the rest for others */
+	sfs_merge_destroy(fs);
 	if (fs->trans)
 		ret = sfs_trans_sync(fs);
 	if (fs->client) {
@@ -255,6 +268,7 @@ void sfs_mount_destroy(struct sfs_fs *fs)
 {
 	struct sfs_mount *m = fs->mount;
 
+	sfs_merge_destroy(fs);
 	sfs_trans_destroy(fs);
 	sfs_item_destroy(fs);
 	sfs_client_destroy(fs);

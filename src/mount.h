@@ -29,6 +29,10 @@ struct sfs_mount_opts {
 	unsigned int server_wait_ms;	/* how long to look for a server [60000] */
 	uint64_t client_data_target;	/* server: data blocks per client refill */
 	uint64_t client_meta_target;	/* server: meta blocks per client refill */
+	uint64_t finalize_items;	/* server: finalize a log tree over this many items */
+	uint64_t max_log_trees;		/* server: more trees with items want a merge */
+	uint64_t merge_meta_target;	/* server: blocks per merge request */
+	uint32_t merge_poll_ms;		/* merge worker: idle poll interval */
 };
 
 struct sfs_mount;

@@ -22,11 +22,24 @@
  * (what GET_ROOTS and STATFS answer from) and swaps the double-buffered
  * server lists (format-spec.md 9.5: server_meta_avail/freed[2]).
  *
+ * Log merging (merge.c has the model, the request lifecycle and the
+ * failure cases): GET_LOG_TREES and FAREWELL finalize log trees,
+ * maybe_start_merge records a merge (STATUS, RANGE), GET_LOG_MERGE hands
+ * out REQUESTs, COMMIT_LOG_MERGE records a COMPLETE and splices it into
+ * fs_root in the same commit, finishing the merge once nothing is left.
+ * Between batches the worker runs maintenance commits of its own (every
+ * other turn under load) that free merged trees (FREEING items).
+ * Internal ops (sfs_server_request_merge, sfs_server_reclaim_mount) go
+ * through the same queue without a connection; their caller waits for
+ * the commit.
+ *
  * Idempotence: clients resend requests across reconnects and server
  * changes, so every handler recognises work already done: GET_LOG_TREES
  * returns the open transaction if there is one, COMMIT_LOG_TREES ignores
- * a transaction already committed, GREETING finds an existing
- * mounted_clients item, FAREWELL a missing one.
+ * a transaction already committed (or finalized since), GREETING finds
+ * an existing mounted_clients item, FAREWELL a missing one,
+ * GET_LOG_MERGE returns the mount's outstanding request, and
+ * COMMIT_LOG_MERGE ignores a request that no longer exists.
  *
  * Invariants
  * ----------
@@ -34,10 +47,13 @@
  *  2. The stable super is only replaced after its commit is durable.
  *  3. A client's meta_freed list and data_freed tree go back to the
  *     allocators only when it asks for its next transaction, i.e. after
- *     the transaction that freed them was committed.
+ *     the transaction that freed them was committed.  Blocks the durable
+ *     state may still reference (merge bookkeeping) go on the server's
+ *     freed list (release_list) and are reused a commit later.
  *  4. A failed commit leaves memory and disk apart: the server stops
  *     serving (every later request gets -EIO) and a new server must be
- *     started from the disk, as the reference does.
+ *     started from the disk, as the reference does.  So does a change
+ *     that fails half done (server->broken): it is never committed.
  *
  * Locking: server->lock protects the queue, stopping, failed and the
  * stable super; it is never held across I/O or net calls.
@@ -52,15 +68,23 @@
 #include "btree.h"
 #include "counters.h"
 #include "log.h"
+#include "merge.h"
 #include "net.h"
 #include "server.h"
 #include "super.h"
 
 #define OP_DATA_MAX 1024
 
+/* internal ops, never on the wire: above every net cmd */
+#define SFS_SERVER_OP_REQUEST_MERGE 0x8001
+#define SFS_SERVER_OP_RECLAIM_MOUNT 0x8002
+
+struct server_wait;
+
 struct server_op {
 	struct server_op *next;
-	struct sfs_net_conn *conn;
+	struct sfs_net_conn *conn;	/* NULL: an internal op, completed through wait */
+	struct server_wait *wait;
 	uint64_t req_id;
 	uint64_t rid;
 	uint16_t cmd;
@@ -92,6 +116,17 @@ struct sfs_server {
 	int cur;			/* the server_meta_avail/freed pair in use */
 	struct sfs_block_writer wri;
 	bool dirty;
+	bool broken;			/* a change failed half done: never commit it */
+	bool merge_wanted;		/* finalize trees with items at their next chance */
+	bool maint;			/* a maintenance commit (FREEING items) is due */
+};
+
+/* how the caller of an internal op waits for its commit */
+struct server_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	int err;
 };
 
 /* ------------------------------------------------------------------ */
@@ -181,6 +216,610 @@ static int store_log_trees(struct sfs_server *server, const struct scoutfs_log_t
 }
 
 /* ------------------------------------------------------------------ */
+/* Releasing blocks                                                     */
+/* ------------------------------------------------------------------ */
+
+/* the next value of the server's seq counter (persisted as super.seq) */
+static uint64_t next_seq(struct sfs_server *server)
+{
+	uint64_t seq = le64toh(server->super->seq) + 1;
+
+	server->super->seq = htole64(seq);
+	server->dirty = true;
+	return seq;
+}
+
+struct blknos {
+	uint64_t *v;
+	size_t nr, cap;
+	int err;
+};
+
+static void collect_blkno(void *arg, uint64_t blkno, bool list_block)
+{
+	struct blknos *b = arg;
+	uint64_t *v;
+
+	(void)list_block;
+	if (b->err)
+		return;
+	if (b->nr == b->cap) {
+		v = realloc(b->v, (b->cap ? b->cap * 2 : 1024) * sizeof(*v));
+		if (!v) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->v = v;
+		b->cap = b->cap ? b->cap * 2 : 1024;
+	}
+	b->v[b->nr++] = blkno;
+}
+
+/*
+ * Put every entry of a list, and its list blocks, on the server's freed
+ * list, leaving the head empty.  They are reused only after the commit
+ * that made them unreferenced is durable (the next server commit empties
+ * the previous one's freed list), so this is safe for lists whose blocks
+ * the durable state still references (a REQUEST item's, a retired log
+ * tree's, the old fs_root blocks on a COMPLETE's freed list).
+ */
+static int release_list(struct sfs_server *server, struct scoutfs_alloc_list_head *head)
+{
+	struct blknos b = { 0 };
+	size_t i;
+	int ret;
+
+	ret = sfs_alloc_walk_list(server->fs, head, collect_blkno, &b);
+	if (!ret)
+		ret = b.err;
+	for (i = 0; !ret && i < b.nr; i++)
+		ret = sfs_free_meta(server->fs, &server->lists.alloc, &server->wri, b.v[i]);
+	free(b.v);
+	if (!ret)
+		memset(head, 0, sizeof(*head));
+	server->dirty = true;
+	return ret;
+}
+
+/* a log tree's allocators back to the server: lists freed, data extents to data_alloc */
+static int release_allocators(struct sfs_server *server, struct scoutfs_log_trees *lt)
+{
+	struct scoutfs_super_block *super = server->super;
+	int ret;
+
+	ret = release_list(server, &lt->meta_avail) ?: release_list(server, &lt->meta_freed);
+	if (!ret)
+		ret = sfs_alloc_move(server->fs, &server->lists.alloc, &server->wri,
+				     &super->data_alloc, &lt->data_avail,
+				     le64toh(lt->data_avail.total_len));
+	if (!ret)
+		ret = sfs_alloc_move(server->fs, &server->lists.alloc, &server->wri,
+				     &super->data_alloc, &lt->data_freed,
+				     le64toh(lt->data_freed.total_len));
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* log_merge items                                                      */
+/* ------------------------------------------------------------------ */
+
+static struct scoutfs_key merge_key(uint8_t zone, uint64_t first, uint64_t second)
+{
+	return sfs_key_make(zone, first, 0, second, 0, 0);
+}
+
+/* a RANGE item's key: its start key with the zone replaced */
+static struct scoutfs_key range_key(const struct scoutfs_key *start)
+{
+	struct scoutfs_key key = *start;
+
+	key.sk_zone = SCOUTFS_LOG_MERGE_RANGE_ZONE;
+	return key;
+}
+
+/* the first item of zone at or after *key: 0 (*key set), -ENOENT, or an error */
+static int merge_next(struct sfs_server *server, uint8_t zone, struct scoutfs_key *key, void *val,
+		      size_t val_len)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_btree_next(server->fs, &server->super->log_merge, key, r);
+	if (!ret && r->key.sk_zone != zone)
+		ret = -ENOENT;
+	if (!ret && r->val_len != val_len) {
+		sfs_err(server->fs, "server: log_merge item of zone %u has %u bytes, expected %zu",
+			zone, r->val_len, val_len);
+		ret = -EIO;
+	}
+	if (!ret) {
+		*key = r->key;
+		memcpy(val, r->val, val_len);
+	}
+	free(r);
+	return ret;
+}
+
+static int merge_store(struct sfs_server *server, const struct scoutfs_key *key, const void *val,
+		       size_t val_len)
+{
+	server->dirty = true;
+	return sfs_btree_force(server->fs, &server->lists.alloc, &server->wri,
+			       &server->super->log_merge, key, 0, 0, val, (unsigned int)val_len);
+}
+
+static int merge_delete(struct sfs_server *server, const struct scoutfs_key *key)
+{
+	server->dirty = true;
+	return sfs_btree_delete(server->fs, &server->lists.alloc, &server->wri,
+				&server->super->log_merge, key);
+}
+
+static int get_status(struct sfs_server *server, struct scoutfs_log_merge_status *st)
+{
+	struct scoutfs_key key = merge_key(SCOUTFS_LOG_MERGE_STATUS_ZONE, 0, 0);
+
+	return merge_next(server, SCOUTFS_LOG_MERGE_STATUS_ZONE, &key, st, sizeof(*st));
+}
+
+static int put_status(struct sfs_server *server, const struct scoutfs_log_merge_status *st)
+{
+	struct scoutfs_key key = merge_key(SCOUTFS_LOG_MERGE_STATUS_ZONE, 0, 0);
+
+	return merge_store(server, &key, st, sizeof(*st));
+}
+
+static int add_range(struct sfs_server *server, const struct scoutfs_key *start,
+		     const struct scoutfs_key *end)
+{
+	struct scoutfs_log_merge_range rng = { .start = *start, .end = *end };
+	struct scoutfs_key key = range_key(start);
+
+	return merge_store(server, &key, &rng, sizeof(rng));
+}
+
+/* is there any item of zone in log_merge? */
+static int merge_zone_empty(struct sfs_server *server, uint8_t zone, bool *empty)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_key key = merge_key(zone, 0, 0);
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_btree_next(server->fs, &server->super->log_merge, &key, r);
+	*empty = ret == -ENOENT || (!ret && r->key.sk_zone != zone);
+	free(r);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finalizing log trees                                                 */
+/* ------------------------------------------------------------------ */
+
+static bool lt_finalized(const struct scoutfs_log_trees *lt)
+{
+	return le64toh(lt->flags) & SCOUTFS_LOG_TREES_FLAG_FINALIZED;
+}
+
+static bool lt_open(const struct scoutfs_log_trees *lt)
+{
+	return le64toh(lt->get_trans_seq) > le64toh(lt->commit_trans_seq);
+}
+
+/* every log_trees item in key order; cb may change logs_root (we walk by key) */
+typedef int (*lt_cb)(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg);
+
+static int for_each_lt(struct sfs_server *server, lt_cb cb, void *arg)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_log_trees lt;
+	struct scoutfs_key key;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, 0, 0, 0, 0, 0);
+	while ((ret = sfs_btree_next(server->fs, &server->super->logs_root, &key, r)) == 0 &&
+	       r->key.sk_zone == SCOUTFS_LOG_TREES_ZONE) {
+		if (r->val_len != sizeof(lt)) {
+			ret = -EIO;
+			break;
+		}
+		memcpy(&lt, r->val, sizeof(lt));
+		key = r->key;
+		sfs_key_inc(&key);
+		ret = cb(server, &lt, arg);
+		if (ret)
+			break;
+	}
+	free(r);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+struct census {
+	uint64_t trees;		/* log_trees items */
+	uint64_t with_items;	/* ... whose item tree is not empty */
+	uint64_t finalized;	/* ... FINALIZED */
+	uint64_t active;	/* not finalized, with items */
+};
+
+static int census_cb(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg)
+{
+	struct census *c = arg;
+
+	(void)server;
+	c->trees++;
+	if (lt->item_root.height)
+		c->with_items++;
+	if (lt_finalized(lt))
+		c->finalized++;
+	else if (lt->item_root.height)
+		c->active++;
+	return 0;
+}
+
+static int take_census(struct sfs_server *server, struct census *c)
+{
+	memset(c, 0, sizeof(*c));
+	return for_each_lt(server, census_cb, c);
+}
+
+static int count_cb(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
+		    const void *val, unsigned int val_len)
+{
+	(void)key, (void)seq, (void)flags, (void)val, (void)val_len;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+/* does the tree hold more than limit items?  Reads at most limit items' leaves. */
+static int tree_over(struct sfs_server *server, const struct scoutfs_btree_root *root,
+		     uint64_t limit, bool *over)
+{
+	struct scoutfs_key key, start, end;
+	uint64_t nr = 0;
+	int ret = 0;
+
+	*over = false;
+	sfs_key_set_zero(&key);
+	while (root->height) {
+		start = key;
+		sfs_key_set_ones(&end);
+		ret = sfs_btree_read_items(server->fs, root, &key, &start, &end, count_cb, &nr);
+		if (ret || nr > limit || sfs_key_is_ones(&end))
+			break;
+		key = end;
+		sfs_key_inc(&key);
+	}
+	*over = nr > limit;
+	return ret;
+}
+
+/*
+ * Finalize a committed log tree: the item stays with its items, bloom
+ * block, srch file and inode count delta, flagged FINALIZED with a new
+ * finalize_seq, and the mount continues in item nr + 1 with the
+ * allocators (lt becomes that item; both are stored).  Every transaction
+ * the mount opens later gets a seq greater than finalize_seq.
+ */
+static int finalize_tree(struct sfs_server *server, struct scoutfs_log_trees *lt)
+{
+	struct scoutfs_log_trees fin = *lt;
+	int ret;
+
+	memset(&fin.meta_avail, 0, sizeof(fin.meta_avail));
+	memset(&fin.meta_freed, 0, sizeof(fin.meta_freed));
+	memset(&fin.data_avail, 0, sizeof(fin.data_avail));
+	memset(&fin.data_freed, 0, sizeof(fin.data_freed));
+	fin.flags = htole64(le64toh(fin.flags) | SCOUTFS_LOG_TREES_FLAG_FINALIZED);
+	fin.finalize_seq = htole64(next_seq(server));
+	ret = store_log_trees(server, &fin);
+	if (ret)
+		return ret;
+
+	memset(&lt->item_root, 0, sizeof(lt->item_root));
+	memset(&lt->bloom_ref, 0, sizeof(lt->bloom_ref));
+	memset(&lt->srch_file, 0, sizeof(lt->srch_file));
+	lt->inode_count_delta = 0;
+	lt->max_item_seq = 0;
+	lt->finalize_seq = 0;
+	lt->flags = 0;
+	lt->nr = htole64(le64toh(lt->nr) + 1);
+	sfs_inc(server->fs, log_merge_finalize);
+	sfs_debug(server->fs, "server: finalized log tree %016llx.%llu at seq %llu",
+		  (unsigned long long)le64toh(fin.rid), (unsigned long long)le64toh(fin.nr),
+		  (unsigned long long)le64toh(fin.finalize_seq));
+	return store_log_trees(server, lt);
+}
+
+/*
+ * Should the committed tree of a mount asking for its next transaction
+ * be finalized?  Not while a merge runs (like the reference: the running
+ * merge's inputs are fixed); otherwise when a merge is wanted (asked
+ * for, finalized trees wait, too many trees hold items), when the
+ * mount's allocator is into the reserve, or when the tree is over the
+ * item threshold.
+ */
+static int want_finalize(struct sfs_server *server, const struct scoutfs_log_trees *lt,
+			 bool *want)
+{
+	struct scoutfs_log_merge_status st;
+	struct census c;
+	int ret;
+
+	*want = false;
+	if (!lt->item_root.height || lt_finalized(lt))
+		return 0;
+	ret = get_status(server, &st);
+	if (ret != -ENOENT)
+		return ret;
+	ret = take_census(server, &c);
+	if (ret)
+		return ret;
+	if (server->merge_wanted || c.finalized || c.with_items > server->opts.max_log_trees ||
+	    (le32toh(lt->meta_avail.flags) & SCOUTFS_ALLOC_FLAG_LOW)) {
+		*want = true;
+		return 0;
+	}
+	return tree_over(server, &lt->item_root, server->opts.finalize_items, want);
+}
+
+static int finalize_idle_cb(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg)
+{
+	(void)arg;
+	if (lt_finalized(lt) || lt_open(lt) || !lt->item_root.height)
+		return 0;
+	/* only the greatest nr of a rid is ever unfinalized */
+	return finalize_tree(server, lt);
+}
+
+/*
+ * Start a merge if one is wanted and can start.  It can start when no
+ * STATUS exists, some tree is finalized, and no unfinalized tree holds
+ * items (the discontinuity rule of merge.c).  Trees with items that are
+ * not in an open transaction are finalized here; open ones wait for
+ * their mount's next GET_LOG_TREES, which finalizes them because a merge
+ * is wanted.
+ */
+static int maybe_start_merge(struct sfs_server *server)
+{
+	struct scoutfs_log_merge_status st;
+	struct scoutfs_key zero, ones;
+	struct census c;
+	int ret;
+
+	ret = get_status(server, &st);
+	if (ret != -ENOENT)
+		return ret;
+	ret = take_census(server, &c);
+	if (ret)
+		return ret;
+	if (!server->merge_wanted && !c.finalized && c.with_items <= server->opts.max_log_trees)
+		return 0;
+	if (c.active) {
+		ret = for_each_lt(server, finalize_idle_cb, NULL) ?: take_census(server, &c);
+		if (ret)
+			goto broken;
+	}
+	if (c.active || !c.finalized) {
+		if (c.active)
+			sfs_inc(server->fs, log_merge_wait_active);
+		return 0;
+	}
+
+	sfs_key_set_zero(&zero);
+	sfs_key_set_ones(&ones);
+	memset(&st, 0, sizeof(st));
+	st.seq = htole64(next_seq(server));
+	ret = add_range(server, &zero, &ones) ?: put_status(server, &st);
+	if (ret)
+		goto broken;
+	server->merge_wanted = false;
+	sfs_inc(server->fs, log_merge_start);
+	sfs_debug(server->fs, "server: log merge of %llu finalized trees started at seq %llu",
+		  (unsigned long long)c.finalized, (unsigned long long)le64toh(st.seq));
+	return 0;
+broken:
+	server->broken = true;
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Merge requests and completions                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A request that will not complete (its mount left, it reported an
+ * error, or fs_root moved under it): everything its allocator held goes
+ * back (whatever the client wrote there is referenced by nothing
+ * durable), its range is handed out again.
+ */
+static int reclaim_request(struct sfs_server *server, struct scoutfs_log_merge_request *req)
+{
+	struct scoutfs_log_merge_status st;
+	struct scoutfs_key key = merge_key(SCOUTFS_LOG_MERGE_REQUEST_ZONE, le64toh(req->rid),
+					   le64toh(req->seq));
+	int ret;
+
+	ret = get_status(server, &st);
+	if (ret)
+		return ret == -ENOENT ? -EIO : ret;
+	ret = release_list(server, &req->meta_avail) ?: release_list(server, &req->meta_freed) ?:
+	      add_range(server, &req->start, &req->end) ?: merge_delete(server, &key);
+	if (ret)
+		return ret;
+	if (le64toh(st.nr_requests))
+		st.nr_requests = htole64(le64toh(st.nr_requests) - 1);
+	sfs_inc(server->fs, log_merge_reclaim);
+	return put_status(server, &st);
+}
+
+static int reclaim_rid_requests(struct sfs_server *server, uint64_t rid)
+{
+	struct scoutfs_log_merge_request req;
+	struct scoutfs_key key;
+	int ret;
+
+	for (;;) {
+		key = merge_key(SCOUTFS_LOG_MERGE_REQUEST_ZONE, rid, 0);
+		ret = merge_next(server, SCOUTFS_LOG_MERGE_REQUEST_ZONE, &key, &req, sizeof(req));
+		if (ret == -ENOENT || (!ret && le64toh(key.sklmq_rid) != rid))
+			return 0;
+		if (ret)
+			return ret;
+		ret = reclaim_request(server, &req);
+		if (ret)
+			return ret;
+	}
+}
+
+struct finish_args {
+	uint64_t status_seq;
+	uint64_t inputs;
+};
+
+/* a merged input: its items are in fs_root now; its blocks are freed later */
+static int finish_input_cb(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg)
+{
+	struct finish_args *a = arg;
+	struct scoutfs_super_block *super = server->super;
+	struct scoutfs_log_merge_freeing fr;
+	struct scoutfs_key key;
+	int64_t inodes;
+	int ret;
+
+	if (!lt_finalized(lt) || le64toh(lt->finalize_seq) >= a->status_seq)
+		return 0;
+
+	if (lt->item_root.height) {
+		memset(&fr, 0, sizeof(fr));
+		fr.root = lt->item_root;
+		fr.key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, le64toh(lt->rid), 0, le64toh(lt->nr),
+				      0, 0);
+		fr.seq = htole64(next_seq(server));
+		key = merge_key(SCOUTFS_LOG_MERGE_FREEING_ZONE, le64toh(fr.seq), 0);
+		ret = merge_store(server, &key, &fr, sizeof(fr));
+		if (ret)
+			return ret;
+	}
+	if (lt->bloom_ref.blkno) {
+		ret = sfs_free_meta(server->fs, &server->lists.alloc, &server->wri,
+				    le64toh(lt->bloom_ref.blkno));
+		if (ret)
+			return ret;
+	}
+	ret = release_allocators(server, lt);
+	if (ret)
+		return ret;
+	inodes = (int64_t)le64toh(super->inode_count) + (int64_t)le64toh(lt->inode_count_delta);
+	super->inode_count = htole64(inodes < 0 ? 0 : (uint64_t)inodes);
+
+	key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, le64toh(lt->rid), 0, le64toh(lt->nr), 0, 0);
+	ret = sfs_btree_delete(server->fs, &server->lists.alloc, &server->wri, &super->logs_root,
+			       &key);
+	if (ret)
+		return ret;
+	a->inputs++;
+	return 0;
+}
+
+/*
+ * Every range is merged and spliced: fs_root holds every input item.  In
+ * the same commit the inputs leave logs_root (their item trees become
+ * FREEING items, freed by a later commit) and STATUS goes.
+ */
+static int finish_merge(struct sfs_server *server, const struct scoutfs_log_merge_status *st)
+{
+	struct finish_args a = { .status_seq = le64toh(st->seq) };
+	struct scoutfs_key key = merge_key(SCOUTFS_LOG_MERGE_STATUS_ZONE, 0, 0);
+	int ret;
+
+	ret = for_each_lt(server, finish_input_cb, &a) ?: merge_delete(server, &key);
+	if (ret)
+		return ret;
+	server->maint = true;
+	sfs_inc(server->fs, log_merge_complete);
+	sfs_debug(server->fs, "server: log merge of seq %llu finished, %llu input trees merged",
+		  (unsigned long long)le64toh(st->seq), (unsigned long long)a.inputs);
+	return 0;
+}
+
+/*
+ * Install every COMPLETE (there is at most one while requests cover all
+ * of fs_root): its root becomes fs_root, the blocks it replaced and its
+ * unused allocator are released, a REMAIN puts the rest of its range
+ * back.  With no range, request or completion left, the merge finishes.
+ */
+static int splice_completions(struct sfs_server *server)
+{
+	struct scoutfs_log_merge_complete comp;
+	struct scoutfs_log_merge_status st;
+	struct scoutfs_key key;
+	bool no_range, no_req;
+	int ret;
+
+	for (;;) {
+		key = merge_key(SCOUTFS_LOG_MERGE_COMPLETE_ZONE, 0, 0);
+		ret = merge_next(server, SCOUTFS_LOG_MERGE_COMPLETE_ZONE, &key, &comp,
+				 sizeof(comp));
+		if (ret == -ENOENT)
+			break;
+		if (ret)
+			return ret;
+		server->super->fs_root = comp.root;
+		ret = release_list(server, &comp.meta_avail) ?:
+		      release_list(server, &comp.meta_freed);
+		if (!ret && (le64toh(comp.flags) & SCOUTFS_LOG_MERGE_COMP_REMAIN))
+			ret = add_range(server, &comp.remain, &comp.end);
+		if (!ret)
+			ret = merge_delete(server, &key);
+		if (ret)
+			return ret;
+		sfs_inc(server->fs, log_merge_splice);
+	}
+
+	ret = get_status(server, &st);
+	if (ret)
+		return ret == -ENOENT ? 0 : ret;
+	ret = merge_zone_empty(server, SCOUTFS_LOG_MERGE_RANGE_ZONE, &no_range) ?:
+	      merge_zone_empty(server, SCOUTFS_LOG_MERGE_REQUEST_ZONE, &no_req);
+	if (ret || !no_range || !no_req)
+		return ret;
+	return finish_merge(server, &st);
+}
+
+/* free the item trees of up to n FREEING items */
+static int free_freeing(struct sfs_server *server, uint32_t n, bool *more)
+{
+	struct scoutfs_log_merge_freeing fr;
+	struct scoutfs_key key;
+	int ret = 0;
+
+	*more = false;
+	while (n--) {
+		key = merge_key(SCOUTFS_LOG_MERGE_FREEING_ZONE, 0, 0);
+		ret = merge_next(server, SCOUTFS_LOG_MERGE_FREEING_ZONE, &key, &fr, sizeof(fr));
+		if (ret == -ENOENT)
+			return 0;
+		if (ret)
+			return ret;
+		ret = sfs_btree_free_blocks(server->fs, &server->lists.alloc, &server->wri,
+					    &fr.root) ?:
+		      merge_delete(server, &key);
+		if (ret)
+			return ret;
+		sfs_inc(server->fs, log_merge_freeing);
+	}
+	key = merge_key(SCOUTFS_LOG_MERGE_FREEING_ZONE, 0, 0);
+	ret = merge_next(server, SCOUTFS_LOG_MERGE_FREEING_ZONE, &key, &fr, sizeof(fr));
+	*more = ret == 0;
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* ------------------------------------------------------------------ */
 /* Request handlers, run by the worker                                  */
 /* ------------------------------------------------------------------ */
 
@@ -229,19 +868,71 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	return 0;
 }
 
-static int op_farewell(struct sfs_server *server, struct server_op *op)
+/*
+ * A mount is gone: a clean unmount (FAREWELL), or one known dead
+ * (sfs_server_reclaim_mount).  Its current log tree is finalized (or
+ * dropped if it holds no items) with every allocator returned -- an open
+ * transaction is abandoned, its tree keeps what was committed -- its
+ * outstanding merge request is handed back, and the mounted_clients item
+ * goes last, so a resend finds it gone and does nothing.
+ */
+static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how)
 {
-	struct scoutfs_key key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, op->rid, 0, 0, 0, 0);
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, rid, 0, 0, 0, 0);
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_log_trees lt;
 	int ret;
 
-	server->dirty = true;
-	ret = sfs_btree_delete(server->fs, &server->lists.alloc, &server->wri,
-			       &server->super->mounted_clients, &key);
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_btree_lookup(server->fs, &server->super->mounted_clients, &key, r);
+	free(r);
 	if (ret == -ENOENT)
-		ret = 0;	/* a resent farewell */
+		return 0;	/* a resent farewell */
+	if (ret)
+		return ret;
+
+	ret = find_log_trees(server, rid, &lt);
+	if (ret == 0 && !lt_finalized(&lt)) {
+		ret = release_allocators(server, &lt);
+		if (!ret && lt.item_root.height) {
+			lt.flags = htole64(le64toh(lt.flags) | SCOUTFS_LOG_TREES_FLAG_FINALIZED);
+			lt.finalize_seq = htole64(next_seq(server));
+			ret = store_log_trees(server, &lt);
+			sfs_inc(server->fs, log_merge_finalize);
+		} else if (!ret) {
+			struct scoutfs_key ltk = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, rid, 0,
+							      le64toh(lt.nr), 0, 0);
+
+			if (lt.bloom_ref.blkno)
+				ret = sfs_free_meta(server->fs, &server->lists.alloc, &server->wri,
+						    le64toh(lt.bloom_ref.blkno));
+			if (!ret)
+				ret = sfs_btree_delete(server->fs, &server->lists.alloc,
+						       &server->wri, &server->super->logs_root,
+						       &ltk);
+		}
+	} else if (ret == -ENOENT) {
+		ret = 0;
+	}
 	if (!ret)
-		sfs_info(server->fs, "server: mount rid %016llx left", (unsigned long long)op->rid);
-	return ret;
+		ret = reclaim_rid_requests(server, rid) ?: maybe_start_merge(server);
+
+	server->dirty = true;
+	if (!ret)
+		ret = sfs_btree_delete(server->fs, &server->lists.alloc, &server->wri,
+				       &server->super->mounted_clients, &key);
+	if (ret) {
+		server->broken = true;
+		return ret;
+	}
+	sfs_info(server->fs, "server: mount rid %016llx %s", (unsigned long long)rid, how);
+	return 0;
+}
+
+static int op_farewell(struct sfs_server *server, struct server_op *op)
+{
+	return retire_mount(server, op->rid, "left");
 }
 
 static int op_alloc_inodes(struct sfs_server *server, struct server_op *op)
@@ -275,6 +966,7 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 	struct scoutfs_log_trees lt;
 	uint64_t need, have;
 	uint32_t low;
+	bool fin;
 	int ret;
 
 	ret = find_log_trees(server, op->rid, &lt);
@@ -287,8 +979,18 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 	if (ret)
 		return ret;
 
-	if (le64toh(lt.get_trans_seq) > le64toh(lt.commit_trans_seq))
+	if (lt_open(&lt))
 		goto out;
+
+	/* a merge wants this tree, or it is big: later items go to a new one */
+	ret = want_finalize(server, &lt, &fin);
+	if (ret)
+		return ret;
+	if (fin) {
+		ret = finalize_tree(server, &lt);
+		if (ret)
+			goto broken;
+	}
 
 	/* the committed transaction's frees are durable: give them back */
 	ret = sfs_alloc_empty_list(server->fs, &server->lists.alloc, &server->wri, meta_sink(super),
@@ -308,7 +1010,7 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 				     &lt.data_avail, &super->data_alloc, need);
 	}
 	if (ret)
-		return ret;
+		goto broken;
 
 	/* into the reserve: the client stops growing metadata */
 	low = meta_free(super) <= server->opts.meta_reserve ? SCOUTFS_ALLOC_FLAG_LOW : 0;
@@ -318,15 +1020,17 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 					      SCOUTFS_ALLOC_FLAG_LOW :
 					      0);
 
-	super->seq = htole64(le64toh(super->seq) + 1);
-	lt.get_trans_seq = super->seq;
-	ret = store_log_trees(server, &lt);
+	lt.get_trans_seq = htole64(next_seq(server));
+	ret = store_log_trees(server, &lt) ?: maybe_start_merge(server);
 	if (ret)
-		return ret;
+		goto broken;
 out:
 	memcpy(op->resp, &lt, sizeof(lt));
 	op->resp_len = sizeof(lt);
 	return 0;
+broken:
+	server->broken = true;
+	return ret;
 }
 
 static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
@@ -340,6 +1044,15 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 	ret = find_log_trees(server, op->rid, &lt);
 	if (ret)
 		return ret == -ENOENT ? -EINVAL : ret;
+	if (le64toh(in->nr) < le64toh(lt.nr)) {
+		/*
+		 * Only committed trees are finalized (or the mount left): this
+		 * is a resend of a commit we have, of a tree finalized since.
+		 */
+		sfs_debug(server->fs, "server: rid %016llx resent a commit of finalized tree %llu",
+			  (unsigned long long)op->rid, (unsigned long long)le64toh(in->nr));
+		return 0;
+	}
 	if (lt.nr != in->nr || lt.get_trans_seq != in->get_trans_seq) {
 		sfs_warn(server->fs, "server: rid %016llx committed transaction seq %llu, open is %llu",
 			 (unsigned long long)op->rid, (unsigned long long)le64toh(in->get_trans_seq),
@@ -380,7 +1093,7 @@ static int op_get_last_seq(struct sfs_server *server, struct server_op *op)
 	while ((ret = sfs_btree_next(server->fs, &server->super->logs_root, &key, r)) == 0 &&
 	       r->key.sk_zone == SCOUTFS_LOG_TREES_ZONE) {
 		memcpy(&lt, r->val, sizeof(lt));
-		if (le64toh(lt.get_trans_seq) > le64toh(lt.commit_trans_seq) &&
+		if (!lt_finalized(&lt) && lt_open(&lt) &&
 		    le64toh(lt.get_trans_seq) - 1 < last)
 			last = le64toh(lt.get_trans_seq) - 1;
 		key = r->key;
@@ -441,6 +1154,172 @@ static int op_statfs(struct sfs_server *server, struct server_op *op)
 	return 0;
 }
 
+/*
+ * Hand out merge work.  A mount asking again gets the request it already
+ * has (a resend, or it restarted and lost its work); otherwise, with
+ * nothing outstanding, the first range goes out with an allocator of its
+ * own, recorded as a REQUEST item.  -ENOENT: no work now.
+ */
+static int op_get_log_merge(struct sfs_server *server, struct server_op *op)
+{
+	struct scoutfs_log_merge_request req;
+	struct scoutfs_log_merge_status st;
+	struct scoutfs_log_merge_range rng;
+	struct scoutfs_key key;
+	struct census c;
+	uint64_t target;
+	int ret;
+
+	if (op->len != 0)
+		return -EINVAL;
+	ret = maybe_start_merge(server) ?: get_status(server, &st);
+	if (ret)
+		return ret;
+
+	key = merge_key(SCOUTFS_LOG_MERGE_REQUEST_ZONE, op->rid, 0);
+	ret = merge_next(server, SCOUTFS_LOG_MERGE_REQUEST_ZONE, &key, &req, sizeof(req));
+	if (!ret && le64toh(key.sklmq_rid) == op->rid) {
+		sfs_inc(server->fs, log_merge_request_again);
+		goto out;
+	}
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret || le64toh(st.nr_requests))
+		return -ENOENT;	/* one request at a time: each covers all of fs_root */
+
+	sfs_key_set_zero(&key);
+	key.sk_zone = SCOUTFS_LOG_MERGE_RANGE_ZONE;
+	ret = merge_next(server, SCOUTFS_LOG_MERGE_RANGE_ZONE, &key, &rng, sizeof(rng));
+	if (ret)
+		return ret;
+
+	/* enough for the client to merge a good number of windows over every input */
+	ret = take_census(server, &c);
+	if (ret)
+		return ret;
+	target = server->opts.merge_meta_target;
+	if (target < 4 * sfs_merge_reserve(c.finalized))
+		target = 4 * sfs_merge_reserve(c.finalized);
+
+	memset(&req, 0, sizeof(req));
+	ret = fill_meta_list(server, &req.meta_avail, target);
+	if (!ret && le64toh(req.meta_avail.total_nr) < target)
+		ret = -ENOSPC;
+	if (ret) {
+		/* the blocks go back; the range stays for a later try */
+		if (release_list(server, &req.meta_avail))
+			server->broken = true;
+		return ret;
+	}
+	req.logs_root = server->super->logs_root;
+	req.root = server->super->fs_root;
+	req.start = rng.start;
+	req.end = rng.end;
+	req.input_seq = st.seq;
+	req.rid = htole64(op->rid);
+	req.seq = htole64(next_seq(server));
+	req.flags = 0;
+
+	st.nr_requests = htole64(le64toh(st.nr_requests) + 1);
+	st.next_range_key = rng.end;	/* where the next range search starts */
+	sfs_key_inc(&st.next_range_key);
+	ret = merge_delete(server, &key);
+	key = merge_key(SCOUTFS_LOG_MERGE_REQUEST_ZONE, op->rid, le64toh(req.seq));
+	if (!ret)
+		ret = merge_store(server, &key, &req, sizeof(req)) ?: put_status(server, &st);
+	if (ret) {
+		server->broken = true;
+		return ret;
+	}
+	sfs_inc(server->fs, log_merge_request);
+out:
+	memcpy(op->resp, &req, sizeof(req));
+	op->resp_len = sizeof(req);
+	return 0;
+}
+
+/*
+ * A mount finished a request.  Resends and requests that no longer
+ * exist (completed already, or reclaimed) are answered 0 and ignored:
+ * the client has nothing to undo either way.  A result built on an
+ * fs_root that is no longer current, or an ERROR, is thrown away with
+ * the request's allocator and its range is handed out again.  Otherwise
+ * the completion is recorded and spliced in this same commit.
+ */
+static int op_commit_log_merge(struct sfs_server *server, struct server_op *op)
+{
+	struct scoutfs_log_merge_complete *in = (void *)op->req, comp;
+	struct scoutfs_log_merge_request req;
+	struct scoutfs_log_merge_status st;
+	struct scoutfs_key key;
+	int ret;
+
+	if (op->len != sizeof(*in) || le64toh(in->rid) != op->rid)
+		return -EINVAL;
+	key = merge_key(SCOUTFS_LOG_MERGE_REQUEST_ZONE, op->rid, le64toh(in->seq));
+	ret = merge_next(server, SCOUTFS_LOG_MERGE_REQUEST_ZONE, &key, &req, sizeof(req));
+	if (ret == -ENOENT || (!ret && (le64toh(key.sklmq_rid) != op->rid ||
+					le64toh(key.sklmq_seq) != le64toh(in->seq)))) {
+		sfs_inc(server->fs, log_merge_commit_unknown);
+		return 0;
+	}
+	if (ret)
+		return ret;
+
+	comp = *in;
+	if (le64toh(comp.flags) & SCOUTFS_LOG_MERGE_COMP_ERROR) {
+		sfs_inc(server->fs, log_merge_commit_error);
+		goto reclaim;
+	}
+	if (memcmp(&req.root, &server->super->fs_root, sizeof(req.root)) != 0) {
+		sfs_inc(server->fs, log_merge_stale_root);
+		goto reclaim;
+	}
+	if ((le64toh(comp.flags) & ~SCOUTFS_LOG_MERGE_COMP_REMAIN) ||
+	    ((le64toh(comp.flags) & SCOUTFS_LOG_MERGE_COMP_REMAIN) &&
+	     (sfs_key_cmp(&comp.remain, &req.start) <= 0 ||
+	      sfs_key_cmp(&comp.remain, &req.end) > 0))) {
+		sfs_warn(server->fs, "server: rid %016llx: bad merge completion %llu, flags 0x%llx",
+			 (unsigned long long)op->rid, (unsigned long long)le64toh(comp.seq),
+			 (unsigned long long)le64toh(comp.flags));
+		sfs_inc(server->fs, log_merge_commit_error);
+		goto reclaim;
+	}
+
+	ret = get_status(server, &st);
+	if (ret) {
+		server->broken = true;
+		return ret == -ENOENT ? -EIO : ret;
+	}
+	comp.start = req.start;
+	comp.end = req.end;
+	comp.rid = req.rid;
+	comp.seq = req.seq;
+	st.nr_requests = htole64(le64toh(st.nr_requests) - 1);
+	st.nr_complete = htole64(le64toh(st.nr_complete) + 1);
+	ret = merge_delete(server, &key);
+	key = merge_key(SCOUTFS_LOG_MERGE_COMPLETE_ZONE, le64toh(comp.seq), 0);
+	if (!ret)
+		ret = merge_store(server, &key, &comp, sizeof(comp)) ?: put_status(server, &st) ?:
+		      splice_completions(server);
+	if (ret)
+		server->broken = true;
+	return ret;
+
+reclaim:
+	ret = reclaim_request(server, &req);
+	if (ret)
+		server->broken = true;
+	return ret;
+}
+
+/* tests: see sfs_server_request_merge */
+static int op_request_merge(struct sfs_server *server)
+{
+	server->merge_wanted = true;
+	return maybe_start_merge(server);
+}
+
 static int apply_op(struct sfs_server *server, struct server_op *op)
 {
 	switch (op->cmd) {
@@ -458,6 +1337,14 @@ static int apply_op(struct sfs_server *server, struct server_op *op)
 		return op_statfs(server, op);
 	case SCOUTFS_NET_CMD_FAREWELL:
 		return op_farewell(server, op);
+	case SCOUTFS_NET_CMD_GET_LOG_MERGE:
+		return op_get_log_merge(server, op);
+	case SCOUTFS_NET_CMD_COMMIT_LOG_MERGE:
+		return op_commit_log_merge(server, op);
+	case SFS_SERVER_OP_REQUEST_MERGE:
+		return op_request_merge(server);
+	case SFS_SERVER_OP_RECLAIM_MOUNT:
+		return retire_mount(server, op->rid, "was reclaimed");
 	default:
 		return -EOPNOTSUPP;
 	}
@@ -520,47 +1407,153 @@ out:
 /* Threads                                                              */
 /* ------------------------------------------------------------------ */
 
+static void server_fail(struct sfs_server *server)
+{
+	pthread_mutex_lock(&server->lock);
+	server->failed = true;
+	pthread_mutex_unlock(&server->lock);
+}
+
+/* answer a request, or wake the caller of an internal op */
+static void complete_op(struct server_op *op)
+{
+	struct server_wait *w = op->wait;
+
+	if (op->conn) {
+		sfs_net_respond(op->conn, op->req_id, op->cmd, op->err, op->resp,
+				op->err ? 0 : op->resp_len);
+		sfs_net_conn_put(op->conn);
+	} else if (w) {
+		pthread_mutex_lock(&w->lock);
+		w->err = op->err;
+		w->done = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
+	free(op);
+}
+
+/*
+ * Background work between batches, each step its own commit: free the
+ * item trees of merged log trees (FREEING items) a few at a time.
+ */
+static int maintain(struct sfs_server *server)
+{
+	bool more = false;
+	int ret = 0;
+
+	if (!server->opts.merge_hold_freeing)
+		ret = free_freeing(server, server->opts.freeing_per_commit, &more);
+	server->maint = more;
+	return ret;
+}
+
 static void *server_worker(void *arg)
 {
 	struct sfs_server *server = arg;
 	struct server_op *batch, *op;
-	bool failed;
+	bool failed, maint, maint_turn_taken = false;
 	int ret;
 
 	for (;;) {
 		pthread_mutex_lock(&server->lock);
-		while (!server->queue && !server->stopping)
+		while (!server->queue && !server->stopping && !(server->maint && !server->failed))
 			pthread_cond_wait(&server->cond, &server->lock);
-		batch = server->queue;
-		server->queue = NULL;
-		server->queue_tail = &server->queue;
 		failed = server->failed;
+		/* maintenance takes every other turn when requests keep coming */
+		maint = server->maint && !failed && !server->stopping &&
+			(!server->queue || !maint_turn_taken);
+		batch = NULL;
+		if (!maint) {
+			batch = server->queue;
+			server->queue = NULL;
+			server->queue_tail = &server->queue;
+		}
+		maint_turn_taken = maint;
 		pthread_mutex_unlock(&server->lock);
-		if (!batch)
+		if (!batch && !maint)
 			break;
 
+		ret = 0;
 		for (op = batch; op; op = op->next)
 			op->err = failed ? -EIO : apply_op(server, op);
-		if (!failed && server->dirty) {
+		if (maint)
+			ret = maintain(server);
+		if (!failed && (ret || server->broken)) {
+			/* memory is ahead of anything we could commit consistently */
+			sfs_err(server->fs, "server: a change failed half done, the server stops");
+			server_fail(server);
+			failed = true;
+			ret = ret ?: -EIO;
+		} else if (!failed && server->dirty) {
 			ret = server_commit(server);
 			if (ret) {
-				pthread_mutex_lock(&server->lock);
-				server->failed = true;
-				pthread_mutex_unlock(&server->lock);
-				for (op = batch; op; op = op->next)
-					if (!op->err)
-						op->err = ret;
+				server_fail(server);
+				failed = true;
 			}
 		}
+		for (op = batch; op; op = op->next)
+			if (failed && !op->err)
+				op->err = ret ?: -EIO;
 		while ((op = batch)) {
 			batch = op->next;
-			sfs_net_respond(op->conn, op->req_id, op->cmd, op->err, op->resp,
-					op->err ? 0 : op->resp_len);
-			sfs_net_conn_put(op->conn);
-			free(op);
+			complete_op(op);
 		}
 	}
 	return NULL;
+}
+
+/* queue an internal op and wait for its commit */
+static int internal_op(struct sfs_server *server, uint16_t cmd, uint64_t rid)
+{
+	struct server_wait w = { .done = false };
+	struct server_op *op;
+	int ret;
+
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	op->cmd = cmd;
+	op->rid = rid;
+	op->wait = &w;
+
+	pthread_mutex_lock(&server->lock);
+	if (server->stopping) {
+		pthread_mutex_unlock(&server->lock);
+		free(op);
+		ret = -ESHUTDOWN;
+		goto out;
+	}
+	*server->queue_tail = op;
+	server->queue_tail = &op->next;
+	pthread_cond_signal(&server->cond);
+	pthread_mutex_unlock(&server->lock);
+
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	ret = w.err;
+	pthread_mutex_unlock(&w.lock);
+out:
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return ret;
+}
+
+int sfs_server_request_merge(struct sfs_fs *fs)
+{
+	if (!fs->server)
+		return -ENOTCONN;
+	return internal_op(fs->server, SFS_SERVER_OP_REQUEST_MERGE, 0);
+}
+
+int sfs_server_reclaim_mount(struct sfs_fs *fs, uint64_t rid)
+{
+	if (!fs->server)
+		return -ENOTCONN;
+	return internal_op(fs->server, SFS_SERVER_OP_RECLAIM_MOUNT, rid);
 }
 
 static int server_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
@@ -616,6 +1609,8 @@ static const sfs_net_handler_fn handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_GET_LAST_SEQ] = server_request,
 	[SCOUTFS_NET_CMD_STATFS] = server_request,
 	[SCOUTFS_NET_CMD_FAREWELL] = server_request,
+	[SCOUTFS_NET_CMD_GET_LOG_MERGE] = server_request,
+	[SCOUTFS_NET_CMD_COMMIT_LOG_MERGE] = server_request,
 };
 
 /* ------------------------------------------------------------------ */
@@ -645,6 +1640,16 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		server->opts.server_meta_target = 1024;
 	if (!server->opts.meta_reserve)
 		server->opts.meta_reserve = 3 * 1024;
+	if (!server->opts.finalize_items)
+		server->opts.finalize_items = 65536;
+	if (!server->opts.max_log_trees)
+		server->opts.max_log_trees = 8;
+	if (!server->opts.merge_meta_target)
+		server->opts.merge_meta_target = 1024;
+	if (server->opts.merge_meta_target < SFS_MERGE_META_MIN)
+		server->opts.merge_meta_target = SFS_MERGE_META_MIN;
+	if (!server->opts.freeing_per_commit)
+		server->opts.freeing_per_commit = 8;
 	pthread_mutex_init(&server->lock, NULL);
 	pthread_cond_init(&server->cond, NULL);
 	server->queue_tail = &server->queue;
@@ -660,6 +1665,8 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	if (ret)
 		goto out;
 	memcpy(server->stable, server->super, SCOUTFS_BLOCK_SM_SIZE);
+	/* FREEING items a previous server left are freed first */
+	server->maint = true;
 	/* allocate from the pair with more in it; the other's frees are durable */
 	use_lists(server, le64toh(server->super->server_meta_avail[1].total_nr) >
 					  le64toh(server->super->server_meta_avail[0].total_nr) ?
@@ -712,8 +1719,13 @@ void sfs_server_stop(struct sfs_fs *fs)
 		pthread_join(server->thread, NULL);
 	while ((op = server->queue)) {
 		server->queue = op->next;
-		sfs_net_conn_put(op->conn);
-		free(op);
+		op->err = -ESHUTDOWN;
+		if (op->conn) {
+			sfs_net_conn_put(op->conn);
+			free(op);
+		} else {
+			complete_op(op);
+		}
 	}
 	sfs_net_destroy(&server->net);
 	/* anything dirty was never committed: it is not on disk */

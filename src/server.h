@@ -23,6 +23,12 @@ struct sfs_server_opts {
 	uint64_t server_meta_target;	/* the server's own lists are refilled to [1024] */
 	uint64_t meta_reserve;		/* below this much free meta, clients get LOW [3072] */
 	uint32_t linger_ms;		/* net session linger [60000] */
+	/* log merging (merge.c has the model) */
+	uint64_t finalize_items;	/* a log tree holding more items is finalized [65536] */
+	uint64_t max_log_trees;		/* more log trees with items than this want a merge [8] */
+	uint64_t merge_meta_target;	/* blocks in a merge request's avail list [1024] */
+	uint32_t freeing_per_commit;	/* FREEING items freed per maintenance commit [8] */
+	bool merge_hold_freeing;	/* tests: leave FREEING items on disk */
 };
 
 /*
@@ -33,5 +39,22 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		     struct sockaddr_storage *bound);
 /* stop answering, finish the batch in hand, free everything; safe twice */
 void sfs_server_stop(struct sfs_fs *fs);
+
+/*
+ * Ask for a log merge now (tests, and an admin request later): every log
+ * tree holding items that is not in an open transaction is finalized at
+ * once, open ones when their owner next asks for a transaction, and the
+ * merge starts as soon as none with items is left unfinalized.  Returns
+ * once that is committed.
+ */
+int sfs_server_request_merge(struct sfs_fs *fs);
+
+/*
+ * A mount known to be dead (fenced, by the cluster work to come; tests):
+ * everything its FAREWELL would have done.  Its open transaction is
+ * abandoned, its committed log tree finalized for merging, its merge
+ * request handed to others.  Never for a mount that may still write.
+ */
+int sfs_server_reclaim_mount(struct sfs_fs *fs, uint64_t rid);
 
 #endif

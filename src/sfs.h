@@ -44,6 +44,7 @@ struct sfs_fs {
 	struct sfs_client *client;	/* client.c */
 	struct sfs_trans *trans;	/* trans.c */
 	struct sfs_mount *mount;	/* mount.c */
+	struct sfs_merge *merge;	/* merge.c, the mount's merge worker */
 };
 
 #endif

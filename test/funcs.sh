@@ -68,3 +68,18 @@ t_expect_fail() {
 t_od() {
 	od -An -v -tx1 -j "$2" -N "$3" "$1" | tr -d ' \n'
 }
+
+# t_live_fs_keys PRINT_OUTPUT: the live FS items in a 'scoutfs print' of a
+# volume, one key per line: every leaf item of fs_root and of the log
+# trees' item btrees (print names those " btree blkno N"), the greatest
+# seq of a key winning, keys whose winner is a deletion item dropped
+t_live_fs_keys() {
+	awk '/^fs_root btree blkno/ { sec = 1; next }
+	     /^ btree blkno/ { sec = 1; next }
+	     /^[^ ]/ { sec = 0; next }
+	     sec && /^  level / { leaf = ($2 == 0); next }
+	     sec && leaf && /^    [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+ [0-9]+ [-d]$/ {
+		if (!($1 in seq) || $2 + 0 > seq[$1]) { seq[$1] = $2 + 0; fl[$1] = $3 }
+	     }
+	     END { for (k in seq) if (fl[k] == "-") print k }' "$1"
+}

@@ -3,7 +3,8 @@
  * sfs-engine: drives the metadata engine of a mount without FUSE.
  *
  *   sfs-engine run    META DATA STATE [--seed S] [--ops N] [--sync-every K] [--rid R]
- *   sfs-engine verify META DATA STATE [--seed S] [--rid R]
+ *                     [--finalize-items N] [--max-log-trees N] [--merge-poll-ms MS]
+ *   sfs-engine verify META DATA STATE [--seed S] [--rid R] [merge options]
  *   sfs-engine check  META DATA
  *   sfs-engine keys   META DATA STATE [--seed S]
  *
@@ -25,6 +26,11 @@
  * "keys" prints the keys the model says exist after the committed
  * operations, formatted as scoutfs print formats keys.
  *
+ * Log merging runs as in any mount (merge.c): the merge options set the
+ * server's thresholds and the merge worker's poll interval, "run" prints
+ * the mount's merge counters after it unmounted, and "check" reports the
+ * log trees, fs_root items and log_merge items it found.
+ *
  * Exit status: 0, 1 on any mismatch or error (explained), 2 usage.
  */
 #include <errno.h>
@@ -37,6 +43,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "btree.h"
 #include "check.h"
 #include "counters.h"
 #include "item.h"
@@ -53,6 +60,8 @@
 struct engine {
 	const char *meta, *data, *state;
 	uint64_t seed, ops, sync_every, rid;
+	uint64_t finalize_items, max_log_trees;
+	uint32_t merge_poll_ms;
 	struct sfs_fs fs;
 	struct sfs_counters counters;
 	uint64_t model[NR_KEYS];	/* op index + 1 of the last write, 0 = absent */
@@ -316,6 +325,8 @@ static int mount_engine(struct engine *e)
 		/* commits only when asked, so a commit's contents are known */
 		.commit_interval_ms = 3600 * 1000, .dirty_bytes_budget = 1ULL << 40,
 		.client_data_target = 16384,
+		.finalize_items = e->finalize_items, .max_log_trees = e->max_log_trees,
+		.merge_poll_ms = e->merge_poll_ms,
 	};
 	int ret;
 
@@ -335,11 +346,16 @@ static int check_volume(struct engine *e)
 	struct scoutfs_super_block *super = sfs_block_alloc_buf(SCOUTFS_BLOCK_SM_SIZE);
 	struct sfs_check_report r;
 	struct sfs_fs fs = { 0 };
+	uint64_t fs_items = 0, fs_blocks = 0;
+	char why[200];
 	int ret;
 
 	sfs_fs_log_init(&fs, "sfs-engine check");
 	ret = sfs_block_setup(&fs, &bopts) ?: sfs_super_read(&fs, super) ?:
 	      sfs_check_volume(&fs, super, &r);
+	if (!ret)
+		ret = sfs_btree_check_tree(&fs, &super->fs_root, NULL, NULL, &fs_items, &fs_blocks,
+					   why, sizeof(why));
 	if (ret)
 		fprintf(stderr, "volume check failed: %s\n",
 			ret == -EIO && r.why[0] ? r.why : strerror(-ret));
@@ -349,9 +365,27 @@ static int check_volume(struct engine *e)
 		       (unsigned long long)r.items, (unsigned long long)r.log_trees,
 		       (unsigned long long)r.meta_free, (unsigned long long)r.meta_freed,
 		       (unsigned long long)r.data_free);
+	if (!ret)
+		printf("log trees %llu, fs_root items %llu, merge requests %llu, merge freeing %llu\n",
+		       (unsigned long long)r.log_trees, (unsigned long long)fs_items,
+		       (unsigned long long)r.merge_requests, (unsigned long long)r.merge_freeing);
 	sfs_block_destroy(&fs);
 	free(super);
 	return ret ? 1 : 0;
+}
+
+static void print_merge_counters(struct engine *e)
+{
+	printf("merge counters: finalize %llu start %llu request %llu work %llu remain %llu complete %llu freeing %llu items %llu deletions %llu\n",
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_finalize),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_start),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_request),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_work),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_remain),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_complete),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_freeing),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_items),
+	       (unsigned long long)sfs_counter(&e->fs, log_merge_deletions));
 }
 
 static int cmd_run(struct engine *e)
@@ -386,6 +420,7 @@ static int cmd_run(struct engine *e)
 	}
 	printf("ran to %llu operations\n", (unsigned long long)e->ops);
 	ret = sfs_mount_unmount(&e->fs) ? 1 : 0;
+	print_merge_counters(e);
 	return ret;
 out:
 	sfs_mount_destroy(&e->fs);
@@ -407,6 +442,7 @@ static int cmd_verify(struct engine *e)
 			fprintf(stderr, "unmount failed\n");
 			return 1;
 		}
+		print_merge_counters(e);
 		return check_volume(e);
 	}
 	sfs_mount_destroy(&e->fs);
@@ -437,6 +473,7 @@ static int cmd_keys(struct engine *e)
 static int usage(void)
 {
 	fprintf(stderr, "usage: sfs-engine run|verify|keys META DATA STATE [--seed S] [--ops N] [--sync-every K] [--rid R]\n"
+			"                  [--finalize-items N] [--max-log-trees N] [--merge-poll-ms MS]\n"
 			"       sfs-engine check META DATA\n");
 	return 2;
 }
@@ -448,6 +485,9 @@ int main(int argc, char **argv)
 		{ "ops", required_argument, NULL, 'o' },
 		{ "sync-every", required_argument, NULL, 'k' },
 		{ "rid", required_argument, NULL, 'r' },
+		{ "finalize-items", required_argument, NULL, 'f' },
+		{ "max-log-trees", required_argument, NULL, 'm' },
+		{ "merge-poll-ms", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct engine *e = calloc(1, sizeof(*e));
@@ -473,6 +513,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			e->rid = strtoull(optarg, NULL, 0);
+			break;
+		case 'f':
+			e->finalize_items = strtoull(optarg, NULL, 0);
+			break;
+		case 'm':
+			e->max_log_trees = strtoull(optarg, NULL, 0);
+			break;
+		case 'p':
+			e->merge_poll_ms = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		default:
 			return usage();
