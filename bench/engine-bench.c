@@ -61,7 +61,9 @@ int main(int argc, char **argv)
 					.dirty_bytes_budget = 1ULL << 40,
 					.item_cache_bytes = 2ULL << 30,
 					.client_data_target = 16384,
-					.client_meta_target = 32768 };
+					.client_meta_target = 32768,
+					/* measure the commit, not a background merge */
+					.finalize_items = 1ULL << 40 };
 	struct sfs_counters counters = { 0 };
 	struct sfs_block_stats before, after;
 	struct sfs_fs fs = { 0 };

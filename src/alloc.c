@@ -612,8 +612,13 @@ int sfs_alloc_fill_list(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_b
 }
 
 /*
- * Return every blkno on a list, and the list's own blocks, to a
- * free-extent tree, leaving the list empty.
+ * Return every blkno on a list to a free-extent tree, leaving the list
+ * empty.  The list's own blocks are different: the durable state still
+ * references them (the head being emptied is part of it until this
+ * transaction commits), so they go on alloc's freed list, to be reused
+ * only once this transaction is durable.  Reusing them at once would
+ * leave a crash before the commit with a head pointing at overwritten
+ * list blocks.
  */
 int sfs_alloc_empty_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 			 struct sfs_block_writer *wri, struct scoutfs_alloc_root *root,
@@ -623,6 +628,7 @@ int sfs_alloc_empty_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 	struct scoutfs_block_ref ref = head->ref;
 	struct sfs_block *bl;
 	uint64_t *blknos = NULL;
+	uint64_t list_blkno;
 	uint32_t nr, i;
 	int ret = 0;
 
@@ -639,7 +645,7 @@ int sfs_alloc_empty_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 		nr = le32toh(lb->nr);
 		for (i = 0; i < nr; i++)
 			blknos[i] = le64toh(lb->blknos[le32toh(lb->start) + i]);
-		blknos[nr++] = bl->blkno;
+		list_blkno = bl->blkno;
 		ref = lb->next;
 		/* a dirty copy of this block will never be written now */
 		if (bl->writer)
@@ -648,6 +654,8 @@ int sfs_alloc_empty_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 
 		for (i = 0; i < nr && !ret; i++)
 			ret = sfs_alloc_insert_extent(fs, alloc, wri, root, blknos[i], 1);
+		if (!ret)
+			ret = sfs_free_meta(fs, alloc, wri, list_blkno);
 		if (ret)
 			break;
 	}

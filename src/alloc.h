@@ -91,7 +91,11 @@ int sfs_alloc_alloc_extent(struct sfs_fs *fs, struct sfs_alloc *alloc,
 			   struct sfs_block_writer *wri, struct scoutfs_alloc_root *root,
 			   uint64_t want, uint64_t *start, uint64_t *len);
 
-/* the server's moves: a tree into a list, a list into a tree, tree to tree */
+/*
+ * The server's moves: a tree into a list; a list's entries into a tree
+ * (its list blocks onto alloc's freed list, as the durable state may
+ * still reference them); extents from tree to tree.
+ */
 int sfs_alloc_fill_list(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_writer *wri,
 			struct scoutfs_alloc_list_head *head, struct scoutfs_alloc_root *root,
 			uint64_t target);

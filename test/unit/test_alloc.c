@@ -524,10 +524,77 @@ static void test_extent_errors(void **state)
 	vol_destroy(v);
 }
 
+static void collect_list_blocks(void *arg, uint64_t blkno, bool list_block)
+{
+	uint64_t *v = arg;
+
+	if (list_block)
+		v[++v[0]] = blkno;
+}
+
+static void find_in_list(void *arg, uint64_t blkno, bool list_block)
+{
+	uint64_t *want = arg;
+
+	if (!list_block && blkno == want[0])
+		want[1] = 1;
+}
+
+/*
+ * Emptying a list returns its entries to the tree, but its own list
+ * blocks stay referenced by the durable state until the transaction
+ * commits: they go on the transaction's freed list and are never handed
+ * out again in the same transaction.
+ */
+static void test_empty_list_blocks_not_reused(void **state)
+{
+	struct vol *v = vol_create("128M", "256M", 10);
+	struct scoutfs_alloc_list_head victim = { 0 };
+	struct sfs_block_writer wri;
+	uint64_t blocks[64] = { 0 };
+	uint64_t blkno, want[2];
+	(void)state;
+
+	server_commit(v);
+	/* a chain of small list blocks, made durable */
+	sfs_block_writer_init(&wri);
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(fill(v, &wri, &victim, le64toh(victim.total_nr) + 5), 0);
+	assert_int_equal(sfs_block_writer_write(&v->fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_alloc_walk_list(&v->fs, &victim, collect_list_blocks, blocks), 0);
+	assert_int_equal(blocks[0], 6);
+
+	/* the next transaction empties it, then allocates a lot */
+	sfs_block_writer_init(&wri);
+	assert_int_equal(sfs_alloc_empty_list(&v->fs, &v->srv.alloc, &wri, &v->super.meta_alloc[0],
+					      &victim),
+			 0);
+	for (uint64_t i = 1; i <= blocks[0]; i++) {
+		want[0] = blocks[i];
+		want[1] = 0;
+		assert_int_equal(sfs_alloc_walk_list(&v->fs, &v->srv.freed, find_in_list, want), 0);
+		if (!want[1])
+			fail_msg("list block %llu is not on the freed list", (unsigned long long)blocks[i]);
+	}
+	for (int n = 0; n < 200; n++) {
+		assert_int_equal(sfs_alloc_meta(&v->fs, &v->srv.alloc, &wri, &blkno), 0);
+		for (uint64_t i = 1; i <= blocks[0]; i++)
+			if (blkno == blocks[i])
+				fail_msg("former list block %llu handed out in the same transaction",
+					 (unsigned long long)blkno);
+		assert_int_equal(sfs_free_meta(&v->fs, &v->srv.alloc, &wri, blkno), 0);
+	}
+	sfs_block_writer_forget(&v->fs, &wri);
+	sfs_block_writer_destroy(&wri);
+	vol_destroy(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_extent_errors),
+		cmocka_unit_test(test_empty_list_blocks_not_reused),
 		cmocka_unit_test(test_small_list_blocks),
 		cmocka_unit_test(test_invariants),
 		cmocka_unit_test(test_reserve),
