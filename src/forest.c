@@ -165,65 +165,48 @@ out:
 /* Merged reads                                                         */
 /* ------------------------------------------------------------------ */
 
-struct version {
-	struct scoutfs_key key;
-	uint64_t seq;
-	uint32_t order;		/* read order, for ties */
-	uint32_t val_off;	/* in collect.vals */
-	uint16_t val_len;
-	uint8_t flags;
-};
-
-struct collect {
-	struct version *v;
-	size_t nr, cap;
-	uint8_t *vals;
-	size_t vals_len, vals_cap;
-	uint32_t tree;		/* the tree being read, in read order */
-};
-
-static int collect_item(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
-			const void *val, unsigned int val_len)
+int sfs_forest_versions_add(void *arg, const struct scoutfs_key *key, uint64_t seq,
+			    uint8_t flags, const void *val, unsigned int val_len)
 {
-	struct collect *c = arg;
-	struct version *v;
+	struct sfs_forest_versions *vs = arg;
+	struct sfs_forest_version *v;
 	void *p;
 
-	if (c->nr == c->cap) {
-		p = realloc(c->v, (c->cap ? c->cap * 2 : 256) * sizeof(*c->v));
+	if (vs->nr == vs->cap) {
+		p = realloc(vs->v, (vs->cap ? vs->cap * 2 : 256) * sizeof(*vs->v));
 		if (!p)
 			return -ENOMEM;
-		c->v = p;
-		c->cap = c->cap ? c->cap * 2 : 256;
+		vs->v = p;
+		vs->cap = vs->cap ? vs->cap * 2 : 256;
 	}
-	if (c->vals_len + val_len > c->vals_cap) {
-		size_t cap = c->vals_cap ? c->vals_cap * 2 : 65536;
+	if (vs->vals_len + val_len > vs->vals_cap) {
+		size_t cap = vs->vals_cap ? vs->vals_cap * 2 : 65536;
 
-		while (cap < c->vals_len + val_len)
+		while (cap < vs->vals_len + val_len)
 			cap *= 2;
-		p = realloc(c->vals, cap);
+		p = realloc(vs->vals, cap);
 		if (!p)
 			return -ENOMEM;
-		c->vals = p;
-		c->vals_cap = cap;
+		vs->vals = p;
+		vs->vals_cap = cap;
 	}
-	v = &c->v[c->nr++];
+	v = &vs->v[vs->nr++];
 	v->key = *key;
 	v->seq = seq;
-	v->order = c->tree;
+	v->order = vs->order;
 	v->flags = flags;
 	v->val_len = (uint16_t)val_len;
-	v->val_off = (uint32_t)c->vals_len;
+	v->val_off = (uint32_t)vs->vals_len;
 	if (val_len)
-		memcpy(c->vals + c->vals_len, val, val_len);
-	c->vals_len += val_len;
+		memcpy(vs->vals + vs->vals_len, val, val_len);
+	vs->vals_len += val_len;
 	return 0;
 }
 
 /* key ascending; within a key the winner first: greatest seq, then first read */
 static int cmp_version(const void *a, const void *b)
 {
-	const struct version *x = a, *y = b;
+	const struct sfs_forest_version *x = a, *y = b;
 	int c = sfs_key_cmp(&x->key, &y->key);
 
 	if (c)
@@ -231,6 +214,26 @@ static int cmp_version(const void *a, const void *b)
 	if (x->seq != y->seq)
 		return x->seq > y->seq ? -1 : 1;
 	return (x->order > y->order) - (x->order < y->order);
+}
+
+void sfs_forest_versions_sort(struct sfs_forest_versions *vs)
+{
+	if (vs->nr)
+		qsort(vs->v, vs->nr, sizeof(*vs->v), cmp_version);
+}
+
+void sfs_forest_versions_reset(struct sfs_forest_versions *vs)
+{
+	vs->nr = 0;
+	vs->vals_len = 0;
+	vs->order = 0;
+}
+
+void sfs_forest_versions_free(struct sfs_forest_versions *vs)
+{
+	free(vs->v);
+	free(vs->vals);
+	memset(vs, 0, sizeof(*vs));
 }
 
 /* every log_trees item of logs_root, in key order, through cb */
@@ -272,7 +275,7 @@ static int for_each_log_tree(struct sfs_fs *fs, const struct scoutfs_btree_root 
 
 struct read_args {
 	struct sfs_fs *fs;
-	struct collect *c;
+	struct sfs_forest_versions *c;
 	struct scoutfs_key lock_start;
 	const struct scoutfs_key *key;
 	struct scoutfs_key *start;
@@ -296,33 +299,33 @@ static int read_log_tree(void *arg, const struct scoutfs_log_trees *lt)
 	}
 	sfs_inc(a->fs, forest_bloom_pass);
 	sfs_inc(a->fs, forest_trees_read);
-	a->c->tree++;
-	return sfs_btree_read_items(a->fs, &lt->item_root, a->key, a->start, a->end, collect_item,
-				    a->c);
+	a->c->order++;
+	return sfs_btree_read_items(a->fs, &lt->item_root, a->key, a->start, a->end,
+				    sfs_forest_versions_add, a->c);
 }
 
 int sfs_forest_read_items(struct sfs_fs *fs, const struct sfs_forest_roots *roots,
 			  const struct scoutfs_key *key, struct scoutfs_key *start,
 			  struct scoutfs_key *end, sfs_btree_item_cb cb, void *arg)
 {
-	struct collect c = { 0 };
+	struct sfs_forest_versions c = { 0 };
 	struct read_args a = { .fs = fs, .c = &c, .key = key, .start = start, .end = end };
-	struct version *v;
+	struct sfs_forest_version *v;
 	size_t i;
 	int ret;
 
 	sfs_inc(fs, forest_read_items);
 	a.lock_start = sfs_forest_lock_start(key);
 
-	ret = sfs_btree_read_items(fs, &roots->fs_root, key, start, end, collect_item, &c);
+	ret = sfs_btree_read_items(fs, &roots->fs_root, key, start, end, sfs_forest_versions_add,
+				   &c);
 	if (ret)
 		goto out;
 	ret = for_each_log_tree(fs, &roots->logs_root, read_log_tree, &a);
 	if (ret)
 		goto out;
 
-	if (c.nr)
-		qsort(c.v, c.nr, sizeof(*c.v), cmp_version);
+	sfs_forest_versions_sort(&c);
 	for (i = 0; i < c.nr; i++) {
 		v = &c.v[i];
 		if (i > 0 && sfs_key_cmp(&v->key, &c.v[i - 1].key) == 0)
@@ -331,13 +334,12 @@ int sfs_forest_read_items(struct sfs_fs *fs, const struct sfs_forest_roots *root
 			continue; /* outside the range every tree answered for */
 		if (v->flags & SCOUTFS_BTREE_ITEM_FLAG_DELETION)
 			continue;
-		ret = cb(arg, &v->key, v->seq, v->flags, c.vals + v->val_off, v->val_len);
+		ret = cb(arg, &v->key, v->seq, v->flags, sfs_forest_version_val(&c, v), v->val_len);
 		if (ret)
 			break;
 	}
 out:
-	free(c.v);
-	free(c.vals);
+	sfs_forest_versions_free(&c);
 	return ret;
 }
 

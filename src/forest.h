@@ -44,6 +44,42 @@ int sfs_forest_read_items(struct sfs_fs *fs, const struct sfs_forest_roots *root
 			  const struct scoutfs_key *key, struct scoutfs_key *start,
 			  struct scoutfs_key *end, sfs_btree_item_cb cb, void *arg);
 
+/*
+ * Versions of keys gathered from several trees, and their order: by key,
+ * then the version a read returns first (greatest seq, then the tree read
+ * first).  Reads and log merging both resolve keys with it.
+ */
+struct sfs_forest_version {
+	struct scoutfs_key key;
+	uint64_t seq;
+	uint32_t order;		/* the tree it came from, in read order (fs_root first: 0) */
+	uint32_t val_off;	/* in sfs_forest_versions.vals */
+	uint16_t val_len;
+	uint8_t flags;
+};
+
+struct sfs_forest_versions {
+	struct sfs_forest_version *v;
+	size_t nr, cap;
+	uint8_t *vals;
+	size_t vals_len, vals_cap;
+	uint32_t order;		/* set before reading each tree */
+};
+
+/* an sfs_btree_item_cb: arg is the struct sfs_forest_versions */
+int sfs_forest_versions_add(void *arg, const struct scoutfs_key *key, uint64_t seq,
+			    uint8_t flags, const void *val, unsigned int val_len);
+void sfs_forest_versions_sort(struct sfs_forest_versions *vs);
+/* empty, keeping the memory */
+void sfs_forest_versions_reset(struct sfs_forest_versions *vs);
+void sfs_forest_versions_free(struct sfs_forest_versions *vs);
+
+static inline const void *sfs_forest_version_val(const struct sfs_forest_versions *vs,
+						 const struct sfs_forest_version *v)
+{
+	return v->val_len ? vs->vals + v->val_off : NULL;
+}
+
 /* one item, merged: 0 with *ret filled, or -ENOENT */
 int sfs_forest_lookup(struct sfs_fs *fs, const struct sfs_forest_roots *roots,
 		      const struct scoutfs_key *key, struct sfs_btree_item_ret *ret);

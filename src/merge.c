@@ -238,76 +238,12 @@ static int collect_inputs(struct sfs_fs *fs, const struct scoutfs_btree_root *lo
 	return ret == -ENOENT ? 0 : ret;
 }
 
-/* one version of a key read in a window */
-struct version {
-	struct scoutfs_key key;
-	uint64_t seq;
-	uint32_t order;		/* 0: fs_root, then inputs in (rid, nr) order */
-	uint32_t val_off;
-	uint16_t val_len;
-	uint8_t flags;
-};
-
+/* the versions read in one window (fs_root is order 0, inputs follow) and the merge's inserts */
 struct window {
-	struct version *v;
-	size_t nr, cap;
-	uint8_t *vals;
-	size_t vals_len, vals_cap;
-	uint32_t order;
+	struct sfs_forest_versions vs;
 	struct sfs_btree_list_item *ins;
 	size_t ins_cap;
 };
-
-static int window_item(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
-		       const void *val, unsigned int val_len)
-{
-	struct window *w = arg;
-	struct version *v;
-	void *p;
-
-	if (w->nr == w->cap) {
-		p = realloc(w->v, (w->cap ? w->cap * 2 : 1024) * sizeof(*w->v));
-		if (!p)
-			return -ENOMEM;
-		w->v = p;
-		w->cap = w->cap ? w->cap * 2 : 1024;
-	}
-	if (w->vals_len + val_len > w->vals_cap) {
-		size_t cap = w->vals_cap ? w->vals_cap * 2 : 256 * 1024;
-
-		while (cap < w->vals_len + val_len)
-			cap *= 2;
-		p = realloc(w->vals, cap);
-		if (!p)
-			return -ENOMEM;
-		w->vals = p;
-		w->vals_cap = cap;
-	}
-	v = &w->v[w->nr++];
-	v->key = *key;
-	v->seq = seq;
-	v->order = w->order;
-	v->flags = flags;
-	v->val_len = (uint16_t)val_len;
-	v->val_off = (uint32_t)w->vals_len;
-	if (val_len)
-		memcpy(w->vals + w->vals_len, val, val_len);
-	w->vals_len += val_len;
-	return 0;
-}
-
-/* key ascending; within a key the version a read returns first: greatest seq, then first read */
-static int cmp_version(const void *a, const void *b)
-{
-	const struct version *x = a, *y = b;
-	int c = sfs_key_cmp(&x->key, &y->key);
-
-	if (c)
-		return c;
-	if (x->seq != y->seq)
-		return x->seq > y->seq ? -1 : 1;
-	return (x->order > y->order) - (x->order < y->order);
-}
 
 /* ------------------------------------------------------------------ */
 /* Merging one request                                                  */
@@ -331,39 +267,37 @@ static int merge_window(struct merge_ctx *m, const struct scoutfs_key *key,
 			struct scoutfs_key *start, struct scoutfs_key *end)
 {
 	struct window *w = &m->w;
-	struct version *v, *win;
+	struct sfs_forest_versions *vs = &w->vs;
+	struct sfs_forest_version *v, *win;
 	size_t i, j, nr_ins = 0;
 	uint64_t dels = 0;
 	bool in_fs;
 	void *p;
 	int ret;
 
-	w->nr = 0;
-	w->vals_len = 0;
-	w->order = 0;
-	ret = sfs_btree_read_items(m->fs, &m->root, key, start, end, window_item, w);
+	sfs_forest_versions_reset(vs);
+	ret = sfs_btree_read_items(m->fs, &m->root, key, start, end, sfs_forest_versions_add, vs);
 	for (i = 0; !ret && i < m->in.nr; i++) {
-		w->order = (uint32_t)i + 1;
-		ret = sfs_btree_read_items(m->fs, &m->in.roots[i], key, start, end, window_item,
-					   w);
+		vs->order = (uint32_t)i + 1;
+		ret = sfs_btree_read_items(m->fs, &m->in.roots[i], key, start, end,
+					   sfs_forest_versions_add, vs);
 	}
 	if (ret)
 		return ret;
-	if (w->nr)
-		qsort(w->v, w->nr, sizeof(*w->v), cmp_version);
-	if (w->ins_cap < w->nr) {
-		p = realloc(w->ins, w->nr * sizeof(*w->ins));
+	sfs_forest_versions_sort(vs);
+	if (w->ins_cap < vs->nr) {
+		p = realloc(w->ins, vs->nr * sizeof(*w->ins));
 		if (!p)
 			return -ENOMEM;
 		w->ins = p;
-		w->ins_cap = w->nr;
+		w->ins_cap = vs->nr;
 	}
 
-	for (i = 0; i < w->nr; i = j) {
-		win = &w->v[i];
+	for (i = 0; i < vs->nr; i = j) {
+		win = &vs->v[i];
 		in_fs = win->order == 0;
-		for (j = i + 1; j < w->nr && sfs_key_cmp(&w->v[j].key, &win->key) == 0; j++)
-			in_fs |= w->v[j].order == 0;
+		for (j = i + 1; j < vs->nr && sfs_key_cmp(&vs->v[j].key, &win->key) == 0; j++)
+			in_fs |= vs->v[j].order == 0;
 		/* only keys every tree was read over; fs_root's winner stays as it is */
 		if (sfs_key_cmp(&win->key, start) < 0 || sfs_key_cmp(&win->key, end) > 0 ||
 		    win->order == 0)
@@ -384,7 +318,7 @@ static int merge_window(struct merge_ctx *m, const struct scoutfs_key *key,
 			.seq = v->seq,
 			.flags = (uint8_t)(v->flags & ~SCOUTFS_BTREE_ITEM_FLAG_DELETION),
 			.val_len = v->val_len,
-			.val = v->val_len ? w->vals + v->val_off : NULL,
+			.val = sfs_forest_version_val(vs, v),
 		};
 	}
 	if (nr_ins) {
@@ -475,8 +409,7 @@ out:
 	if (m) {
 		sfs_block_writer_destroy(&m->wri);
 		free(m->in.roots);
-		free(m->w.v);
-		free(m->w.vals);
+		sfs_forest_versions_free(&m->w.vs);
 		free(m->w.ins);
 		free(m);
 	}
