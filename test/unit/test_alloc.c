@@ -34,6 +34,7 @@
 #include "btree.h"
 #include "log.h"
 #include "super.h"
+#include "volume.h"
 
 #define CLIENT_META_TARGET 600
 #define CLIENT_DATA_TARGET 16384
@@ -45,7 +46,7 @@ struct extent {
 };
 
 struct vol {
-	char dir[64], meta[96], data[96];
+	struct test_volume tv;
 	struct sfs_fs fs;
 	struct scoutfs_super_block super;
 
@@ -82,34 +83,20 @@ static uint64_t rnd(void)
 	return rng;
 }
 
-static void run_mkfs(struct vol *v, const char *meta_size, const char *data_size)
-{
-	const char *mkfs = getenv("SCOUTFS_MKFS");
-	char cmd[512];
-
-	if (!mkfs)
-		skip();
-	snprintf(cmd, sizeof(cmd),
-		 "truncate -s %s %s && truncate -s %s %s && %s -A -Q 0,127.0.0.1,42000 %s %s "
-		 ">/dev/null 2>&1",
-		 meta_size, v->meta, data_size, v->data, mkfs, v->meta, v->data);
-	assert_int_equal(system(cmd), 0);
-}
+/* volumes a failed test could not destroy, for the group teardown */
+static struct vol *live_vols[4];
 
 static struct vol *vol_create(const char *meta_size, const char *data_size, uint32_t nr_ids)
 {
 	struct sfs_block_opts opts = { 0 };
 	struct vol *v = calloc(1, sizeof(*v));
 
-	strcpy(v->dir, "/var/tmp/sfs-test-alloc.XXXXXX");
-	assert_non_null(mkdtemp(v->dir));
-	snprintf(v->meta, sizeof(v->meta), "%s/meta.img", v->dir);
-	snprintf(v->data, sizeof(v->data), "%s/data.img", v->dir);
-	run_mkfs(v, meta_size, data_size);
+	if (test_volume_make(&v->tv, "alloc", meta_size, data_size))
+		fail_msg("cannot make a test volume");
 
 	sfs_fs_log_init(&v->fs, "test");
-	opts.meta_path = v->meta;
-	opts.data_path = v->data;
+	opts.meta_path = v->tv.meta;
+	opts.data_path = v->tv.data;
 	assert_int_equal(sfs_block_setup(&v->fs, &opts), 0);
 	assert_int_equal(sfs_super_read(&v->fs, &v->super), 0);
 
@@ -124,17 +111,22 @@ static struct vol *vol_create(const char *meta_size, const char *data_size, uint
 	v->present = calloc(nr_ids, 1);
 	v->meta_seen = calloc(le64toh(v->super.total_meta_blocks), 1);
 	v->data_seen = calloc(le64toh(v->super.total_data_blocks), 1);
+	for (unsigned int i = 0; i < 4; i++) {
+		if (!live_vols[i]) {
+			live_vols[i] = v;
+			break;
+		}
+	}
 	return v;
 }
 
 static void vol_destroy(struct vol *v)
 {
-	char cmd[128];
-
+	for (unsigned int i = 0; i < 4; i++)
+		if (live_vols[i] == v)
+			live_vols[i] = NULL;
 	sfs_block_destroy(&v->fs);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", v->dir);
-	if (system(cmd))
-		print_message("could not remove %s\n", v->dir);
+	test_volume_remove(&v->tv);
 	free(v->used);
 	free(v->present);
 	free(v->meta_seen);
@@ -590,6 +582,16 @@ static void test_empty_list_blocks_not_reused(void **state)
 	vol_destroy(v);
 }
 
+/* runs after every test, failed ones too */
+static int destroy_leftovers(void **state)
+{
+	(void)state;
+	for (unsigned int i = 0; i < 4; i++)
+		if (live_vols[i])
+			vol_destroy(live_vols[i]);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,5 +602,5 @@ int main(void)
 		cmocka_unit_test(test_reserve),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, destroy_leftovers);
 }

@@ -34,6 +34,7 @@
 #include "net.h"
 #include "server.h"
 #include "super.h"
+#include "volume.h"
 
 #define NR_KEYS 1000
 #define MAX_VAL 80
@@ -46,7 +47,7 @@ struct model_item {
 };
 
 struct fixture {
-	char dir[64], meta[96], data[96];
+	struct test_volume tv;
 	struct sfs_fs fs;
 	struct sfs_counters counters;
 	struct scoutfs_super_block super;
@@ -106,30 +107,20 @@ static void restart_server(struct fixture *f)
 
 static int setup(void **state)
 {
-	const char *mkfs = getenv("SCOUTFS_MKFS");
 	struct sfs_block_opts bopts = { 0 };
 	struct fixture *f;
-	char cmd[512];
 
-	if (!mkfs) {
-		print_message("SCOUTFS_MKFS is not set\n");
+	f = calloc(1, sizeof(*f));
+	if (test_volume_make(&f->tv, "merge", "512M", "1G")) {
+		free(f);
 		return -1;
 	}
-	f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/var/tmp/sfs-test-merge.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->meta, sizeof(f->meta), "%s/meta.img", f->dir);
-	snprintf(f->data, sizeof(f->data), "%s/data.img", f->dir);
-	snprintf(cmd, sizeof(cmd),
-		 "truncate -s 512M %s && truncate -s 1G %s && %s -A -Q 0,127.0.0.1,42000 %s %s >/dev/null 2>&1",
-		 f->meta, f->data, mkfs, f->meta, f->data);
-	assert_int_equal(system(cmd), 0);
 
 	sfs_fs_log_init(&f->fs, "test");
 	f->fs.log_level = LOG_WARNING;
 	f->fs.counters = &f->counters;
-	bopts.meta_path = f->meta;
-	bopts.data_path = f->data;
+	bopts.meta_path = f->tv.meta;
+	bopts.data_path = f->tv.data;
 	assert_int_equal(sfs_block_setup(&f->fs, &bopts), 0);
 	assert_int_equal(sfs_super_read(&f->fs, &f->super), 0);
 	/* no merge unless a test asks for one */
@@ -143,14 +134,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
 	stop_client(f);
 	sfs_server_stop(&f->fs);
 	sfs_block_destroy(&f->fs);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	if (system(cmd))
-		print_message("could not remove %s\n", f->dir);
+	test_volume_remove(&f->tv);
 	free(f);
 	return 0;
 }
