@@ -1127,10 +1127,8 @@ int sfs_item_for_each_dirty(struct sfs_fs *fs, sfs_btree_item_cb cb, void *arg)
 }
 
 /* a dirty item is persistent now: keep it clean, or drop a tombstone / uncached item */
-static bool commit_one(struct sfs_fs *fs, struct sfs_item_cache *c, struct item *it)
+static bool commit_one(struct sfs_fs *fs, struct sfs_item_cache *c, struct item *it, bool cached)
 {
-	bool cached = range_find(c, &it->key) != NULL;
-
 	if ((it->flags & ITEM_DELETION) || !cached) {
 		/* invariants 2 and 4: no clean tombstones, no clean items outside ranges */
 		item_unlink(c, it);
@@ -1145,6 +1143,7 @@ void sfs_item_commit_done(struct sfs_fs *fs)
 {
 	struct sfs_item_cache *c = fs->item;
 	struct item *it, *next, **all;
+	struct range *r;
 	bool dropped = false;
 	uint64_t i, n;
 
@@ -1163,16 +1162,23 @@ void sfs_item_commit_done(struct sfs_fs *fs)
 		RB_INIT(&c->dirty);
 		c->dirty_count = 0;
 		c->dirty_bytes = 0;
+		/* the items are in key order: walk the ranges alongside them */
+		r = range_floor(c, &all[0]->key);
+		if (!r)
+			r = RB_MIN(range_tree, &c->ranges);
 		for (i = 0; i < n; i++) {
+			while (r && sfs_key_cmp(&r->end, &all[i]->key) < 0)
+				r = RB_NEXT(range_tree, &c->ranges, r);
 			all[i]->flags &= (uint8_t)~ITEM_DIRTY;
-			dropped |= commit_one(fs, c, all[i]);
+			dropped |= commit_one(fs, c, all[i],
+					      r && sfs_key_cmp(&r->start, &all[i]->key) <= 0);
 		}
 		free(all);
 	} else {
 		for (it = RB_MIN(dirty_tree, &c->dirty); it; it = next) {
 			next = RB_NEXT(dirty_tree, &c->dirty, it);
 			dirty_unlink(c, it);
-			dropped |= commit_one(fs, c, it);
+			dropped |= commit_one(fs, c, it, range_find(c, &it->key) != NULL);
 		}
 	}
 	if (dropped)

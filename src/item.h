@@ -125,7 +125,9 @@ int sfs_item_delete_force(struct sfs_fs *fs, const struct scoutfs_key *key, uint
  * for_each_dirty: cb for every dirty item in key order, deletion items
  * with SCOUTFS_BTREE_ITEM_FLAG_DELETION and no value.  No cache lock is
  * held during cb.  A non-zero return stops the walk and is returned; the
- * walk may be repeated (a retried commit).
+ * walk may be repeated (a retried commit).  The values cb is given stay
+ * where they are until commit_done or the next item write (dirty items are
+ * never evicted), so a commit may keep the pointers instead of copying.
  *
  * commit_done: the dirty items are persistent: they become clean and
  * deletion items are dropped (their keys stay cached as absent).

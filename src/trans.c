@@ -70,12 +70,14 @@ struct sfs_trans {
 	bool thread_started;
 };
 
-/* the dirty items, copied out in key order for one bulk insert */
+/*
+ * The dirty items in key order for one bulk insert.  Values are not
+ * copied: the item cache keeps them in place until commit_done, and no
+ * item write runs while the commit holds the transaction.
+ */
 struct commit_ctx {
 	struct sfs_btree_list_item *items;
 	size_t nr, cap;
-	uint8_t *vals;
-	size_t vals_len, vals_cap;
 	uint64_t max_seq;
 };
 
@@ -92,24 +94,11 @@ static int gather_item(void *arg, const struct scoutfs_key *key, uint64_t seq, u
 			return -ENOMEM;
 		c->items = p;
 	}
-	if (c->vals_len + val_len > c->vals_cap) {
-		c->vals_cap = c->vals_cap ? c->vals_cap * 2 : 1 << 20;
-		while (c->vals_cap < c->vals_len + val_len)
-			c->vals_cap *= 2;
-		p = realloc(c->vals, c->vals_cap);
-		if (!p)
-			return -ENOMEM;
-		c->vals = p;
-	}
 	c->items[c->nr].key = *key;
 	c->items[c->nr].seq = seq;
 	c->items[c->nr].flags = flags;
 	c->items[c->nr].val_len = (uint16_t)val_len;
-	/* an offset until the arena stops moving */
-	c->items[c->nr].val = (const void *)(uintptr_t)c->vals_len;
-	if (val_len)
-		memcpy(c->vals + c->vals_len, val, val_len);
-	c->vals_len += val_len;
+	c->items[c->nr].val = val_len ? val : NULL;
 	c->nr++;
 	if (seq > c->max_seq)
 		c->max_seq = seq;
@@ -124,8 +113,6 @@ static int write_items(struct sfs_fs *fs, struct commit_ctx *c, struct scoutfs_l
 	size_t i;
 	int ret;
 
-	for (i = 0; i < c->nr; i++)
-		c->items[i].val = c->items[i].val_len ? c->vals + (uintptr_t)c->items[i].val : NULL;
 	ret = sfs_btree_insert_list(fs, &lists->alloc, wri, &lt->item_root, c->items, c->nr);
 	if (ret)
 		return ret;
@@ -229,7 +216,6 @@ out:
 	}
 	sfs_block_writer_destroy(&wri);
 	free(c.items);
-	free(c.vals);
 	return ret;
 }
 
