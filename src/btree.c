@@ -1725,11 +1725,9 @@ int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 	size_t i = 0, j;
 	int ret;
 
-	for (j = 1; j < nr; j++)
-		if (sfs_key_cmp(&items[j - 1].key, &items[j].key) >= 0)
-			return -EINVAL;
 	for (j = 0; j < nr; j++)
-		if (items[j].val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (items[j].val_len && !items[j].val))
+		if ((j && sfs_key_cmp(&items[j - 1].key, &items[j].key) >= 0) ||
+		    items[j].val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (items[j].val_len && !items[j].val))
 			return -EINVAL;
 
 	while (i < nr) {

@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "testkeys.h"
+
 #include "alloc.h"
 #include "btree.h"
 #include "log.h"
@@ -77,10 +79,7 @@ static uint64_t rng = 0x1234567;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift(&rng);
 }
 
 /* volumes a failed test could not destroy, for the group teardown */

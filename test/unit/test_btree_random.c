@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testkeys.h"
+
 #include "btree.h"
 #include "log.h"
 #include "model_alloc.h"
@@ -68,10 +70,7 @@ static void model_del(struct model *m, uint32_t id)
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift(&rng);
 }
 
 static struct scoutfs_key id_key(uint32_t id)

@@ -28,6 +28,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testkeys.h"
+
 #include "counters.h"
 #include "forest.h"
 #include "item.h"
@@ -82,26 +84,18 @@ static uint64_t rng = 0x1234567;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return test_xorshift(&rng);
 }
 
 /* group g of inodes 1024 apart, 8 keys per inode; keys sort by id */
 static struct scoutfs_key id_key(int id)
 {
-	int g = id / KEYS_PER_GROUP, k = id % KEYS_PER_GROUP;
-
-	return sfs_key_make(SCOUTFS_FS_ZONE, (uint64_t)g * 1024 + (uint64_t)k / 8,
-			    SCOUTFS_XATTR_TYPE, (uint64_t)k % 8, 0, 0);
+	return test_group_key(id, KEYS_PER_GROUP);
 }
 
 static int key_id(const struct scoutfs_key *key)
 {
-	uint64_t ino = le64toh(key->_sk_first);
-
-	return (int)(ino / 1024 * KEYS_PER_GROUP + (ino % 1024) * 8 + le64toh(key->_sk_second));
+	return test_group_key_id(key, KEYS_PER_GROUP);
 }
 
 static struct sfs_item_range group_lock(int g)
