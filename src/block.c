@@ -106,6 +106,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -225,6 +226,9 @@ struct sfs_cblock {
 	unsigned int flags;	    /* CB_HASHED, CB_DIRTY (cache_lock) */
 	enum cb_state state;	    /* cache_lock */
 	int err;		    /* errno of CB_ERROR (cache_lock) */
+	struct sfs_io wio;	    /* its write, while its writer writes it (writer's owner) */
+	uint32_t started_crc;	    /* the crc it was sealed with */
+	struct sfs_cblock *sub_next; /* submitter queue (sub_lock) */
 };
 
 struct sfs_block_state {
@@ -232,6 +236,27 @@ struct sfs_block_state {
 	struct sfs_bdev devs[SFS_DEV_NR]; /* set up once, then read only */
 	bool read_only;
 	uint64_t fsid; /* atomic; 0 = not checked */
+
+	/* LG block buffers (buf_lock, a leaf lock) */
+	pthread_mutex_t buf_lock;
+	void *free_bufs;	/* free buffers, linked through their first bytes */
+	uint64_t nr_free_bufs;
+	struct buf_arena *arenas; /* head: the one being carved */
+	struct buf_arena *fresh;  /* prefilled, untouched */
+	uint64_t nr_fresh;
+	uint64_t nr_arenas;	  /* mapped (or being mapped by the prefill) */
+	bool prefill_stop;
+	pthread_t prefill;	  /* set up once, joined by destroy */
+	bool prefill_started;
+
+	/* the submitter of writes started early (sub_lock, a leaf lock) */
+	pthread_mutex_t sub_lock;
+	pthread_cond_t sub_cond;
+	struct sfs_cblock *sub_head;
+	struct sfs_cblock **sub_tail;
+	bool sub_stop;
+	pthread_t sub_thread;	/* set up once, joined by destroy */
+	bool sub_started;
 
 	/* the cache */
 	pthread_mutex_t cache_lock;
@@ -981,6 +1006,172 @@ static unsigned int hash_idx(struct sfs_block_state *st, uint64_t blkno)
 	return (unsigned int)((blkno * 0x9E3779B97F4A7C15ULL) >> (64 - st->hash_bits));
 }
 
+/*
+ * LG block buffers are carved from 2 MiB arenas, mapped populated (one
+ * system call for 32 blocks rather than 16 page faults per block), and
+ * recycled through a free list, so that a commit building hundreds of
+ * new blocks does not spend its time in page faults.  Free buffers beyond the cache bound give
+ * their pages back to the kernel (and keep their addresses).
+ */
+#define BUF_ARENA_SIZE (2U << 20)
+
+/* ASan still sees use after free of a recycled buffer */
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#define BUF_POISON(p) ASAN_POISON_MEMORY_REGION((p), SCOUTFS_BLOCK_LG_SIZE)
+#define BUF_UNPOISON(p) ASAN_UNPOISON_MEMORY_REGION((p), SCOUTFS_BLOCK_LG_SIZE)
+#else
+#define BUF_POISON(p) ((void)(p))
+#define BUF_UNPOISON(p) ((void)(p))
+#endif
+#ifdef __SANITIZE_ADDRESS__
+#define BUF_POISON_ARENA(p) ASAN_POISON_MEMORY_REGION((p), BUF_ARENA_SIZE)
+#else
+#define BUF_POISON_ARENA(p) ((void)(p))
+#endif
+
+struct buf_arena {
+	struct buf_arena *next;
+	char *mem;
+	unsigned int used;	/* bytes handed out */
+};
+
+/* a populated arena; NULL without memory */
+static struct buf_arena *arena_map(void)
+{
+	struct buf_arena *ar = calloc(1, sizeof(*ar));
+
+	if (!ar)
+		return NULL;
+	ar->mem = mmap(NULL, BUF_ARENA_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (ar->mem == MAP_FAILED) {
+		free(ar);
+		return NULL;
+	}
+	BUF_POISON_ARENA(ar->mem);
+	return ar;
+}
+
+static void *lg_buf_get(struct sfs_block_state *st, bool zero)
+{
+	struct buf_arena *ar;
+	bool recycled = false;
+	void *buf = NULL;
+
+	pthread_mutex_lock(&st->buf_lock);
+	if (st->free_bufs) {
+		recycled = true;
+		buf = st->free_bufs;
+		BUF_UNPOISON(buf);
+		st->free_bufs = *(void **)buf;
+		st->nr_free_bufs--;
+		goto out;
+	}
+	ar = st->arenas;
+	if (!ar || ar->used == BUF_ARENA_SIZE) {
+		/* the next prefilled arena, or a new one */
+		ar = st->fresh;
+		if (ar) {
+			st->fresh = ar->next;
+			st->nr_fresh--;
+		} else {
+			pthread_mutex_unlock(&st->buf_lock);
+			ar = arena_map();
+			pthread_mutex_lock(&st->buf_lock);
+			if (!ar)
+				goto out;
+			st->nr_arenas++;
+		}
+		ar->next = st->arenas;
+		st->arenas = ar;
+	}
+	buf = ar->mem + ar->used;
+	BUF_UNPOISON(buf);
+	ar->used += SCOUTFS_BLOCK_LG_SIZE;
+out:
+	pthread_mutex_unlock(&st->buf_lock);
+	/* new mappings are zero */
+	if (buf && zero && recycled)
+		memset(buf, 0, SCOUTFS_BLOCK_LG_SIZE);
+	return buf;
+}
+
+/*
+ * Map and populate arenas up to the cache bound in the background after
+ * setup, so that the first commits find buffers without faulting them
+ * in: the memory a warm cache holds anyway.
+ */
+static void *prefill_thread(void *arg)
+{
+	struct sfs_block_state *st = arg;
+	struct buf_arena *ar;
+	bool stop;
+
+	for (;;) {
+		pthread_mutex_lock(&st->buf_lock);
+		stop = st->prefill_stop ||
+		       (st->nr_arenas + 1) * (uint64_t)BUF_ARENA_SIZE > st->cache_bound;
+		if (!stop)
+			st->nr_arenas++;	/* reserved for the one mapped below */
+		pthread_mutex_unlock(&st->buf_lock);
+		if (stop)
+			break;
+		ar = arena_map();
+		pthread_mutex_lock(&st->buf_lock);
+		if (ar) {
+			ar->next = st->fresh;
+			st->fresh = ar;
+			st->nr_fresh++;
+		} else {
+			st->nr_arenas--;
+			st->prefill_stop = true;
+		}
+		pthread_mutex_unlock(&st->buf_lock);
+	}
+	return NULL;
+}
+
+static void lg_buf_put(struct sfs_block_state *st, void *buf)
+{
+	pthread_mutex_lock(&st->buf_lock);
+	if ((st->nr_free_bufs + 1) * SCOUTFS_BLOCK_LG_SIZE > st->cache_bound)
+		madvise(buf, SCOUTFS_BLOCK_LG_SIZE, MADV_DONTNEED);
+	*(void **)buf = st->free_bufs;
+	BUF_POISON(buf);
+	st->free_bufs = buf;
+	st->nr_free_bufs++;
+	pthread_mutex_unlock(&st->buf_lock);
+}
+
+static void lg_bufs_destroy(struct sfs_block_state *st)
+{
+	struct buf_arena *ar;
+
+	if (st->prefill_started) {
+		pthread_mutex_lock(&st->buf_lock);
+		st->prefill_stop = true;
+		pthread_mutex_unlock(&st->buf_lock);
+		pthread_join(st->prefill, NULL);
+		st->prefill_started = false;
+	}
+	while ((ar = st->fresh)) {
+		st->fresh = ar->next;
+		ar->next = st->arenas;
+		st->arenas = ar;
+	}
+	while ((ar = st->arenas)) {
+		st->arenas = ar->next;
+#ifdef __SANITIZE_ADDRESS__
+		ASAN_UNPOISON_MEMORY_REGION(ar->mem, BUF_ARENA_SIZE);
+#endif
+		munmap(ar->mem, BUF_ARENA_SIZE);
+		free(ar);
+	}
+	st->free_bufs = NULL;
+	st->nr_free_bufs = 0;
+}
+
 static struct sfs_cblock *cb_alloc(struct sfs_block_state *st, uint64_t blkno, bool zero)
 {
 	struct sfs_cblock *cb;
@@ -989,11 +1180,7 @@ static struct sfs_cblock *cb_alloc(struct sfs_block_state *st, uint64_t blkno, b
 	cb = calloc(1, sizeof(*cb));
 	if (!cb)
 		goto out;
-	if (zero) {
-		data = sfs_block_alloc_buf(SCOUTFS_BLOCK_LG_SIZE);
-	} else if (posix_memalign(&data, SFS_BLOCK_ALIGN, SCOUTFS_BLOCK_LG_SIZE)) {
-		data = NULL;
-	}
+	data = lg_buf_get(st, zero);
 	if (!data) {
 		free(cb);
 		cb = NULL;
@@ -1012,7 +1199,7 @@ out:
 /* free a block that was never inserted */
 static void cb_free_unlisted(struct sfs_cblock *cb)
 {
-	free(cb->bl.data);
+	lg_buf_put(cb->st, cb->bl.data);
 	free(cb);
 }
 
@@ -1482,18 +1669,78 @@ static void written_locked(struct sfs_block_state *st, struct sfs_cblock *cb)
 	}
 }
 
-int sfs_block_write_blocks(struct sfs_fs *fs, struct sfs_block **bls, int nr)
+/* may bl be written?  Logged and -errno if not; no I/O */
+static int write_refuse(struct sfs_fs *fs, struct sfs_bdev *d, struct sfs_block *bl)
+{
+	struct scoutfs_block_header *hdr = bl->data;
+
+	if (bl->blkno < SCOUTFS_META_DEV_START_BLKNO || le64toh(hdr->blkno) != bl->blkno) {
+		sfs_err(fs, "meta block %llu: refusing to write, header blkno %llu",
+			(unsigned long long)bl->blkno, (unsigned long long)le64toh(hdr->blkno));
+		return -EINVAL;
+	}
+	if (dev_write_past_end(d, bl->blkno, SCOUTFS_BLOCK_LG_SHIFT, SCOUTFS_BLOCK_LG_SIZE)) {
+		sfs_err(fs, "meta block %llu: write past the device end (%llu bytes)",
+			(unsigned long long)bl->blkno, (unsigned long long)dev_size_load(d));
+		return -EIO;
+	}
+	return 0;
+}
+
+/* seal bl's contents with its crc and describe its write in io */
+static void write_prep(struct sfs_bdev *d, struct sfs_block *bl, struct sfs_io *io)
+{
+	struct scoutfs_block_header *hdr = bl->data;
+
+	hdr->crc = htole32(sfs_block_crc(bl->data, SCOUTFS_BLOCK_LG_SIZE));
+	io_init(io, d, IO_WRITE, bl->data, SCOUTFS_BLOCK_LG_SIZE, bl->blkno << SCOUTFS_BLOCK_LG_SHIFT);
+}
+
+/*
+ * After the writes of bls (ios[i] is bls[i]'s) completed: log failures,
+ * grow an image file's known size, and make the written blocks the
+ * clean cached copies.  Returns the first error.
+ */
+static int write_finish(struct sfs_fs *fs, struct sfs_bdev *d, struct sfs_block **bls,
+			struct sfs_io *const *ios, int nr)
 {
 	struct sfs_block_state *st = fs->block;
-	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
-	struct scoutfs_block_header *hdr;
-	struct sfs_io **ios = NULL;
-	struct sfs_io *io_mem = NULL;
-	struct sfs_block *bl;
 	uint64_t end = 0;
 	char why[128];
 	int ret = 0;
 	int err;
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		err = io_errno(ios[i]);
+		if (err) {
+			sfs_err(fs, "meta block %llu: %s", (unsigned long long)bls[i]->blkno,
+				io_why(ios[i], why, sizeof(why)));
+			if (!ret)
+				ret = err;
+		} else if (ios[i]->off + ios[i]->len > end) {
+			end = ios[i]->off + ios[i]->len;
+		}
+	}
+	if (!d->is_bdev)
+		dev_size_grow(d, end);
+
+	pthread_mutex_lock(&st->cache_lock);
+	for (i = 0; i < nr; i++) {
+		if (ios[i]->res == 0)
+			written_locked(st, cb_of(bls[i]));
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+	return ret;
+}
+
+int sfs_block_write_blocks(struct sfs_fs *fs, struct sfs_block **bls, int nr)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
+	struct sfs_io **ios = NULL;
+	struct sfs_io *io_mem = NULL;
+	int ret = 0;
 	int i;
 
 	if (!d) {
@@ -1509,28 +1756,14 @@ int sfs_block_write_blocks(struct sfs_fs *fs, struct sfs_block **bls, int nr)
 
 	/* refuse the whole batch before writing any of it */
 	for (i = 0; i < nr; i++) {
-		bl = bls[i];
-		if (!bl) {
+		if (!bls[i]) {
 			sfs_err(fs, "block: write batch entry %d is NULL", i);
 			ret = -EINVAL;
 			goto out;
 		}
-		hdr = bl->data;
-		if (bl->blkno < SCOUTFS_META_DEV_START_BLKNO || le64toh(hdr->blkno) != bl->blkno) {
-			sfs_err(fs, "meta block %llu: refusing to write, header blkno %llu",
-				(unsigned long long)bl->blkno,
-				(unsigned long long)le64toh(hdr->blkno));
-			ret = -EINVAL;
+		ret = write_refuse(fs, d, bls[i]);
+		if (ret)
 			goto out;
-		}
-		if (dev_write_past_end(d, bl->blkno, SCOUTFS_BLOCK_LG_SHIFT,
-				       SCOUTFS_BLOCK_LG_SIZE)) {
-			sfs_err(fs, "meta block %llu: write past the device end (%llu bytes)",
-				(unsigned long long)bl->blkno,
-				(unsigned long long)dev_size_load(d));
-			ret = -EIO;
-			goto out;
-		}
 	}
 
 	ios = calloc(nr, sizeof(ios[0]));
@@ -1539,38 +1772,12 @@ int sfs_block_write_blocks(struct sfs_fs *fs, struct sfs_block **bls, int nr)
 		ret = -ENOMEM;
 		goto out;
 	}
-
 	for (i = 0; i < nr; i++) {
-		bl = bls[i];
-		hdr = bl->data;
-		hdr->crc = htole32(sfs_block_crc(bl->data, SCOUTFS_BLOCK_LG_SIZE));
-		io_init(&io_mem[i], d, IO_WRITE, bl->data, SCOUTFS_BLOCK_LG_SIZE,
-			bl->blkno << SCOUTFS_BLOCK_LG_SHIFT);
+		write_prep(d, bls[i], &io_mem[i]);
 		ios[i] = &io_mem[i];
 	}
-
 	io_run(st, ios, nr);
-
-	for (i = 0; i < nr; i++) {
-		err = io_errno(&io_mem[i]);
-		if (err) {
-			sfs_err(fs, "meta block %llu: %s", (unsigned long long)bls[i]->blkno,
-				io_why(&io_mem[i], why, sizeof(why)));
-			if (!ret)
-				ret = err;
-		} else if (io_mem[i].off + io_mem[i].len > end) {
-			end = io_mem[i].off + io_mem[i].len;
-		}
-	}
-	if (!d->is_bdev)
-		dev_size_grow(d, end);
-
-	pthread_mutex_lock(&st->cache_lock);
-	for (i = 0; i < nr; i++) {
-		if (io_mem[i].res == 0)
-			written_locked(st, cb_of(bls[i]));
-	}
-	pthread_mutex_unlock(&st->cache_lock);
+	ret = write_finish(fs, d, bls, ios, nr);
 out:
 	free(ios);
 	free(io_mem);
@@ -1846,7 +2053,15 @@ void sfs_block_get_stats(struct sfs_fs *fs, struct sfs_block_stats *stats)
 	stats->max_in_flight = st->max_in_flight;
 	stats->flushes = st->flushes;
 	pthread_mutex_unlock(&st->ring_lock);
+
+	pthread_mutex_lock(&st->buf_lock);
+	stats->buf_arenas = st->nr_arenas - st->nr_fresh;
+	stats->buf_arenas_fresh = st->nr_fresh;
+	stats->buf_free = st->nr_free_bufs;
+	pthread_mutex_unlock(&st->buf_lock);
 }
+
+static void *submit_thread(void *arg);
 
 int sfs_block_setup(struct sfs_fs *fs, const struct sfs_block_opts *opts)
 {
@@ -1875,6 +2090,10 @@ int sfs_block_setup(struct sfs_fs *fs, const struct sfs_block_opts *opts)
 	st->devs[SFS_DEV_META].name = "meta";
 	st->devs[SFS_DEV_DATA].name = "data";
 	pthread_mutex_init(&st->cache_lock, NULL);
+	pthread_mutex_init(&st->buf_lock, NULL);
+	pthread_mutex_init(&st->sub_lock, NULL);
+	pthread_cond_init(&st->sub_cond, NULL);
+	st->sub_tail = &st->sub_head;
 	pthread_cond_init(&st->cache_cond, NULL);
 	pthread_mutex_init(&st->ring_lock, NULL);
 	pthread_cond_init(&st->space_cond, NULL);
@@ -1908,6 +2127,14 @@ int sfs_block_setup(struct sfs_fs *fs, const struct sfs_block_opts *opts)
 	if (depth > SFS_BLOCK_MAX_QUEUE_DEPTH)
 		depth = SFS_BLOCK_MAX_QUEUE_DEPTH;
 	ret = ring_setup(st, depth);
+	if (!ret && !st->read_only) {
+		/* without it, writes just start when their writer writes */
+		st->sub_started = pthread_create(&st->sub_thread, NULL, submit_thread, st) == 0;
+	}
+	if (!ret && opts->prefill) {
+		/* without it buffers are just mapped when wanted */
+		st->prefill_started = pthread_create(&st->prefill, NULL, prefill_thread, st) == 0;
+	}
 out:
 	if (ret)
 		sfs_block_destroy(fs);
@@ -1924,6 +2151,15 @@ void sfs_block_destroy(struct sfs_fs *fs)
 	if (!st)
 		return;
 
+	if (st->sub_started) {
+		/* writers waited for their blocks: the queue is empty */
+		pthread_mutex_lock(&st->sub_lock);
+		st->sub_stop = true;
+		pthread_cond_signal(&st->sub_cond);
+		pthread_mutex_unlock(&st->sub_lock);
+		pthread_join(st->sub_thread, NULL);
+		st->sub_started = false;
+	}
 	ring_stop(st);
 	if (st->ring_inited)
 		io_uring_queue_exit(&st->ring);
@@ -1943,6 +2179,10 @@ void sfs_block_destroy(struct sfs_fs *fs)
 		sfs_warn(fs, "block: destroy freed %lu blocks still referenced by callers", held);
 
 	free(st->hash);
+	lg_bufs_destroy(st);
+	pthread_mutex_destroy(&st->buf_lock);
+	pthread_cond_destroy(&st->sub_cond);
+	pthread_mutex_destroy(&st->sub_lock);
 	pthread_cond_destroy(&st->space_cond);
 	pthread_mutex_destroy(&st->ring_lock);
 	pthread_cond_destroy(&st->cache_cond);
@@ -1955,14 +2195,17 @@ void sfs_block_destroy(struct sfs_fs *fs)
 /* Writers: the dirty blocks of one transaction                         */
 /* ------------------------------------------------------------------ */
 
-/* blocks per sfs_block_write_blocks() batch when a writer is written */
-#define WRITER_BATCH 256
+/* writes started early go to the ring this many at a time */
+struct sfs_writer_io {
+	struct io_batch batch;	/* pending: started writes not yet complete (ring_lock) */
+};
 
 void sfs_block_writer_init(struct sfs_block_writer *wri)
 {
 	wri->blocks = NULL;
 	wri->nr = 0;
 	wri->cap = 0;
+	wri->io = NULL;
 }
 
 struct sfs_block *sfs_block_writer_new(struct sfs_fs *fs, struct sfs_block_writer *wri,
@@ -1990,11 +2233,110 @@ struct sfs_block *sfs_block_writer_new(struct sfs_fs *fs, struct sfs_block_write
 	return bl;
 }
 
+/* hand n prepared writes of wri to the ring, counted in its batch */
+static void writer_submit(struct sfs_block_state *st, struct sfs_writer_io *wio,
+			  struct sfs_io **ios, int n)
+{
+	int i;
+
+	if (n <= 0)
+		return;
+	pthread_mutex_lock(&st->ring_lock);
+	wio->batch.pending += n;
+	for (i = 0; i < n; i++)
+		ios[i]->batch = &wio->batch;
+	pthread_mutex_unlock(&st->ring_lock);
+	io_submit_batch(st, ios, n);
+}
+
+/* wait for every started write of wio (queued for the submitter or in flight) */
+static void writer_wait(struct sfs_block_state *st, struct sfs_writer_io *wio)
+{
+	if (!wio)
+		return;
+	pthread_mutex_lock(&st->ring_lock);
+	while (wio->batch.pending > 0)
+		pthread_cond_wait(&wio->batch.cond, &st->ring_lock);
+	pthread_mutex_unlock(&st->ring_lock);
+}
+
+/* blocks the submitter takes from its queue at a time */
+#define SUBMIT_BATCH 16
+
+/*
+ * The submitter hands the writes of started (sealed) blocks to the ring,
+ * on its own thread: the thread that builds blocks goes on building.  A
+ * queued block already counts in its writer's batch.
+ */
+static void *submit_thread(void *arg)
+{
+	struct sfs_block_state *st = arg;
+	struct sfs_cblock *cbs[SUBMIT_BATCH];
+	struct sfs_io *ios[SUBMIT_BATCH];
+	int i, n;
+
+	for (;;) {
+		pthread_mutex_lock(&st->sub_lock);
+		while (!st->sub_head && !st->sub_stop)
+			pthread_cond_wait(&st->sub_cond, &st->sub_lock);
+		for (n = 0; n < SUBMIT_BATCH && st->sub_head; n++) {
+			cbs[n] = st->sub_head;
+			st->sub_head = cbs[n]->sub_next;
+		}
+		if (!st->sub_head)
+			st->sub_tail = &st->sub_head;
+		pthread_mutex_unlock(&st->sub_lock);
+		if (n == 0)
+			break;	/* stopping with nothing queued */
+
+		for (i = 0; i < n; i++)
+			ios[i] = &cbs[i]->wio;
+		io_submit_batch(st, ios, n);
+	}
+	return NULL;
+}
+
+void sfs_block_writer_start(struct sfs_fs *fs, struct sfs_block_writer *wri,
+			    struct sfs_block *bl)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
+	struct sfs_cblock *cb = cb_of(bl);
+	struct sfs_writer_io *wio = wri->io;
+
+	if (!st->sub_started || !d || st->read_only || bl->writer != wri ||
+	    bl->write_started || write_refuse(fs, d, bl))
+		return;
+	if (!wio) {
+		wio = calloc(1, sizeof(*wio));
+		if (!wio)
+			return;
+		pthread_cond_init(&wio->batch.cond, NULL);
+		wri->io = wio;
+	}
+	/* sealed here, while the block is still in this CPU's caches */
+	write_prep(d, bl, &cb->wio);
+	cb->wio.batch = &wio->batch;
+	cb->started_crc = ((struct scoutfs_block_header *)bl->data)->crc;
+	bl->write_started = true;
+	pthread_mutex_lock(&st->ring_lock);
+	wio->batch.pending++;
+	pthread_mutex_unlock(&st->ring_lock);
+
+	cb->sub_next = NULL;
+	pthread_mutex_lock(&st->sub_lock);
+	*st->sub_tail = cb;
+	st->sub_tail = &cb->sub_next;
+	pthread_cond_signal(&st->sub_cond);
+	pthread_mutex_unlock(&st->sub_lock);
+}
+
 static void writer_release(struct sfs_fs *fs, struct sfs_block_writer *wri, bool invalidate)
 {
 	size_t i;
 
 	for (i = 0; i < wri->nr; i++) {
+		wri->blocks[i]->write_started = false;
 		wri->blocks[i]->writer = NULL;
 		if (invalidate)
 			sfs_block_invalidate(fs, wri->blocks[i]);
@@ -2005,14 +2347,71 @@ static void writer_release(struct sfs_fs *fs, struct sfs_block_writer *wri, bool
 
 int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri)
 {
-	size_t i, n;
-	int ret;
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
+	struct sfs_io **ios = NULL;
+	struct sfs_cblock *cb;
+	struct sfs_block *bl;
+	size_t i, n = 0;
+	int ret = 0;
 
-	for (i = 0; i < wri->nr; i += n) {
-		n = wri->nr - i < WRITER_BATCH ? wri->nr - i : WRITER_BATCH;
-		ret = sfs_block_write_blocks(fs, wri->blocks + i, (int)n);
-		if (ret)
-			return ret;	/* still dirty: the caller may retry or forget */
+	if (wri->nr == 0)
+		return 0;
+	if (!wri->io) {
+		wri->io = calloc(1, sizeof(*wri->io));
+		if (!wri->io)
+			return -ENOMEM;
+		pthread_cond_init(&wri->io->batch.cond, NULL);
+	}
+	ios = malloc(wri->nr * sizeof(*ios));
+	if (!d)
+		ret = -ENODEV;
+	else if (st->read_only)
+		ret = -EROFS;
+	else if (!ios)
+		ret = -ENOMEM;
+	for (i = 0; !ret && i < wri->nr; i++) {
+		bl = wri->blocks[i];
+		if (!bl->write_started)
+			ret = write_refuse(fs, d, bl);
+	}
+	/* all or nothing: what was not started early starts now, all together */
+	for (i = 0; !ret && i < wri->nr; i++) {
+		bl = wri->blocks[i];
+		cb = cb_of(bl);
+		if (!bl->write_started) {
+			write_prep(d, bl, &cb->wio);
+			bl->write_started = true;
+			cb->started_crc = ((struct scoutfs_block_header *)bl->data)->crc;
+			ios[n++] = &cb->wio;
+		}
+	}
+	if (!ret)
+		writer_submit(st, wri->io, ios, (int)n);
+	writer_wait(st, wri->io);
+
+#ifdef SFS_DEBUG_CHECKS
+	for (i = 0; !ret && i < wri->nr; i++) {
+		bl = wri->blocks[i];
+		if (htole32(sfs_block_crc(bl->data, SCOUTFS_BLOCK_LG_SIZE)) !=
+		    cb_of(bl)->started_crc) {
+			sfs_err(fs, "meta block %llu: changed after its write started",
+				(unsigned long long)bl->blkno);
+			ret = -EIO;
+		}
+	}
+#endif
+	if (!ret) {
+		for (i = 0; i < wri->nr; i++)
+			ios[i] = &cb_of(wri->blocks[i])->wio;
+		ret = write_finish(fs, d, wri->blocks, ios, (int)wri->nr);
+	}
+	free(ios);
+	if (ret) {
+		/* still dirty: the caller may write them all again or forget them */
+		for (i = 0; i < wri->nr; i++)
+			wri->blocks[i]->write_started = false;
+		return ret;
 	}
 	writer_release(fs, wri, false);
 	return 0;
@@ -2020,12 +2419,18 @@ int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri)
 
 void sfs_block_writer_forget(struct sfs_fs *fs, struct sfs_block_writer *wri)
 {
+	/* the ring may still be reading the buffers of writes started early */
+	writer_wait(fs->block, wri->io);
 	writer_release(fs, wri, true);
 }
 
 void sfs_block_writer_destroy(struct sfs_block_writer *wri)
 {
 	free(wri->blocks);
+	if (wri->io) {
+		pthread_cond_destroy(&wri->io->batch.cond);
+		free(wri->io);
+	}
 	sfs_block_writer_init(wri);
 }
 

@@ -37,6 +37,7 @@ struct sfs_block_opts {
 	bool exclusive;		/* O_EXCL (only meaningful on block devices) */
 	size_t cache_bytes;	/* bound on cached LG block memory; 0 = 64 MiB */
 	unsigned int queue_depth; /* io_uring entries; 0 = 128 */
+	bool prefill;		/* map the cache's buffers in the background (mounts) */
 };
 
 /*
@@ -50,6 +51,7 @@ struct sfs_block {
 	void *data;		/* SCOUTFS_BLOCK_LG_SIZE bytes */
 	struct sfs_block_writer *writer; /* dirty in this writer, or NULL (owner's lock) */
 	bool checked;		/* contents passed the owner's structural check */
+	bool write_started;	/* sfs_block_writer_start sealed it (owner's lock) */
 	/* the rest is private to block.c */
 	void *priv;
 };
@@ -153,24 +155,42 @@ int sfs_block_check(struct sfs_fs *fs, const void *blk, size_t size, uint32_t ma
  * reference on each of its blocks until they are written or forgotten.
  * Callers serialize all use of one writer.
  */
+struct sfs_writer_io;
+
 struct sfs_block_writer {
 	struct sfs_block **blocks;
 	size_t nr;
 	size_t cap;
+	struct sfs_writer_io *io;	/* private to block.c: writes started early */
 };
 
 void sfs_block_writer_init(struct sfs_block_writer *wri);
 /* a zeroed block for blkno, dirty in wri; the caller gets its own reference */
 struct sfs_block *sfs_block_writer_new(struct sfs_fs *fs, struct sfs_block_writer *wri,
 				       uint64_t blkno);
+/* may bl be changed in place in wri's transaction?  (not once its write started) */
 static inline bool sfs_block_writer_dirty(const struct sfs_block_writer *wri,
 					  const struct sfs_block *bl)
 {
-	return bl->writer == wri;
+	return bl->writer == wri && !bl->write_started;
 }
-/* write every dirty block in batches (no flush); the blocks become clean cached copies */
+/*
+ * bl, dirty in wri, is final: its write may start now, while the caller
+ * goes on building others.  Nothing changes bl afterwards: it no longer
+ * counts as dirty, so copy-on-write copies it if it is wanted again (and
+ * debug builds check that it did not change).  Best effort: a block whose write cannot start here
+ * is written, and any error reported, by sfs_block_writer_write.
+ */
+void sfs_block_writer_start(struct sfs_fs *fs, struct sfs_block_writer *wri,
+			    struct sfs_block *bl);
+/*
+ * Write every dirty block (no flush), all in flight together, and wait
+ * for the ones started early; the blocks become clean cached copies.
+ * On failure they all stay dirty, to be written again or forgotten.
+ */
 int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri);
-/* drop every dirty block unwritten (their blknos are about to be freed or reused) */
+/* drop every dirty block unwritten (their blknos are about to be freed or
+ * reused), after waiting for writes started early */
 void sfs_block_writer_forget(struct sfs_fs *fs, struct sfs_block_writer *wri);
 /* release the writer's memory; it must be empty */
 void sfs_block_writer_destroy(struct sfs_block_writer *wri);
@@ -190,6 +210,9 @@ struct sfs_block_stats {
 	uint64_t flushes;
 	uint64_t crc_errors;
 	uint64_t stale_errors;
+	uint64_t buf_arenas;		/* 2 MiB buffer arenas in use (or being prefilled) */
+	uint64_t buf_arenas_fresh;	/* prefilled, untouched */
+	uint64_t buf_free;		/* recycled buffers waiting for a block */
 };
 void sfs_block_get_stats(struct sfs_fs *fs, struct sfs_block_stats *st);
 

@@ -99,11 +99,10 @@ void sfs_btree_block_init(struct scoutfs_btree_block *bt, uint8_t level)
 		memset(sfs_btree_leaf_hash(bt), 0, SCOUTFS_BTREE_LEAF_ITEM_HASH_BYTES);
 }
 
-static int leaf_hash_insert(struct scoutfs_btree_block *bt, const struct scoutfs_key *key,
-			    unsigned int item_off)
+static int leaf_hash_insert_at(struct scoutfs_btree_block *bt, unsigned int b,
+			       unsigned int item_off)
 {
 	__le16 *buckets = sfs_btree_leaf_hash(bt);
-	unsigned int b = sfs_leaf_hash_bucket(key);
 	unsigned int i;
 
 	for (i = 0; i < SCOUTFS_BTREE_LEAF_ITEM_HASH_NR; i++) {
@@ -114,6 +113,76 @@ static int leaf_hash_insert(struct scoutfs_btree_block *bt, const struct scoutfs
 		b = (b + 1) % SCOUTFS_BTREE_LEAF_ITEM_HASH_NR;
 	}
 	return -ENOSPC;
+}
+
+static int leaf_hash_insert(struct scoutfs_btree_block *bt, const struct scoutfs_key *key,
+			    unsigned int item_off)
+{
+	return leaf_hash_insert_at(bt, sfs_leaf_hash_bucket(key), item_off);
+}
+
+/* keys hashed side by side: FNV-1a is one long dependency chain per key */
+#define HASH_LANES 8
+
+/*
+ * The leaf hash buckets (sfs_leaf_hash_bucket) of nr keys, the i-th at
+ * base + i * stride, into buckets[i]; HASH_LANES keys at a time.
+ */
+static void hash_keys(const void *base, size_t stride, size_t nr, uint16_t *buckets,
+		      size_t bucket_stride)
+{
+	const uint8_t *p[HASH_LANES];
+	uint32_t h[HASH_LANES];
+	size_t i, lanes;
+	unsigned int j, l;
+
+	for (i = 0; i < nr; i += lanes) {
+		lanes = nr - i < HASH_LANES ? nr - i : HASH_LANES;
+		for (l = 0; l < HASH_LANES; l++) {
+			h[l] = 0x811c9dc5U;
+			p[l] = (const uint8_t *)base + (i + (l < lanes ? l : 0)) * stride;
+		}
+		for (j = 0; j < sizeof(struct scoutfs_key); j++)
+			for (l = 0; l < HASH_LANES; l++)
+				h[l] = (h[l] ^ p[l][j]) * 0x01000193U;
+		for (l = 0; l < lanes; l++)
+			*(uint16_t *)((char *)buckets + (i + l) * bucket_stride) =
+				(uint16_t)(h[l] % SCOUTFS_BTREE_LEAF_ITEM_HASH_NR);
+	}
+}
+
+void sfs_btree_list_hash(struct sfs_btree_list_item *items, size_t nr)
+{
+	size_t i;
+
+	hash_keys(&items[0].key, sizeof(items[0]), nr, &items[0].bucket1, sizeof(items[0]));
+	for (i = 0; i < nr; i++)
+		items[i].bucket1++;
+}
+
+/*
+ * Fill the empty hash table of a leaf whose n items were just laid out
+ * in key order: the same table as inserting them one by one in that
+ * order.  known[i], when given and not 0, is item i's bucket + 1.
+ */
+static void leaf_hash_fill(struct scoutfs_btree_block *bt, unsigned int n, const uint16_t *known)
+{
+	uint16_t buckets[SCOUTFS_BTREE_LEAF_MAX_ITEMS];
+	unsigned int i, j;
+
+	for (i = 0; i < n; i = j) {
+		if (known && known[i]) {
+			buckets[i] = known[i] - 1;
+			j = i + 1;
+			continue;
+		}
+		/* a run of unknown ones */
+		for (j = i + 1; j < n && !(known && known[j]); j++)
+			;
+		hash_keys(&bt->items[i].key, ITEM_SIZE, j - i, &buckets[i], sizeof(buckets[0]));
+	}
+	for (i = 0; i < n; i++)
+		leaf_hash_insert_at(bt, buckets[i], sfs_btree_item_off(i));
 }
 
 int sfs_btree_append_item(struct scoutfs_btree_block *bt, const struct scoutfs_key *key,
@@ -697,6 +766,28 @@ static void set_val(struct scoutfs_btree_block *bt, struct scoutfs_btree_item *i
 	it->val_off = htole16((uint16_t)off);
 }
 
+/* set_val for the bulk paths: word copies, no library calls for small values */
+static inline void copy_val(struct scoutfs_btree_block *bt, struct scoutfs_btree_item *it,
+			    unsigned int off, const void *val, unsigned int len)
+{
+	const char *src = val;
+	char *dst = (char *)bt + off;
+	unsigned int i, words = len / 8, rem = len % 8;
+	uint64_t w;
+
+	for (i = 0; i < words; i++) {
+		memcpy(&w, src + i * 8, 8);
+		memcpy(dst + i * 8, &w, 8);
+	}
+	if (rem) {
+		w = 0;
+		for (i = 0; i < rem; i++)
+			((char *)&w)[i] = src[words * 8 + i];
+		memcpy(dst + words * 8, &w, 8);	/* the tail and its zero padding */
+	}
+	it->val_off = htole16((uint16_t)off);
+}
+
 /* a new item; the caller made sure has_room(56 + round_up8(len)) */
 static struct scoutfs_btree_item *create_item(struct scoutfs_btree_block *bt,
 					      const struct scoutfs_key *key, uint64_t seq,
@@ -848,9 +939,9 @@ static void build_block(struct scoutfs_btree_block *dst, uint8_t level, const st
 			set_val(dst, it, off, sfs_btree_item_val(g[i].bt, g[i].it), len);
 		}
 		total += ITEM_SIZE + round_up8(len);
-		if (level == 0)
-			leaf_hash_insert(dst, &it->key, sfs_btree_item_off(i));
 	}
+	if (level == 0)
+		leaf_hash_fill(dst, n, NULL);
 	dst->nr_items = htole16((uint16_t)n);
 	dst->total_item_bytes = htole16((uint16_t)total);
 	dst->mid_free_len = htole16((uint16_t)(off - (HDR_SIZE + n * ITEM_SIZE)));
@@ -1029,7 +1120,8 @@ static struct scoutfs_block_ref *item_ref(struct scoutfs_btree_block *bt,
  */
 static int split_block(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_writer *wri,
 		       struct scoutfs_btree_block *parent, struct sfs_block **bl_ret,
-		       struct scoutfs_btree_item **pitem_ret, const struct scoutfs_key *key)
+		       struct scoutfs_btree_item **pitem_ret, const struct scoutfs_key *key,
+		       bool ascending)
 {
 	struct sfs_block *bl = *bl_ret;
 	struct scoutfs_btree_block *bt = bl->data;
@@ -1059,6 +1151,9 @@ static int split_block(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_bl
 		create_item(parent, &last->key, 0, 0, &bl_ref, sizeof(bl_ref));
 		*bl_ret = left;	/* the new block is the one that holds key */
 		left = bl;	/* and the caller's reference to bl is dropped below */
+		/* keys only ascend from here: nothing comes back to the full leaf */
+		if (ascending && bt->level == 0)
+			sfs_block_writer_start(fs, wri, bl);
 		goto out;
 	}
 
@@ -1087,6 +1182,8 @@ static int split_block(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_bl
 		*pitem_ret = pit;
 		*bl_ret = left;
 		left = bl;
+	} else if (ascending && bt->level == 0) {
+		sfs_block_writer_start(fs, wri, left);
 	}
 out:
 	sfs_block_put(fs, left);
@@ -1217,6 +1314,7 @@ enum {
 	WALK_DIRTY = 1 << 0,	/* copy every block on the path into the writer */
 	WALK_INSERT = 1 << 1,	/* make room: leaf for `need` bytes, parents for an item */
 	WALK_DELETE = 1 << 2,	/* refill low blocks on the way down */
+	WALK_ASCENDING = 1 << 3, /* later walks of this writer only go to greater keys */
 };
 
 struct walk {
@@ -1363,7 +1461,7 @@ static int walk(struct walk *w, struct sfs_block **leaf_ret)
 						goto out;
 				}
 				ret = split_block(w->fs, w->alloc, w->wri, parent->data, &bl, &pitem,
-						  w->key);
+						  w->key, w->flags & WALK_ASCENDING);
 				if (ret)
 					goto out;
 				bt = bl->data;
@@ -1644,21 +1742,26 @@ int sfs_btree_delete(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_bloc
 static int merge_run_into_leaf(struct scoutfs_btree_block *bt, const struct sfs_btree_list_item *run,
 			       size_t nr)
 {
-	struct scoutfs_btree_block *tmp = malloc(SCOUTFS_BLOCK_LG_SIZE);
-	struct gathered *g = malloc(sizeof(*g) * (le16toh(bt->nr_items) + 1));
+	bool empty = bt->nr_items == 0;
+	/* an empty leaf (appends) is built in place, otherwise in scratch */
+	struct scoutfs_btree_block *tmp = empty ? bt : malloc(SCOUTFS_BLOCK_LG_SIZE);
+	struct gathered *g = empty ? NULL : malloc(sizeof(*g) * (le16toh(bt->nr_items) + 1));
 	unsigned int off = sfs_btree_block_end(0);
-	unsigned int gn, gi = 0, n = 0, total = 0, len;
+	unsigned int gn = 0, gi = 0, n = 0, total = 0, len;
+	uint16_t known[SCOUTFS_BTREE_LEAF_MAX_ITEMS] = { 0 };	/* bucket + 1 of run items */
 	struct scoutfs_btree_item *it;
 	size_t ri = 0;
 	const void *val;
 	int c;
 
-	if (!tmp || !g) {
-		free(tmp);
+	if (!tmp || (!empty && !g)) {
+		if (!empty)
+			free(tmp);
 		free(g);
 		return -ENOMEM;
 	}
-	gn = gather(bt, g);
+	if (!empty)
+		gn = gather(bt, g);
 	sfs_btree_block_init(tmp, 0);
 	while (gi < gn || ri < nr) {
 		it = &tmp->items[n];
@@ -1672,8 +1775,10 @@ static int merge_run_into_leaf(struct scoutfs_btree_block *bt, const struct sfs_
 			*it = *g[gi].it;
 			len = le16toh(it->val_len);
 			val = sfs_btree_item_val(g[gi].bt, g[gi].it);
+			known[n] = 0;
 			gi++;
 		} else {
+			known[n] = run[ri].bucket1;
 			memset(it, 0, ITEM_SIZE);
 			it->key = run[ri].key;
 			it->seq = htole64(run[ri].seq);
@@ -1688,21 +1793,37 @@ static int merge_run_into_leaf(struct scoutfs_btree_block *bt, const struct sfs_
 		it->val_off = 0;
 		if (len) {
 			off -= round_up8(len);
-			set_val(tmp, it, off, val, len);
+			copy_val(tmp, it, off, val, len);
 		}
 		total += ITEM_SIZE + round_up8(len);
-		leaf_hash_insert(tmp, &it->key, sfs_btree_item_off(n));
 		n++;
 	}
+	leaf_hash_fill(tmp, n, known);
 	tmp->nr_items = htole16((uint16_t)n);
 	tmp->total_item_bytes = htole16((uint16_t)total);
 	tmp->mid_free_len = htole16((uint16_t)(off - (HDR_SIZE + n * ITEM_SIZE)));
 	tmp->item_root.node = htole16(build_avl(tmp, 0, (int)n - 1, 0));
 	memset((char *)tmp + HDR_SIZE + n * ITEM_SIZE, 0, le16toh(tmp->mid_free_len));
-	memcpy((char *)bt + 32, (char *)tmp + 32, SCOUTFS_BLOCK_LG_SIZE - 32);
-	free(tmp);
+	if (!empty) {
+		memcpy((char *)bt + 32, (char *)tmp + 32, SCOUTFS_BLOCK_LG_SIZE - 32);
+		free(tmp);
+	}
 	free(g);
 	return 0;
+}
+
+/*
+ * The bulk insert is done with a leaf (ending at end) up to items[i]:
+ * if the rest of the items lie beyond it, no walk of this insert comes
+ * back to it and its write can start while the next leaves are built.
+ */
+static void leaf_done(struct sfs_fs *fs, struct sfs_block_writer *wri, struct sfs_block *bl,
+		      const struct scoutfs_key *end, const struct sfs_btree_list_item *items,
+		      size_t i, size_t nr)
+{
+	if (i < nr && sfs_key_cmp(&items[i].key, end) > 0)
+		sfs_block_writer_start(fs, wri, bl);
+	sfs_block_put(fs, bl);
 }
 
 /*
@@ -1725,14 +1846,20 @@ int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 	size_t i = 0, j;
 	int ret;
 
-	for (j = 0; j < nr; j++)
+	for (j = 0; j < nr; j++) {
 		if ((j && sfs_key_cmp(&items[j - 1].key, &items[j].key) >= 0) ||
 		    items[j].val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (items[j].val_len && !items[j].val))
 			return -EINVAL;
+#ifdef SFS_DEBUG_CHECKS
+		if (items[j].bucket1 && items[j].bucket1 != sfs_leaf_hash_bucket(&items[j].key) + 1)
+			return -EINVAL;
+#endif
+	}
 
 	while (i < nr) {
 		struct walk w = { .fs = fs, .alloc = alloc, .wri = wri, .root = root,
-				  .key = &items[i].key, .flags = WALK_DIRTY | WALK_INSERT,
+				  .key = &items[i].key,
+				  .flags = WALK_DIRTY | WALK_INSERT | WALK_ASCENDING,
 				  .need = ITEM_SIZE + round_up8(items[i].val_len) };
 
 		ret = walk(&w, &bl);
@@ -1754,10 +1881,12 @@ int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 
 		if (j - i >= BULK_REBUILD_MIN) {
 			ret = merge_run_into_leaf(bt, items + i, j - i);
-			sfs_block_put(fs, bl);
-			if (ret)
+			if (ret) {
+				sfs_block_put(fs, bl);
 				return ret;
+			}
 			i = j;
+			leaf_done(fs, wri, bl, &w.end, items, i, nr);
 			continue;
 		}
 
@@ -1779,7 +1908,7 @@ int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,
 			}
 			i++;
 		} while (i < nr && sfs_key_cmp(&items[i].key, &w.end) <= 0);
-		sfs_block_put(fs, bl);
+		leaf_done(fs, wri, bl, &w.end, items, i, nr);
 	}
 	return 0;
 }

@@ -154,8 +154,15 @@ struct sfs_btree_list_item {
 	uint64_t seq;
 	uint8_t flags;
 	uint16_t val_len;
+	uint16_t bucket1;	/* leaf hash bucket + 1 (sfs_btree_list_hash), 0: not known */
 	const void *val;
 };
+
+/*
+ * Fill in the leaf hash buckets of a list's items ahead of its insert
+ * (another thread can take that work off the one that builds leaves).
+ */
+void sfs_btree_list_hash(struct sfs_btree_list_item *items, size_t nr);
 
 /* force a list of items sorted by key (keys unique) */
 int sfs_btree_insert_list(struct sfs_fs *fs, struct sfs_alloc *alloc,

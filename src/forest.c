@@ -52,6 +52,23 @@ struct scoutfs_key sfs_forest_lock_start(const struct scoutfs_key *key)
 	}
 }
 
+bool sfs_forest_same_lock(const struct scoutfs_key *a, const struct scoutfs_key *b)
+{
+	if (a->sk_zone != b->sk_zone)
+		return false;
+	switch (a->sk_zone) {
+	case SCOUTFS_FS_ZONE:
+		return ((le64toh(a->_sk_first) ^ le64toh(b->_sk_first)) &
+			~SCOUTFS_LOCK_INODE_GROUP_MASK) == 0;
+	case SCOUTFS_INODE_INDEX_ZONE:
+		return a->sk_type == b->sk_type &&
+		       ((le64toh(a->_sk_second) ^ le64toh(b->_sk_second)) &
+			~SCOUTFS_LOCK_SEQ_GROUP_MASK) == 0;
+	default:
+		return true;
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Bloom blocks                                                         */
 /* ------------------------------------------------------------------ */

@@ -30,6 +30,8 @@ struct sfs_forest_roots {
  * filters are keyed by it (format-spec.md 10.2).
  */
 struct scoutfs_key sfs_forest_lock_start(const struct scoutfs_key *key);
+/* do two keys fall under the same lock (the same sfs_forest_lock_start)? */
+bool sfs_forest_same_lock(const struct scoutfs_key *a, const struct scoutfs_key *b);
 
 /*
  * Read every item between start and end (inclusive) that the forest

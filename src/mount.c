@@ -175,6 +175,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	bopts.meta_path = opts->meta_path;
 	bopts.data_path = opts->data_path;
 	bopts.cache_bytes = opts->block_cache_bytes;
+	bopts.prefill = true;
 	ret = sfs_block_setup(fs, &bopts);
 	if (ret)
 		goto out;
@@ -227,6 +228,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 
 	topts.commit_interval_ms = opts->commit_interval_ms;
 	topts.dirty_bytes_budget = opts->dirty_bytes_budget;
+	topts.commit_chunk_items = opts->commit_chunk_items;
 	ret = sfs_trans_setup(fs, &topts);
 	if (ret)
 		goto out;

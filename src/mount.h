@@ -24,6 +24,7 @@ struct sfs_mount_opts {
 	/* 0 means the default of the layer it goes to */
 	uint32_t commit_interval_ms;
 	uint64_t dirty_bytes_budget;
+	uint32_t commit_chunk_items;	/* trans: items per bulk insert (tests) */
 	size_t item_cache_bytes;
 	size_t block_cache_bytes;
 	unsigned int server_wait_ms;	/* how long to look for a server [60000] */

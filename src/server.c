@@ -975,6 +975,17 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 		lt.rid = htole64(op->rid);
 		lt.nr = htole64(1);
 		ret = 0;
+	} else if (ret == 0 && lt_finalized(&lt)) {
+		/*
+		 * The rid's last tree was finalized when it left (an open
+		 * transaction abandoned with it) and the rid mounts again:
+		 * its transactions go to a new tree.
+		 */
+		uint64_t nr = le64toh(lt.nr) + 1;
+
+		memset(&lt, 0, sizeof(lt));
+		lt.rid = htole64(op->rid);
+		lt.nr = htole64(nr);
 	}
 	if (ret)
 		return ret;

@@ -70,64 +70,192 @@ struct sfs_trans {
 	bool thread_started;
 };
 
+/* dirty items per bulk insert: a reused array that stays in the CPU caches */
+
 /*
- * The dirty items in key order for one bulk insert.  Values are not
- * copied: the item cache keeps them in place until commit_done, and no
- * item write runs while the commit holds the transaction.
+ * The dirty items, in key order, go into the log btree a chunk at a time
+ * (each chunk one bulk insert, continuing where the last one stopped;
+ * the leaves it finishes start writing while the next are built).  Two
+ * threads share the work: the commit thread gathers chunks from the item
+ * cache, a few ahead, while a builder thread inserts the ones before into
+ * the btree in order (the builder alone touches the btree, allocators
+ * and writer until it is joined).  Values are not copied: the item cache keeps them in place
+ * until commit_done, and no item write runs while the commit holds the
+ * transaction.
  */
+/* chunk buffers: the gatherer runs up to COMMIT_BUFS - 1 chunks ahead of the builder */
+#define COMMIT_BUFS 4
+
 struct commit_ctx {
-	struct sfs_btree_list_item *items;
-	size_t nr, cap;
-	uint64_t max_seq;
+	struct sfs_fs *fs;
+	struct scoutfs_log_trees *lt;
+	struct sfs_alloc_lists *lists;
+	struct sfs_block_writer *wri;
+	struct sfs_btree_list_item *bufs[COMMIT_BUFS];	/* chunk items each */
+	size_t bufs_nr[COMMIT_BUFS];	/* items in each filled buffer */
+	size_t chunk;			/* items per bulk insert */
+	int fill;			/* gatherer: the buffer it fills */
+	size_t nr;			/* gatherer: items in it */
+	uint64_t max_seq;		/* gatherer */
+	/* builder only */
+	size_t total;			/* items written */
+	struct scoutfs_key last_lock;	/* bloom bits set for it */
+	bool have_lock;
+	/* hand-off, under lock: bufs [head, head + queued) are filled, in order */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int head;
+	int queued;
+	bool done;			/* no more chunks */
+	int err;			/* the builder failed */
+	bool threaded;
+	pthread_t builder;
 };
+
+/* write nr items into the log btree and set their locks' bloom bits */
+static int write_chunk(struct commit_ctx *c, const struct sfs_btree_list_item *items, size_t nr)
+{
+	struct sfs_fs *fs = c->fs;
+	struct scoutfs_log_trees *lt = c->lt;
+	struct scoutfs_key lock;
+	size_t i;
+	int ret;
+
+	ret = sfs_btree_insert_list(fs, &c->lists->alloc, c->wri, &lt->item_root, items, nr);
+	if (ret)
+		return ret;
+	for (i = 0; i < nr; i++) {
+		if (c->have_lock && sfs_forest_same_lock(&items[i].key, &c->last_lock))
+			continue;
+		lock = sfs_forest_lock_start(&items[i].key);
+		ret = sfs_forest_bloom_set(fs, &c->lists->alloc, c->wri, &lt->bloom_ref, &lock);
+		if (ret)
+			return ret;
+		c->last_lock = lock;
+		c->have_lock = true;
+	}
+	c->total += nr;
+	return 0;
+}
+
+static void *builder_thread(void *arg)
+{
+	struct commit_ctx *c = arg;
+	int ret, b;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (!c->queued && !c->done)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (!c->queued)
+			break;
+		b = c->head;
+		pthread_mutex_unlock(&c->lock);
+		ret = write_chunk(c, c->bufs[b], c->bufs_nr[b]);
+		pthread_mutex_lock(&c->lock);
+		c->head = (c->head + 1) % COMMIT_BUFS;
+		c->queued--;
+		pthread_cond_broadcast(&c->cond);
+		if (ret) {
+			c->err = ret;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* queue the filled buffer for the builder and take a free one to fill */
+static int hand_off(struct commit_ctx *c)
+{
+	int ret;
+
+	if (!c->nr)
+		return 0;
+	if (!c->threaded) {
+		ret = write_chunk(c, c->bufs[c->fill], c->nr);
+		c->nr = 0;
+		return ret;
+	}
+	/* the gatherer has time to spare: it hashes the keys for the leaves */
+	sfs_btree_list_hash(c->bufs[c->fill], c->nr);
+	pthread_mutex_lock(&c->lock);
+	c->bufs_nr[c->fill] = c->nr;
+	c->queued++;
+	pthread_cond_broadcast(&c->cond);
+	while (c->queued == COMMIT_BUFS && !c->err)
+		pthread_cond_wait(&c->cond, &c->lock);
+	ret = c->err;
+	c->fill = (c->head + c->queued) % COMMIT_BUFS;
+	pthread_mutex_unlock(&c->lock);
+	c->nr = 0;
+	return ret;
+}
+
+/* the builder wrote everything handed to it (or failed): its result */
+static int builder_finish(struct commit_ctx *c)
+{
+	if (!c->threaded)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	pthread_join(c->builder, NULL);
+	c->threaded = false;
+	return c->err;
+}
 
 static int gather_item(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
 		       const void *val, unsigned int val_len)
 {
 	struct commit_ctx *c = arg;
-	void *p;
+	struct sfs_btree_list_item *li = &c->bufs[c->fill][c->nr];
 
-	if (c->nr == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		p = realloc(c->items, c->cap * sizeof(*c->items));
-		if (!p)
-			return -ENOMEM;
-		c->items = p;
-	}
-	c->items[c->nr].key = *key;
-	c->items[c->nr].seq = seq;
-	c->items[c->nr].flags = flags;
-	c->items[c->nr].val_len = (uint16_t)val_len;
-	c->items[c->nr].val = val_len ? val : NULL;
-	c->nr++;
+	li->key = *key;
+	li->seq = seq;
+	li->flags = flags;
+	li->val_len = (uint16_t)val_len;
+	li->val = val_len ? val : NULL;
+	li->bucket1 = 0;	/* hand_off may hash the chunk */
 	if (seq > c->max_seq)
 		c->max_seq = seq;
-	return 0;
+	return ++c->nr == c->chunk ? hand_off(c) : 0;
 }
 
-/* write the gathered items into the log btree and set their locks' bloom bits */
-static int write_items(struct sfs_fs *fs, struct commit_ctx *c, struct scoutfs_log_trees *lt,
-		       struct sfs_alloc_lists *lists, struct sfs_block_writer *wri)
+/* all dirty items into the log btree; wri holds its blocks */
+static int write_items(struct commit_ctx *c)
 {
-	struct scoutfs_key lock, last;
-	size_t i;
-	int ret;
+	int ret, err, i;
 
-	ret = sfs_btree_insert_list(fs, &lists->alloc, wri, &lt->item_root, c->items, c->nr);
-	if (ret)
-		return ret;
-	for (i = 0; i < c->nr; i++) {
-		lock = sfs_forest_lock_start(&c->items[i].key);
-		if (i > 0 && sfs_key_cmp(&lock, &last) == 0)
-			continue;
-		ret = sfs_forest_bloom_set(fs, &lists->alloc, wri, &lt->bloom_ref, &lock);
-		if (ret)
-			return ret;
-		last = lock;
+	for (i = 0; i < COMMIT_BUFS; i++)
+		c->bufs[i] = NULL;
+	/* one chunk or less: no second thread, one buffer */
+	for (i = 0; i < (sfs_item_dirty_count(c->fs) > c->chunk ? COMMIT_BUFS : 1); i++) {
+		c->bufs[i] = malloc(c->chunk * sizeof(*c->bufs[i]));
+		if (!c->bufs[i]) {
+			ret = -ENOMEM;
+			goto out;
+		}
 	}
-	if (c->max_seq > le64toh(lt->max_item_seq))
-		lt->max_item_seq = htole64(c->max_seq);
-	return 0;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (c->bufs[1])
+		c->threaded = pthread_create(&c->builder, NULL, builder_thread, c) == 0;
+
+	ret = sfs_item_for_each_dirty(c->fs, gather_item, c);
+	if (!ret)
+		ret = hand_off(c);
+	err = builder_finish(c);
+	ret = ret ?: err;
+	if (!ret && c->max_seq > le64toh(c->lt->max_item_seq))
+		c->lt->max_item_seq = htole64(c->max_seq);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->lock);
+out:
+	for (i = 0; i < COMMIT_BUFS; i++)
+		free(c->bufs[i]);
+	return ret;
 }
 
 /* with hold_lock held exclusively: ask the server for the next transaction */
@@ -151,15 +279,32 @@ static double mono_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* called with hold_lock held exclusively */
-static int commit_trans(struct sfs_trans *trans)
+/* the commit for sync tickets up to ticket finished with err: wake their waiters */
+static void sync_finished(struct sfs_trans *trans, uint64_t ticket, int err)
+{
+	pthread_mutex_lock(&trans->lock);
+	trans->sync_err = err;
+	trans->sync_done = ticket;
+	pthread_cond_broadcast(&trans->done_cond);
+	pthread_mutex_unlock(&trans->lock);
+}
+
+/*
+ * Called with hold_lock held exclusively, for sync tickets up to ticket.
+ * Their waiters are woken as soon as the commit is durable, before the
+ * items are marked clean and the next transaction opens (new holds wait
+ * for those).
+ */
+static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 {
 	struct sfs_fs *fs = trans->fs;
 	struct scoutfs_log_trees lt = trans->lt;
 	struct sfs_block_writer wri;
 	struct sfs_alloc_lists lists;
-	struct commit_ctx c = { 0 };
-	double t[7];
+	struct commit_ctx c = { .fs = fs, .lt = &lt, .lists = &lists, .wri = &wri,
+				.chunk = trans->opts.commit_chunk_items };
+	bool committed = false;
+	double t[6];
 	size_t blocks = 0;
 	int ret;
 
@@ -171,51 +316,50 @@ static int commit_trans(struct sfs_trans *trans)
 	sfs_block_writer_init(&wri);
 	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
 	t[0] = mono_ms();
-	ret = sfs_item_for_each_dirty(fs, gather_item, &c);
+	ret = write_items(&c);
 	t[1] = mono_ms();
-	if (!ret)
-		ret = write_items(fs, &c, &lt, &lists, &wri);
-	t[2] = mono_ms();
 	blocks = wri.nr;
 	if (!ret)
 		ret = sfs_block_writer_write(fs, &wri);
-	t[3] = mono_ms();
+	t[2] = mono_ms();
 	if (!ret)
 		ret = sfs_block_flush(fs, SFS_DEV_META) ?: sfs_block_flush(fs, SFS_DEV_DATA);
-	t[4] = mono_ms();
+	t[3] = mono_ms();
 	if (ret)
 		goto out;
 
 	lt.meta_avail = lists.avail;
 	lt.meta_freed = lists.freed;
 	ret = sfs_client_commit_log_trees(fs, &lt);
-	t[5] = mono_ms();
+	t[4] = mono_ms();
 	if (ret)
 		goto out;
 
-	sfs_item_commit_done(fs);
-	t[6] = mono_ms();
-	sfs_debug(fs, "trans: committed %zu items in %zu blocks: gather %.1f ms, btree %.1f ms, write %.1f ms, flush %.1f ms, server %.1f ms, clean %.1f ms",
-		  c.nr, blocks, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3], t[5] - t[4],
-		  t[6] - t[5]);
-	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.nr);
-	sfs_inc(fs, trans_commit);
 	pthread_mutex_lock(&trans->lock);
 	trans->committed_seq = le64toh(lt.get_trans_seq);
 	pthread_mutex_unlock(&trans->lock);
+	sync_finished(trans, ticket, 0);
+	committed = true;
+
+	sfs_item_commit_done(fs);
+	t[5] = mono_ms();
+	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.total);
+	sfs_inc(fs, trans_commit);
 
 	/* the next transaction; until we have it, holds are refused */
 	trans->lt = lt;
 	trans->open = false;
 	ret = open_next(trans);
+	sfs_debug(fs, "trans: committed %zu items in %zu blocks: items to btree %.1f ms, rest of the writes %.1f ms, flush %.1f ms, server %.1f ms; then clean %.1f ms, next open %.1f ms",
+		  c.total, blocks, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
+		  t[5] - t[4], mono_ms() - t[5]);
 out:
-	if (ret) {
+	if (ret && !committed) {
 		sfs_err(fs, "trans: commit of transaction seq %llu failed: %s",
 			(unsigned long long)le64toh(trans->lt.get_trans_seq), strerror(-ret));
 		sfs_block_writer_forget(fs, &wri);
 	}
 	sfs_block_writer_destroy(&wri);
-	free(c.items);
 	return ret;
 }
 
@@ -247,13 +391,16 @@ static void *commit_thread(void *arg)
 		pthread_mutex_unlock(&trans->lock);
 
 		pthread_rwlock_wrlock(&trans->hold_lock);
-		ret = commit_trans(trans);
+		ret = commit_trans(trans, ticket);
 		pthread_rwlock_unlock(&trans->hold_lock);
 
 		pthread_mutex_lock(&trans->lock);
-		trans->sync_err = ret;
-		trans->sync_done = ticket;
-		pthread_cond_broadcast(&trans->done_cond);
+		if (trans->sync_done != ticket) {
+			/* not woken early (a durable commit's waiters were: its result stands) */
+			trans->sync_err = ret;
+			trans->sync_done = ticket;
+			pthread_cond_broadcast(&trans->done_cond);
+		}
 		if (ret) {
 			/* don't spin on a failing commit: wait for the next tick */
 			clock_gettime(CLOCK_REALTIME, &deadline);
@@ -284,6 +431,9 @@ int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 		trans->opts.dirty_bytes_budget = 8ULL << 20;
 	if (!trans->opts.meta_growth_need)
 		trans->opts.meta_growth_need = 32;
+	/* a reused array that stays in the CPU caches */
+	if (!trans->opts.commit_chunk_items)
+		trans->opts.commit_chunk_items = 8192;
 	pthread_rwlock_init(&trans->hold_lock, NULL);
 	pthread_mutex_init(&trans->lock, NULL);
 	pthread_cond_init(&trans->cond, NULL);

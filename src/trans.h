@@ -18,6 +18,7 @@ struct sfs_trans_opts {
 	uint32_t commit_interval_ms;	/* commit dirty items at least this often [10000] */
 	uint64_t dirty_bytes_budget;	/* commit once dirty items need this much [8 MiB] */
 	uint64_t meta_growth_need;	/* blocks an op may need: below, growth -ENOSPC [32] */
+	uint32_t commit_chunk_items;	/* dirty items per bulk insert of a commit [8192] */
 };
 
 /* needs fs->client and fs->item; opens the first transaction */

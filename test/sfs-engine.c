@@ -4,6 +4,7 @@
  *
  *   sfs-engine run    META DATA STATE [--seed S] [--ops N] [--sync-every K] [--rid R]
  *                     [--finalize-items N] [--max-log-trees N] [--merge-poll-ms MS]
+ *                     [--commit-chunk N]
  *   sfs-engine verify META DATA STATE [--seed S] [--rid R] [merge options]
  *   sfs-engine check  META DATA
  *   sfs-engine keys   META DATA STATE [--seed S]
@@ -61,6 +62,7 @@ struct engine {
 	const char *meta, *data, *state;
 	uint64_t seed, ops, sync_every, rid;
 	uint64_t finalize_items, max_log_trees;
+	uint32_t commit_chunk;
 	uint32_t merge_poll_ms;
 	struct sfs_fs fs;
 	struct sfs_counters counters;
@@ -326,12 +328,13 @@ static int mount_engine(struct engine *e)
 		.commit_interval_ms = 3600 * 1000, .dirty_bytes_budget = 1ULL << 40,
 		.client_data_target = 16384,
 		.finalize_items = e->finalize_items, .max_log_trees = e->max_log_trees,
-		.merge_poll_ms = e->merge_poll_ms,
+		.merge_poll_ms = e->merge_poll_ms, .commit_chunk_items = e->commit_chunk,
 	};
 	int ret;
 
 	sfs_fs_log_init(&e->fs, "sfs-engine");
-	e->fs.log_level = LOG_WARNING;
+	/* SFS_ENGINE_DEBUG=1 logs everything the mount does */
+	e->fs.log_level = getenv("SFS_ENGINE_DEBUG") ? LOG_DEBUG : LOG_WARNING;
 	e->fs.counters = &e->counters;
 	ret = sfs_mount_setup(&e->fs, &opts);
 	if (ret)
@@ -474,6 +477,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: sfs-engine run|verify|keys META DATA STATE [--seed S] [--ops N] [--sync-every K] [--rid R]\n"
 			"                  [--finalize-items N] [--max-log-trees N] [--merge-poll-ms MS]\n"
+			"                  [--commit-chunk N]\n"
 			"       sfs-engine check META DATA\n");
 	return 2;
 }
@@ -488,6 +492,7 @@ int main(int argc, char **argv)
 		{ "finalize-items", required_argument, NULL, 'f' },
 		{ "max-log-trees", required_argument, NULL, 'm' },
 		{ "merge-poll-ms", required_argument, NULL, 'p' },
+		{ "commit-chunk", required_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct engine *e = calloc(1, sizeof(*e));
@@ -522,6 +527,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			e->merge_poll_ms = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'c':
+			e->commit_chunk = (uint32_t)strtoul(optarg, NULL, 0);
 			break;
 		default:
 			return usage();

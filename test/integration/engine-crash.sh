@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Crash safety of the metadata engine: a mount (quorum slot 0, its server,
 # its client over TCP, item cache, transactions) runs a deterministic item
-# workload that commits every 200 operations, and is killed with SIGKILL
+# workload that commits every 200 operations (in chunks of 64 items, so
+# through the two-thread commit path), and is killed with SIGKILL
 # at a random moment, over and over.  After every kill the volume as it is
 # on disk passes the whole-volume check (every tree sound, every block
 # accounted exactly once); every restart must show exactly the state after
@@ -18,7 +19,7 @@ state="$T_DIR/state"
 
 last=0
 for c in $(seq "$cycles"); do
-	"$SFS_ENGINE" run "$META" "$DATA" "$state" --seed 7 --ops 1000000000 --sync-every 200 \
+	"$SFS_ENGINE" run "$META" "$DATA" "$state" --seed 7 --ops 1000000000 --sync-every 200 --commit-chunk 64 \
 		>"$T_DIR/run.out" 2>"$T_DIR/run.err" &
 	pid=$!
 	T_PIDS+=("$pid")

@@ -1202,6 +1202,183 @@ static void test_garbage(void **state)
 			 0);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Writers: writes started early                                        */
+/* ------------------------------------------------------------------ */
+
+#define WBLOCKS 64
+
+/* new blocks [first, first + WBLOCKS) dirty in wri, filled for salt */
+static void writer_fill(struct tfx *t, struct sfs_block_writer *wri, uint64_t first,
+			uint64_t salt, struct sfs_block **bls)
+{
+	int i;
+
+	for (i = 0; i < WBLOCKS; i++) {
+		bls[i] = sfs_block_writer_new(&t->fs, wri, first + i);
+		assert_non_null(bls[i]);
+		fill_block(bls[i]->data, first + i, seq_for(first + i, salt),
+			   SCOUTFS_BLOCK_MAGIC_BTREE);
+		assert_true(sfs_block_writer_dirty(wri, bls[i]));
+	}
+}
+
+static void check_on_disk(struct tfx *t, uint64_t first, uint64_t salt)
+{
+	struct scoutfs_block_ref refs[WBLOCKS];
+	struct sfs_block *bls[WBLOCKS];
+	int errs[WBLOCKS];
+	int i;
+
+	assert_int_equal(open_block(t, 0, false), 0);
+	for (i = 0; i < WBLOCKS; i++)
+		refs[i] = mkref(first + i, seq_for(first + i, salt));
+	assert_int_equal(sfs_block_read_refs(&t->fs, refs, WBLOCKS, SCOUTFS_BLOCK_MAGIC_BTREE,
+					     bls, errs), 0);
+	for (i = 0; i < WBLOCKS; i++) {
+		assert_int_equal(errs[i], 0);
+		assert_true(block_ok(bls[i]->data, first + i, seq_for(first + i, salt)));
+		sfs_block_put(&t->fs, bls[i]);
+	}
+}
+
+/*
+ * Blocks started early are written once, sealed (no longer dirty for
+ * copy-on-write), and end up on disk with the rest of their writer's.
+ */
+static void test_writer_start(void **state)
+{
+	struct tfx *t = *state;
+	struct sfs_block *bls[WBLOCKS];
+	struct sfs_block_writer wri;
+	struct sfs_block_stats st;
+	int i;
+
+	assert_int_equal(open_block(t, 0, false), 0);
+	sfs_block_writer_init(&wri);
+	writer_fill(t, &wri, 20, 3, bls);
+	for (i = 0; i < WBLOCKS / 2; i++) {
+		sfs_block_writer_start(&t->fs, &wri, bls[i]);
+		assert_true(bls[i]->write_started);
+		assert_false(sfs_block_writer_dirty(&wri, bls[i]));
+		/* twice is once */
+		sfs_block_writer_start(&t->fs, &wri, bls[i]);
+	}
+	assert_true(sfs_block_writer_dirty(&wri, bls[WBLOCKS / 2]));
+	assert_int_equal(sfs_block_writer_write(&t->fs, &wri), 0);
+	assert_int_equal(wri.nr, 0);
+	sfs_block_get_stats(&t->fs, &st);
+	assert_int_equal(st.writes_submitted, WBLOCKS);
+	for (i = 0; i < WBLOCKS; i++) {
+		assert_null(bls[i]->writer);
+		assert_false(bls[i]->write_started);
+		sfs_block_put(&t->fs, bls[i]);
+	}
+	sfs_block_writer_destroy(&wri);
+	check_on_disk(t, 20, 3);
+}
+
+/* forgetting a writer waits for its started writes before dropping the blocks */
+static void test_writer_start_forget(void **state)
+{
+	struct tfx *t = *state;
+	struct sfs_block *bls[WBLOCKS];
+	struct sfs_block_writer wri;
+	struct sfs_block *bl;
+	int i;
+
+	assert_int_equal(open_block(t, 0, false), 0);
+	sfs_block_writer_init(&wri);
+	writer_fill(t, &wri, 100, 5, bls);
+	for (i = 0; i < WBLOCKS; i++) {
+		sfs_block_writer_start(&t->fs, &wri, bls[i]);
+		sfs_block_put(&t->fs, bls[i]);
+	}
+	sfs_block_writer_forget(&t->fs, &wri);
+	assert_int_equal(wri.nr, 0);
+	sfs_block_writer_destroy(&wri);
+	/* forgotten blocks are not cached: a read goes to the device */
+	assert_int_equal(sfs_block_read_ref(&t->fs, &(struct scoutfs_block_ref){
+							 .blkno = htole64(100),
+							 .seq = htole64(seq_for(100, 5)) },
+					    SCOUTFS_BLOCK_MAGIC_BTREE, &bl), 0);
+	sfs_block_put(&t->fs, bl);
+}
+
+#ifdef SFS_DEBUG_CHECKS
+/* debug builds catch a block that changed after its write started */
+static void test_writer_start_changed(void **state)
+{
+	struct tfx *t = *state;
+	struct sfs_block *bls[WBLOCKS];
+	struct sfs_block_writer wri;
+	int i;
+
+	assert_int_equal(open_block(t, 0, false), 0);
+	cap_clear(&t->cap);
+	sfs_block_writer_init(&wri);
+	writer_fill(t, &wri, 40, 9, bls);
+	sfs_block_writer_start(&t->fs, &wri, bls[7]);
+	((char *)bls[7]->data)[LG - 1] ^= 1;
+	assert_int_equal(sfs_block_writer_write(&t->fs, &wri), -EIO);
+	assert_true(cap_has_err(&t->cap, "meta block 47:", "changed after its write started"));
+	/* still dirty, nothing sealed: a rewrite of the fixed block works */
+	assert_int_equal(wri.nr, WBLOCKS);
+	assert_false(bls[7]->write_started);
+	fill_block(bls[7]->data, 47, seq_for(47, 9), SCOUTFS_BLOCK_MAGIC_BTREE);
+	assert_int_equal(sfs_block_writer_write(&t->fs, &wri), 0);
+	for (i = 0; i < WBLOCKS; i++)
+		sfs_block_put(&t->fs, bls[i]);
+	sfs_block_writer_destroy(&wri);
+	check_on_disk(t, 40, 9);
+}
+#endif
+
+/* buffers come from arenas: prefilled up to the cache bound, then recycled */
+static void test_buffer_arenas(void **state)
+{
+	struct tfx *t = *state;
+	struct sfs_block_opts opts = {
+		.meta_path = t->meta_path,
+		.cache_bytes = 8 << 20,
+		.prefill = true,
+	};
+	struct sfs_block_stats st;
+	struct sfs_block *bl;
+	int tries;
+
+	sfs_block_destroy(&t->fs);
+	assert_int_equal(sfs_block_setup(&t->fs, &opts), 0);
+	/* the prefill runs in the background: wait for it to reach the bound */
+	for (tries = 0; tries < 500; tries++) {
+		sfs_block_get_stats(&t->fs, &st);
+		if (st.buf_arenas_fresh == 4)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(st.buf_arenas_fresh, 4);
+	assert_int_equal(st.buf_arenas, 0);
+
+	bl = sfs_block_new(&t->fs, 30);
+	assert_non_null(bl);
+	sfs_block_get_stats(&t->fs, &st);
+	assert_int_equal(st.buf_arenas_fresh, 3);
+	assert_int_equal(st.buf_arenas, 1);
+	sfs_block_invalidate(&t->fs, bl);
+	sfs_block_put(&t->fs, bl);
+	sfs_block_get_stats(&t->fs, &st);
+	assert_int_equal(st.buf_free, 1);
+
+	/* a recycled buffer is zeroed for a new block */
+	bl = sfs_block_new(&t->fs, 31);
+	assert_non_null(bl);
+	sfs_block_get_stats(&t->fs, &st);
+	assert_int_equal(st.buf_free, 0);
+	assert_true(((uint64_t *)bl->data)[LG / 8 - 1] == 0 && ((uint64_t *)bl->data)[0] == 0);
+	sfs_block_put(&t->fs, bl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1222,6 +1399,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_setup_errors, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_direct_fallback, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writer_start, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_writer_start_forget, fx_setup, fx_teardown),
+#ifdef SFS_DEBUG_CHECKS
+		cmocka_unit_test_setup_teardown(test_writer_start_changed, fx_setup, fx_teardown),
+#endif
+		cmocka_unit_test_setup_teardown(test_buffer_arenas, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -253,6 +253,29 @@ static void test_corruption(void **state)
 	free(orig);
 }
 
+/* list hashing gives every item the bucket sfs_leaf_hash_bucket gives its key */
+static void test_list_hash(void **state)
+{
+	struct sfs_btree_list_item items[37];
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	unsigned int nr, i;
+	(void)state;
+
+	for (nr = 1; nr <= 37; nr++) {
+		for (i = 0; i < nr; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			memset(&items[i], 0, sizeof(items[i]));
+			items[i].key = sfs_key_make((uint8_t)x, x >> 8, (uint8_t)(x >> 16), x * 3,
+						    x * 5, (uint8_t)(x >> 24));
+		}
+		sfs_btree_list_hash(items, nr);
+		for (i = 0; i < nr; i++)
+			assert_int_equal(items[i].bucket1, sfs_leaf_hash_bucket(&items[i].key) + 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,6 +284,7 @@ int main(void)
 		cmocka_unit_test(test_hash_wraps),
 		cmocka_unit_test(test_append_full),
 		cmocka_unit_test(test_corruption),
+		cmocka_unit_test(test_list_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -367,7 +367,11 @@ static void test_random(void **state)
 				batch[b].flags = 0;
 				batch[b].val_len = (uint16_t)len;
 				batch[b].val = batch_vals + (size_t)b * SCOUTFS_BTREE_MAX_VAL_LEN;
+				batch[b].bucket1 = 0;
 			}
+			/* half the batches come with their leaf hash buckets, as commits do */
+			if (rnd() & 1)
+				sfs_btree_list_hash(batch, b);
 			ret = sfs_btree_insert_list(&f->fs, &f->ma.alloc, &f->wri, &f->root, batch, b);
 			assert_int_equal(ret, 0);
 			for (unsigned int j = 0; j < b; j++) {
