@@ -108,6 +108,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <liburing.h>
@@ -182,6 +183,7 @@ struct sfs_bdev {
 enum io_op {
 	IO_READ,
 	IO_WRITE,
+	IO_WRITEV,	/* iov: several LG blocks that lie next to each other on disk */
 	IO_FSYNC,
 	IO_NOP,
 };
@@ -199,6 +201,11 @@ struct sfs_io {
 	void *buf;
 	size_t len;
 	uint64_t off;
+	struct iovec *iov;	/* IO_WRITEV: what is left to write */
+	int iovcnt;
+	/* instead of the batch: called (ring_lock held) once the io is complete */
+	void (*complete)(struct sfs_block_state *st, struct sfs_io *io);
+	void *priv;
 	/* ring_lock */
 	struct sfs_io *qnext; /* pending queue */
 	size_t done;	      /* bytes transferred */
@@ -254,6 +261,8 @@ struct sfs_block_state {
 	pthread_cond_t sub_cond;
 	struct sfs_cblock *sub_head;
 	struct sfs_cblock **sub_tail;
+	unsigned int sub_nr;	/* queued */
+	bool sub_flush;		/* submit the queue, however short */
 	bool sub_stop;
 	pthread_t sub_thread;	/* set up once, joined by destroy */
 	bool sub_started;
@@ -353,9 +362,9 @@ static const char *io_why(const struct sfs_io *io, char *buf, size_t size)
 {
 	if (io->eof || io->done > 0)
 		snprintf(buf, size, "short %s at the device end (%zu of %zu bytes)",
-			 io->op == IO_WRITE ? "write" : "read", io->done, io->len);
+			 io->op == IO_READ ? "read" : "write", io->done, io->len);
 	else
-		snprintf(buf, size, "%s error: %s", io->op == IO_WRITE ? "write" : "read",
+		snprintf(buf, size, "%s error: %s", io->op == IO_READ ? "read" : "write",
 			 strerror(-io->res));
 	return buf;
 }
@@ -380,7 +389,9 @@ static void io_complete_locked(struct sfs_block_state *st, struct sfs_io *io, in
 	io->res = res;
 	st->inflight--;
 	pthread_cond_broadcast(&st->space_cond);
-	if (io->batch && --io->batch->pending == 0)
+	if (io->complete)
+		io->complete(st, io);
+	else if (io->batch && --io->batch->pending == 0)
 		pthread_cond_signal(&io->batch->cond);
 }
 
@@ -451,6 +462,10 @@ static void io_queue_locked(struct sfs_block_state *st, struct sfs_io *io)
 		io_uring_prep_write(sqe, io->fd, (char *)io->buf + io->done, (unsigned int)chunk,
 				    io->off + io->done);
 		break;
+	case IO_WRITEV:
+		io_uring_prep_writev(sqe, io->fd, io->iov, (unsigned int)io->iovcnt,
+				     io->off + io->done);
+		break;
 	case IO_FSYNC:
 		io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
 		break;
@@ -518,6 +533,8 @@ static void io_submit_batch(struct sfs_block_state *st, struct sfs_io **ios, int
 			st->reads_submitted++;
 		else if (io->op == IO_WRITE)
 			st->writes_submitted++;
+		else if (io->op == IO_WRITEV)
+			st->writes_submitted += (uint64_t)io->iovcnt;	/* blocks */
 		else if (io->op == IO_FSYNC)
 			st->flushes++;
 		st->inflight++;
@@ -563,6 +580,21 @@ static int io_run_one(struct sfs_block_state *st, struct sfs_io *io)
 	return io_errno(io);
 }
 
+/* drop n written bytes from the front of a writev's iovecs */
+static void iov_advance(struct sfs_io *io, size_t n)
+{
+	while (n && io->iovcnt) {
+		if (n < io->iov[0].iov_len) {
+			io->iov[0].iov_base = (char *)io->iov[0].iov_base + n;
+			io->iov[0].iov_len -= n;
+			return;
+		}
+		n -= io->iov[0].iov_len;
+		io->iov++;
+		io->iovcnt--;
+	}
+}
+
 /* a completion arrived for io: finish it or send the rest again */
 static void io_reap_locked(struct sfs_block_state *st, struct sfs_io *io, int res)
 {
@@ -592,6 +624,8 @@ static void io_reap_locked(struct sfs_block_state *st, struct sfs_io *io, int re
 	}
 
 	io->done += (size_t)res < left ? (size_t)res : left;
+	if (io->op == IO_WRITEV && io->done < io->len)
+		iov_advance(io, (size_t)res);
 	if (io->done < io->len) {
 		/* partial: continue where it stopped */
 		io_queue_locked(st, io);
@@ -2254,14 +2288,95 @@ static void writer_wait(struct sfs_block_state *st, struct sfs_writer_io *wio)
 {
 	if (!wio)
 		return;
+	if (st->sub_started) {
+		/* the submitter holds back short queues: not now */
+		pthread_mutex_lock(&st->sub_lock);
+		if (st->sub_head) {
+			st->sub_flush = true;
+			pthread_cond_signal(&st->sub_cond);
+		}
+		pthread_mutex_unlock(&st->sub_lock);
+	}
 	pthread_mutex_lock(&st->ring_lock);
 	while (wio->batch.pending > 0)
 		pthread_cond_wait(&wio->batch.cond, &st->ring_lock);
 	pthread_mutex_unlock(&st->ring_lock);
 }
 
-/* blocks the submitter takes from its queue at a time */
+/* blocks the submitter takes from its queue at a time (and most in one write) */
 #define SUBMIT_BATCH 16
+/* and how many it waits for, unless a writer waits for its blocks */
+#define SUBMIT_MIN 8
+
+/*
+ * One write for a run of started blocks next to each other on disk:
+ * fewer, bigger requests cost the kernel (and so the CPUs building
+ * blocks) much less.  Each block's own io gets the result.
+ */
+struct run_write {
+	struct sfs_io io;
+	struct iovec iov[SUBMIT_BATCH];
+	struct sfs_cblock *cbs[SUBMIT_BATCH];
+	int nr;
+};
+
+static void run_write_done(struct sfs_block_state *st, struct sfs_io *io)
+{
+	struct run_write *rw = io->priv;
+	struct io_batch *batch;
+	int i;
+
+	(void)st;
+	for (i = 0; i < rw->nr; i++) {
+		struct sfs_io *bio = &rw->cbs[i]->wio;
+
+		/* all or nothing: a short or failed run fails each of its blocks */
+		bio->res = io->res;
+		bio->eof = io->eof;
+		bio->done = io->res ? 0 : bio->len;
+		batch = bio->batch;
+		if (batch && --batch->pending == 0)
+			pthread_cond_signal(&batch->cond);
+	}
+	free(rw);
+}
+
+/*
+ * Prepared block writes cbs[0..n) become ios in *ios: runs of adjacent
+ * blocks one run_write each (when memory allows), the rest their own.
+ */
+static int plan_writes(struct sfs_block_state *st, struct sfs_cblock **cbs, int n,
+		       struct sfs_io **ios)
+{
+	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
+	struct run_write *rw;
+	int i, j, k, nr = 0;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && cbs[j]->bl.blkno == cbs[j - 1]->bl.blkno + 1; j++)
+			;
+		rw = j - i > 1 ? calloc(1, sizeof(*rw)) : NULL;
+		if (!rw) {
+			j = i + 1;
+			ios[nr++] = &cbs[i]->wio;
+			continue;
+		}
+		rw->nr = j - i;
+		for (k = 0; k < rw->nr; k++) {
+			rw->cbs[k] = cbs[i + k];
+			rw->iov[k].iov_base = cbs[i + k]->bl.data;
+			rw->iov[k].iov_len = SCOUTFS_BLOCK_LG_SIZE;
+		}
+		io_init(&rw->io, d, IO_WRITEV, NULL, (size_t)rw->nr * SCOUTFS_BLOCK_LG_SIZE,
+			cbs[i]->bl.blkno << SCOUTFS_BLOCK_LG_SHIFT);
+		rw->io.iov = rw->iov;
+		rw->io.iovcnt = rw->nr;
+		rw->io.complete = run_write_done;
+		rw->io.priv = rw;
+		ios[nr++] = &rw->io;
+	}
+	return nr;
+}
 
 /*
  * The submitter hands the writes of started (sealed) blocks to the ring,
@@ -2273,25 +2388,28 @@ static void *submit_thread(void *arg)
 	struct sfs_block_state *st = arg;
 	struct sfs_cblock *cbs[SUBMIT_BATCH];
 	struct sfs_io *ios[SUBMIT_BATCH];
-	int i, n;
+	int n;
 
 	for (;;) {
 		pthread_mutex_lock(&st->sub_lock);
-		while (!st->sub_head && !st->sub_stop)
+		/* gather runs worth merging unless someone waits for them */
+		while ((!st->sub_head || (st->sub_nr < SUBMIT_MIN && !st->sub_flush)) &&
+		       !st->sub_stop)
 			pthread_cond_wait(&st->sub_cond, &st->sub_lock);
 		for (n = 0; n < SUBMIT_BATCH && st->sub_head; n++) {
 			cbs[n] = st->sub_head;
 			st->sub_head = cbs[n]->sub_next;
 		}
-		if (!st->sub_head)
+		st->sub_nr -= n;
+		if (!st->sub_head) {
 			st->sub_tail = &st->sub_head;
+			st->sub_flush = false;
+		}
 		pthread_mutex_unlock(&st->sub_lock);
 		if (n == 0)
 			break;	/* stopping with nothing queued */
 
-		for (i = 0; i < n; i++)
-			ios[i] = &cbs[i]->wio;
-		io_submit_batch(st, ios, n);
+		io_submit_batch(st, ios, plan_writes(st, cbs, n, ios));
 	}
 	return NULL;
 }
@@ -2327,7 +2445,8 @@ void sfs_block_writer_start(struct sfs_fs *fs, struct sfs_block_writer *wri,
 	pthread_mutex_lock(&st->sub_lock);
 	*st->sub_tail = cb;
 	st->sub_tail = &cb->sub_next;
-	pthread_cond_signal(&st->sub_cond);
+	if (++st->sub_nr >= SUBMIT_MIN)
+		pthread_cond_signal(&st->sub_cond);
 	pthread_mutex_unlock(&st->sub_lock);
 }
 
