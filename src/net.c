@@ -1987,6 +1987,19 @@ void sfs_net_conn_put(struct sfs_net_conn *conn)
 	pthread_mutex_unlock(&net->lock);
 }
 
+int sfs_net_conn_peer(struct sfs_net_conn *conn, struct sockaddr_storage *ss)
+{
+	socklen_t len = sizeof(*ss);
+	int ret = -ENOTCONN;
+
+	pthread_mutex_lock(&conn->net->lock);
+	if (conn->sock && conn->sock->fd >= 0 &&
+	    getpeername(conn->sock->fd, (struct sockaddr *)ss, &len) == 0)
+		ret = 0;
+	pthread_mutex_unlock(&conn->net->lock);
+	return ret;
+}
+
 uint64_t sfs_net_conn_session_id(const struct sfs_net_conn *conn)
 {
 	return conn->rid;

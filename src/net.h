@@ -152,6 +152,8 @@ void sfs_net_conn_get(struct sfs_net_conn *conn);
 void sfs_net_conn_put(struct sfs_net_conn *conn);
 /* the client's session id (its rid), on either side */
 uint64_t sfs_net_conn_session_id(const struct sfs_net_conn *conn);
+/* the address of the peer on the conn's current socket: 0, or -ENOTCONN */
+int sfs_net_conn_peer(struct sfs_net_conn *conn, struct sockaddr_storage *ss);
 
 /*
  * Queue a request; resp (may be NULL) is called exactly once, on the

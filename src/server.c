@@ -58,7 +58,9 @@
  * Locking: server->lock protects the queue, stopping, failed and the
  * stable super; it is never held across I/O or net calls.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -823,6 +825,29 @@ static int free_freeing(struct sfs_server *server, uint32_t n, bool *more)
 /* Request handlers, run by the worker                                  */
 /* ------------------------------------------------------------------ */
 
+/* the mounted_clients address of the client that sent op (zero if unknown) */
+static void peer_addr(struct server_op *op, union scoutfs_inet_addr *addr)
+{
+	struct sockaddr_storage ss;
+
+	memset(addr, 0, sizeof(*addr));
+	if (!op->conn || sfs_net_conn_peer(op->conn, &ss))
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+
+		addr->v4.family = htole16(SCOUTFS_AF_IPV4);
+		addr->v4.port = htole16(ntohs(sin->sin_port));
+		addr->v4.addr = htole32(ntohl(sin->sin_addr.s_addr));
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+		addr->v6.family = htole16(SCOUTFS_AF_IPV6);
+		addr->v6.port = htole16(ntohs(sin6->sin6_port));
+		memcpy(addr->v6.addr, &sin6->sin6_addr, sizeof(addr->v6.addr));
+	}
+}
+
 static int op_greeting(struct sfs_server *server, struct server_op *op)
 {
 	struct scoutfs_super_block *super = server->super;
@@ -852,6 +877,7 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	free(r);
 	if (ret == -ENOENT) {
 		memset(&mcv, 0, sizeof(mcv));
+		peer_addr(op, &mcv.addr);
 		if (le64toh(g->flags) & SCOUTFS_NET_GREETING_FLAG_QUORUM)
 			mcv.flags = SCOUTFS_MOUNTED_CLIENT_QUORUM;
 		server->dirty = true;

@@ -45,6 +45,7 @@ struct sfs_fs {
 	struct sfs_trans *trans;	/* trans.c */
 	struct sfs_mount *mount;	/* mount.c */
 	struct sfs_merge *merge;	/* merge.c, the mount's merge worker */
+	struct sfs_inodes *inodes;	/* inode.c: inode numbers, format version */
 };
 
 #endif

@@ -1,0 +1,1183 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The filesystem over FUSE: low-level ops on inode, directory entry and
+ * symlink items.
+ *
+ * nodeid = scoutfs inode number (root 1), st_ino too, generation 1
+ * (numbers are never reused).  Entry and attribute replies carry no cache
+ * timeouts: the kernel asks again every time (ARCHITECTURE.md section 4,
+ * until lock-covered caching is built).  Permission checks are the
+ * kernel's (default_permissions).
+ *
+ * An op that changes items holds the transaction around them; an op that
+ * changes several inodes loads each once into a struct op_inodes and
+ * writes the changed ones at its end, so a parent that is also the other
+ * parent (rename in one directory) is one inode.
+ *
+ * Unlinked inodes still open stay until their last release: an ORPHAN
+ * item marks them (an orphan scan frees them after a crash) and the last
+ * release deletes their items.
+ *
+ * Locking: ns (rwlock) serializes namespace changes (exclusive) against
+ * lookups and reads (shared) in this single-node increment; opens (mutex)
+ * protects the open counts.  Cluster locks replace ns later.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/fs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <bsd/sys/tree.h>
+
+#include "client.h"
+#include "dir.h"
+#include "fs.h"
+#include "inode.h"
+#include "item.h"
+#include "log.h"
+#include "trans.h"
+
+struct open_ino {
+	RB_ENTRY(open_ino) node;
+	uint64_t ino;
+	unsigned long count;
+};
+
+static int open_cmp(const struct open_ino *a, const struct open_ino *b)
+{
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+/* libbsd's RB_GENERATE_STATIC leaves the unused functions unmarked: mark them */
+#define RB_ATTR __attribute__((unused)) static
+RB_HEAD(open_tree, open_ino);
+RB_GENERATE_INTERNAL(open_tree, open_ino, node, open_cmp, RB_ATTR)
+
+struct sfs_fuse {
+	struct sfs_fs *fs;
+	struct sfs_options opts;
+	pthread_rwlock_t ns;
+	pthread_mutex_t opens_lock;
+	struct open_tree opens;
+};
+
+struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *opts)
+{
+	struct sfs_fuse *sf = calloc(1, sizeof(*sf));
+
+	if (!sf)
+		return NULL;
+	sf->fs = fs;
+	sf->opts = *opts;
+	sf->opts.metadev_path = NULL;
+	sf->opts.fuse_opts = NULL;
+	pthread_rwlock_init(&sf->ns, NULL);
+	pthread_mutex_init(&sf->opens_lock, NULL);
+	RB_INIT(&sf->opens);
+	return sf;
+}
+
+void sfs_fuse_free(struct sfs_fuse *sf)
+{
+	struct open_ino *o, *next;
+
+	if (!sf)
+		return;
+	RB_FOREACH_SAFE(o, open_tree, &sf->opens, next) {
+		RB_REMOVE(open_tree, &sf->opens, o);
+		free(o);
+	}
+	pthread_mutex_destroy(&sf->opens_lock);
+	pthread_rwlock_destroy(&sf->ns);
+	free(sf);
+}
+
+static struct sfs_fuse *sf_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* ------------------------------------------------------------------ */
+/* open counts                                                          */
+/* ------------------------------------------------------------------ */
+
+static int open_get(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->opens, &key);
+	if (!o) {
+		o = calloc(1, sizeof(*o));
+		if (!o) {
+			pthread_mutex_unlock(&sf->opens_lock);
+			return -ENOMEM;
+		}
+		o->ino = ino;
+		RB_INSERT(open_tree, &sf->opens, o);
+	}
+	o->count++;
+	pthread_mutex_unlock(&sf->opens_lock);
+	return 0;
+}
+
+/* drop one open; true if it was the last */
+static bool open_put(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+	bool last = false;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->opens, &key);
+	if (o && --o->count == 0) {
+		RB_REMOVE(open_tree, &sf->opens, o);
+		free(o);
+		last = true;
+	}
+	pthread_mutex_unlock(&sf->opens_lock);
+	return last;
+}
+
+static bool is_open(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino };
+	bool open;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	open = RB_FIND(open_tree, &sf->opens, &key) != NULL;
+	pthread_mutex_unlock(&sf->opens_lock);
+	return open;
+}
+
+/* ------------------------------------------------------------------ */
+/* the inodes of one op                                                 */
+/* ------------------------------------------------------------------ */
+
+#define OP_INODES 4
+
+struct op_inodes {
+	struct {
+		uint64_t ino;
+		struct scoutfs_inode di;
+		bool dirty;
+	} e[OP_INODES];
+	int nr;
+};
+
+/* the op's copy of an inode, read on first use */
+static int op_inode(struct sfs_fs *fs, struct op_inodes *oi, uint64_t ino,
+		    struct scoutfs_inode **di)
+{
+	int i, ret;
+
+	for (i = 0; i < oi->nr; i++) {
+		if (oi->e[i].ino == ino) {
+			*di = &oi->e[i].di;
+			return 0;
+		}
+	}
+	if (oi->nr == OP_INODES)
+		return -EINVAL;
+	ret = sfs_inode_read(fs, ino, &oi->e[oi->nr].di);
+	if (ret)
+		return ret;
+	oi->e[oi->nr].ino = ino;
+	oi->e[oi->nr].dirty = false;
+	*di = &oi->e[oi->nr++].di;
+	return 0;
+}
+
+static void op_dirty(struct op_inodes *oi, const struct scoutfs_inode *di)
+{
+	int i;
+
+	for (i = 0; i < oi->nr; i++)
+		if (&oi->e[i].di == di)
+			oi->e[i].dirty = true;
+}
+
+static int op_write_inodes(struct sfs_fs *fs, struct op_inodes *oi, uint64_t seq)
+{
+	int i, ret = 0;
+
+	for (i = 0; !ret && i < oi->nr; i++)
+		if (oi->e[i].dirty)
+			ret = sfs_inode_update(fs, oi->e[i].ino, &oi->e[i].di, seq);
+	return ret;
+}
+
+static void add_nlink(struct scoutfs_inode *di, int delta)
+{
+	di->nlink = htole32(le32toh(di->nlink) + (uint32_t)delta);
+}
+
+static void add_size(struct scoutfs_inode *di, int64_t delta)
+{
+	di->size = htole64(le64toh(di->size) + (uint64_t)delta);
+}
+
+/* a directory gained or lost an entry: its times */
+static void dir_changed(struct scoutfs_inode *dir)
+{
+	sfs_ts_now(&dir->mtime);
+	dir->ctime = dir->mtime;
+}
+
+static struct scoutfs_key orphan_key(uint64_t ino)
+{
+	return sfs_key_make(SCOUTFS_ORPHAN_ZONE, 0, SCOUTFS_ORPHAN_TYPE, ino, 0, 0);
+}
+
+/* every item of an inode whose last link and last open are gone */
+static int delete_inode_items(struct sfs_fs *fs, uint64_t ino, const struct scoutfs_inode *di,
+			      uint64_t seq)
+{
+	struct sfs_item_range all = sfs_all_lock();
+	struct scoutfs_key key = orphan_key(ino);
+	uint32_t mode = le32toh(di->mode);
+	int ret = 0;
+
+	if (S_ISLNK(mode))
+		ret = sfs_symlink_delete(fs, ino, le64toh(di->size), seq);
+	return ret ?: sfs_item_delete_force(fs, &key, seq, &all) ?:
+		      sfs_inode_delete(fs, ino, di, seq);
+}
+
+/*
+ * An inode lost a link in the op: with none left it goes now, or at its
+ * last release with an orphan item meanwhile.
+ */
+static int unlinked(struct sfs_fuse *sf, struct op_inodes *oi, uint64_t ino,
+		    struct scoutfs_inode *di, uint64_t seq)
+{
+	struct sfs_item_range all = sfs_all_lock();
+	struct scoutfs_key key;
+	int i;
+
+	if (le32toh(di->nlink) > 0)
+		return 0;
+	if (is_open(sf, ino)) {
+		key = orphan_key(ino);
+		return sfs_item_force(sf->fs, &key, NULL, 0, seq, &all);
+	}
+	for (i = 0; i < oi->nr; i++)
+		if (&oi->e[i].di == di)
+			oi->e[i].dirty = false;	/* nothing to write: it is gone */
+	return delete_inode_items(sf->fs, ino, di, seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* replies                                                              */
+/* ------------------------------------------------------------------ */
+
+static void fill_entry(struct fuse_entry_param *e, uint64_t ino, const struct scoutfs_inode *di)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = ino;
+	e->generation = 1;
+	sfs_inode_to_stat(ino, di, &e->attr);
+}
+
+static void reply_err(fuse_req_t req, int err)
+{
+	fuse_reply_err(req, err < 0 ? -err : err);
+}
+
+static int check_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len > SCOUTFS_NAME_LEN)
+		return -ENAMETOOLONG;
+	return len ? 0 : -ENOENT;
+}
+
+/* ------------------------------------------------------------------ */
+/* ops                                                                  */
+/* ------------------------------------------------------------------ */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct sfs_fuse *sf = userdata;
+
+	if (sf->opts.acl && (conn->capable & FUSE_CAP_POSIX_ACL))
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
+	conn->max_write = 1U << 20;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct fuse_entry_param e;
+	struct scoutfs_inode di;
+	struct sfs_dirent de;
+	int ret;
+
+	ret = check_name(name);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_dir_lookup(sf->fs, parent, name, (unsigned int)strlen(name), &de);
+	if (!ret) {
+		ret = sfs_inode_read(sf->fs, de.ino, &di);
+		if (ret == -ENOENT) {
+			sfs_err(sf->fs, "dir %llu: entry '%s' names inode %llu, which has no item",
+				(unsigned long long)parent, name, (unsigned long long)de.ino);
+			ret = -EIO;
+		}
+	}
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	fill_entry(&e, de.ino, &di);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct scoutfs_inode di;
+	struct stat st;
+	int ret;
+
+	(void)fi;
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_inode_read(sf->fs, ino, &di);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	sfs_inode_to_stat(ino, &di, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	struct op_inodes oi = { .nr = 0 };
+	struct scoutfs_inode *di;
+	struct timespec now;
+	struct stat st;
+	uint64_t seq;
+	uint32_t mode;
+	int ret;
+
+	(void)fi;
+	pthread_rwlock_wrlock(&sf->ns);
+	ret = sfs_trans_hold(fs, false, &seq);
+	if (ret)
+		goto unlock;
+	ret = op_inode(fs, &oi, ino, &di);
+	if (ret)
+		goto release;
+	mode = le32toh(di->mode);
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !S_ISREG(mode)) {
+		ret = S_ISDIR(mode) ? -EISDIR : -EINVAL;
+		goto release;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (to_set & FUSE_SET_ATTR_MODE)
+		di->mode = htole32((mode & S_IFMT) | (attr->st_mode & 07777));
+	if (to_set & FUSE_SET_ATTR_UID)
+		di->uid = htole32(attr->st_uid);
+	if (to_set & FUSE_SET_ATTR_GID)
+		di->gid = htole32(attr->st_gid);
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		/* file contents are sparse until the data path lands: no extents to trim */
+		if ((uint64_t)attr->st_size != le64toh(di->size))
+			sfs_ts_set(&di->mtime, &now);
+		di->size = htole64((uint64_t)attr->st_size);
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		sfs_ts_set(&di->atime, &now);
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		sfs_ts_set(&di->atime, &attr->st_atim);
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		sfs_ts_set(&di->mtime, &now);
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		sfs_ts_set(&di->mtime, &attr->st_mtim);
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		sfs_ts_set(&di->ctime, &attr->st_ctim);
+	else
+		sfs_ts_set(&di->ctime, &now);
+	op_dirty(&oi, di);
+	ret = op_write_inodes(fs, &oi, seq);
+release:
+	sfs_trans_release(fs);
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	sfs_inode_to_stat(ino, di, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+/*
+ * A new inode named name in parent: a node of mode (with rdev), a
+ * directory, or a symlink to target.  *e is its entry on success.
+ */
+static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t mode,
+		     dev_t rdev, const char *target, struct fuse_entry_param *e)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct op_inodes oi = { .nr = 0 };
+	struct scoutfs_inode *dir, ndi;
+	unsigned int len = (unsigned int)strlen(name);
+	struct sfs_dirent de;
+	uint64_t seq, ino, pos;
+	uint32_t gid = ctx->gid;
+	int ret;
+
+	ret = check_name(name);
+	if (ret)
+		return ret;
+	if (target && strlen(target) + 1 > 4096)
+		return -ENAMETOOLONG;
+	pthread_rwlock_wrlock(&sf->ns);
+	ret = sfs_trans_hold(fs, true, &seq);
+	if (ret)
+		goto unlock;
+	ret = op_inode(fs, &oi, parent, &dir);
+	if (ret)
+		goto release;
+	if (!S_ISDIR(le32toh(dir->mode)) || le32toh(dir->nlink) == 0) {
+		ret = S_ISDIR(le32toh(dir->mode)) ? -ENOENT : -ENOTDIR;
+		goto release;
+	}
+	ret = sfs_dir_lookup(fs, parent, name, len, &de);
+	if (ret != -ENOENT) {
+		ret = ret ?: -EEXIST;
+		goto release;
+	}
+	pos = le64toh(dir->next_readdir_pos);
+	if (pos > SCOUTFS_DIRENT_LAST_POS) {
+		ret = -EMLINK;
+		goto release;
+	}
+	if (S_ISDIR(mode) && le32toh(dir->nlink) >= UINT32_MAX - 1) {
+		ret = -EMLINK;
+		goto release;
+	}
+	ret = sfs_inode_alloc_ino(fs, &ino);
+	if (ret)
+		goto release;
+
+	/* setgid directories pass their group on, and the bit to subdirectories */
+	if (le32toh(dir->mode) & S_ISGID) {
+		gid = le32toh(dir->gid);
+		if (S_ISDIR(mode))
+			mode |= S_ISGID;
+	}
+	sfs_inode_init(&ndi, mode, ctx->uid, gid,
+		       (uint32_t)((major(rdev) << 20) | (minor(rdev) & ((1U << 20) - 1))));
+	if (target)
+		ndi.size = htole64(strlen(target) + 1);
+	ret = sfs_inode_create(fs, ino, &ndi, seq) ?:
+	      (target ? sfs_symlink_write(fs, ino, target, seq) : 0) ?:
+	      sfs_dir_add(fs, parent, name, len, ino, sfs_dir_type(mode), pos, seq);
+	if (ret)
+		goto release;
+	dir->next_readdir_pos = htole64(pos + 1);
+	add_size(dir, len);
+	if (S_ISDIR(mode))
+		add_nlink(dir, 1);
+	dir_changed(dir);
+	op_dirty(&oi, dir);
+	ret = op_write_inodes(fs, &oi, seq);
+release:
+	sfs_trans_release(fs);
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	if (!ret)
+		fill_entry(e, ino, &ndi);
+	return ret;
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	struct fuse_entry_param e;
+	int ret;
+
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+	case S_IFCHR:
+	case S_IFBLK:
+		break;
+	default:
+		reply_err(req, -EINVAL);
+		return;
+	}
+	ret = make_node(req, parent, name, mode, rdev, NULL, &e);
+	if (ret)
+		reply_err(req, ret);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fuse_entry_param e;
+	int ret;
+
+	ret = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &e);
+	if (ret)
+		reply_err(req, ret);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int ret;
+
+	ret = make_node(req, parent, name, S_IFLNK | 0777, 0, link, &e);
+	if (ret)
+		reply_err(req, ret);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct fuse_entry_param e;
+	int ret;
+
+	ret = make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &e);
+	if (!ret)
+		ret = open_get(sf, e.ino);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	fi->direct_io = 0;
+	fi->keep_cache = 0;
+	if (fuse_reply_create(req, &e, fi))
+		open_put(sf, e.ino);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	char buf[4096];
+	size_t len;
+	int ret;
+
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_symlink_read(sf->fs, ino, buf, sizeof(buf), &len);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret)
+		reply_err(req, ret);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+/* unlink and rmdir */
+static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	struct op_inodes oi = { .nr = 0 };
+	struct scoutfs_inode *pdi, *cdi;
+	unsigned int len = (unsigned int)strlen(name);
+	struct sfs_dirent de;
+	uint64_t seq;
+	int ret;
+
+	ret = check_name(name);
+	if (ret)
+		return ret;
+	pthread_rwlock_wrlock(&sf->ns);
+	ret = sfs_trans_hold(fs, false, &seq);
+	if (ret)
+		goto unlock;
+	ret = sfs_dir_lookup(fs, parent, name, len, &de) ?: op_inode(fs, &oi, parent, &pdi) ?:
+	      op_inode(fs, &oi, de.ino, &cdi);
+	if (ret)
+		goto release;
+	if (dir && !S_ISDIR(le32toh(cdi->mode))) {
+		ret = -ENOTDIR;
+		goto release;
+	}
+	if (!dir && S_ISDIR(le32toh(cdi->mode))) {
+		ret = -EISDIR;
+		goto release;
+	}
+	if (dir) {
+		ret = sfs_dir_empty(fs, de.ino);
+		if (ret)
+			goto release;
+	}
+	ret = sfs_dir_del(fs, parent, name, len, &de, seq);
+	if (ret)
+		goto release;
+	add_size(pdi, -(int64_t)len);
+	dir_changed(pdi);
+	op_dirty(&oi, pdi);
+	if (dir) {
+		add_nlink(pdi, -1);
+		cdi->nlink = 0;
+	} else {
+		add_nlink(cdi, -1);
+	}
+	sfs_ts_now(&cdi->ctime);
+	op_dirty(&oi, cdi);
+	ret = unlinked(sf, &oi, de.ino, cdi, seq) ?: op_write_inodes(fs, &oi, seq);
+release:
+	sfs_trans_release(fs);
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	return ret;
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, remove_entry(req, parent, name, false));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, remove_entry(req, parent, name, true));
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	struct op_inodes oi = { .nr = 0 };
+	struct scoutfs_inode *pdi, *cdi;
+	unsigned int len = (unsigned int)strlen(newname);
+	struct fuse_entry_param e;
+	struct sfs_dirent de;
+	uint64_t seq, pos;
+	int ret;
+
+	ret = check_name(newname);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	pthread_rwlock_wrlock(&sf->ns);
+	ret = sfs_trans_hold(fs, true, &seq);
+	if (ret)
+		goto unlock;
+	ret = op_inode(fs, &oi, newparent, &pdi) ?: op_inode(fs, &oi, ino, &cdi);
+	if (ret)
+		goto release;
+	if (S_ISDIR(le32toh(cdi->mode))) {
+		ret = -EPERM;
+		goto release;
+	}
+	if (le32toh(cdi->nlink) == 0) {
+		ret = -ENOENT;
+		goto release;
+	}
+	if (le32toh(cdi->nlink) >= UINT32_MAX - 1) {
+		ret = -EMLINK;
+		goto release;
+	}
+	ret = sfs_dir_lookup(fs, newparent, newname, len, &de);
+	if (ret != -ENOENT) {
+		ret = ret ?: -EEXIST;
+		goto release;
+	}
+	pos = le64toh(pdi->next_readdir_pos);
+	ret = sfs_dir_add(fs, newparent, newname, len, ino, sfs_dir_type(le32toh(cdi->mode)), pos,
+			  seq);
+	if (ret)
+		goto release;
+	pdi->next_readdir_pos = htole64(pos + 1);
+	add_size(pdi, len);
+	dir_changed(pdi);
+	op_dirty(&oi, pdi);
+	add_nlink(cdi, 1);
+	sfs_ts_now(&cdi->ctime);
+	op_dirty(&oi, cdi);
+	ret = op_write_inodes(fs, &oi, seq);
+release:
+	sfs_trans_release(fs);
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	fill_entry(&e, ino, cdi);
+	fuse_reply_entry(req, &e);
+}
+
+/* the parent of a directory: the dir of its one LINK_BACKREF item */
+static int dir_parent(struct sfs_fs *fs, uint64_t ino, uint64_t *parent)
+{
+	struct sfs_item_range lock = sfs_inode_lock(ino);
+	struct scoutfs_key start = sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_LINK_BACKREF_TYPE,
+						0, 0, 0);
+	struct scoutfs_key last = sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_LINK_BACKREF_TYPE,
+					       UINT64_MAX, UINT64_MAX, 255);
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_item_next(fs, &start, &last, &lock, r);
+	if (!ret)
+		*parent = le64toh(r->key._sk_second);
+	free(r);
+	return ret;
+}
+
+/* is dir (a directory) below (or) anc?  Walks up from dir to the root. */
+static int is_below(struct sfs_fs *fs, uint64_t dir, uint64_t anc)
+{
+	uint64_t ino = dir;
+	int depth, ret;
+
+	for (depth = 0; depth < 4096; depth++) {
+		if (ino == anc)
+			return 1;
+		if (ino == SFS_ROOT_INO)
+			return 0;
+		ret = dir_parent(fs, ino, &ino);
+		if (ret)
+			return ret == -ENOENT ? 0 : ret;
+	}
+	return -ELOOP;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	struct op_inodes oi = { .nr = 0 };
+	struct scoutfs_inode *opdi, *npdi, *sdi, *ddi = NULL;
+	unsigned int len = (unsigned int)strlen(name), nlen = (unsigned int)strlen(newname);
+	struct sfs_dirent sde, dde;
+	bool have_dst, sdir, ddir = false;
+	uint64_t seq, pos;
+	int ret;
+
+	ret = check_name(name) ?: check_name(newname);
+	if (!ret && (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE)))
+		ret = -EINVAL;
+	if (!ret && (flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		ret = -EINVAL;
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	pthread_rwlock_wrlock(&sf->ns);
+	ret = sfs_trans_hold(fs, true, &seq);
+	if (ret)
+		goto unlock;
+	ret = sfs_dir_lookup(fs, parent, name, len, &sde);
+	if (ret)
+		goto release;
+	ret = sfs_dir_lookup(fs, newparent, newname, nlen, &dde);
+	if (ret && ret != -ENOENT)
+		goto release;
+	have_dst = ret == 0;
+	ret = 0;
+	if (have_dst && (flags & RENAME_NOREPLACE)) {
+		ret = -EEXIST;
+		goto release;
+	}
+	if (!have_dst && (flags & RENAME_EXCHANGE)) {
+		ret = -ENOENT;
+		goto release;
+	}
+	/* the same inode under both names: nothing happens */
+	if (have_dst && dde.ino == sde.ino)
+		goto release;
+	ret = op_inode(fs, &oi, parent, &opdi) ?: op_inode(fs, &oi, newparent, &npdi) ?:
+	      op_inode(fs, &oi, sde.ino, &sdi) ?:
+	      (have_dst ? op_inode(fs, &oi, dde.ino, &ddi) : 0);
+	if (ret)
+		goto release;
+	if (!S_ISDIR(le32toh(npdi->mode))) {
+		ret = -ENOTDIR;
+		goto release;
+	}
+	sdir = S_ISDIR(le32toh(sdi->mode));
+	ddir = ddi && S_ISDIR(le32toh(ddi->mode));
+	if (have_dst && !(flags & RENAME_EXCHANGE)) {
+		if (sdir && !ddir) {
+			ret = -ENOTDIR;
+			goto release;
+		}
+		if (!sdir && ddir) {
+			ret = -EISDIR;
+			goto release;
+		}
+		if (ddir) {
+			ret = sfs_dir_empty(fs, dde.ino);
+			if (ret)
+				goto release;
+		}
+	}
+	/* a directory may not go below itself */
+	if (parent != newparent) {
+		if (sdir) {
+			ret = is_below(fs, newparent, sde.ino);
+			if (ret) {
+				ret = ret > 0 ? -EINVAL : ret;
+				goto release;
+			}
+		}
+		if ((flags & RENAME_EXCHANGE) && ddir) {
+			ret = is_below(fs, parent, dde.ino);
+			if (ret) {
+				ret = ret > 0 ? -EINVAL : ret;
+				goto release;
+			}
+		}
+	}
+
+	/* the old names go */
+	ret = sfs_dir_del(fs, parent, name, len, &sde, seq) ?:
+	      (have_dst ? sfs_dir_del(fs, newparent, newname, nlen, &dde, seq) : 0);
+	if (ret)
+		goto release;
+	add_size(opdi, -(int64_t)len);
+	if (have_dst)
+		add_size(npdi, -(int64_t)nlen);
+
+	/* the source under the new name */
+	pos = le64toh(npdi->next_readdir_pos);
+	ret = sfs_dir_add(fs, newparent, newname, nlen, sde.ino, sde.type, pos, seq);
+	if (ret)
+		goto release;
+	npdi->next_readdir_pos = htole64(pos + 1);
+	add_size(npdi, nlen);
+	if (sdir && parent != newparent) {
+		add_nlink(opdi, -1);
+		add_nlink(npdi, 1);
+	}
+
+	if (flags & RENAME_EXCHANGE) {
+		/* and the destination under the old one */
+		pos = le64toh(opdi->next_readdir_pos);
+		ret = sfs_dir_add(fs, parent, name, len, dde.ino, dde.type, pos, seq);
+		if (ret)
+			goto release;
+		opdi->next_readdir_pos = htole64(pos + 1);
+		add_size(opdi, len);
+		if (ddir && parent != newparent) {
+			add_nlink(npdi, -1);
+			add_nlink(opdi, 1);
+		}
+		sfs_ts_now(&ddi->ctime);
+		op_dirty(&oi, ddi);
+	} else if (have_dst) {
+		/* the replaced inode loses its name */
+		if (ddir) {
+			ddi->nlink = 0;
+			add_nlink(npdi, -1);
+		} else {
+			add_nlink(ddi, -1);
+		}
+		sfs_ts_now(&ddi->ctime);
+		op_dirty(&oi, ddi);
+		ret = unlinked(sf, &oi, dde.ino, ddi, seq);
+		if (ret)
+			goto release;
+	}
+	sfs_ts_now(&sdi->ctime);
+	op_dirty(&oi, sdi);
+	dir_changed(opdi);
+	op_dirty(&oi, opdi);
+	dir_changed(npdi);
+	op_dirty(&oi, npdi);
+	ret = op_write_inodes(fs, &oi, seq);
+release:
+	sfs_trans_release(fs);
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	reply_err(req, ret);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct scoutfs_inode di;
+	int ret;
+
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_inode_read(sf->fs, ino, &di);
+	if (!ret && S_ISDIR(le32toh(di.mode)))
+		ret = -EISDIR;
+	if (!ret)
+		ret = open_get(sf, ino);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	fi->keep_cache = 0;
+	if (fuse_reply_open(req, fi))
+		open_put(sf, ino);
+}
+
+/* the last release of an unlinked inode deletes it */
+static void release_ino(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	uint64_t seq;
+	int ret;
+
+	pthread_rwlock_wrlock(&sf->ns);
+	if (!open_put(sf, ino))
+		goto unlock;
+	ret = sfs_inode_read(fs, ino, &di);
+	if (ret || le32toh(di.nlink) > 0)
+		goto unlock;
+	ret = sfs_trans_hold(fs, false, &seq);
+	if (ret)
+		goto unlock;
+	ret = delete_inode_items(fs, ino, &di, seq);
+	sfs_trans_release(fs);
+	if (ret)
+		sfs_err(fs, "inode %llu: deleting after its last close: %s (an orphan scan will)",
+			(unsigned long long)ino, strerror(-ret));
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	release_ino(sf_of(req), ino);
+	fuse_reply_err(req, 0);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino, (void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino, (void)datasync, (void)fi;
+	reply_err(req, sfs_trans_sync(sf_of(req)->fs));
+}
+
+/* file contents are sparse until the data path lands: reads see zeros */
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct scoutfs_inode di;
+	uint64_t isize;
+	char *buf;
+	int ret;
+
+	(void)fi;
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_inode_read(sf->fs, ino, &di);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	isize = le64toh(di.size);
+	if ((uint64_t)off >= isize) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > isize - (uint64_t)off)
+		size = isize - (uint64_t)off;
+	buf = calloc(1, size ? size : 1);
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	fuse_reply_buf(req, buf, size);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
+	/* the data path (extents on the data device) is the next increment */
+	reply_err(req, -EOPNOTSUPP);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct scoutfs_inode di;
+	int ret;
+
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_inode_read(sf->fs, ino, &di);
+	if (!ret && !S_ISDIR(le32toh(di.mode)))
+		ret = -ENOTDIR;
+	if (!ret)
+		ret = open_get(sf, ino);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	if (fuse_reply_open(req, fi))
+		open_put(sf, ino);
+}
+
+static mode_t dt_mode(uint8_t type)
+{
+	static const mode_t modes[] = { S_IFIFO, S_IFCHR, S_IFDIR, S_IFBLK, S_IFREG, S_IFLNK,
+					S_IFSOCK };
+
+	return type < sizeof(modes) / sizeof(modes[0]) ? modes[type] : 0;
+}
+
+struct fill_ctx {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+};
+
+static int fill_one(struct fill_ctx *fc, const char *name, uint64_t ino, mode_t mode,
+		    off_t next)
+{
+	struct stat st = { .st_ino = ino, .st_mode = mode };
+	size_t need;
+
+	need = fuse_add_direntry(fc->req, NULL, 0, name, &st, next);
+	if (fc->used + need > fc->size)
+		return 1;
+	fuse_add_direntry(fc->req, fc->buf + fc->used, fc->size - fc->used, name, &st, next);
+	fc->used += need;
+	return 0;
+}
+
+static int fill_cb(void *arg, const struct sfs_dirent *de, const char *name, unsigned int len)
+{
+	char cname[SCOUTFS_NAME_LEN + 1];
+
+	memcpy(cname, name, len);
+	cname[len] = '\0';
+	return fill_one(arg, cname, de->ino, dt_mode(de->type), (off_t)(de->pos + 1));
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct fill_ctx fc = { .req = req, .size = size };
+	int ret = 0;
+
+	(void)fi;
+	fc.buf = malloc(size ? size : 1);
+	if (!fc.buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	if (off == 0 && fill_one(&fc, ".", ino, S_IFDIR, 1))
+		goto reply;
+	if (off <= 1 && fill_one(&fc, "..", ino, S_IFDIR, 2))
+		goto reply;
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_dir_readdir(sf->fs, ino, off > 2 ? (uint64_t)off : SCOUTFS_DIRENT_FIRST_POS,
+			      fill_cb, &fc);
+	pthread_rwlock_unlock(&sf->ns);
+reply:
+	if (ret < 0)
+		reply_err(req, ret);
+	else
+		fuse_reply_buf(req, fc.buf, fc.used);
+	free(fc.buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	release_ino(sf_of(req), ino);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	op_fsync(req, ino, datasync, fi);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct scoutfs_net_statfs nst;
+	struct statvfs st;
+	uint64_t fsid;
+	int ret;
+
+	(void)ino;
+	ret = sfs_client_statfs(sf->fs, &nst);
+	if (ret) {
+		reply_err(req, ret);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = SCOUTFS_BLOCK_SM_SIZE;
+	st.f_frsize = SCOUTFS_BLOCK_SM_SIZE;
+	st.f_blocks = le64toh(nst.total_data_blocks);
+	st.f_bfree = le64toh(nst.free_data_blocks);
+	st.f_bavail = st.f_bfree;
+	/* an inode takes about a metadata item's worth: estimate by free meta space */
+	st.f_ffree = le64toh(nst.free_meta_blocks) * (SCOUTFS_BLOCK_LG_SIZE / 512);
+	st.f_favail = st.f_ffree;
+	st.f_files = le64toh(nst.inode_count) + st.f_ffree;
+	memcpy(&fsid, nst.uuid, sizeof(fsid));
+	st.f_fsid = (unsigned long)fsid;
+	st.f_namemax = SCOUTFS_NAME_LEN;
+	fuse_reply_statfs(req, &st);
+}
+
+const struct fuse_lowlevel_ops sfs_fuse_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.create = op_create,
+};
