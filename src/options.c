@@ -79,7 +79,7 @@ static int add_fuse_opt(struct sfs_options *o, const char *opt)
 static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len)
 {
 	char *val = strchr(opt, '=');
-	uint64_t v;
+	uint64_t v = 0;
 	int ret;
 
 	if (val)
