@@ -287,6 +287,20 @@ static void reply_err(fuse_req_t req, int err)
 	fuse_reply_err(req, err < 0 ? -err : err);
 }
 
+/* an inode read under the shared namespace lock; on failure the error is the reply */
+static int get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	int ret;
+
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_inode_read(sf->fs, ino, di);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret)
+		reply_err(req, ret);
+	return ret;
+}
+
 static int check_name(const char *name)
 {
 	size_t len = strlen(name);
@@ -344,19 +358,12 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct sfs_fuse *sf = sf_of(req);
 	struct scoutfs_inode di;
 	struct stat st;
-	int ret;
 
 	(void)fi;
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_inode_read(sf->fs, ino, &di);
-	pthread_rwlock_unlock(&sf->ns);
-	if (ret) {
-		reply_err(req, ret);
+	if (get_inode(req, ino, &di))
 		return;
-	}
 	sfs_inode_to_stat(ino, &di, &st);
 	fuse_reply_attr(req, &st, 0);
 }
@@ -917,7 +924,8 @@ unlock:
 	reply_err(req, ret);
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* open and opendir: the inode must be (dir) or must not be a directory */
+static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool dir)
 {
 	struct sfs_fuse *sf = sf_of(req);
 	struct scoutfs_inode di;
@@ -925,8 +933,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	pthread_rwlock_rdlock(&sf->ns);
 	ret = sfs_inode_read(sf->fs, ino, &di);
-	if (!ret && S_ISDIR(le32toh(di.mode)))
-		ret = -EISDIR;
+	if (!ret && S_ISDIR(le32toh(di.mode)) != dir)
+		ret = dir ? -ENOTDIR : -EISDIR;
 	if (!ret)
 		ret = open_get(sf, ino);
 	pthread_rwlock_unlock(&sf->ns);
@@ -937,6 +945,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->keep_cache = 0;
 	if (fuse_reply_open(req, fi))
 		open_put(sf, ino);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	open_common(req, ino, fi, false);
 }
 
 /* the last release of an unlinked inode deletes it */
@@ -988,20 +1001,13 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	struct sfs_fuse *sf = sf_of(req);
 	struct scoutfs_inode di;
 	uint64_t isize;
 	char *buf;
-	int ret;
 
 	(void)fi;
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_inode_read(sf->fs, ino, &di);
-	pthread_rwlock_unlock(&sf->ns);
-	if (ret) {
-		reply_err(req, ret);
+	if (get_inode(req, ino, &di))
 		return;
-	}
 	isize = le64toh(di.size);
 	if ((uint64_t)off >= isize) {
 		fuse_reply_buf(req, NULL, 0);
@@ -1028,23 +1034,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct sfs_fuse *sf = sf_of(req);
-	struct scoutfs_inode di;
-	int ret;
-
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_inode_read(sf->fs, ino, &di);
-	if (!ret && !S_ISDIR(le32toh(di.mode)))
-		ret = -ENOTDIR;
-	if (!ret)
-		ret = open_get(sf, ino);
-	pthread_rwlock_unlock(&sf->ns);
-	if (ret) {
-		reply_err(req, ret);
-		return;
-	}
-	if (fuse_reply_open(req, fi))
-		open_put(sf, ino);
+	open_common(req, ino, fi, true);
 }
 
 static mode_t dt_mode(uint8_t type)
