@@ -69,6 +69,29 @@ static struct sfs_item_range bench_lock(uint64_t i)
 	return r;
 }
 
+/* items first..last-1, one transaction hold each, as filesystem operations do */
+static int insert_items(struct sfs_fs *fs, uint64_t first, uint64_t last, const void *val,
+			unsigned int len)
+{
+	struct sfs_item_range lock;
+	struct scoutfs_key key;
+	uint64_t i, seq;
+	int ret;
+
+	for (i = first; i < last; i++) {
+		key = bench_key(i);
+		lock = bench_lock(i);
+		ret = sfs_trans_hold(fs, true, &seq) ?:
+		      sfs_item_create(fs, &key, val, len, seq, &lock);
+		sfs_trans_release(fs);
+		if (ret) {
+			fprintf(stderr, "create %llu: %s\n", (unsigned long long)i, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "items", required_argument, NULL, 'n' },
@@ -88,7 +111,7 @@ int main(int argc, char **argv)
 	struct sfs_item_range lock;
 	struct scoutfs_key key;
 	uint8_t val[64], got[64];
-	uint64_t n = 300000, i, seq, lookups, rounds = 5, r, bytes;
+	uint64_t n = 300000, i, lookups, rounds = 5, r, bytes;
 	double bw[MAX_ROUNDS];
 	struct rusage ru0, ru1;
 	unsigned int len;
@@ -122,17 +145,8 @@ int main(int argc, char **argv)
 
 	/* inserts: one hold per item, as a filesystem operation does */
 	t0 = now();
-	for (i = 0; i < n; i++) {
-		key = bench_key(i);
-		lock = bench_lock(i);
-		ret = sfs_trans_hold(&fs, true, &seq) ?:
-		      sfs_item_create(&fs, &key, val, sizeof(val), seq, &lock);
-		sfs_trans_release(&fs);
-		if (ret) {
-			fprintf(stderr, "create %llu: %s\n", (unsigned long long)i, strerror(-ret));
-			goto out;
-		}
-	}
+	if (insert_items(&fs, 0, n, val, sizeof(val)))
+		goto out;
 	t1 = now();
 	printf("item_insert_rate %.0f items/s\n", (double)n / (t1 - t0));
 
@@ -162,18 +176,8 @@ int main(int argc, char **argv)
 	 */
 	fs.log_level = LOG_DEBUG;	/* the commits' phases (logged once they finished) */
 	for (r = 0; r < rounds; r++) {
-		for (i = r * n; r && i < (r + 1) * n; i++) {
-			key = bench_key(i);
-			lock = bench_lock(i);
-			ret = sfs_trans_hold(&fs, true, &seq) ?:
-			      sfs_item_create(&fs, &key, val, sizeof(val), seq, &lock);
-			sfs_trans_release(&fs);
-			if (ret) {
-				fprintf(stderr, "create %llu: %s\n", (unsigned long long)i,
-					strerror(-ret));
-				goto out;
-			}
-		}
+		if (r && insert_items(&fs, r * n, (r + 1) * n, val, sizeof(val)))
+			goto out;
 		sfs_block_get_stats(&fs, &before);
 		getrusage(RUSAGE_SELF, &ru0);
 		t0 = now();

@@ -2283,6 +2283,27 @@ static void writer_submit(struct sfs_block_state *st, struct sfs_writer_io *wio,
 	io_submit_batch(st, ios, n);
 }
 
+/* wri's started-write state, made on first use; NULL without memory */
+static struct sfs_writer_io *writer_io(struct sfs_block_writer *wri)
+{
+	if (!wri->io) {
+		wri->io = calloc(1, sizeof(*wri->io));
+		if (wri->io)
+			pthread_cond_init(&wri->io->batch.cond, NULL);
+	}
+	return wri->io;
+}
+
+/* seal bl for its write in cb->wio: from now on it must not change */
+static void writer_seal(struct sfs_bdev *d, struct sfs_block *bl)
+{
+	struct sfs_cblock *cb = cb_of(bl);
+
+	write_prep(d, bl, &cb->wio);
+	cb->started_crc = ((struct scoutfs_block_header *)bl->data)->crc;
+	bl->write_started = true;
+}
+
 /* wait for every started write of wio (queued for the submitter or in flight) */
 static void writer_wait(struct sfs_block_state *st, struct sfs_writer_io *wio)
 {
@@ -2420,23 +2441,17 @@ void sfs_block_writer_start(struct sfs_fs *fs, struct sfs_block_writer *wri,
 	struct sfs_block_state *st = fs->block;
 	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
 	struct sfs_cblock *cb = cb_of(bl);
-	struct sfs_writer_io *wio = wri->io;
+	struct sfs_writer_io *wio;
 
 	if (!st->sub_started || !d || st->read_only || bl->writer != wri ||
 	    bl->write_started || write_refuse(fs, d, bl))
 		return;
-	if (!wio) {
-		wio = calloc(1, sizeof(*wio));
-		if (!wio)
-			return;
-		pthread_cond_init(&wio->batch.cond, NULL);
-		wri->io = wio;
-	}
+	wio = writer_io(wri);
+	if (!wio)
+		return;
 	/* sealed here, while the block is still in this CPU's caches */
-	write_prep(d, bl, &cb->wio);
+	writer_seal(d, bl);
 	cb->wio.batch = &wio->batch;
-	cb->started_crc = ((struct scoutfs_block_header *)bl->data)->crc;
-	bl->write_started = true;
 	pthread_mutex_lock(&st->ring_lock);
 	wio->batch.pending++;
 	pthread_mutex_unlock(&st->ring_lock);
@@ -2469,19 +2484,14 @@ int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri)
 	struct sfs_block_state *st = fs->block;
 	struct sfs_bdev *d = dev_get(st, SFS_DEV_META);
 	struct sfs_io **ios = NULL;
-	struct sfs_cblock *cb;
 	struct sfs_block *bl;
 	size_t i, n = 0;
 	int ret = 0;
 
 	if (wri->nr == 0)
 		return 0;
-	if (!wri->io) {
-		wri->io = calloc(1, sizeof(*wri->io));
-		if (!wri->io)
-			return -ENOMEM;
-		pthread_cond_init(&wri->io->batch.cond, NULL);
-	}
+	if (!writer_io(wri))
+		return -ENOMEM;
 	ios = malloc(wri->nr * sizeof(*ios));
 	if (!d)
 		ret = -ENODEV;
@@ -2497,12 +2507,9 @@ int sfs_block_writer_write(struct sfs_fs *fs, struct sfs_block_writer *wri)
 	/* all or nothing: what was not started early starts now, all together */
 	for (i = 0; !ret && i < wri->nr; i++) {
 		bl = wri->blocks[i];
-		cb = cb_of(bl);
 		if (!bl->write_started) {
-			write_prep(d, bl, &cb->wio);
-			bl->write_started = true;
-			cb->started_crc = ((struct scoutfs_block_header *)bl->data)->crc;
-			ios[n++] = &cb->wio;
+			writer_seal(d, bl);
+			ios[n++] = &cb_of(bl)->wio;
 		}
 	}
 	if (!ret)

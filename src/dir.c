@@ -169,14 +169,12 @@ int sfs_dir_add(struct sfs_fs *fs, uint64_t dir, const char *name, unsigned int 
 	return sfs_item_create(fs, &key, buf, vlen, seq, &ilock);
 }
 
-int sfs_dir_del(struct sfs_fs *fs, uint64_t dir, const char *name, unsigned int len,
-		const struct sfs_dirent *de, uint64_t seq)
+int sfs_dir_del(struct sfs_fs *fs, uint64_t dir, const struct sfs_dirent *de, uint64_t seq)
 {
 	struct sfs_item_range dlock = sfs_inode_lock(dir);
 	struct sfs_item_range ilock = sfs_inode_lock(de->ino);
 	struct scoutfs_key key;
 
-	(void)name, (void)len;
 	key = dirent_key(dir, de->hash, de->pos);
 	return sfs_item_delete(fs, &key, seq, &dlock) ?:
 	       (key = readdir_key(dir, de->pos), sfs_item_delete(fs, &key, seq, &dlock)) ?:

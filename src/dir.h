@@ -30,8 +30,7 @@ int sfs_dir_lookup(struct sfs_fs *fs, uint64_t dir, const char *name, unsigned i
  */
 int sfs_dir_add(struct sfs_fs *fs, uint64_t dir, const char *name, unsigned int len,
 		uint64_t ino, uint8_t type, uint64_t pos, uint64_t seq);
-int sfs_dir_del(struct sfs_fs *fs, uint64_t dir, const char *name, unsigned int len,
-		const struct sfs_dirent *de, uint64_t seq);
+int sfs_dir_del(struct sfs_fs *fs, uint64_t dir, const struct sfs_dirent *de, uint64_t seq);
 
 /*
  * Entries at readdir positions >= pos in order: cb gets each one (name

@@ -227,6 +227,51 @@ static void dir_changed(struct scoutfs_inode *dir)
 	dir->ctime = dir->mtime;
 }
 
+/* name for ino (of type) in dir, at the dir's next readdir position */
+static int add_entry(struct sfs_fs *fs, uint64_t dir_ino, struct scoutfs_inode *dir,
+		     const char *name, unsigned int len, uint64_t ino, uint8_t type, uint64_t seq)
+{
+	uint64_t pos = le64toh(dir->next_readdir_pos);
+	int ret;
+
+	ret = sfs_dir_add(fs, dir_ino, name, len, ino, type, pos, seq);
+	if (ret)
+		return ret;
+	dir->next_readdir_pos = htole64(pos + 1);
+	add_size(dir, len);
+	return 0;
+}
+
+/* the entry de, named name, leaves dir */
+static int del_entry(struct sfs_fs *fs, uint64_t dir_ino, struct scoutfs_inode *dir,
+		     unsigned int len, const struct sfs_dirent *de, uint64_t seq)
+{
+	int ret;
+
+	ret = sfs_dir_del(fs, dir_ino, de, seq);
+	if (!ret)
+		add_size(dir, -(int64_t)len);
+	return ret;
+}
+
+/* a namespace change: the namespace exclusively, then the transaction */
+static int change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&sf->ns);
+	ret = sfs_trans_hold(sf->fs, growth, seq);
+	if (ret)
+		pthread_rwlock_unlock(&sf->ns);
+	return ret;
+}
+
+static void change_end(struct sfs_fuse *sf)
+{
+	sfs_trans_release(sf->fs);
+	pthread_rwlock_unlock(&sf->ns);
+}
+
 static struct scoutfs_key orphan_key(uint64_t ino)
 {
 	return sfs_key_make(SCOUTFS_ORPHAN_ZONE, 0, SCOUTFS_ORPHAN_TYPE, ino, 0, 0);
@@ -382,10 +427,9 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	int ret;
 
 	(void)fi;
-	pthread_rwlock_wrlock(&sf->ns);
-	ret = sfs_trans_hold(fs, false, &seq);
+	ret = change_begin(sf, false, &seq);
 	if (ret)
-		goto unlock;
+		goto out;
 	ret = op_inode(fs, &oi, ino, &di);
 	if (ret)
 		goto release;
@@ -422,9 +466,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	op_dirty(&oi, di);
 	ret = op_write_inodes(fs, &oi, seq);
 release:
-	sfs_trans_release(fs);
-unlock:
-	pthread_rwlock_unlock(&sf->ns);
+	change_end(sf);
+out:
 	if (ret) {
 		reply_err(req, ret);
 		return;
@@ -447,7 +490,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	struct scoutfs_inode *dir, ndi;
 	unsigned int len = (unsigned int)strlen(name);
 	struct sfs_dirent de;
-	uint64_t seq, ino, pos;
+	uint64_t seq, ino;
 	uint32_t gid = ctx->gid;
 	int ret;
 
@@ -456,10 +499,9 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		return ret;
 	if (target && strlen(target) + 1 > 4096)
 		return -ENAMETOOLONG;
-	pthread_rwlock_wrlock(&sf->ns);
-	ret = sfs_trans_hold(fs, true, &seq);
+	ret = change_begin(sf, true, &seq);
 	if (ret)
-		goto unlock;
+		goto out;
 	ret = op_inode(fs, &oi, parent, &dir);
 	if (ret)
 		goto release;
@@ -472,8 +514,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		ret = ret ?: -EEXIST;
 		goto release;
 	}
-	pos = le64toh(dir->next_readdir_pos);
-	if (pos > SCOUTFS_DIRENT_LAST_POS) {
+	if (le64toh(dir->next_readdir_pos) > SCOUTFS_DIRENT_LAST_POS) {
 		ret = -EMLINK;
 		goto release;
 	}
@@ -497,20 +538,17 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		ndi.size = htole64(strlen(target) + 1);
 	ret = sfs_inode_create(fs, ino, &ndi, seq) ?:
 	      (target ? sfs_symlink_write(fs, ino, target, seq) : 0) ?:
-	      sfs_dir_add(fs, parent, name, len, ino, sfs_dir_type(mode), pos, seq);
+	      add_entry(fs, parent, dir, name, len, ino, sfs_dir_type(mode), seq);
 	if (ret)
 		goto release;
-	dir->next_readdir_pos = htole64(pos + 1);
-	add_size(dir, len);
 	if (S_ISDIR(mode))
 		add_nlink(dir, 1);
 	dir_changed(dir);
 	op_dirty(&oi, dir);
 	ret = op_write_inodes(fs, &oi, seq);
 release:
-	sfs_trans_release(fs);
-unlock:
-	pthread_rwlock_unlock(&sf->ns);
+	change_end(sf);
+out:
 	if (!ret)
 		fill_entry(e, ino, &ndi);
 	return ret;
@@ -615,10 +653,9 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	ret = check_name(name);
 	if (ret)
 		return ret;
-	pthread_rwlock_wrlock(&sf->ns);
-	ret = sfs_trans_hold(fs, false, &seq);
+	ret = change_begin(sf, false, &seq);
 	if (ret)
-		goto unlock;
+		goto out;
 	ret = sfs_dir_lookup(fs, parent, name, len, &de) ?: op_inode(fs, &oi, parent, &pdi) ?:
 	      op_inode(fs, &oi, de.ino, &cdi);
 	if (ret)
@@ -636,10 +673,9 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		if (ret)
 			goto release;
 	}
-	ret = sfs_dir_del(fs, parent, name, len, &de, seq);
+	ret = del_entry(fs, parent, pdi, len, &de, seq);
 	if (ret)
 		goto release;
-	add_size(pdi, -(int64_t)len);
 	dir_changed(pdi);
 	op_dirty(&oi, pdi);
 	if (dir) {
@@ -652,9 +688,8 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	op_dirty(&oi, cdi);
 	ret = unlinked(sf, &oi, de.ino, cdi, seq) ?: op_write_inodes(fs, &oi, seq);
 release:
-	sfs_trans_release(fs);
-unlock:
-	pthread_rwlock_unlock(&sf->ns);
+	change_end(sf);
+out:
 	return ret;
 }
 
@@ -677,7 +712,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	unsigned int len = (unsigned int)strlen(newname);
 	struct fuse_entry_param e;
 	struct sfs_dirent de;
-	uint64_t seq, pos;
+	uint64_t seq;
 	int ret;
 
 	ret = check_name(newname);
@@ -685,10 +720,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		reply_err(req, ret);
 		return;
 	}
-	pthread_rwlock_wrlock(&sf->ns);
-	ret = sfs_trans_hold(fs, true, &seq);
+	ret = change_begin(sf, true, &seq);
 	if (ret)
-		goto unlock;
+		goto out;
 	ret = op_inode(fs, &oi, newparent, &pdi) ?: op_inode(fs, &oi, ino, &cdi);
 	if (ret)
 		goto release;
@@ -709,13 +743,10 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		ret = ret ?: -EEXIST;
 		goto release;
 	}
-	pos = le64toh(pdi->next_readdir_pos);
-	ret = sfs_dir_add(fs, newparent, newname, len, ino, sfs_dir_type(le32toh(cdi->mode)), pos,
-			  seq);
+	ret = add_entry(fs, newparent, pdi, newname, len, ino, sfs_dir_type(le32toh(cdi->mode)),
+			seq);
 	if (ret)
 		goto release;
-	pdi->next_readdir_pos = htole64(pos + 1);
-	add_size(pdi, len);
 	dir_changed(pdi);
 	op_dirty(&oi, pdi);
 	add_nlink(cdi, 1);
@@ -723,9 +754,8 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	op_dirty(&oi, cdi);
 	ret = op_write_inodes(fs, &oi, seq);
 release:
-	sfs_trans_release(fs);
-unlock:
-	pthread_rwlock_unlock(&sf->ns);
+	change_end(sf);
+out:
 	if (ret) {
 		reply_err(req, ret);
 		return;
@@ -782,7 +812,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	unsigned int len = (unsigned int)strlen(name), nlen = (unsigned int)strlen(newname);
 	struct sfs_dirent sde, dde;
 	bool have_dst, sdir, ddir = false;
-	uint64_t seq, pos;
+	uint64_t seq;
 	int ret;
 
 	ret = check_name(name) ?: check_name(newname);
@@ -794,10 +824,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		reply_err(req, ret);
 		return;
 	}
-	pthread_rwlock_wrlock(&sf->ns);
-	ret = sfs_trans_hold(fs, true, &seq);
+	ret = change_begin(sf, true, &seq);
 	if (ret)
-		goto unlock;
+		goto out;
 	ret = sfs_dir_lookup(fs, parent, name, len, &sde);
 	if (ret)
 		goto release;
@@ -862,21 +891,15 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	}
 
 	/* the old names go */
-	ret = sfs_dir_del(fs, parent, name, len, &sde, seq) ?:
-	      (have_dst ? sfs_dir_del(fs, newparent, newname, nlen, &dde, seq) : 0);
+	ret = del_entry(fs, parent, opdi, len, &sde, seq) ?:
+	      (have_dst ? del_entry(fs, newparent, npdi, nlen, &dde, seq) : 0);
 	if (ret)
 		goto release;
-	add_size(opdi, -(int64_t)len);
-	if (have_dst)
-		add_size(npdi, -(int64_t)nlen);
 
 	/* the source under the new name */
-	pos = le64toh(npdi->next_readdir_pos);
-	ret = sfs_dir_add(fs, newparent, newname, nlen, sde.ino, sde.type, pos, seq);
+	ret = add_entry(fs, newparent, npdi, newname, nlen, sde.ino, sde.type, seq);
 	if (ret)
 		goto release;
-	npdi->next_readdir_pos = htole64(pos + 1);
-	add_size(npdi, nlen);
 	if (sdir && parent != newparent) {
 		add_nlink(opdi, -1);
 		add_nlink(npdi, 1);
@@ -884,12 +907,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 	if (flags & RENAME_EXCHANGE) {
 		/* and the destination under the old one */
-		pos = le64toh(opdi->next_readdir_pos);
-		ret = sfs_dir_add(fs, parent, name, len, dde.ino, dde.type, pos, seq);
+		ret = add_entry(fs, parent, opdi, name, len, dde.ino, dde.type, seq);
 		if (ret)
 			goto release;
-		opdi->next_readdir_pos = htole64(pos + 1);
-		add_size(opdi, len);
 		if (ddir && parent != newparent) {
 			add_nlink(npdi, -1);
 			add_nlink(opdi, 1);
@@ -918,9 +938,8 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	op_dirty(&oi, npdi);
 	ret = op_write_inodes(fs, &oi, seq);
 release:
-	sfs_trans_release(fs);
-unlock:
-	pthread_rwlock_unlock(&sf->ns);
+	change_end(sf);
+out:
 	reply_err(req, ret);
 }
 

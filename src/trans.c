@@ -51,8 +51,13 @@
 #include "log.h"
 #include "trans.h"
 
+/* chunk buffers: the gatherer runs up to COMMIT_BUFS - 1 chunks ahead of the builder */
+#define COMMIT_BUFS 4
+
 struct sfs_trans {
 	struct sfs_fs *fs;
+	/* the commit thread's chunk buffers, made on first use and kept */
+	struct sfs_btree_list_item *chunk_bufs[COMMIT_BUFS];
 	struct sfs_trans_opts opts;
 	pthread_rwlock_t hold_lock;
 	struct scoutfs_log_trees lt;	/* hold_lock: the open transaction */
@@ -83,15 +88,13 @@ struct sfs_trans {
  * until commit_done, and no item write runs while the commit holds the
  * transaction.
  */
-/* chunk buffers: the gatherer runs up to COMMIT_BUFS - 1 chunks ahead of the builder */
-#define COMMIT_BUFS 4
 
 struct commit_ctx {
 	struct sfs_fs *fs;
 	struct scoutfs_log_trees *lt;
 	struct sfs_alloc_lists *lists;
 	struct sfs_block_writer *wri;
-	struct sfs_btree_list_item *bufs[COMMIT_BUFS];	/* chunk items each */
+	struct sfs_btree_list_item **bufs;	/* COMMIT_BUFS of chunk items each */
 	size_t bufs_nr[COMMIT_BUFS];	/* items in each filled buffer */
 	size_t chunk;			/* items per bulk insert */
 	int fill;			/* gatherer: the buffer it fills */
@@ -226,21 +229,19 @@ static int gather_item(void *arg, const struct scoutfs_key *key, uint64_t seq, u
 /* all dirty items into the log btree; wri holds its blocks */
 static int write_items(struct commit_ctx *c)
 {
+	bool threads = sfs_item_dirty_count(c->fs) > c->chunk;
 	int ret, err, i;
 
-	for (i = 0; i < COMMIT_BUFS; i++)
-		c->bufs[i] = NULL;
 	/* one chunk or less: no second thread, one buffer */
-	for (i = 0; i < (sfs_item_dirty_count(c->fs) > c->chunk ? COMMIT_BUFS : 1); i++) {
-		c->bufs[i] = malloc(c->chunk * sizeof(*c->bufs[i]));
-		if (!c->bufs[i]) {
-			ret = -ENOMEM;
-			goto out;
-		}
+	for (i = 0; i < (threads ? COMMIT_BUFS : 1); i++) {
+		if (!c->bufs[i])
+			c->bufs[i] = malloc(c->chunk * sizeof(*c->bufs[i]));
+		if (!c->bufs[i])
+			return -ENOMEM;
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	if (c->bufs[1])
+	if (threads)
 		c->threaded = pthread_create(&c->builder, NULL, builder_thread, c) == 0;
 
 	ret = sfs_item_for_each_dirty(c->fs, gather_item, c);
@@ -252,9 +253,6 @@ static int write_items(struct commit_ctx *c)
 		c->lt->max_item_seq = htole64(c->max_seq);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-out:
-	for (i = 0; i < COMMIT_BUFS; i++)
-		free(c->bufs[i]);
 	return ret;
 }
 
@@ -302,7 +300,8 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	struct sfs_block_writer wri;
 	struct sfs_alloc_lists lists;
 	struct commit_ctx c = { .fs = fs, .lt = &lt, .lists = &lists, .wri = &wri,
-				.chunk = trans->opts.commit_chunk_items };
+				.chunk = trans->opts.commit_chunk_items,
+				.bufs = trans->chunk_bufs };
 	bool committed = false;
 	double t[6];
 	size_t blocks = 0;
@@ -455,6 +454,7 @@ out:
 void sfs_trans_destroy(struct sfs_fs *fs)
 {
 	struct sfs_trans *trans = fs->trans;
+	int i;
 
 	if (!trans)
 		return;
@@ -465,6 +465,8 @@ void sfs_trans_destroy(struct sfs_fs *fs)
 		pthread_mutex_unlock(&trans->lock);
 		pthread_join(trans->thread, NULL);
 	}
+	for (i = 0; i < COMMIT_BUFS; i++)
+		free(trans->chunk_bufs[i]);
 	pthread_cond_destroy(&trans->done_cond);
 	pthread_cond_destroy(&trans->cond);
 	pthread_mutex_destroy(&trans->lock);
