@@ -122,22 +122,26 @@ int sfs_inode_read(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di)
 	return 0;
 }
 
-/* move an index item from old_seq to seq (0: none) */
+/*
+ * Move an index item from old_seq to new_seq (0: none) in the
+ * transaction of seq: the deletion item carries seq too, so it hides the
+ * old item wherever that was written.
+ */
 static int move_index(struct sfs_fs *fs, uint8_t type, uint64_t ino, uint64_t old_seq,
-		      uint64_t seq)
+		      uint64_t new_seq, uint64_t seq)
 {
 	struct sfs_item_range all = sfs_all_lock();
 	struct scoutfs_key key;
 	int ret = 0;
 
-	if (old_seq == seq)
+	if (old_seq == new_seq)
 		return 0;
 	if (old_seq) {
 		key = index_key(type, old_seq, ino);
 		ret = sfs_item_delete_force(fs, &key, seq, &all);
 	}
-	if (!ret && seq) {
-		key = index_key(type, seq, ino);
+	if (!ret && new_seq) {
+		key = index_key(type, new_seq, ino);
 		ret = sfs_item_force(fs, &key, NULL, 0, seq, &all);
 	}
 	return ret;
@@ -153,7 +157,7 @@ static int write_inode(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di
 
 	di->meta_seq = htole64(seq);
 	di->version = htole64(le64toh(di->version) + 1);
-	ret = move_index(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, old_meta, seq);
+	ret = move_index(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, old_meta, seq, seq);
 	if (ret)
 		return ret;
 	if (create)
@@ -177,8 +181,10 @@ int sfs_inode_delete(struct sfs_fs *fs, uint64_t ino, const struct scoutfs_inode
 	struct scoutfs_key key = inode_key(ino);
 	struct sfs_item_range lock = sfs_inode_lock(ino);
 
-	return move_index(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, le64toh(di->meta_seq), 0) ?:
-	       move_index(fs, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, ino, le64toh(di->data_seq), 0) ?:
+	return move_index(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, le64toh(di->meta_seq), 0,
+			  seq) ?:
+	       move_index(fs, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, ino, le64toh(di->data_seq), 0,
+			  seq) ?:
 	       sfs_item_delete(fs, &key, seq, &lock);
 }
 

@@ -2,7 +2,8 @@
 # Names survive: an unmount and a remount keep everything; after a
 # SIGKILL of the daemon, everything an fsync covered is there on the next
 # mount (the fsync returned only once the transaction was committed), and
-# the volume mounts again and passes scoutfs print.
+# the volume mounts again and passes scoutfs print (no item written with
+# seq 0, which would lose to any older version of its key).
 . "$(dirname "$0")/../funcs.sh"
 
 t_images 2G 4G
@@ -53,4 +54,7 @@ t_umount "$M"
 "$SCOUTFS" print "$META" >"$T_DIR/print.out" 2>"$T_DIR/print.err" ||
 	t_fail "print exited $?: $(head -3 "$T_DIR/print.err")"
 [ -s "$T_DIR/print.err" ] && t_fail "print complained: $(head -3 "$T_DIR/print.err")"
+# every item, deletion items too, carries the seq of the transaction that wrote it
+grep -Eq '^    [0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+ 0 [-d]$' "$T_DIR/print.out" &&
+	t_fail "items with seq 0: $(grep -E '^    [0-9.]+ 0 [-d]$' "$T_DIR/print.out" | head -3)"
 echo "fs persistence: $(wc -l <"$T_DIR/want2") names kept across a remount and two SIGKILLs"
