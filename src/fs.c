@@ -36,16 +36,11 @@
 #include "client.h"
 #include "dir.h"
 #include "fs.h"
+#include "fs_int.h"
 #include "inode.h"
 #include "item.h"
 #include "log.h"
 #include "trans.h"
-
-struct open_ino {
-	RB_ENTRY(open_ino) node;
-	uint64_t ino;
-	unsigned long count;
-};
 
 static int open_cmp(const struct open_ino *a, const struct open_ino *b)
 {
@@ -54,20 +49,12 @@ static int open_cmp(const struct open_ino *a, const struct open_ino *b)
 
 /* libbsd's RB_GENERATE_STATIC leaves the unused functions unmarked: mark them */
 #define RB_ATTR __attribute__((unused)) static
-RB_HEAD(open_tree, open_ino);
 RB_GENERATE_INTERNAL(open_tree, open_ino, node, open_cmp, RB_ATTR)
-
-struct sfs_fuse {
-	struct sfs_fs *fs;
-	struct sfs_options opts;
-	pthread_rwlock_t ns;
-	pthread_mutex_t opens_lock;
-	struct open_tree opens;
-};
 
 struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *opts)
 {
 	struct sfs_fuse *sf = calloc(1, sizeof(*sf));
+	int i;
 
 	if (!sf)
 		return NULL;
@@ -76,6 +63,8 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 	sf->opts.metadev_path = NULL;
 	sf->opts.fuse_opts = NULL;
 	pthread_rwlock_init(&sf->ns, NULL);
+	for (i = 0; i < SFS_INO_LOCKS; i++)
+		pthread_mutex_init(&sf->ino_locks[i], NULL);
 	pthread_mutex_init(&sf->opens_lock, NULL);
 	RB_INIT(&sf->opens);
 	return sf;
@@ -84,6 +73,7 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 void sfs_fuse_free(struct sfs_fuse *sf)
 {
 	struct open_ino *o, *next;
+	int i;
 
 	if (!sf)
 		return;
@@ -92,13 +82,10 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 		free(o);
 	}
 	pthread_mutex_destroy(&sf->opens_lock);
+	for (i = 0; i < SFS_INO_LOCKS; i++)
+		pthread_mutex_destroy(&sf->ino_locks[i]);
 	pthread_rwlock_destroy(&sf->ns);
 	free(sf);
-}
-
-static struct sfs_fuse *sf_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
 }
 
 /* ------------------------------------------------------------------ */
@@ -157,19 +144,8 @@ static bool is_open(struct sfs_fuse *sf, uint64_t ino)
 /* the inodes of one op                                                 */
 /* ------------------------------------------------------------------ */
 
-#define OP_INODES 4
-
-struct op_inodes {
-	struct {
-		uint64_t ino;
-		struct scoutfs_inode di;
-		bool dirty;
-	} e[OP_INODES];
-	int nr;
-};
-
 /* the op's copy of an inode, read on first use */
-static int op_inode(struct sfs_fs *fs, struct op_inodes *oi, uint64_t ino,
+int sfs_op_inode(struct sfs_fs *fs, struct op_inodes *oi, uint64_t ino,
 		    struct scoutfs_inode **di)
 {
 	int i, ret;
@@ -191,7 +167,7 @@ static int op_inode(struct sfs_fs *fs, struct op_inodes *oi, uint64_t ino,
 	return 0;
 }
 
-static void op_dirty(struct op_inodes *oi, const struct scoutfs_inode *di)
+void sfs_op_dirty(struct op_inodes *oi, const struct scoutfs_inode *di)
 {
 	int i;
 
@@ -200,7 +176,7 @@ static void op_dirty(struct op_inodes *oi, const struct scoutfs_inode *di)
 			oi->e[i].dirty = true;
 }
 
-static int op_write_inodes(struct sfs_fs *fs, struct op_inodes *oi, uint64_t seq)
+int sfs_op_write_inodes(struct sfs_fs *fs, struct op_inodes *oi, uint64_t seq)
 {
 	int i, ret = 0;
 
@@ -255,7 +231,7 @@ static int del_entry(struct sfs_fs *fs, uint64_t dir_ino, struct scoutfs_inode *
 }
 
 /* a namespace change: the namespace exclusively, then the transaction */
-static int change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq)
+int sfs_fuse_change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq)
 {
 	int ret;
 
@@ -266,7 +242,7 @@ static int change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq)
 	return ret;
 }
 
-static void change_end(struct sfs_fuse *sf)
+void sfs_fuse_change_end(struct sfs_fuse *sf)
 {
 	sfs_trans_release(sf->fs);
 	pthread_rwlock_unlock(&sf->ns);
@@ -327,13 +303,13 @@ static void fill_entry(struct fuse_entry_param *e, uint64_t ino, const struct sc
 	sfs_inode_to_stat(ino, di, &e->attr);
 }
 
-static void reply_err(fuse_req_t req, int err)
+void sfs_fuse_reply_err(fuse_req_t req, int err)
 {
 	fuse_reply_err(req, err < 0 ? -err : err);
 }
 
 /* an inode read under the shared namespace lock; on failure the error is the reply */
-static int get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di)
+int sfs_fuse_get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di)
 {
 	struct sfs_fuse *sf = sf_of(req);
 	int ret;
@@ -342,7 +318,7 @@ static int get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di)
 	ret = sfs_inode_read(sf->fs, ino, di);
 	pthread_rwlock_unlock(&sf->ns);
 	if (ret)
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 	return ret;
 }
 
@@ -379,7 +355,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 	ret = check_name(name);
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	pthread_rwlock_rdlock(&sf->ns);
@@ -394,7 +370,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_rwlock_unlock(&sf->ns);
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	fill_entry(&e, de.ino, &di);
@@ -407,7 +383,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 
 	(void)fi;
-	if (get_inode(req, ino, &di))
+	if (sfs_fuse_get_inode(req, ino, &di))
 		return;
 	sfs_inode_to_stat(ino, &di, &st);
 	fuse_reply_attr(req, &st, 0);
@@ -427,10 +403,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	int ret;
 
 	(void)fi;
-	ret = change_begin(sf, false, &seq);
+	ret = sfs_fuse_change_begin(sf, false, &seq);
 	if (ret)
 		goto out;
-	ret = op_inode(fs, &oi, ino, &di);
+	ret = sfs_op_inode(fs, &oi, ino, &di);
 	if (ret)
 		goto release;
 	mode = le32toh(di->mode);
@@ -463,13 +439,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		sfs_ts_set(&di->ctime, &attr->st_ctim);
 	else
 		sfs_ts_set(&di->ctime, &now);
-	op_dirty(&oi, di);
-	ret = op_write_inodes(fs, &oi, seq);
+	sfs_op_dirty(&oi, di);
+	ret = sfs_op_write_inodes(fs, &oi, seq);
 release:
-	change_end(sf);
+	sfs_fuse_change_end(sf);
 out:
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	sfs_inode_to_stat(ino, di, &st);
@@ -499,10 +475,10 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		return ret;
 	if (target && strlen(target) + 1 > 4096)
 		return -ENAMETOOLONG;
-	ret = change_begin(sf, true, &seq);
+	ret = sfs_fuse_change_begin(sf, true, &seq);
 	if (ret)
 		goto out;
-	ret = op_inode(fs, &oi, parent, &dir);
+	ret = sfs_op_inode(fs, &oi, parent, &dir);
 	if (ret)
 		goto release;
 	if (!S_ISDIR(le32toh(dir->mode)) || le32toh(dir->nlink) == 0) {
@@ -544,10 +520,10 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	if (S_ISDIR(mode))
 		add_nlink(dir, 1);
 	dir_changed(dir);
-	op_dirty(&oi, dir);
-	ret = op_write_inodes(fs, &oi, seq);
+	sfs_op_dirty(&oi, dir);
+	ret = sfs_op_write_inodes(fs, &oi, seq);
 release:
-	change_end(sf);
+	sfs_fuse_change_end(sf);
 out:
 	if (!ret)
 		fill_entry(e, ino, &ndi);
@@ -568,12 +544,12 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	case S_IFBLK:
 		break;
 	default:
-		reply_err(req, -EINVAL);
+		sfs_fuse_reply_err(req, -EINVAL);
 		return;
 	}
 	ret = make_node(req, parent, name, mode, rdev, NULL, &e);
 	if (ret)
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -585,7 +561,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 	ret = make_node(req, parent, name, S_IFDIR | (mode & 07777), 0, NULL, &e);
 	if (ret)
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -597,7 +573,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 
 	ret = make_node(req, parent, name, S_IFLNK | 0777, 0, link, &e);
 	if (ret)
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 	else
 		fuse_reply_entry(req, &e);
 }
@@ -613,7 +589,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	if (!ret)
 		ret = open_get(sf, e.ino);
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	fi->direct_io = 0;
@@ -633,7 +609,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	ret = sfs_symlink_read(sf->fs, ino, buf, sizeof(buf), &len);
 	pthread_rwlock_unlock(&sf->ns);
 	if (ret)
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 	else
 		fuse_reply_readlink(req, buf);
 }
@@ -653,11 +629,11 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	ret = check_name(name);
 	if (ret)
 		return ret;
-	ret = change_begin(sf, false, &seq);
+	ret = sfs_fuse_change_begin(sf, false, &seq);
 	if (ret)
 		goto out;
-	ret = sfs_dir_lookup(fs, parent, name, len, &de) ?: op_inode(fs, &oi, parent, &pdi) ?:
-	      op_inode(fs, &oi, de.ino, &cdi);
+	ret = sfs_dir_lookup(fs, parent, name, len, &de) ?: sfs_op_inode(fs, &oi, parent, &pdi) ?:
+	      sfs_op_inode(fs, &oi, de.ino, &cdi);
 	if (ret)
 		goto release;
 	if (dir && !S_ISDIR(le32toh(cdi->mode))) {
@@ -677,7 +653,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	if (ret)
 		goto release;
 	dir_changed(pdi);
-	op_dirty(&oi, pdi);
+	sfs_op_dirty(&oi, pdi);
 	if (dir) {
 		add_nlink(pdi, -1);
 		cdi->nlink = 0;
@@ -685,22 +661,22 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		add_nlink(cdi, -1);
 	}
 	sfs_ts_now(&cdi->ctime);
-	op_dirty(&oi, cdi);
-	ret = unlinked(sf, &oi, de.ino, cdi, seq) ?: op_write_inodes(fs, &oi, seq);
+	sfs_op_dirty(&oi, cdi);
+	ret = unlinked(sf, &oi, de.ino, cdi, seq) ?: sfs_op_write_inodes(fs, &oi, seq);
 release:
-	change_end(sf);
+	sfs_fuse_change_end(sf);
 out:
 	return ret;
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	reply_err(req, remove_entry(req, parent, name, false));
+	sfs_fuse_reply_err(req, remove_entry(req, parent, name, false));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	reply_err(req, remove_entry(req, parent, name, true));
+	sfs_fuse_reply_err(req, remove_entry(req, parent, name, true));
 }
 
 static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -717,13 +693,13 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 	ret = check_name(newname);
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	ret = change_begin(sf, true, &seq);
+	ret = sfs_fuse_change_begin(sf, true, &seq);
 	if (ret)
 		goto out;
-	ret = op_inode(fs, &oi, newparent, &pdi) ?: op_inode(fs, &oi, ino, &cdi);
+	ret = sfs_op_inode(fs, &oi, newparent, &pdi) ?: sfs_op_inode(fs, &oi, ino, &cdi);
 	if (ret)
 		goto release;
 	if (S_ISDIR(le32toh(cdi->mode))) {
@@ -748,16 +724,16 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	if (ret)
 		goto release;
 	dir_changed(pdi);
-	op_dirty(&oi, pdi);
+	sfs_op_dirty(&oi, pdi);
 	add_nlink(cdi, 1);
 	sfs_ts_now(&cdi->ctime);
-	op_dirty(&oi, cdi);
-	ret = op_write_inodes(fs, &oi, seq);
+	sfs_op_dirty(&oi, cdi);
+	ret = sfs_op_write_inodes(fs, &oi, seq);
 release:
-	change_end(sf);
+	sfs_fuse_change_end(sf);
 out:
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	fill_entry(&e, ino, cdi);
@@ -821,10 +797,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	if (!ret && (flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		ret = -EINVAL;
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	ret = change_begin(sf, true, &seq);
+	ret = sfs_fuse_change_begin(sf, true, &seq);
 	if (ret)
 		goto out;
 	ret = sfs_dir_lookup(fs, parent, name, len, &sde);
@@ -846,9 +822,9 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	/* the same inode under both names: nothing happens */
 	if (have_dst && dde.ino == sde.ino)
 		goto release;
-	ret = op_inode(fs, &oi, parent, &opdi) ?: op_inode(fs, &oi, newparent, &npdi) ?:
-	      op_inode(fs, &oi, sde.ino, &sdi) ?:
-	      (have_dst ? op_inode(fs, &oi, dde.ino, &ddi) : 0);
+	ret = sfs_op_inode(fs, &oi, parent, &opdi) ?: sfs_op_inode(fs, &oi, newparent, &npdi) ?:
+	      sfs_op_inode(fs, &oi, sde.ino, &sdi) ?:
+	      (have_dst ? sfs_op_inode(fs, &oi, dde.ino, &ddi) : 0);
 	if (ret)
 		goto release;
 	if (!S_ISDIR(le32toh(npdi->mode))) {
@@ -915,7 +891,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			add_nlink(opdi, 1);
 		}
 		sfs_ts_now(&ddi->ctime);
-		op_dirty(&oi, ddi);
+		sfs_op_dirty(&oi, ddi);
 	} else if (have_dst) {
 		/* the replaced inode loses its name */
 		if (ddir) {
@@ -925,22 +901,22 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			add_nlink(ddi, -1);
 		}
 		sfs_ts_now(&ddi->ctime);
-		op_dirty(&oi, ddi);
+		sfs_op_dirty(&oi, ddi);
 		ret = unlinked(sf, &oi, dde.ino, ddi, seq);
 		if (ret)
 			goto release;
 	}
 	sfs_ts_now(&sdi->ctime);
-	op_dirty(&oi, sdi);
+	sfs_op_dirty(&oi, sdi);
 	dir_changed(opdi);
-	op_dirty(&oi, opdi);
+	sfs_op_dirty(&oi, opdi);
 	dir_changed(npdi);
-	op_dirty(&oi, npdi);
-	ret = op_write_inodes(fs, &oi, seq);
+	sfs_op_dirty(&oi, npdi);
+	ret = sfs_op_write_inodes(fs, &oi, seq);
 release:
-	change_end(sf);
+	sfs_fuse_change_end(sf);
 out:
-	reply_err(req, ret);
+	sfs_fuse_reply_err(req, ret);
 }
 
 /* open and opendir: the inode must be (dir) or must not be a directory */
@@ -958,7 +934,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		ret = open_get(sf, ino);
 	pthread_rwlock_unlock(&sf->ns);
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	fi->keep_cache = 0;
@@ -1013,7 +989,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino, (void)datasync, (void)fi;
-	reply_err(req, sfs_trans_sync(sf_of(req)->fs));
+	sfs_fuse_reply_err(req, sfs_trans_sync(sf_of(req)->fs));
 }
 
 /* file contents are sparse until the data path lands: reads see zeros */
@@ -1025,7 +1001,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf;
 
 	(void)fi;
-	if (get_inode(req, ino, &di))
+	if (sfs_fuse_get_inode(req, ino, &di))
 		return;
 	isize = le64toh(di.size);
 	if ((uint64_t)off >= isize) {
@@ -1036,7 +1012,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = isize - (uint64_t)off;
 	buf = calloc(1, size ? size : 1);
 	if (!buf) {
-		reply_err(req, -ENOMEM);
+		sfs_fuse_reply_err(req, -ENOMEM);
 		return;
 	}
 	fuse_reply_buf(req, buf, size);
@@ -1048,7 +1024,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 {
 	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
 	/* the data path (extents on the data device) is the next increment */
-	reply_err(req, -EOPNOTSUPP);
+	sfs_fuse_reply_err(req, -EOPNOTSUPP);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1103,7 +1079,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)fi;
 	fc.buf = malloc(size ? size : 1);
 	if (!fc.buf) {
-		reply_err(req, -ENOMEM);
+		sfs_fuse_reply_err(req, -ENOMEM);
 		return;
 	}
 	if (off == 0 && fill_one(&fc, ".", ino, S_IFDIR, 1))
@@ -1116,7 +1092,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_rwlock_unlock(&sf->ns);
 reply:
 	if (ret < 0)
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 	else
 		fuse_reply_buf(req, fc.buf, fc.used);
 	free(fc.buf);
@@ -1145,7 +1121,7 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	(void)ino;
 	ret = sfs_client_statfs(sf->fs, &nst);
 	if (ret) {
-		reply_err(req, ret);
+		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	memset(&st, 0, sizeof(st));

@@ -413,6 +413,7 @@ static void *commit_thread(void *arg)
 
 int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 {
+	pthread_rwlockattr_t attr;
 	struct sfs_trans *trans;
 	int ret;
 
@@ -433,7 +434,14 @@ int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 	/* a reused array that stays in the CPU caches */
 	if (!trans->opts.commit_chunk_items)
 		trans->opts.commit_chunk_items = 8192;
-	pthread_rwlock_init(&trans->hold_lock, NULL);
+	/*
+	 * Writers first: a commit waiting for the transaction must not starve
+	 * behind a stream of new holds (holds never nest, so this is safe).
+	 */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&trans->hold_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&trans->lock, NULL);
 	pthread_cond_init(&trans->cond, NULL);
 	pthread_cond_init(&trans->done_cond, NULL);

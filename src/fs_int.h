@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_FS_INT_H
+#define SFS_FS_INT_H
+/*
+ * Shared by the FUSE op files (fs.c: inodes and names, data.c: file
+ * contents, xattr.c: extended attributes).  Not for use outside them.
+ *
+ * Locking order: ns, then inode locks (ascending inode number), then the
+ * transaction (sfs_trans_hold).  Namespace changes take ns exclusively;
+ * ops on one inode's contents or xattrs take ns shared and that inode's
+ * lock, so they run in parallel for different inodes.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bsd/sys/tree.h>
+
+#include "fs.h"
+#include "scoutfs/format.h"
+
+struct open_ino {
+	RB_ENTRY(open_ino) node;
+	uint64_t ino;
+	unsigned long count;
+};
+
+RB_HEAD(open_tree, open_ino);
+
+#define SFS_INO_LOCKS 256
+
+struct sfs_fuse {
+	struct sfs_fs *fs;
+	struct sfs_options opts;
+	pthread_rwlock_t ns;
+	pthread_mutex_t ino_locks[SFS_INO_LOCKS];	/* hashed by inode number */
+	pthread_mutex_t opens_lock;
+	struct open_tree opens;
+};
+
+static inline struct sfs_fuse *sf_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* an inode's contents and xattrs: ns shared, then this */
+static inline pthread_mutex_t *sfs_fuse_ino_lock(struct sfs_fuse *sf, uint64_t ino)
+{
+	return &sf->ino_locks[(ino * 0x9E3779B97F4A7C15ULL) >> 56];
+}
+
+/* reply with a negative or positive errno */
+void sfs_fuse_reply_err(fuse_req_t req, int err);
+/* an inode read under the shared namespace lock; on failure the error is the reply */
+int sfs_fuse_get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di);
+/* a namespace change: the namespace exclusively, then the transaction */
+int sfs_fuse_change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq);
+void sfs_fuse_change_end(struct sfs_fuse *sf);
+
+/*
+ * The inodes of one op: each read once (sfs_op_inode), marked changed
+ * (sfs_op_dirty) and written together at the end (sfs_op_write_inodes).
+ */
+#define OP_INODES 4
+
+struct op_inodes {
+	struct {
+		uint64_t ino;
+		struct scoutfs_inode di;
+		bool dirty;
+	} e[OP_INODES];
+	int nr;
+};
+
+int sfs_op_inode(struct sfs_fs *fs, struct op_inodes *oi, uint64_t ino,
+		 struct scoutfs_inode **di);
+void sfs_op_dirty(struct op_inodes *oi, const struct scoutfs_inode *di);
+int sfs_op_write_inodes(struct sfs_fs *fs, struct op_inodes *oi, uint64_t seq);
+
+#endif
