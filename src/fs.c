@@ -34,6 +34,7 @@
 #include <bsd/sys/tree.h>
 
 #include "client.h"
+#include "data.h"
 #include "dir.h"
 #include "fs.h"
 #include "fs_int.h"
@@ -41,6 +42,7 @@
 #include "item.h"
 #include "log.h"
 #include "trans.h"
+#include "xattr.h"
 
 static int open_cmp(const struct open_ino *a, const struct open_ino *b)
 {
@@ -63,8 +65,10 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 	sf->opts.metadev_path = NULL;
 	sf->opts.fuse_opts = NULL;
 	pthread_rwlock_init(&sf->ns, NULL);
-	for (i = 0; i < SFS_INO_LOCKS; i++)
+	for (i = 0; i < SFS_INO_LOCKS; i++) {
 		pthread_mutex_init(&sf->ino_locks[i], NULL);
+		pthread_rwlock_init(&sf->data_locks[i], NULL);
+	}
 	pthread_mutex_init(&sf->opens_lock, NULL);
 	RB_INIT(&sf->opens);
 	return sf;
@@ -82,8 +86,10 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 		free(o);
 	}
 	pthread_mutex_destroy(&sf->opens_lock);
-	for (i = 0; i < SFS_INO_LOCKS; i++)
+	for (i = 0; i < SFS_INO_LOCKS; i++) {
 		pthread_mutex_destroy(&sf->ino_locks[i]);
+		pthread_rwlock_destroy(&sf->data_locks[i]);
+	}
 	pthread_rwlock_destroy(&sf->ns);
 	free(sf);
 }
@@ -264,6 +270,13 @@ static int delete_inode_items(struct sfs_fs *fs, uint64_t ino, const struct scou
 
 	if (S_ISLNK(mode))
 		ret = sfs_symlink_delete(fs, ino, le64toh(di->size), seq);
+	else if (S_ISREG(mode)) {
+		struct scoutfs_inode copy = *di;	/* its block counts go with it */
+
+		ret = sfs_data_free_all(fs, ino, &copy, seq);
+	}
+	if (!ret)
+		ret = sfs_xattr_delete_all(fs, ino, seq);
 	return ret ?: sfs_item_delete_force(fs, &key, seq, &all) ?:
 		      sfs_inode_delete(fs, ino, di, seq);
 }
@@ -339,8 +352,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct sfs_fuse *sf = userdata;
 
-	if (sf->opts.acl && (conn->capable & FUSE_CAP_POSIX_ACL))
-		conn->want |= FUSE_CAP_POSIX_ACL;
+	/* the kernel leaves the umask to make_node then: a default ACL replaces it */
+	if (sf->opts.acl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK))
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = 1U << 20;
 }
@@ -421,10 +436,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		di->uid = htole32(attr->st_uid);
 	if (to_set & FUSE_SET_ATTR_GID)
 		di->gid = htole32(attr->st_gid);
-	if (to_set & FUSE_SET_ATTR_SIZE) {
-		/* file contents are sparse until the data path lands: no extents to trim */
-		if ((uint64_t)attr->st_size != le64toh(di->size))
-			sfs_ts_set(&di->mtime, &now);
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size > SFS_DATA_MAX_BYTES) {
+		ret = -EFBIG;
+		goto release;
+	}
+	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != le64toh(di->size)) {
+		if ((uint64_t)attr->st_size < le64toh(di->size))
+			ret = sfs_data_truncate(fs, ino, di, (uint64_t)attr->st_size, seq);
+		if (!ret)
+			ret = sfs_inode_data_changed(fs, ino, di, seq);
+		if (ret)
+			goto release;
+		sfs_ts_set(&di->mtime, &now);
 		di->size = htole64((uint64_t)attr->st_size);
 	}
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
@@ -512,7 +535,9 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		       (uint32_t)((major(rdev) << 20) | (minor(rdev) & ((1U << 20) - 1))));
 	if (target)
 		ndi.size = htole64(strlen(target) + 1);
-	ret = sfs_inode_create(fs, ino, &ndi, seq) ?:
+	/* with ACLs the umask or the parent's default ACL is ours to apply */
+	ret = (sf->opts.acl ? sfs_xattr_acl_create(fs, parent, ino, &ndi, ctx->umask, seq) : 0) ?:
+	      sfs_inode_create(fs, ino, &ndi, seq) ?:
 	      (target ? sfs_symlink_write(fs, ino, target, seq) : 0) ?:
 	      add_entry(fs, parent, dir, name, len, ino, sfs_dir_type(mode), seq);
 	if (ret)
@@ -992,41 +1017,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	sfs_fuse_reply_err(req, sfs_trans_sync(sf_of(req)->fs));
 }
 
-/* file contents are sparse until the data path lands: reads see zeros */
-static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
-{
-	struct scoutfs_inode di;
-	uint64_t isize;
-	char *buf;
-
-	(void)fi;
-	if (sfs_fuse_get_inode(req, ino, &di))
-		return;
-	isize = le64toh(di.size);
-	if ((uint64_t)off >= isize) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > isize - (uint64_t)off)
-		size = isize - (uint64_t)off;
-	buf = calloc(1, size ? size : 1);
-	if (!buf) {
-		sfs_fuse_reply_err(req, -ENOMEM);
-		return;
-	}
-	fuse_reply_buf(req, buf, size);
-	free(buf);
-}
-
-static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
-		     struct fuse_file_info *fi)
-{
-	(void)ino, (void)buf, (void)size, (void)off, (void)fi;
-	/* the data path (extents on the data device) is the next increment */
-	sfs_fuse_reply_err(req, -EOPNOTSUPP);
-}
-
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	open_common(req, ino, fi, true);
@@ -1154,8 +1144,10 @@ const struct fuse_lowlevel_ops sfs_fuse_ops = {
 	.rename = op_rename,
 	.link = op_link,
 	.open = op_open,
-	.read = op_read,
-	.write = op_write,
+	.read = sfs_op_read,
+	.write = sfs_op_write,
+	.fallocate = sfs_op_fallocate,
+	.lseek = sfs_op_lseek,
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
@@ -1165,4 +1157,8 @@ const struct fuse_lowlevel_ops sfs_fuse_ops = {
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
 	.create = op_create,
+	.setxattr = sfs_xattr_op_set,
+	.getxattr = sfs_xattr_op_get,
+	.listxattr = sfs_xattr_op_list,
+	.removexattr = sfs_xattr_op_remove,
 };

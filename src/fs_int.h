@@ -5,8 +5,8 @@
  * Shared by the FUSE op files (fs.c: inodes and names, data.c: file
  * contents, xattr.c: extended attributes).  Not for use outside them.
  *
- * Locking order: ns, then inode locks (ascending inode number), then the
- * transaction (sfs_trans_hold).  Namespace changes take ns exclusively;
+ * Locking order: ns, then data locks, then inode locks (each ascending
+ * inode number), then the transaction (sfs_trans_hold).  Namespace changes take ns exclusively;
  * ops on one inode's contents or xattrs take ns shared and that inode's
  * lock, so they run in parallel for different inodes.
  */
@@ -34,6 +34,7 @@ struct sfs_fuse {
 	struct sfs_options opts;
 	pthread_rwlock_t ns;
 	pthread_mutex_t ino_locks[SFS_INO_LOCKS];	/* hashed by inode number */
+	pthread_rwlock_t data_locks[SFS_INO_LOCKS];	/* file contents, hashed too */
 	pthread_mutex_t opens_lock;
 	struct open_tree opens;
 };
@@ -47,6 +48,15 @@ static inline struct sfs_fuse *sf_of(fuse_req_t req)
 static inline pthread_mutex_t *sfs_fuse_ino_lock(struct sfs_fuse *sf, uint64_t ino)
 {
 	return &sf->ino_locks[(ino * 0x9E3779B97F4A7C15ULL) >> 56];
+}
+
+/*
+ * A file's contents: reads shared, writes, truncates and deletions
+ * exclusive.  Taken before the inode lock (a write changes both).
+ */
+static inline pthread_rwlock_t *sfs_fuse_data_lock(struct sfs_fuse *sf, uint64_t ino)
+{
+	return &sf->data_locks[(ino * 0x9E3779B97F4A7C15ULL) >> 56];
 }
 
 /* reply with a negative or positive errno */

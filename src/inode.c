@@ -160,6 +160,13 @@ static int write_inode(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di
 	ret = move_index(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, old_meta, seq, seq);
 	if (ret)
 		return ret;
+	if (create && S_ISREG(le32toh(di->mode))) {
+		/* a new file is in the data_seq index from the start, as the reference */
+		di->data_seq = htole64(seq);
+		ret = move_index(fs, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, ino, 0, seq, seq);
+		if (ret)
+			return ret;
+	}
 	if (create)
 		return sfs_item_create(fs, &key, di, sfs_inode_bytes(fs), seq, &lock);
 	return sfs_item_update(fs, &key, di, sfs_inode_bytes(fs), seq, &lock);
@@ -173,6 +180,16 @@ int sfs_inode_update(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, 
 int sfs_inode_create(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq)
 {
 	return write_inode(fs, ino, di, seq, true);
+}
+
+int sfs_inode_data_changed(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			   uint64_t seq)
+{
+	uint64_t old = le64toh(di->data_seq);
+
+	di->data_version = htole64(le64toh(di->data_version) + 1);
+	di->data_seq = htole64(seq);
+	return move_index(fs, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, ino, old, seq, seq);
 }
 
 int sfs_inode_delete(struct sfs_fs *fs, uint64_t ino, const struct scoutfs_inode *di,

@@ -34,6 +34,13 @@ int sfs_inode_read(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di);
  */
 int sfs_inode_update(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq);
 int sfs_inode_create(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq);
+/*
+ * A regular file's contents or size changed in the transaction of seq:
+ * data_version goes up, data_seq becomes seq (moving its DATA_SEQ index
+ * item).  The caller writes the inode afterwards.
+ */
+int sfs_inode_data_changed(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			   uint64_t seq);
 /* delete an inode item and its index items (its other items are gone) */
 int sfs_inode_delete(struct sfs_fs *fs, uint64_t ino, const struct scoutfs_inode *di,
 		     uint64_t seq);

@@ -62,6 +62,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,17 @@ struct sfs_server {
 	bool broken;			/* a change failed half done: never commit it */
 	bool merge_wanted;		/* finalize trees with items at their next chance */
 	bool maint;			/* a maintenance commit (FREEING items) is due */
+
+	/*
+	 * Mounts recorded in mounted_clients when the server started that
+	 * have not greeted it since (lock).  Once reconnect_ms passed, the
+	 * ones still absent are taken as dead and reclaimed, so what they
+	 * held (their data_avail above all) is not lost to the volume.
+	 * Fencing them first is the failover work (issue 7) still to come.
+	 */
+	uint64_t *absent;		/* lock */
+	size_t absent_nr;		/* lock */
+	struct timespec reclaim_at;	/* CLOCK_MONOTONIC */
 };
 
 /* how the caller of an internal op waits for its commit */
@@ -848,6 +860,92 @@ static void peer_addr(struct server_op *op, union scoutfs_inet_addr *addr)
 	}
 }
 
+/* rid greeted this server: it is alive */
+static void not_absent(struct sfs_server *server, uint64_t rid)
+{
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->absent_nr; i++) {
+		if (server->absent[i] == rid) {
+			server->absent[i] = server->absent[--server->absent_nr];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+}
+
+/* at start: every mount the volume records is absent until it greets */
+static int find_absent(struct sfs_server *server)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_key key;
+	uint64_t *a;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	sfs_key_set_zero(&key);
+	while ((ret = sfs_btree_next(server->fs, &server->super->mounted_clients, &key, r)) == 0) {
+		a = realloc(server->absent, (server->absent_nr + 1) * sizeof(*a));
+		if (!a) {
+			ret = -ENOMEM;
+			break;
+		}
+		server->absent = a;
+		server->absent[server->absent_nr++] = le64toh(r->key._sk_first);
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	free(r);
+	clock_gettime(CLOCK_MONOTONIC, &server->reclaim_at);
+	server->reclaim_at.tv_sec += server->opts.reconnect_ms / 1000;
+	server->reclaim_at.tv_nsec += (long)(server->opts.reconnect_ms % 1000) * 1000000;
+	if (server->reclaim_at.tv_nsec >= 1000000000) {
+		server->reclaim_at.tv_sec++;
+		server->reclaim_at.tv_nsec -= 1000000000;
+	}
+	return ret == -ENOENT ? 0 : ret;
+}
+
+static bool reclaim_due(struct sfs_server *server)
+{
+	struct timespec now;
+
+	if (!server->absent_nr)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > server->reclaim_at.tv_sec ||
+	       (now.tv_sec == server->reclaim_at.tv_sec &&
+		now.tv_nsec >= server->reclaim_at.tv_nsec);
+}
+
+static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how);
+
+/* worker: reclaim the mounts that did not come back in time */
+static int reclaim_absent(struct sfs_server *server)
+{
+	char how[96];
+	uint64_t rid;
+	int ret = 0;
+
+	snprintf(how, sizeof(how), "did not reconnect within %u ms: reclaimed",
+		 server->opts.reconnect_ms);
+	for (;;) {
+		pthread_mutex_lock(&server->lock);
+		if (!server->absent_nr) {
+			pthread_mutex_unlock(&server->lock);
+			break;
+		}
+		rid = server->absent[--server->absent_nr];
+		pthread_mutex_unlock(&server->lock);
+		ret = retire_mount(server, rid, how);
+		if (ret)
+			break;
+	}
+	return ret;
+}
+
 static int op_greeting(struct sfs_server *server, struct server_op *op)
 {
 	struct scoutfs_super_block *super = server->super;
@@ -868,6 +966,7 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	}
 	if (le64toh(g->rid) != op->rid)
 		return -EINVAL;
+	not_absent(server, op->rid);
 
 	r = malloc(sizeof(*r));
 	if (!r)
@@ -1489,13 +1588,36 @@ static void *server_worker(void *arg)
 {
 	struct sfs_server *server = arg;
 	struct server_op *batch, *op;
-	bool failed, maint, maint_turn_taken = false;
+	bool failed, maint, maint_turn_taken = false, reclaim;
+	struct timespec abs;
 	int ret;
 
 	for (;;) {
 		pthread_mutex_lock(&server->lock);
-		while (!server->queue && !server->stopping && !(server->maint && !server->failed))
-			pthread_cond_wait(&server->cond, &server->lock);
+		while (!server->queue && !server->stopping && !(server->maint && !server->failed) &&
+		       !(reclaim_due(server) && !server->failed)) {
+			if (server->absent_nr) {
+				/* the condvar waits on CLOCK_REALTIME: convert */
+				struct timespec now_m, now_r;
+
+				clock_gettime(CLOCK_MONOTONIC, &now_m);
+				clock_gettime(CLOCK_REALTIME, &now_r);
+				abs.tv_sec = now_r.tv_sec + (server->reclaim_at.tv_sec - now_m.tv_sec);
+				abs.tv_nsec = now_r.tv_nsec + (server->reclaim_at.tv_nsec - now_m.tv_nsec);
+				while (abs.tv_nsec < 0) {
+					abs.tv_nsec += 1000000000;
+					abs.tv_sec--;
+				}
+				while (abs.tv_nsec >= 1000000000) {
+					abs.tv_nsec -= 1000000000;
+					abs.tv_sec++;
+				}
+				pthread_cond_timedwait(&server->cond, &server->lock, &abs);
+			} else {
+				pthread_cond_wait(&server->cond, &server->lock);
+			}
+		}
+		reclaim = reclaim_due(server) && !server->failed && !server->stopping;
 		failed = server->failed;
 		/* maintenance takes every other turn when requests keep coming */
 		maint = server->maint && !failed && !server->stopping &&
@@ -1516,6 +1638,8 @@ static void *server_worker(void *arg)
 			op->err = failed ? -EIO : apply_op(server, op);
 		if (maint)
 			ret = maintain(server);
+		if (!ret && reclaim)
+			ret = reclaim_absent(server);
 		if (!failed && (ret || server->broken)) {
 			/* memory is ahead of anything we could commit consistently */
 			sfs_err(server->fs, "server: a change failed half done, the server stops");
@@ -1687,6 +1811,8 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		server->opts.merge_meta_target = SFS_MERGE_META_MIN;
 	if (!server->opts.freeing_per_commit)
 		server->opts.freeing_per_commit = 8;
+	if (!server->opts.reconnect_ms)
+		server->opts.reconnect_ms = 30000;
 	pthread_mutex_init(&server->lock, NULL);
 	pthread_cond_init(&server->cond, NULL);
 	server->queue_tail = &server->queue;
@@ -1702,6 +1828,9 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	if (ret)
 		goto out;
 	memcpy(server->stable, server->super, SCOUTFS_BLOCK_SM_SIZE);
+	ret = find_absent(server);
+	if (ret)
+		goto out;
 	/* FREEING items a previous server left are freed first */
 	server->maint = true;
 	/* allocate from the pair with more in it; the other's frees are durable */
@@ -1768,6 +1897,7 @@ void sfs_server_stop(struct sfs_fs *fs)
 	/* anything dirty was never committed: it is not on disk */
 	sfs_block_writer_forget(fs, &server->wri);
 	sfs_block_writer_destroy(&server->wri);
+	free(server->absent);
 	free(server->super);
 	free(server->stable);
 	pthread_cond_destroy(&server->cond);

@@ -29,6 +29,7 @@ struct sfs_server_opts {
 	uint64_t merge_meta_target;	/* blocks in a merge request's avail list [1024] */
 	uint32_t freeing_per_commit;	/* FREEING items freed per maintenance commit [8] */
 	bool merge_hold_freeing;	/* tests: leave FREEING items on disk */
+	uint32_t reconnect_ms;		/* recorded mounts not back by then are reclaimed [30000] */
 };
 
 /*

@@ -54,6 +54,17 @@
 /* chunk buffers: the gatherer runs up to COMMIT_BUFS - 1 chunks ahead of the builder */
 #define COMMIT_BUFS 4
 
+/* an array of block extents */
+struct sfs_extent {
+	uint64_t start;
+	uint64_t len;
+};
+
+struct sfs_extents {
+	struct sfs_extent *e;
+	size_t nr, cap;
+};
+
 struct sfs_trans {
 	struct sfs_fs *fs;
 	/* the commit thread's chunk buffers, made on first use and kept */
@@ -73,7 +84,79 @@ struct sfs_trans {
 	bool stopping;			/* lock */
 	pthread_t thread;
 	bool thread_started;
+
+	/*
+	 * Data blocks of the open transaction (data_lock).  The free extents
+	 * of lt.data_avail are read into memory on first use; allocations
+	 * take from that copy and are recorded in taken, frees in freed.  The
+	 * commit applies both to the trees (taken out of data_avail, freed
+	 * into data_freed) with its own writer, so the trees' blocks are only
+	 * copied at commit.  A freed block is reused only after the server
+	 * got it back from a durable data_freed.
+	 */
+	pthread_mutex_t data_lock;
+	struct sfs_extents data_avail;	/* what is left to allocate from */
+	bool data_loaded;
+	size_t data_cursor;		/* data_avail index allocations come from */
+	struct sfs_extents data_taken;
+	struct sfs_extents data_freed;
+	bool force_commit;		/* lock: commit even with no dirty items */
 };
+
+/* ------------------------------------------------------------------ */
+/* extent arrays                                                        */
+/* ------------------------------------------------------------------ */
+
+static int exts_add(struct sfs_extents *x, uint64_t start, uint64_t len)
+{
+	struct sfs_extent *e;
+
+	if (x->nr && x->e[x->nr - 1].start + x->e[x->nr - 1].len == start) {
+		x->e[x->nr - 1].len += len;
+		return 0;
+	}
+	if (x->nr == x->cap) {
+		e = realloc(x->e, (x->cap ? x->cap * 2 : 16) * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		x->e = e;
+		x->cap = x->cap ? x->cap * 2 : 16;
+	}
+	x->e[x->nr].start = start;
+	x->e[x->nr].len = len;
+	x->nr++;
+	return 0;
+}
+
+static int ext_cmp(const void *a, const void *b)
+{
+	const struct sfs_extent *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* sorted, with touching extents merged */
+static void exts_normalize(struct sfs_extents *x)
+{
+	size_t i, o = 0;
+
+	if (!x->nr)
+		return;
+	qsort(x->e, x->nr, sizeof(x->e[0]), ext_cmp);
+	for (i = 1; i < x->nr; i++) {
+		if (x->e[o].start + x->e[o].len == x->e[i].start)
+			x->e[o].len += x->e[i].len;
+		else
+			x->e[++o] = x->e[i];
+	}
+	x->nr = o + 1;
+}
+
+static void exts_free(struct sfs_extents *x)
+{
+	free(x->e);
+	memset(x, 0, sizeof(*x));
+}
 
 /* dirty items per bulk insert: a reused array that stays in the CPU caches */
 
@@ -256,6 +339,48 @@ static int write_items(struct commit_ctx *c)
 	return ret;
 }
 
+/* the data allocations of a committed transaction are in its trees: start over */
+static void data_reset(struct sfs_trans *trans)
+{
+	pthread_mutex_lock(&trans->data_lock);
+	trans->data_avail.nr = 0;
+	trans->data_taken.nr = 0;
+	trans->data_freed.nr = 0;
+	trans->data_loaded = false;
+	trans->data_cursor = 0;
+	pthread_mutex_unlock(&trans->data_lock);
+}
+
+/*
+ * With hold_lock held exclusively: the transaction's data allocations
+ * and frees into the copy of its log_trees being committed.  Taken
+ * extents are normalized first: touching ones came out of one free
+ * extent (free extents never touch), so each lies inside one.  The
+ * records stay until the commit is durable, for a retry.
+ */
+static int commit_data_alloc(struct sfs_trans *trans, struct scoutfs_log_trees *lt,
+			     struct sfs_alloc_lists *lists, struct sfs_block_writer *wri)
+{
+	struct sfs_fs *fs = trans->fs;
+	size_t i;
+	int ret = 0;
+
+	exts_normalize(&trans->data_taken);
+	exts_normalize(&trans->data_freed);
+	for (i = 0; !ret && i < trans->data_taken.nr; i++)
+		ret = sfs_alloc_remove_extent(fs, &lists->alloc, wri, &lt->data_avail,
+					      trans->data_taken.e[i].start,
+					      trans->data_taken.e[i].len);
+	for (i = 0; !ret && i < trans->data_freed.nr; i++)
+		ret = sfs_alloc_insert_extent(fs, &lists->alloc, wri, &lt->data_freed,
+					      trans->data_freed.e[i].start,
+					      trans->data_freed.e[i].len);
+	if (ret)
+		sfs_err(fs, "trans: recording %zu allocated and %zu freed data extents: %s",
+			trans->data_taken.nr, trans->data_freed.nr, strerror(-ret));
+	return ret;
+}
+
 /* with hold_lock held exclusively: ask the server for the next transaction */
 static int open_next(struct sfs_trans *trans)
 {
@@ -302,20 +427,27 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	struct commit_ctx c = { .fs = fs, .lt = &lt, .lists = &lists, .wri = &wri,
 				.chunk = trans->opts.commit_chunk_items,
 				.bufs = trans->chunk_bufs };
-	bool committed = false;
+	bool committed = false, force;
 	double t[6];
 	size_t blocks = 0;
 	int ret;
 
 	if (!trans->open)
 		return open_next(trans);
-	if (sfs_item_dirty_count(fs) == 0)
+	pthread_mutex_lock(&trans->lock);
+	force = trans->force_commit;
+	trans->force_commit = false;
+	pthread_mutex_unlock(&trans->lock);
+	if (sfs_item_dirty_count(fs) == 0 && !force && !trans->data_taken.nr &&
+	    !trans->data_freed.nr)
 		return 0;
 
 	sfs_block_writer_init(&wri);
 	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
 	t[0] = mono_ms();
-	ret = write_items(&c);
+	ret = commit_data_alloc(trans, &lt, &lists, &wri);
+	if (!ret)
+		ret = write_items(&c);
 	t[1] = mono_ms();
 	blocks = wri.nr;
 	if (!ret)
@@ -341,6 +473,7 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	committed = true;
 
 	sfs_item_commit_done(fs);
+	data_reset(trans);
 	t[5] = mono_ms();
 	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.total);
 	sfs_inc(fs, trans_commit);
@@ -443,6 +576,7 @@ int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 	pthread_rwlock_init(&trans->hold_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&trans->lock, NULL);
+	pthread_mutex_init(&trans->data_lock, NULL);
 	pthread_cond_init(&trans->cond, NULL);
 	pthread_cond_init(&trans->done_cond, NULL);
 
@@ -475,8 +609,12 @@ void sfs_trans_destroy(struct sfs_fs *fs)
 	}
 	for (i = 0; i < COMMIT_BUFS; i++)
 		free(trans->chunk_bufs[i]);
+	exts_free(&trans->data_avail);
+	exts_free(&trans->data_taken);
+	exts_free(&trans->data_freed);
 	pthread_cond_destroy(&trans->done_cond);
 	pthread_cond_destroy(&trans->cond);
+	pthread_mutex_destroy(&trans->data_lock);
 	pthread_mutex_destroy(&trans->lock);
 	pthread_rwlock_destroy(&trans->hold_lock);
 	free(trans);
@@ -490,9 +628,16 @@ void sfs_trans_destroy(struct sfs_fs *fs)
  */
 static uint64_t commit_blocks_needed(struct sfs_fs *fs)
 {
+	struct sfs_trans *trans = fs->trans;
 	uint64_t leaves = sfs_item_dirty_bytes(fs) * 2 / SCOUTFS_BLOCK_LG_SIZE + 1;
+	uint64_t exts;
 
-	return leaves + leaves / 64 + 2 * SCOUTFS_BTREE_MAX_HEIGHT;
+	/* each data extent recorded may split a leaf of both indexes of its tree */
+	pthread_mutex_lock(&trans->data_lock);
+	exts = trans->data_taken.nr + trans->data_freed.nr;
+	pthread_mutex_unlock(&trans->data_lock);
+	return leaves + leaves / 64 + 2 * SCOUTFS_BTREE_MAX_HEIGHT +
+	       (exts ? 4 * SCOUTFS_BTREE_MAX_HEIGHT + 2 * exts : 0);
 }
 
 int sfs_trans_hold(struct sfs_fs *fs, bool growth, uint64_t *seq)
@@ -572,4 +717,99 @@ uint64_t sfs_trans_committed_seq(struct sfs_fs *fs)
 	seq = trans->committed_seq;
 	pthread_mutex_unlock(&trans->lock);
 	return seq;
+}
+
+/* ------------------------------------------------------------------ */
+/* data blocks                                                          */
+/* ------------------------------------------------------------------ */
+
+static void load_avail_cb(void *arg, uint64_t start, uint64_t len)
+{
+	struct sfs_trans *trans = arg;
+
+	/* a failed add shows as a short copy: allocation fails early, nothing worse */
+	exts_add(&trans->data_avail, start, len);
+}
+
+/* with data_lock: the open transaction's free data extents, read once */
+static int load_avail(struct sfs_trans *trans)
+{
+	int ret;
+
+	if (trans->data_loaded)
+		return 0;
+	trans->data_avail.nr = 0;
+	ret = sfs_alloc_walk_extents(trans->fs, &trans->lt.data_avail, load_avail_cb, trans);
+	if (ret) {
+		sfs_err(trans->fs, "trans: reading the data_avail extents: %s", strerror(-ret));
+		return ret;
+	}
+	trans->data_loaded = true;
+	trans->data_cursor = 0;
+	return 0;
+}
+
+int sfs_trans_alloc_data(struct sfs_fs *fs, uint64_t want, uint64_t *start, uint64_t *len)
+{
+	struct sfs_trans *trans = fs->trans;
+	struct sfs_extents *av = &trans->data_avail;
+	struct sfs_extent *e;
+	size_t i, best;
+	int ret;
+
+	if (!want)
+		return -EINVAL;
+	pthread_mutex_lock(&trans->data_lock);
+	ret = load_avail(trans);
+	if (ret)
+		goto out;
+	/*
+	 * Keep taking from the extent the last allocation came from, so a
+	 * file written in several calls lands contiguously; when it runs
+	 * out (or is too small for a large request) move to the largest.
+	 */
+	if (trans->data_cursor >= av->nr || av->e[trans->data_cursor].len == 0 ||
+	    (av->e[trans->data_cursor].len < want && av->e[trans->data_cursor].len < 256)) {
+		best = av->nr;
+		for (i = 0; i < av->nr; i++)
+			if (av->e[i].len && (best == av->nr || av->e[i].len > av->e[best].len))
+				best = i;
+		if (best == av->nr) {
+			ret = -ENOSPC;
+			goto out;
+		}
+		trans->data_cursor = best;
+	}
+	e = &av->e[trans->data_cursor];
+	*start = e->start;
+	*len = want < e->len ? want : e->len;
+	ret = exts_add(&trans->data_taken, *start, *len);
+	if (ret)
+		goto out;
+	e->start += *len;
+	e->len -= *len;
+out:
+	pthread_mutex_unlock(&trans->data_lock);
+	return ret;
+}
+
+int sfs_trans_free_data(struct sfs_fs *fs, uint64_t start, uint64_t len)
+{
+	struct sfs_trans *trans = fs->trans;
+	int ret;
+
+	pthread_mutex_lock(&trans->data_lock);
+	ret = exts_add(&trans->data_freed, start, len);
+	pthread_mutex_unlock(&trans->data_lock);
+	return ret;
+}
+
+int sfs_trans_commit_for_data(struct sfs_fs *fs)
+{
+	struct sfs_trans *trans = fs->trans;
+
+	pthread_mutex_lock(&trans->lock);
+	trans->force_commit = true;
+	pthread_mutex_unlock(&trans->lock);
+	return sfs_trans_sync(fs);
 }

@@ -38,6 +38,18 @@ void sfs_trans_release(struct sfs_fs *fs);
 /* commit now and wait: everything released before the call is durable */
 int sfs_trans_sync(struct sfs_fs *fs);
 
+/*
+ * Data blocks (SM units on the data device), with the transaction held.
+ * alloc: up to want contiguous blocks (at least one) at *start, *len;
+ * -ENOSPC when this transaction has none left (sfs_trans_commit_for_data
+ * then gets more from the server, if it has any).  free: blocks no longer
+ * referenced once this transaction commits; they are not reused before.
+ */
+int sfs_trans_alloc_data(struct sfs_fs *fs, uint64_t want, uint64_t *start, uint64_t *len);
+int sfs_trans_free_data(struct sfs_fs *fs, uint64_t start, uint64_t len);
+/* commit (even with no dirty items) so the next transaction is refilled; not held */
+int sfs_trans_commit_for_data(struct sfs_fs *fs);
+
 /* the seq of the last committed transaction */
 uint64_t sfs_trans_committed_seq(struct sfs_fs *fs);
 

@@ -1,0 +1,969 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * File contents.
+ *
+ * Model
+ * -----
+ * A regular file's 4 KiB blocks map to blocks of the data device through
+ * DATA_EXTENT items (reference-scoutfs.md 1.6): key (FS zone, ino,
+ * DATA_EXTENT, last logical block, length), value {blkno, flags}.
+ * Keying by the last block means the first item at or after (ino, b)
+ * is the extent covering b, if any.  blkno 0 is "unmapped" (only with
+ * OFFLINE); UNWRITTEN extents are allocated but read as zeros
+ * (fallocate, preallocation); a missing extent is a sparse hole.
+ * Extents never overlap; neighbours with contiguous blocks and equal
+ * flags are merged as they are written.
+ *
+ * Data goes to the device before the extent items that reference it can
+ * commit: a write holds the transaction from the moment it maps blocks
+ * until their I/O completed, so no commit (which flushes the data device
+ * before COMMIT_LOG_TREES) can take the items without the data.  Blocks
+ * that already held the file's data are overwritten in place; new blocks
+ * come from the transaction's data allocator (trans.c) and freed blocks
+ * are reused only after the freeing transaction is durable.
+ *
+ * Preallocation follows the reference's options: with
+ * data_prealloc_contig_only (default) a write appending at the end of
+ * the file's online blocks allocates as many more as the file has
+ * (up to data_prealloc_blocks), so streaming writes get contiguous
+ * extents that double in size; otherwise every allocation covers the
+ * aligned data_prealloc_blocks region around it.  The part not written
+ * is an UNWRITTEN extent.
+ *
+ * The last block of a file holds zeros past i_size (truncate zeroes the
+ * tail it keeps), so growing a file never shows old bytes.
+ *
+ * online_blocks counts mapped blocks that are not offline (preallocated
+ * ones included: they are allocated), offline_blocks the OFFLINE ones.
+ *
+ * Offline extents (released to an archive) are refused with EIO by reads
+ * and writes until data waiting arrives with the archive interfaces.
+ *
+ * Locking: ns shared, the inode's data lock (reads shared, changes
+ * exclusive), then for changes the inode lock and the transaction.
+ */
+#include <errno.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "data.h"
+#include "fs_int.h"
+#include "inode.h"
+#include "item.h"
+#include "log.h"
+#include "trans.h"
+
+#define BLK_SHIFT SCOUTFS_BLOCK_SM_SHIFT
+#define BLK_SIZE SCOUTFS_BLOCK_SM_SIZE
+#define BLK_MASK ((uint64_t)BLK_SIZE - 1)
+
+/* blocks a fallocate maps per transaction */
+#define FALLOC_BATCH (32768ULL)
+
+struct ext {
+	uint64_t start;
+	uint64_t len;
+	uint64_t map;	/* first data device block, 0: unmapped */
+	uint8_t flags;	/* SCOUTFS_SEF_* */
+};
+
+static inline uint64_t ext_end(const struct ext *e)
+{
+	return e->start + e->len;
+}
+
+static struct scoutfs_key ext_key(uint64_t ino, uint64_t last, uint64_t len)
+{
+	return sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_DATA_EXTENT_TYPE, last, len, 0);
+}
+
+/* the extent at or after iblock; -ENOENT if none */
+static int ext_next(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, struct ext *e)
+{
+	struct sfs_item_range lock = sfs_inode_lock(ino);
+	struct scoutfs_key key = ext_key(ino, iblock, 0);
+	struct scoutfs_key last = ext_key(ino, UINT64_MAX, UINT64_MAX);
+	struct sfs_btree_item_ret *r;
+	struct scoutfs_data_extent_val ev;
+	uint64_t elast;
+	int ret;
+
+	last._sk_fourth = 255;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_item_next(fs, &key, &last, &lock, r);
+	if (ret)
+		goto out;
+	elast = le64toh(r->key._sk_second);
+	e->len = le64toh(r->key._sk_third);
+	memcpy(&ev, r->val, r->val_len < sizeof(ev) ? r->val_len : sizeof(ev));
+	if (r->key.sk_type != SCOUTFS_DATA_EXTENT_TYPE || r->val_len != sizeof(ev) ||
+	    e->len == 0 || e->len > elast + 1 || elast >= SFS_DATA_MAX_BLOCKS ||
+	    (ev.flags & ~SCOUTFS_SEF_EXISTING_BITS) ||
+	    (le64toh(ev.blkno) == 0 && !(ev.flags & SCOUTFS_SEF_OFFLINE))) {
+		sfs_err(fs, "inode %llu: malformed data extent item (last %llu len %llu, %u bytes)",
+			(unsigned long long)ino, (unsigned long long)elast,
+			(unsigned long long)e->len, r->val_len);
+		ret = -EIO;
+		goto out;
+	}
+	e->start = elast - e->len + 1;
+	e->map = le64toh(ev.blkno);
+	e->flags = ev.flags;
+out:
+	free(r);
+	return ret;
+}
+
+static int ext_insert(struct sfs_fs *fs, uint64_t ino, const struct ext *e, uint64_t seq)
+{
+	struct sfs_item_range lock = sfs_inode_lock(ino);
+	struct scoutfs_key key = ext_key(ino, ext_end(e) - 1, e->len);
+	struct scoutfs_data_extent_val ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.blkno = htole64(e->map);
+	ev.flags = e->flags;
+	return sfs_item_create(fs, &key, &ev, sizeof(ev), seq, &lock);
+}
+
+static int ext_delete(struct sfs_fs *fs, uint64_t ino, const struct ext *e, uint64_t seq)
+{
+	struct sfs_item_range lock = sfs_inode_lock(ino);
+	struct scoutfs_key key = ext_key(ino, ext_end(e) - 1, e->len);
+
+	return sfs_item_delete(fs, &key, seq, &lock);
+}
+
+/* the inode's block counts gain (sign 1) or lose (-1) the blocks of e */
+static void account(struct scoutfs_inode *di, const struct ext *e, int sign)
+{
+	uint64_t d = sign > 0 ? e->len : -e->len;
+
+	if (e->flags & SCOUTFS_SEF_OFFLINE)
+		di->offline_blocks = htole64(le64toh(di->offline_blocks) + d);
+	else if (e->map)
+		di->online_blocks = htole64(le64toh(di->online_blocks) + d);
+}
+
+static bool mergeable(const struct ext *a, const struct ext *b)
+{
+	if (a->flags != b->flags || ext_end(a) != b->start)
+		return false;
+	return (a->map && b->map && a->map + a->len == b->map) || (!a->map && !b->map);
+}
+
+/*
+ * Make [nx.start, nx.start + nx.len) map as nx says (a hole if nx has
+ * neither map nor flags).  The extents it overlaps are trimmed; with
+ * free_old their blocks in the range are freed.  The new extent merges
+ * with neighbours it continues.
+ */
+static int set_range(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+		     const struct ext *nx, bool free_old, uint64_t seq)
+{
+	uint64_t end = ext_end(nx), pos = nx->start, os, oe;
+	struct ext e, part, n = *nx;
+	int ret;
+
+	while (pos < end) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret == -ENOENT)
+			break;
+		if (ret)
+			return ret;
+		if (e.start >= end)
+			break;
+		ret = ext_delete(fs, ino, &e, seq);
+		if (ret)
+			return ret;
+		if (e.start < nx->start) {
+			part = e;
+			part.len = nx->start - e.start;
+			ret = ext_insert(fs, ino, &part, seq);
+			if (ret)
+				return ret;
+		}
+		if (ext_end(&e) > end) {
+			part = e;
+			part.start = end;
+			part.len = ext_end(&e) - end;
+			part.map = e.map ? e.map + (end - e.start) : 0;
+			ret = ext_insert(fs, ino, &part, seq);
+			if (ret)
+				return ret;
+		}
+		os = e.start > nx->start ? e.start : nx->start;
+		oe = ext_end(&e) < end ? ext_end(&e) : end;
+		part = e;
+		part.start = os;
+		part.len = oe - os;
+		part.map = e.map ? e.map + (os - e.start) : 0;
+		account(di, &part, -1);
+		if (free_old && part.map) {
+			ret = sfs_trans_free_data(fs, part.map, part.len);
+			if (ret)
+				return ret;
+		}
+		pos = ext_end(&e);
+	}
+
+	if (!n.map && !n.flags)
+		return 0;
+	account(di, &n, 1);
+	if (n.start > 0) {
+		ret = ext_next(fs, ino, n.start - 1, &e);
+		if (ret && ret != -ENOENT)
+			return ret;
+		if (!ret && mergeable(&e, &n)) {
+			ret = ext_delete(fs, ino, &e, seq);
+			if (ret)
+				return ret;
+			n.start = e.start;
+			n.map = e.map;
+			n.len += e.len;
+		}
+	}
+	ret = ext_next(fs, ino, end, &e);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret && mergeable(&n, &e)) {
+		ret = ext_delete(fs, ino, &e, seq);
+		if (ret)
+			return ret;
+		n.len += e.len;
+	}
+	return ext_insert(fs, ino, &n, seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* block I/O                                                            */
+/* ------------------------------------------------------------------ */
+
+static void *alloc_io_buf(size_t len)
+{
+	void *buf = NULL;
+
+	if (posix_memalign(&buf, BLK_SIZE, len ? len : BLK_SIZE))
+		return NULL;
+	return buf;
+}
+
+static int read_blocks(struct sfs_fs *fs, void *buf, uint64_t map, uint64_t nr)
+{
+	return sfs_block_pread(fs, SFS_DEV_DATA, buf, nr << BLK_SHIFT, map << BLK_SHIFT);
+}
+
+static int write_blocks(struct sfs_fs *fs, const void *buf, uint64_t map, uint64_t nr)
+{
+	return sfs_block_pwrite(fs, SFS_DEV_DATA, buf, nr << BLK_SHIFT, map << BLK_SHIFT);
+}
+
+/* zero bytes [from, BLK_SIZE) of the file's block iblock, if it holds data */
+static int zero_block_tail(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, unsigned int from)
+{
+	struct ext e;
+	uint64_t map;
+	void *buf;
+	int ret;
+
+	ret = ext_next(fs, ino, iblock, &e);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	if (e.start > iblock || !e.map || (e.flags & (SCOUTFS_SEF_UNWRITTEN | SCOUTFS_SEF_OFFLINE)))
+		return 0;
+	map = e.map + (iblock - e.start);
+	buf = alloc_io_buf(BLK_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	ret = read_blocks(fs, buf, map, 1);
+	if (!ret) {
+		memset((char *)buf + from, 0, BLK_SIZE - from);
+		ret = write_blocks(fs, buf, map, 1);
+	}
+	free(buf);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* truncation                                                           */
+/* ------------------------------------------------------------------ */
+
+int sfs_data_truncate(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t size,
+		      uint64_t seq)
+{
+	uint64_t first = (size + BLK_MASK) >> BLK_SHIFT;
+	struct ext hole = { .start = first };
+	int ret;
+
+	if (first >= SFS_DATA_MAX_BLOCKS)
+		return 0;
+	hole.len = SFS_DATA_MAX_BLOCKS - first;
+	ret = set_range(fs, ino, di, &hole, true, seq);
+	if (!ret && (size & BLK_MASK))
+		ret = zero_block_tail(fs, ino, size >> BLK_SHIFT, (unsigned int)(size & BLK_MASK));
+	return ret;
+}
+
+int sfs_data_free_all(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq)
+{
+	struct ext hole = { .start = 0, .len = SFS_DATA_MAX_BLOCKS };
+
+	return set_range(fs, ino, di, &hole, true, seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* allocation                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A piece of a write: nr file blocks from iblock at device block map.
+ * fresh: its old contents are zeros (new or unwritten), not to be read.
+ */
+struct seg {
+	uint64_t iblock;
+	uint64_t nr;
+	uint64_t map;
+	bool fresh;
+};
+
+struct segs {
+	struct seg *s;
+	size_t nr, cap;
+};
+
+static int segs_add(struct segs *sg, uint64_t iblock, uint64_t nr, uint64_t map, bool fresh)
+{
+	struct seg *s;
+
+	if (sg->nr && sg->s[sg->nr - 1].iblock + sg->s[sg->nr - 1].nr == iblock &&
+	    sg->s[sg->nr - 1].map + sg->s[sg->nr - 1].nr == map &&
+	    sg->s[sg->nr - 1].fresh == fresh) {
+		sg->s[sg->nr - 1].nr += nr;
+		return 0;
+	}
+	if (sg->nr == sg->cap) {
+		s = realloc(sg->s, (sg->cap ? sg->cap * 2 : 8) * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		sg->s = s;
+		sg->cap = sg->cap ? sg->cap * 2 : 8;
+	}
+	sg->s[sg->nr++] = (struct seg){ .iblock = iblock, .nr = nr, .map = map, .fresh = fresh };
+	return 0;
+}
+
+/*
+ * Blocks to allocate for the hole [start, start + nr) that the caller
+ * writes, followed by free space up to limit (the next extent): nr plus
+ * the preallocation the options ask for.
+ */
+static uint64_t prealloc_want(struct sfs_fuse *sf, const struct scoutfs_inode *di,
+			      uint64_t start, uint64_t nr, uint64_t limit)
+{
+	uint64_t pre = sf->opts.data_prealloc_blocks ? sf->opts.data_prealloc_blocks : 1;
+	uint64_t online = le64toh(di->online_blocks), want = nr;
+
+	if (sf->opts.data_prealloc_contig_only) {
+		/* streaming appends: as many more as the file has, ramping up */
+		if (start > 1 && start == online)
+			want = online < pre ? online : pre;
+	} else {
+		/* the aligned prealloc region the write starts in, to its end */
+		want = pre - (start % pre);
+	}
+	if (want < nr)
+		want = nr;
+	if (want > limit - start)
+		want = limit - start;
+	return want;
+}
+
+/*
+ * Map the hole [start, start + nr) for writing (next extent at limit):
+ * new blocks, the ones written are plain extents, the rest of a
+ * preallocation unwritten.  Returns the blocks mapped for the write,
+ * possibly fewer than nr when the transaction's space runs out (-ENOSPC
+ * if none).
+ */
+static int alloc_hole(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
+		      uint64_t start, uint64_t nr, uint64_t limit, struct segs *sg, uint64_t seq,
+		      uint64_t *mapped)
+{
+	struct sfs_fs *fs = sf->fs;
+	uint64_t want = prealloc_want(sf, di, start, nr, limit);
+	uint64_t pos = start, end = start + want, bstart, blen, w;
+	struct ext e;
+	int ret = 0;
+
+	*mapped = 0;
+	while (pos < end) {
+		ret = sfs_trans_alloc_data(fs, end - pos, &bstart, &blen);
+		if (ret)
+			break;
+		/* the part written */
+		w = pos < start + nr ? start + nr - pos : 0;
+		if (w > blen)
+			w = blen;
+		if (w) {
+			e = (struct ext){ .start = pos, .len = w, .map = bstart };
+			ret = set_range(fs, ino, di, &e, false, seq) ?:
+			      segs_add(sg, pos, w, bstart, true);
+			if (ret)
+				break;
+			*mapped += w;
+		}
+		if (blen > w) {
+			e = (struct ext){ .start = pos + w, .len = blen - w, .map = bstart + w,
+					  .flags = SCOUTFS_SEF_UNWRITTEN };
+			ret = set_range(fs, ino, di, &e, false, seq);
+			if (ret)
+				break;
+		}
+		pos += blen;
+	}
+	if (ret == -ENOSPC && *mapped)
+		ret = 0;
+	return ret;
+}
+
+/*
+ * Map [b0, b1) for a write: segments in sg in file order.  Holes are
+ * allocated, unwritten extents become written.  *mapped_end: where the
+ * mapping stopped (b1, or earlier when space ran out).
+ */
+static int map_for_write(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
+			 uint64_t b0, uint64_t b1, struct segs *sg, uint64_t seq,
+			 uint64_t *mapped_end)
+{
+	struct sfs_fs *fs = sf->fs;
+	uint64_t pos = b0, nr, limit, got, map;
+	struct ext e, w;
+	int ret = 0;
+
+	while (pos < b1) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret && ret != -ENOENT)
+			break;
+		if (ret == -ENOENT || e.start > pos) {
+			limit = ret == -ENOENT ? SFS_DATA_MAX_BLOCKS : e.start;
+			nr = (limit < b1 ? limit : b1) - pos;
+			ret = alloc_hole(sf, ino, di, pos, nr, limit, sg, seq, &got);
+			if (ret)
+				break;
+			pos += got;
+			if (got < nr)
+				break;
+			continue;
+		}
+		nr = (ext_end(&e) < b1 ? ext_end(&e) : b1) - pos;
+		map = e.map + (pos - e.start);
+		if (e.flags & SCOUTFS_SEF_OFFLINE) {
+			sfs_err(fs, "inode %llu: write to offline block %llu: not staged",
+				(unsigned long long)ino, (unsigned long long)pos);
+			ret = -EIO;
+			break;
+		}
+		if (e.flags & SCOUTFS_SEF_UNWRITTEN) {
+			w = (struct ext){ .start = pos, .len = nr, .map = map };
+			ret = set_range(fs, ino, di, &w, false, seq) ?:
+			      segs_add(sg, pos, nr, map, true);
+		} else {
+			ret = segs_add(sg, pos, nr, map, false);
+		}
+		if (ret)
+			break;
+		pos += nr;
+	}
+	*mapped_end = pos;
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* write                                                                */
+/* ------------------------------------------------------------------ */
+
+/* the segment holding iblock */
+static const struct seg *seg_of(const struct segs *sg, uint64_t iblock)
+{
+	size_t i;
+
+	for (i = 0; i < sg->nr; i++)
+		if (iblock >= sg->s[i].iblock && iblock < sg->s[i].iblock + sg->s[i].nr)
+			return &sg->s[i];
+	return NULL;
+}
+
+/* the edge block iblock of a write, into buf: its data, or zeros */
+static int fill_edge(struct sfs_fs *fs, const struct segs *sg, uint64_t iblock, void *buf)
+{
+	const struct seg *s = seg_of(sg, iblock);
+
+	if (!s || s->fresh) {
+		memset(buf, 0, BLK_SIZE);
+		return 0;
+	}
+	return read_blocks(fs, buf, s->map + (iblock - s->iblock), 1);
+}
+
+/*
+ * One write with everything locked and the transaction held: map, then
+ * read the partial edge blocks, copy the caller's bytes in and write the
+ * segments.  *written: bytes written (short when space ran out).
+ */
+static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
+			const char *src, size_t size, uint64_t off, uint64_t seq, size_t *written)
+{
+	struct sfs_fs *fs = sf->fs;
+	uint64_t b0 = off >> BLK_SHIFT, b1 = (off + size + BLK_MASK) >> BLK_SHIFT, end;
+	uint64_t mapped_end, endoff;
+	struct segs sg = { 0 };
+	struct timespec now;
+	char *buf = NULL;
+	size_t i, n;
+	int ret;
+
+	*written = 0;
+	ret = map_for_write(sf, ino, di, b0, b1, &sg, seq, &mapped_end);
+	if (ret && mapped_end == b0)
+		goto out;
+	if (mapped_end < b1) {
+		/* short: write what was mapped, the next call gets the error */
+		b1 = mapped_end;
+		size = (size_t)((b1 << BLK_SHIFT) - off);
+	}
+	ret = 0;
+
+	buf = alloc_io_buf((size_t)((b1 - b0) << BLK_SHIFT));
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (off & BLK_MASK)
+		ret = fill_edge(fs, &sg, b0, buf);
+	end = off + size;
+	if (!ret && (end & BLK_MASK) && (b1 - 1 > b0 || !(off & BLK_MASK)))
+		ret = fill_edge(fs, &sg, b1 - 1, buf + ((b1 - 1 - b0) << BLK_SHIFT));
+	if (ret)
+		goto out;
+	memcpy(buf + (off & BLK_MASK), src, size);
+	for (i = 0; !ret && i < sg.nr; i++) {
+		if (sg.s[i].iblock >= b1)
+			break;
+		n = (size_t)(sg.s[i].iblock + sg.s[i].nr <= b1 ? sg.s[i].nr : b1 - sg.s[i].iblock);
+		ret = write_blocks(fs, buf + ((sg.s[i].iblock - b0) << BLK_SHIFT), sg.s[i].map, n);
+	}
+	if (ret)
+		goto out;
+
+	endoff = off + size;
+	if (endoff > le64toh(di->size))
+		di->size = htole64(endoff);
+	clock_gettime(CLOCK_REALTIME, &now);
+	sfs_ts_set(&di->mtime, &now);
+	di->ctime = di->mtime;
+	ret = sfs_inode_data_changed(fs, ino, di, seq) ?: sfs_inode_update(fs, ino, di, seq);
+	if (!ret)
+		*written = size;
+out:
+	free(buf);
+	free(sg.s);
+	return ret;
+}
+
+void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	size_t written = 0;
+	bool retried = false;
+	uint64_t seq;
+	int ret;
+
+	(void)fi;
+	if (off < 0 || (uint64_t)off + size > SFS_DATA_MAX_BYTES) {
+		sfs_fuse_reply_err(req, -EFBIG);
+		return;
+	}
+	if (size == 0) {
+		fuse_reply_write(req, 0);
+		return;
+	}
+again:
+	pthread_rwlock_rdlock(&sf->ns);
+	pthread_rwlock_wrlock(sfs_fuse_data_lock(sf, ino));
+	pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+	ret = sfs_trans_hold(fs, true, &seq);
+	if (!ret) {
+		ret = sfs_inode_read(fs, ino, &di);
+		if (!ret && !S_ISREG(le32toh(di.mode)))
+			ret = -EINVAL;
+		if (!ret)
+			ret = write_locked(sf, ino, &di, src, size, (uint64_t)off, seq, &written);
+		sfs_trans_release(fs);
+	}
+	pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
+	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
+	pthread_rwlock_unlock(&sf->ns);
+
+	if (ret == -ENOSPC && !retried) {
+		/* this transaction's data space is used up: the next one gets more */
+		retried = true;
+		ret = sfs_trans_commit_for_data(fs);
+		if (!ret)
+			goto again;
+	}
+	if (ret && !written)
+		sfs_fuse_reply_err(req, ret);
+	else
+		fuse_reply_write(req, written);
+}
+
+/* ------------------------------------------------------------------ */
+/* read                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* file blocks [b0, b1) into buf: data, zeros for holes and unwritten blocks */
+static int read_range(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1, char *buf)
+{
+	uint64_t pos = b0, nr;
+	struct ext e;
+	int ret;
+
+	while (pos < b1) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret && ret != -ENOENT)
+			return ret;
+		if (ret == -ENOENT || e.start >= b1) {
+			memset(buf + ((pos - b0) << BLK_SHIFT), 0, (b1 - pos) << BLK_SHIFT);
+			break;
+		}
+		if (e.start > pos) {
+			memset(buf + ((pos - b0) << BLK_SHIFT), 0, (e.start - pos) << BLK_SHIFT);
+			pos = e.start;
+		}
+		nr = (ext_end(&e) < b1 ? ext_end(&e) : b1) - pos;
+		if (e.flags & SCOUTFS_SEF_OFFLINE) {
+			sfs_err(fs, "inode %llu: read of offline block %llu: not staged",
+				(unsigned long long)ino, (unsigned long long)pos);
+			return -EIO;
+		}
+		if (e.flags & SCOUTFS_SEF_UNWRITTEN) {
+			memset(buf + ((pos - b0) << BLK_SHIFT), 0, nr << BLK_SHIFT);
+		} else {
+			ret = read_blocks(fs, buf + ((pos - b0) << BLK_SHIFT),
+					  e.map + (pos - e.start), nr);
+			if (ret)
+				return ret;
+		}
+		pos += nr;
+	}
+	return 0;
+}
+
+void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	uint64_t isize, b0, b1;
+	char *buf = NULL;
+	int ret;
+
+	(void)fi;
+	pthread_rwlock_rdlock(&sf->ns);
+	pthread_rwlock_rdlock(sfs_fuse_data_lock(sf, ino));
+	ret = sfs_inode_read(fs, ino, &di);
+	if (ret)
+		goto unlock;
+	isize = le64toh(di.size);
+	if (off < 0 || (uint64_t)off >= isize || size == 0) {
+		size = 0;
+		goto unlock;
+	}
+	if (size > isize - (uint64_t)off)
+		size = (size_t)(isize - (uint64_t)off);
+	b0 = (uint64_t)off >> BLK_SHIFT;
+	b1 = ((uint64_t)off + size + BLK_MASK) >> BLK_SHIFT;
+	buf = alloc_io_buf((size_t)((b1 - b0) << BLK_SHIFT));
+	if (!buf) {
+		ret = -ENOMEM;
+		goto unlock;
+	}
+	ret = read_range(fs, ino, b0, b1, buf);
+unlock:
+	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret)
+		sfs_fuse_reply_err(req, ret);
+	else
+		fuse_reply_buf(req, buf ? buf + ((uint64_t)off & BLK_MASK) : NULL, size);
+	free(buf);
+}
+
+/* ------------------------------------------------------------------ */
+/* fallocate                                                            */
+/* ------------------------------------------------------------------ */
+
+/* zero bytes [from, to) of block iblock if it holds data (a punch's edges) */
+static int zero_partial(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, unsigned int from,
+			unsigned int to)
+{
+	struct ext e;
+	uint64_t map;
+	void *buf;
+	int ret;
+
+	ret = ext_next(fs, ino, iblock, &e);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	if (e.start > iblock || !e.map || (e.flags & (SCOUTFS_SEF_UNWRITTEN | SCOUTFS_SEF_OFFLINE)))
+		return 0;
+	map = e.map + (iblock - e.start);
+	buf = alloc_io_buf(BLK_SIZE);
+	if (!buf)
+		return -ENOMEM;
+	ret = read_blocks(fs, buf, map, 1);
+	if (!ret) {
+		memset((char *)buf + from, 0, to - from);
+		ret = write_blocks(fs, buf, map, 1);
+	}
+	free(buf);
+	return ret;
+}
+
+static int punch_locked(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			uint64_t off, uint64_t len, uint64_t seq)
+{
+	uint64_t end = off + len, b0 = (off + BLK_MASK) >> BLK_SHIFT, b1 = end >> BLK_SHIFT;
+	struct ext hole;
+	int ret = 0;
+
+	if ((off >> BLK_SHIFT) == ((end - 1) >> BLK_SHIFT) && ((off & BLK_MASK) || (end & BLK_MASK)))
+		/* within one block */
+		return zero_partial(fs, ino, off >> BLK_SHIFT, (unsigned int)(off & BLK_MASK),
+				    (unsigned int)(((end - 1) & BLK_MASK) + 1));
+	if (off & BLK_MASK)
+		ret = zero_partial(fs, ino, off >> BLK_SHIFT, (unsigned int)(off & BLK_MASK),
+				   BLK_SIZE);
+	if (!ret && (end & BLK_MASK))
+		ret = zero_partial(fs, ino, end >> BLK_SHIFT, 0, (unsigned int)(end & BLK_MASK));
+	if (!ret && b1 > b0) {
+		hole = (struct ext){ .start = b0, .len = b1 - b0 };
+		ret = set_range(fs, ino, di, &hole, true, seq);
+	}
+	return ret;
+}
+
+/* unwritten extents over the holes of [*pos, b1), a batch at a time */
+static int prealloc_locked(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			   uint64_t *pos, uint64_t b1, uint64_t seq)
+{
+	uint64_t limit, stop = *pos + FALLOC_BATCH < b1 ? *pos + FALLOC_BATCH : b1;
+	uint64_t bstart, blen;
+	struct ext e;
+	int ret = 0;
+
+	while (*pos < stop) {
+		ret = ext_next(fs, ino, *pos, &e);
+		if (ret && ret != -ENOENT)
+			break;
+		if (!ret && e.start <= *pos) {
+			*pos = ext_end(&e);
+			continue;
+		}
+		limit = ret == -ENOENT || e.start > stop ? stop : e.start;
+		ret = sfs_trans_alloc_data(fs, limit - *pos, &bstart, &blen);
+		if (ret)
+			break;
+		e = (struct ext){ .start = *pos, .len = blen, .map = bstart,
+				  .flags = SCOUTFS_SEF_UNWRITTEN };
+		ret = set_range(fs, ino, di, &e, false, seq);
+		if (ret)
+			break;
+		*pos += blen;
+	}
+	return ret;
+}
+
+void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		      struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_fs *fs = sf->fs;
+	bool punch = mode & FALLOC_FL_PUNCH_HOLE, retried = false, done = false;
+	struct scoutfs_inode di;
+	uint64_t end, pos, b1, seq;
+	struct timespec now;
+	int ret = 0;
+
+	(void)fi;
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE)) {
+		sfs_fuse_reply_err(req, -EOPNOTSUPP);
+		return;
+	}
+	if (punch && !(mode & FALLOC_FL_KEEP_SIZE)) {
+		sfs_fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	if (off < 0 || len <= 0) {
+		sfs_fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	end = (uint64_t)off + (uint64_t)len;
+	if (end > SFS_DATA_MAX_BYTES || end < (uint64_t)off) {
+		sfs_fuse_reply_err(req, -EFBIG);
+		return;
+	}
+	pos = (uint64_t)off >> BLK_SHIFT;
+	b1 = (end + BLK_MASK) >> BLK_SHIFT;
+
+	while (!done) {
+		pthread_rwlock_rdlock(&sf->ns);
+		pthread_rwlock_wrlock(sfs_fuse_data_lock(sf, ino));
+		pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+		ret = sfs_trans_hold(fs, !punch, &seq);
+		if (!ret) {
+			ret = sfs_inode_read(fs, ino, &di);
+			if (!ret && !S_ISREG(le32toh(di.mode)))
+				ret = S_ISDIR(le32toh(di.mode)) ? -EISDIR : -ENODEV;
+			if (!ret && punch) {
+				if ((uint64_t)off < le64toh(di.size))
+					ret = punch_locked(fs, ino, &di, (uint64_t)off,
+							   (end < le64toh(di.size) ? end :
+							    le64toh(di.size)) - (uint64_t)off, seq);
+				done = true;
+			} else if (!ret) {
+				ret = prealloc_locked(fs, ino, &di, &pos, b1, seq);
+				done = pos >= b1;
+				if (!ret && done && !(mode & FALLOC_FL_KEEP_SIZE) &&
+				    end > le64toh(di.size))
+					di.size = htole64(end);
+			}
+			if (!ret) {
+				clock_gettime(CLOCK_REALTIME, &now);
+				sfs_ts_set(&di.ctime, &now);
+				if (punch)
+					di.mtime = di.ctime;
+				ret = sfs_inode_data_changed(fs, ino, &di, seq) ?:
+				      sfs_inode_update(fs, ino, &di, seq);
+			}
+			sfs_trans_release(fs);
+		}
+		pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
+		pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
+		pthread_rwlock_unlock(&sf->ns);
+		if (ret == -ENOSPC && !retried) {
+			retried = true;
+			ret = sfs_trans_commit_for_data(fs);
+		} else if (!ret) {
+			retried = false;
+		}
+		if (ret)
+			break;
+	}
+	sfs_fuse_reply_err(req, ret);
+}
+
+/* ------------------------------------------------------------------ */
+/* lseek                                                                */
+/* ------------------------------------------------------------------ */
+
+/* blocks holding data for SEEK_DATA/SEEK_HOLE: written or offline, not unwritten */
+static bool ext_is_data(const struct ext *e)
+{
+	return (e->flags & SCOUTFS_SEF_OFFLINE) || (e->map && !(e->flags & SCOUTFS_SEF_UNWRITTEN));
+}
+
+static int seek_locked(struct sfs_fs *fs, uint64_t ino, uint64_t isize, uint64_t off,
+		       int whence, uint64_t *res)
+{
+	uint64_t pos = off >> BLK_SHIFT, at;
+	struct ext e;
+	int ret;
+
+	if (off >= isize)
+		return -ENXIO;
+	for (;;) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret == -ENOENT) {
+			/* nothing after pos: a hole to the end */
+			if (whence == SEEK_DATA)
+				return -ENXIO;
+			at = pos << BLK_SHIFT;
+			break;
+		}
+		if (ret)
+			return ret;
+		if (e.start > pos) {
+			/* a hole at pos */
+			if (whence == SEEK_HOLE) {
+				at = pos << BLK_SHIFT;
+				break;
+			}
+			pos = e.start;
+		}
+		if (ext_is_data(&e) == (whence == SEEK_DATA)) {
+			at = pos << BLK_SHIFT;
+			break;
+		}
+		pos = ext_end(&e);
+		if ((pos << BLK_SHIFT) >= isize) {
+			if (whence == SEEK_DATA)
+				return -ENXIO;
+			at = isize;
+			break;
+		}
+	}
+	if (at < off)
+		at = off;
+	if (at >= isize) {
+		if (whence == SEEK_DATA)
+			return -ENXIO;
+		at = isize;
+	}
+	*res = at;
+	return 0;
+}
+
+void sfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		  struct fuse_file_info *fi)
+{
+	struct sfs_fuse *sf = sf_of(req);
+	struct scoutfs_inode di;
+	uint64_t res = 0;
+	int ret;
+
+	(void)fi;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+		sfs_fuse_reply_err(req, -EINVAL);
+		return;
+	}
+	if (off < 0) {
+		sfs_fuse_reply_err(req, -ENXIO);
+		return;
+	}
+	pthread_rwlock_rdlock(&sf->ns);
+	pthread_rwlock_rdlock(sfs_fuse_data_lock(sf, ino));
+	ret = sfs_inode_read(sf->fs, ino, &di) ?:
+	      seek_locked(sf->fs, ino, le64toh(di.size), (uint64_t)off, whence, &res);
+	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret)
+		sfs_fuse_reply_err(req, ret);
+	else
+		fuse_reply_lseek(req, (off_t)res);
+}

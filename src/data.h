@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_DATA_H
+#define SFS_DATA_H
+/*
+ * File contents: DATA_EXTENT items mapping a regular file's 4 KiB blocks
+ * to blocks of the data device, and the FUSE ops that read and write
+ * them.  See the comment at the top of data.c.
+ */
+#include <stdint.h>
+
+#include "fs.h"
+#include "scoutfs/format.h"
+
+/* the largest file: 2^63 bytes (off_t), block numbers below 2^51 */
+#define SFS_DATA_MAX_BLOCKS (1ULL << 51)
+#define SFS_DATA_MAX_BYTES (SFS_DATA_MAX_BLOCKS << SCOUTFS_BLOCK_SM_SHIFT)
+
+/*
+ * With the transaction held (seq) and the inode's contents locked: the
+ * file shrinks to size (blocks past it freed, the tail of its last block
+ * zeroed) or loses every block (free_all, before the inode is deleted).
+ * di's online/offline counts follow; the caller writes the inode.
+ */
+int sfs_data_truncate(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t size,
+		      uint64_t seq);
+int sfs_data_free_all(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq);
+
+/* FUSE ops (data.c) */
+void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		      struct fuse_file_info *fi);
+void sfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		  struct fuse_file_info *fi);
+
+#endif
