@@ -29,6 +29,7 @@
 #include <linux/fs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/sys/tree.h>
@@ -53,6 +54,8 @@ static int open_cmp(const struct open_ino *a, const struct open_ino *b)
 #define RB_ATTR __attribute__((unused)) static
 RB_GENERATE_INTERNAL(open_tree, open_ino, node, open_cmp, RB_ATTR)
 
+static void *orphan_thread(void *arg);
+
 struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *opts)
 {
 	struct sfs_fuse *sf = calloc(1, sizeof(*sf));
@@ -71,6 +74,12 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 	}
 	pthread_mutex_init(&sf->opens_lock, NULL);
 	RB_INIT(&sf->opens);
+	pthread_mutex_init(&sf->orphan_lock, NULL);
+	pthread_cond_init(&sf->orphan_cond, NULL);
+	if (pthread_create(&sf->orphan_thread, NULL, orphan_thread, sf) == 0)
+		sf->orphan_started = true;
+	else
+		sfs_err(fs, "no orphan scan thread: unlinked files left by a crash stay");
 	return sf;
 }
 
@@ -81,6 +90,15 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 
 	if (!sf)
 		return;
+	if (sf->orphan_started) {
+		pthread_mutex_lock(&sf->orphan_lock);
+		sf->stopping = true;
+		pthread_cond_broadcast(&sf->orphan_cond);
+		pthread_mutex_unlock(&sf->orphan_lock);
+		pthread_join(sf->orphan_thread, NULL);
+	}
+	pthread_cond_destroy(&sf->orphan_cond);
+	pthread_mutex_destroy(&sf->orphan_lock);
 	RB_FOREACH_SAFE(o, open_tree, &sf->opens, next) {
 		RB_REMOVE(open_tree, &sf->opens, o);
 		free(o);
@@ -305,6 +323,127 @@ static int unlinked(struct sfs_fuse *sf, struct op_inodes *oi, uint64_t ino,
 }
 
 /* ------------------------------------------------------------------ */
+/* the orphan scan                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * ORPHAN items mark inodes with no links that were open when their last
+ * name went.  Their last release deletes them; after a crash nobody
+ * releases them, so a scan every orphan_scan_delay_ms (with jitter, as
+ * the reference) deletes the ones that are not open here.  Single node:
+ * an inode open on another mount will be kept through the open-inode map
+ * of the cluster work.
+ */
+static int scan_one(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct sfs_item_range all = sfs_all_lock();
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	struct scoutfs_key key;
+	uint64_t seq;
+	int ret;
+
+	pthread_rwlock_wrlock(&sf->ns);
+	if (is_open(sf, ino)) {
+		ret = 0;
+		goto unlock;
+	}
+	ret = sfs_inode_read(fs, ino, &di);
+	if (ret && ret != -ENOENT)
+		goto unlock;
+	if (!ret && le32toh(di.nlink) > 0) {
+		/* linked again? not possible for an orphan; leave it, loudly */
+		sfs_warn(fs, "orphan item for inode %llu, which has %u links: kept",
+			 (unsigned long long)ino, le32toh(di.nlink));
+		ret = 0;
+		goto unlock;
+	}
+	ret = sfs_trans_hold(fs, false, &seq);
+	if (ret)
+		goto unlock;
+	if (ret == 0 && sfs_inode_read(fs, ino, &di) == -ENOENT) {
+		key = orphan_key(ino);
+		ret = sfs_item_delete_force(fs, &key, seq, &all);
+	} else {
+		ret = delete_inode_items(fs, ino, &di, seq);
+	}
+	sfs_trans_release(fs);
+	if (!ret) {
+		pthread_mutex_lock(&sf->orphan_lock);
+		sf->orphans_deleted++;
+		pthread_mutex_unlock(&sf->orphan_lock);
+		sfs_info(fs, "orphan scan: deleted unlinked inode %llu", (unsigned long long)ino);
+	}
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	return ret;
+}
+
+static void scan_orphans(struct sfs_fuse *sf)
+{
+	struct sfs_item_range all = sfs_all_lock();
+	struct scoutfs_key key = orphan_key(0), last = orphan_key(UINT64_MAX);
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	uint64_t ino;
+	int ret;
+
+	if (!r)
+		return;
+	last._sk_third = htole64(UINT64_MAX);
+	last._sk_fourth = 255;
+	for (;;) {
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_item_next(sf->fs, &key, &last, &all, r);
+		pthread_rwlock_unlock(&sf->ns);
+		if (ret)
+			break;
+		ino = le64toh(r->key._sk_second);
+		ret = scan_one(sf, ino);
+		if (ret)
+			sfs_err(sf->fs, "orphan scan: inode %llu: %s (the next scan tries again)",
+				(unsigned long long)ino, strerror(-ret));
+		if (ino == UINT64_MAX)
+			break;
+		key = orphan_key(ino + 1);
+	}
+	if (ret && ret != -ENOENT)
+		sfs_err(sf->fs, "orphan scan: reading orphan items: %s", strerror(-ret));
+	free(r);
+}
+
+static void *orphan_thread(void *arg)
+{
+	struct sfs_fuse *sf = arg;
+	uint32_t delay = sf->opts.orphan_scan_delay_ms ? sf->opts.orphan_scan_delay_ms : 10000;
+	unsigned int seed = (unsigned int)(uintptr_t)sf ^ (unsigned int)time(NULL);
+	struct timespec at;
+	uint64_t ms;
+
+	pthread_mutex_lock(&sf->orphan_lock);
+	while (!sf->stopping) {
+		/* delay +/- 20% */
+		ms = delay - delay / 5 + (uint64_t)rand_r(&seed) % (2 * (delay / 5) + 1);
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_sec += (time_t)(ms / 1000);
+		at.tv_nsec += (long)(ms % 1000) * 1000000;
+		if (at.tv_nsec >= 1000000000) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000;
+		}
+		while (!sf->stopping &&
+		       pthread_cond_timedwait(&sf->orphan_cond, &sf->orphan_lock, &at) != ETIMEDOUT)
+			;
+		if (sf->stopping)
+			break;
+		pthread_mutex_unlock(&sf->orphan_lock);
+		scan_orphans(sf);
+		pthread_mutex_lock(&sf->orphan_lock);
+	}
+	pthread_mutex_unlock(&sf->orphan_lock);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* replies                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -358,6 +497,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = 1U << 20;
+	/* sequential reads come in 1 MiB requests, several in flight (async reads) */
+	conn->max_readahead = 1U << 20;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

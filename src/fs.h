@@ -2,7 +2,7 @@
 #ifndef SFS_FS_H
 #define SFS_FS_H
 
-#define FUSE_USE_VERSION 35
+#define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 #include "options.h"

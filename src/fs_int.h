@@ -37,6 +37,14 @@ struct sfs_fuse {
 	pthread_rwlock_t data_locks[SFS_INO_LOCKS];	/* file contents, hashed too */
 	pthread_mutex_t opens_lock;
 	struct open_tree opens;
+
+	/* the orphan scan (fs.c) */
+	pthread_t orphan_thread;
+	bool orphan_started;
+	pthread_mutex_t orphan_lock;
+	pthread_cond_t orphan_cond;
+	bool stopping;			/* orphan_lock */
+	uint64_t orphans_deleted;	/* orphan_lock: by scans, for logs and tests */
 };
 
 static inline struct sfs_fuse *sf_of(fuse_req_t req)

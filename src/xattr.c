@@ -1171,8 +1171,14 @@ void sfs_xattr_op_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 	ret = op_lock(sf, ino, true, false, &seq);
 	if (ret)
 		goto reply;
-	ret = sfs_inode_read(sf->fs, ino, &di) ?: sfs_xattr_remove(sf->fs, ino, &di, name, seq) ?:
-	      sfs_inode_update(sf->fs, ino, &di, seq);
+	ret = sfs_inode_read(sf->fs, ino, &di);
+	if (!ret)
+		ret = sfs_xattr_remove(sf->fs, ino, &di, name, seq);
+	/* removing an ACL that is not there succeeds, as on local filesystems */
+	if (ret == -ENODATA && (xn.kind == XN_ACL_ACCESS || xn.kind == XN_ACL_DEFAULT))
+		ret = 0;
+	else if (!ret)
+		ret = sfs_inode_update(sf->fs, ino, &di, seq);
 	op_unlock(sf, ino, true);
 reply:
 	sfs_fuse_reply_err(req, ret);
