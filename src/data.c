@@ -619,7 +619,7 @@ again:
 	if (ret == -ENOSPC && !retried) {
 		/* this transaction's data space is used up: the next one gets more */
 		retried = true;
-		ret = sfs_trans_commit_for_data(fs);
+		ret = sfs_trans_commit_for_space(fs);
 		if (!ret)
 			goto again;
 	}
@@ -868,7 +868,7 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 		pthread_rwlock_unlock(&sf->ns);
 		if (ret == -ENOSPC && !retried) {
 			retried = true;
-			ret = sfs_trans_commit_for_data(fs);
+			ret = sfs_trans_commit_for_space(fs);
 		} else if (!ret) {
 			retried = false;
 		}

@@ -1151,6 +1151,12 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 	/* into the reserve: the client stops growing metadata */
 	low = meta_free(super) <= server->opts.meta_reserve ? SCOUTFS_ALLOC_FLAG_LOW : 0;
 	lt.meta_avail.flags = htole32(low);
+	/*
+	 * Deletions are items too until a merge applies them to fs_root and
+	 * frees what they replace: with metadata low, merge now.
+	 */
+	if (low)
+		server->merge_wanted = true;
 	lt.data_avail.flags = htole32(le64toh(super->data_alloc.total_len) == 0 &&
 						      le64toh(lt.data_avail.total_len) == 0 ?
 					      SCOUTFS_ALLOC_FLAG_LOW :

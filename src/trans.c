@@ -644,8 +644,10 @@ int sfs_trans_hold(struct sfs_fs *fs, bool growth, uint64_t *seq)
 {
 	struct sfs_trans *trans = fs->trans;
 	struct sfs_alloc_lists lists;
+	bool retried = false;
 	int ret;
 
+again:
 	/*
 	 * Commit first when the dirty items may not fit what the transaction
 	 * can allocate (commit_before_hold in the reference).
@@ -672,7 +674,18 @@ int sfs_trans_hold(struct sfs_fs *fs, bool growth, uint64_t *seq)
 		sfs_alloc_lists_init(&lists, &trans->lt.meta_avail, &trans->lt.meta_freed);
 		if (sfs_alloc_lists_check_growth(&lists, trans->opts.meta_growth_need)) {
 			pthread_rwlock_unlock(&trans->hold_lock);
-			return -ENOSPC;
+			/*
+			 * Once more with a fresh transaction: the server may have
+			 * space again (frees committed, a merge done), and asking
+			 * for a transaction is what lets it finalize ours and merge.
+			 */
+			if (retried)
+				return -ENOSPC;
+			retried = true;
+			ret = sfs_trans_commit_for_space(fs);
+			if (ret)
+				return ret;
+			goto again;
 		}
 	}
 	*seq = le64toh(trans->lt.get_trans_seq);
@@ -804,7 +817,7 @@ int sfs_trans_free_data(struct sfs_fs *fs, uint64_t start, uint64_t len)
 	return ret;
 }
 
-int sfs_trans_commit_for_data(struct sfs_fs *fs)
+int sfs_trans_commit_for_space(struct sfs_fs *fs)
 {
 	struct sfs_trans *trans = fs->trans;
 

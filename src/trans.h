@@ -41,14 +41,14 @@ int sfs_trans_sync(struct sfs_fs *fs);
 /*
  * Data blocks (SM units on the data device), with the transaction held.
  * alloc: up to want contiguous blocks (at least one) at *start, *len;
- * -ENOSPC when this transaction has none left (sfs_trans_commit_for_data
+ * -ENOSPC when this transaction has none left (sfs_trans_commit_for_space
  * then gets more from the server, if it has any).  free: blocks no longer
  * referenced once this transaction commits; they are not reused before.
  */
 int sfs_trans_alloc_data(struct sfs_fs *fs, uint64_t want, uint64_t *start, uint64_t *len);
 int sfs_trans_free_data(struct sfs_fs *fs, uint64_t start, uint64_t len);
-/* commit (even with no dirty items) so the next transaction is refilled; not held */
-int sfs_trans_commit_for_data(struct sfs_fs *fs);
+/* commit (even with no dirty items) so the server refills the next transaction and sees what it needs (merges); not held */
+int sfs_trans_commit_for_space(struct sfs_fs *fs);
 
 /* the seq of the last committed transaction */
 uint64_t sfs_trans_committed_seq(struct sfs_fs *fs);
