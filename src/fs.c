@@ -571,8 +571,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		goto release;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
-	if (to_set & FUSE_SET_ATTR_MODE)
+	if (to_set & FUSE_SET_ATTR_MODE) {
 		di->mode = htole32((mode & S_IFMT) | (attr->st_mode & 07777));
+		/* the access ACL follows the mode (posix_acl_chmod) */
+		ret = sf->opts.acl ? sfs_xattr_acl_chmod(fs, ino, di, seq) : 0;
+		if (ret)
+			goto release;
+	}
 	if (to_set & FUSE_SET_ATTR_UID)
 		di->uid = htole32(attr->st_uid);
 	if (to_set & FUSE_SET_ATTR_GID)

@@ -185,7 +185,8 @@ static int parse_tags(const char *name, struct xname *xn)
 	xn->tags = 0;
 	for (;;) {
 		for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++)
-			if (xn->len - off >= TAG_LEN && memcmp(name + off, tags[i].tag, TAG_LEN) == 0)
+			if (xn->len - off >= TAG_LEN &&
+			    memcmp(name + off, tags[i].tag, TAG_LEN) == 0)
 				break;
 		if (i == sizeof(tags) / sizeof(tags[0]))
 			break;
@@ -584,10 +585,10 @@ static int read_parts(struct sfs_fs *fs, uint64_t ino, const struct xfound *f, u
 		key = xattr_key(ino, hash, f->id, (uint8_t)part);
 		ret = sfs_item_lookup(fs, &key, blob + off, want, &vlen, &lock);
 		if (ret == -ENOENT || (!ret && vlen != want)) {
-			sfs_err(fs, "inode %llu: xattr hash %08llx id %llu part %u %s (want %u bytes)",
+			sfs_err(fs, "inode %llu: xattr hash %08llx id %llu part %u %s (%u bytes)",
 				(unsigned long long)ino, (unsigned long long)hash,
-				(unsigned long long)f->id, part, ret ? "is missing" : "has a bad size",
-				want);
+				(unsigned long long)f->id, part,
+				ret ? "is missing" : "has a bad size", want);
 			return -EIO;
 		}
 		if (ret)
@@ -645,7 +646,8 @@ static int write_parts(struct sfs_fs *fs, uint64_t ino, uint64_t hash, uint64_t 
 
 	for (part = 0, off = 0; !ret && off < total; part++, off += PART_MAX) {
 		key = xattr_key(ino, hash, id, (uint8_t)part);
-		ret = sfs_item_create(fs, &key, blob + off, min_u(total - off, PART_MAX), seq, &lock);
+		ret = sfs_item_create(fs, &key, blob + off, min_u(total - off, PART_MAX), seq,
+				      &lock);
 	}
 	return ret;
 }
