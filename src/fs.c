@@ -765,6 +765,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	fi->direct_io = 0;
 	fi->keep_cache = 0;
+	fi->noflush = 1;	/* flush does nothing here: spare close a round trip */
 	if (fuse_reply_create(req, &e, fi))
 		open_put(sf, e.ino);
 }
@@ -1109,6 +1110,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		return;
 	}
 	fi->keep_cache = 0;
+	fi->noflush = 1;
 	if (fuse_reply_open(req, fi))
 		open_put(sf, ino);
 }
