@@ -52,7 +52,11 @@ static bool ignored(const char *opt)
 {
 	static const char *const names[] = { "rw", "defaults", "auto", "noauto", "user",
 					     "nouser", "users", "nofail", "_netdev", "owner",
-					     "group", "loop", "dev", "suid", "exec" };
+					     "group", "loop", "dev", "suid", "exec",
+					     /* reads never update atime here: the atime family is moot */
+					     "atime", "noatime", "relatime", "norelatime", "strictatime",
+					     "nostrictatime", "lazytime", "nolazytime", "diratime",
+					     "nodiratime" };
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)

@@ -10,10 +10,19 @@
  * logging to syslog.  Under systemd (Type=notify) READY=1 is sent once
  * the mount is live.  SIGTERM, SIGINT and umount end it cleanly: the FUSE
  * mount goes, the transaction commits, the server hears farewell.
+ *
+ * Refusals come before anything is written (preflight()): the options,
+ * the mount point, the options FUSE takes, and both devices opened
+ * read-only (each super block, the pair, the quorum slot).  Each is one
+ * line on stderr, "scoutfsd: cannot mount DATA: WHY", WHY naming the
+ * device or option at fault, and exit status 1.  What can only fail once
+ * the mount is under way (no server elected, FUSE's mount(2)) is
+ * reported after the log lines that led to it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +32,14 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "block.h"
 #include "fs.h"
 #include "inode.h"
 #include "log.h"
 #include "mount.h"
 #include "options.h"
+#include "quorum.h"
+#include "super.h"
 
 static void usage(FILE *f)
 {
@@ -72,6 +84,42 @@ static void tell_parent(int *wfd, char status)
 	*wfd = -1;
 }
 
+/*
+ * FUSE gives a mount at most the VM's default readahead (128 KiB), which
+ * caps a sequential read at one 128 KiB request at a time.  Raise the
+ * mount's bdi to 1 MiB (max_write and max_readahead match).  Best effort:
+ * read from /proc/self/mountinfo, which sends no request to ourselves.
+ */
+static void tune_readahead(struct sfs_fs *fs, const char *mnt)
+{
+	char real[PATH_MAX], line[4096], path[PATH_MAX], dev[32], sys[96];
+	unsigned int maj, min;
+	bool found = false;
+	FILE *f;
+	int fd;
+
+	if (!realpath(mnt, real))
+		return;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint ... */
+		if (sscanf(line, "%*u %*u %31s %*s %4095s", dev, path) == 2 &&
+		    strcmp(path, real) == 0 && sscanf(dev, "%u:%u", &maj, &min) == 2)
+			found = true;	/* the last one is the newest */
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(sys, sizeof(sys), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	fd = open(sys, O_WRONLY);
+	if (fd < 0 || write(fd, "1024", 4) != 4)
+		sfs_debug(fs, "readahead of %s not raised (%s): %s", mnt, sys, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static void to_dev_null(bool and_stderr)
 {
 	int fd = open("/dev/null", O_RDWR);
@@ -86,12 +134,216 @@ static void to_dev_null(bool and_stderr)
 		close(fd);
 }
 
+/* ------------------------------------------------------------------ */
+/* Preflight: every refusal, before a byte is written                  */
+/* ------------------------------------------------------------------ */
+
+/* a log sink that keeps the first error line, without its "ident: " */
+struct first_err {
+	char line[512];
+};
+
+static void first_err_sink(void *arg, int prio, const char *line)
+{
+	struct first_err *fe = arg;
+	const char *msg = strstr(line, ": ");
+
+	if (prio > LOG_ERR || fe->line[0])
+		return;
+	snprintf(fe->line, sizeof(fe->line), "%s", msg ? msg + 2 : line);
+}
+
+/*
+ * libfuse says why it refuses options through fuse_log(), in pieces that
+ * make one line; its log function takes no argument, hence the static
+ * buffer (main's thread only, before any other thread exists).
+ */
+static char fuse_refusal[512];
+
+static void fuse_refusal_log(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	size_t have = strlen(fuse_refusal);
+
+	(void)level;
+	if (have < sizeof(fuse_refusal) - 1)
+		vsnprintf(fuse_refusal + have, sizeof(fuse_refusal) - have, fmt, ap);
+}
+
+/* the FUSE options as the session will get them: parse them without mounting */
+static int check_fuse_opts(const char *argv0, const char *fopts, char *why, size_t why_len)
+{
+	static const struct fuse_lowlevel_ops no_ops;
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se = NULL;
+	const char *bad;
+	size_t len;
+	int ret = 0;
+
+	if (fuse_opt_add_arg(&fargs, argv0) || fuse_opt_add_arg(&fargs, "-o") ||
+	    fuse_opt_add_arg(&fargs, fopts)) {
+		snprintf(why, why_len, "out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	fuse_refusal[0] = '\0';
+	fuse_set_log_func(fuse_refusal_log);
+	se = fuse_session_new(&fargs, &no_ops, sizeof(no_ops), NULL);
+	fuse_set_log_func(NULL);
+	if (se)
+		goto out;
+
+	ret = -EINVAL;
+	len = strcspn(fuse_refusal, "\n");
+	fuse_refusal[len] = '\0';
+	/* "fuse: unknown option(s): `-o bogus,other'" */
+	bad = strstr(fuse_refusal, "unknown option(s): `-o ");
+	if (bad) {
+		bad += strlen("unknown option(s): `-o ");
+		len = strcspn(bad, "'");
+		snprintf(why, why_len, "unknown option%s %.*s (see scoutfsd -h)",
+			 memchr(bad, ',', len) ? "s" : "", (int)len, bad);
+	} else if (fuse_refusal[0]) {
+		/* "fuse: invalid parameter in option `max_read=x'" */
+		bad = strncmp(fuse_refusal, "fuse: ", 6) ? fuse_refusal : fuse_refusal + 6;
+		snprintf(why, why_len, "FUSE refused the options: %s", bad);
+	} else {
+		snprintf(why, why_len, "FUSE refused the options %s", fopts);
+	}
+out:
+	if (se)
+		fuse_session_destroy(se);
+	fuse_opt_free_args(&fargs);
+	return ret;
+}
+
+static int no_server(void *arg, uint64_t term)
+{
+	(void)arg;
+	(void)term;
+	return -EINVAL;
+}
+
+static void no_stop(void *arg)
+{
+	(void)arg;
+}
+
+/*
+ * Both devices opened read-only: each must hold a scoutfs super block,
+ * the pair must be one volume's meta and data devices, and a quorum slot
+ * must be one the volume has (the quorum agent's own checks, nothing
+ * started).
+ */
+static int check_devices(const char *meta, const char *data, int slot_nr, char *why,
+			 size_t why_len)
+{
+	static const char *const names[SFS_DEV_NR] = { "meta", "data" };
+	struct sfs_block_opts bopts = { 0 };
+	struct sfs_quorum_opts qopts = { 0 };
+	const char *paths[SFS_DEV_NR] = { meta, data };
+	void *blk[SFS_DEV_NR] = { NULL, NULL };
+	struct first_err fe = { .line = "" };
+	struct sfs_fs pfs = { 0 };
+	const char *detail;
+	char sub[256];
+	size_t len;
+	int ret;
+	int d;
+
+	sfs_fs_log_init(&pfs, "scoutfsd");
+	pfs.log_tag_ids = false;
+	pfs.log_fn = first_err_sink;
+	pfs.log_arg = &fe;
+
+	bopts.meta_path = meta;
+	bopts.data_path = data;
+	bopts.read_only = true;
+	ret = sfs_block_setup(&pfs, &bopts);
+	if (ret) {
+		snprintf(why, why_len, "%s", fe.line[0] ? fe.line : strerror(-ret));
+		goto out;
+	}
+
+	for (d = 0; d < SFS_DEV_NR; d++) {
+		blk[d] = sfs_block_alloc_buf(SCOUTFS_BLOCK_SM_SIZE);
+		if (!blk[d]) {
+			snprintf(why, why_len, "out of memory");
+			ret = -ENOMEM;
+			goto out;
+		}
+		ret = sfs_block_pread(&pfs, d, blk[d], SCOUTFS_BLOCK_SM_SIZE,
+				      SCOUTFS_SUPER_BLKNO << SCOUTFS_BLOCK_SM_SHIFT);
+		if (ret) {
+			/* "meta device: read of ..." names the device already */
+			len = strlen(names[d]);
+			detail = fe.line[0] ? fe.line : strerror(-ret);
+			if (!strncmp(detail, names[d], len) && !strncmp(detail + len, " device: ", 9))
+				detail += len + 9;
+			snprintf(why, why_len, "%s device %s: cannot read its super block: %s",
+				 names[d], paths[d], detail);
+			goto out;
+		}
+		/* the block alone: sizes are the pair's business */
+		ret = sfs_super_check(blk[d], UINT64_MAX, UINT64_MAX, sub, sizeof(sub));
+		if (ret) {
+			snprintf(why, why_len, "%s device %s is not a scoutfs volume: %s", names[d],
+				 paths[d], sub);
+			goto out;
+		}
+	}
+
+	ret = sfs_super_check_pair(blk[SFS_DEV_META], blk[SFS_DEV_DATA],
+				   sfs_block_dev_size(&pfs, SFS_DEV_META),
+				   sfs_block_dev_size(&pfs, SFS_DEV_DATA), sub, sizeof(sub));
+	if (ret) {
+		snprintf(why, why_len, "%s: meta device %s, data device %s", sub, meta, data);
+		goto out;
+	}
+
+	pfs.fsid = le64toh(((struct scoutfs_super_block *)blk[SFS_DEV_META])->hdr.fsid);
+	pfs.rid = 1;
+	qopts.slot_nr = slot_nr;
+	qopts.rid = pfs.rid;
+	qopts.super = blk[SFS_DEV_META];
+	qopts.start_server = no_server;
+	qopts.stop_server = no_stop;
+	ret = sfs_quorum_setup(&pfs, &qopts);
+	if (ret)
+		snprintf(why, why_len, "%s", fe.line[0] ? fe.line : strerror(-ret));
+	sfs_quorum_destroy(&pfs);
+out:
+	sfs_block_destroy(&pfs);
+	for (d = 0; d < SFS_DEV_NR; d++)
+		free(blk[d]);
+	return ret;
+}
+
+/* everything that can be refused without touching the volume; 0 or -errno with why */
+static int preflight(const char *argv0, const struct sfs_options *opts, const char *data,
+		     const char *mnt, const char *fopts, char *why, size_t why_len)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(mnt, &st) < 0) {
+		ret = -errno;
+		snprintf(why, why_len, "mount point %s: %s", mnt, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, why_len, "mount point %s is not a directory", mnt);
+		return -ENOTDIR;
+	}
+	return check_fuse_opts(argv0, fopts, why, why_len) ?:
+	       check_devices(opts->metadev_path, data, opts->quorum_slot_nr, why, why_len);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
 					       { "version", no_argument, NULL, 'V' },
 					       { NULL, 0, NULL, 0 } };
-	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 10 };
+	struct fuse_loop_config *loop = NULL;
 	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
 	const struct scoutfs_super_block *super;
 	struct sfs_mount_opts mopts = { 0 };
@@ -102,7 +354,7 @@ int main(int argc, char **argv)
 	struct sfs_fs fs = { 0 };
 	bool foreground = false, debug = false, mounted = false, stack = false;
 	const char *data, *mnt;
-	char err[256], *fopts = NULL;
+	char err[256] = "", why[768], *fopts = NULL;
 	int pipefd[2] = { -1, -1 };
 	int c, ret;
 
@@ -116,10 +368,10 @@ int main(int argc, char **argv)
 			debug = true;
 			break;
 		case 'o':
-			if (sfs_options_parse(&opts, optarg, err, sizeof(err))) {
-				fprintf(stderr, "scoutfsd: %s\n", err);
-				return 1;
-			}
+			/* the first bad option is reported with the device, below */
+			if (!err[0] && sfs_options_parse(&opts, optarg, err, sizeof(err)) &&
+			    !err[0])
+				snprintf(err, sizeof(err), "out of memory");
 			break;
 		case 'h':
 			usage(stdout);
@@ -138,8 +390,15 @@ int main(int argc, char **argv)
 	}
 	data = argv[optind];
 	mnt = argv[optind + 1];
-	if (sfs_options_check(&opts, err, sizeof(err))) {
-		fprintf(stderr, "scoutfsd: %s\n", err);
+	if (err[0] || sfs_options_check(&opts, err, sizeof(err))) {
+		fprintf(stderr, "scoutfsd: cannot mount %s: %s\n", data, err);
+		sfs_options_free(&opts);
+		return 1;
+	}
+	if (asprintf(&fopts, "default_permissions,fsname=%s,subtype=scoutfsd%s%s", data,
+		     opts.fuse_opts ? "," : "", opts.fuse_opts ? opts.fuse_opts : "") < 0) {
+		fprintf(stderr, "scoutfsd: out of memory\n");
+		sfs_options_free(&opts);
 		return 1;
 	}
 
@@ -157,10 +416,18 @@ int main(int argc, char **argv)
 		}
 		if (pid > 0) {
 			close(pipefd[1]);
+			free(fopts);
+			sfs_options_free(&opts);
 			return wait_for_child(pipefd[0]);
 		}
 		close(pipefd[0]);
 		setsid();
+	}
+
+	ret = preflight(argv[0], &opts, data, mnt, fopts, why, sizeof(why));
+	if (ret) {
+		fprintf(stderr, "scoutfsd: cannot mount %s: %s\n", data, why);
+		goto out;
 	}
 
 	sfs_fs_log_init(&fs, "scoutfsd");
@@ -171,7 +438,7 @@ int main(int argc, char **argv)
 	mopts.quorum_slot_nr = opts.quorum_slot_nr;
 	ret = sfs_mount_setup(&fs, &mopts);
 	if (ret) {
-		fprintf(stderr, "scoutfsd: mounting %s (metadata %s) failed: %s\n", data,
+		fprintf(stderr, "scoutfsd: cannot mount %s (metadata %s): %s\n", data,
 			opts.metadev_path, strerror(-ret));
 		goto out;
 	}
@@ -192,10 +459,7 @@ int main(int argc, char **argv)
 		goto out;
 
 	sf = sfs_fuse_create(&fs, &opts);
-	if (asprintf(&fopts, "default_permissions,fsname=%s,subtype=scoutfs%s%s", data,
-		     opts.fuse_opts ? "," : "", opts.fuse_opts ? opts.fuse_opts : "") < 0)
-		fopts = NULL;
-	if (!sf || !fopts || fuse_opt_add_arg(&fargs, argv[0]) ||
+	if (!sf || fuse_opt_add_arg(&fargs, argv[0]) ||
 	    fuse_opt_add_arg(&fargs, "-o") || fuse_opt_add_arg(&fargs, fopts)) {
 		fprintf(stderr, "scoutfsd: out of memory\n");
 		ret = -ENOMEM;
@@ -208,7 +472,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, mnt)) {
-		fprintf(stderr, "scoutfsd: cannot mount on %s\n", mnt);
+		fprintf(stderr, "scoutfsd: cannot mount %s on %s\n", data, mnt);
 		ret = -EIO;
 		goto out;
 	}
@@ -222,9 +486,23 @@ int main(int argc, char **argv)
 		to_dev_null(true);
 		tell_parent(&pipefd[1], 0);
 	}
+	tune_readahead(&fs, mnt);
 	sd_notify(0, "READY=1");
 
-	ret = fuse_session_loop_mt(se, &loop);
+	/*
+	 * Enough workers for deep queues (an op waiting on the device holds
+	 * its thread): 64 at most, 16 kept idle, each with its own /dev/fuse
+	 * fd so they do not contend on one.
+	 */
+	loop = fuse_loop_cfg_create();
+	if (!loop) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	fuse_loop_cfg_set_max_threads(loop, 64);
+	fuse_loop_cfg_set_idle_threads(loop, 16);
+	fuse_loop_cfg_set_clone_fd(loop, 1);
+	ret = fuse_session_loop_mt(se, loop);
 	sd_notify(0, "STOPPING=1");
 	if (ret)
 		sfs_err(&fs, "the FUSE session ended with %d", ret);
@@ -236,6 +514,8 @@ out:
 		fuse_remove_signal_handlers(se);
 		fuse_session_destroy(se);
 	}
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
 	fuse_opt_free_args(&fargs);
 	free(fopts);
 	sfs_fuse_free(sf);
