@@ -2040,6 +2040,71 @@ out:
 	return ret;
 }
 
+/* a background write: the io first, so the completion finds the rest */
+struct async_write {
+	struct sfs_io io;
+	struct sfs_fs *fs;
+	struct sfs_bdev *d;
+	uint64_t off;
+	size_t len;
+	void (*cb)(void *arg, int err);
+	void *arg;
+};
+
+/* on the reaper, ring_lock held */
+static void async_write_done(struct sfs_block_state *st, struct sfs_io *io)
+{
+	struct async_write *aw = (struct async_write *)io;
+	int err = io_errno(io);
+	char why[128];
+
+	(void)st;
+	if (err)
+		sfs_err(aw->fs, "%s device: write of %zu bytes at %llu: %s", aw->d->name, aw->len,
+			(unsigned long long)aw->off, io_why(io, why, sizeof(why)));
+	else if (!aw->d->is_bdev)
+		dev_size_grow(aw->d, aw->off + aw->len);
+	aw->cb(aw->arg, err);
+	free(aw);
+}
+
+int sfs_block_pwrite_async(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len,
+			   uint64_t off, void (*cb)(void *arg, int err), void *arg)
+{
+	struct sfs_block_state *st = fs->block;
+	struct sfs_bdev *d = dev_get(st, dev);
+	struct async_write *aw;
+	struct sfs_io *io;
+	int ret;
+
+	if (!d)
+		return -ENODEV;
+	if (st->read_only)
+		return -EROFS;
+	ret = raw_check(fs, d, buf, len, off);
+	if (ret)
+		return ret;
+	if (len == 0 || dev_write_past_end(d, off, 0, len)) {
+		sfs_err(fs, "%s device: write of %zu bytes at %llu: past the device end (%llu bytes)",
+			d->name, len, (unsigned long long)off, (unsigned long long)dev_size_load(d));
+		return -EIO;
+	}
+	aw = calloc(1, sizeof(*aw));
+	if (!aw)
+		return -ENOMEM;
+	io_init(&aw->io, d, IO_WRITE, (void *)buf, len, off);
+	aw->io.complete = async_write_done;
+	aw->fs = fs;
+	aw->d = d;
+	aw->off = off;
+	aw->len = len;
+	aw->cb = cb;
+	aw->arg = arg;
+	io = &aw->io;
+	io_submit_batch(st, &io, 1);
+	return 0;
+}
+
 int sfs_block_flush(struct sfs_fs *fs, enum sfs_dev dev)
 {
 	struct sfs_block_state *st = fs->block;

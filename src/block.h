@@ -132,6 +132,16 @@ int sfs_block_pread(struct sfs_fs *fs, enum sfs_dev dev, void *buf, size_t len, 
 int sfs_block_pwrite(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len,
 		     uint64_t off);
 
+/*
+ * The same write in the background: 0 once submitted, then cb(arg, err)
+ * when it completed (err 0 or -errno, logged).  cb runs on the I/O
+ * completion thread: it must not block or call into block.c.  buf must
+ * stay until then.  An error return means nothing was submitted and cb
+ * never runs.
+ */
+int sfs_block_pwrite_async(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len,
+			   uint64_t off, void (*cb)(void *arg, int err), void *arg);
+
 /* barrier: every completed write to dev is durable when this returns 0 */
 int sfs_block_flush(struct sfs_fs *fs, enum sfs_dev dev);
 

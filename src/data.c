@@ -255,6 +255,87 @@ static void *alloc_io_buf(size_t len)
 	return buf;
 }
 
+/* ------------------------------------------------------------------ */
+/* writes in flight                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A write is answered once its blocks are mapped and its I/O submitted;
+ * until the I/O completes its range is in flight: reads and writes of
+ * those blocks wait (the device may reorder), and commits wait for it
+ * through the transaction (sfs_trans_data_io_*).
+ */
+struct sfs_inflight {
+	struct sfs_inflight *next;
+	uint64_t ino;
+	uint64_t b0, b1;
+	/* the write */
+	struct sfs_fuse *sf;
+	char *buf;
+	int pending;	/* inflight_lock: submitted segments + the submitter */
+};
+
+static bool overlaps(struct sfs_fuse *sf, uint64_t ino, uint64_t b0, uint64_t b1)
+{
+	struct sfs_inflight *f;
+
+	for (f = sf->inflight; f; f = f->next)
+		if (f->ino == ino && f->b0 < b1 && b0 < f->b1)
+			return true;
+	return false;
+}
+
+/* wait until no write of blocks [b0, b1) of ino is in flight */
+static void wait_inflight(struct sfs_fuse *sf, uint64_t ino, uint64_t b0, uint64_t b1)
+{
+	pthread_mutex_lock(&sf->inflight_lock);
+	while (overlaps(sf, ino, b0, b1))
+		pthread_cond_wait(&sf->inflight_cond, &sf->inflight_lock);
+	pthread_mutex_unlock(&sf->inflight_lock);
+}
+
+void sfs_data_wait_all(struct sfs_fuse *sf)
+{
+	pthread_mutex_lock(&sf->inflight_lock);
+	while (sf->inflight)
+		pthread_cond_wait(&sf->inflight_cond, &sf->inflight_lock);
+	pthread_mutex_unlock(&sf->inflight_lock);
+}
+
+/* drop a reference; the last one ends the write */
+static void inflight_put(struct sfs_inflight *f)
+{
+	struct sfs_fuse *sf = f->sf;
+	struct sfs_inflight **p;
+	bool last;
+
+	pthread_mutex_lock(&sf->inflight_lock);
+	last = --f->pending == 0;
+	if (last) {
+		for (p = &sf->inflight; *p; p = &(*p)->next) {
+			if (*p == f) {
+				*p = f->next;
+				break;
+			}
+		}
+		pthread_cond_broadcast(&sf->inflight_cond);
+	}
+	pthread_mutex_unlock(&sf->inflight_lock);
+	if (last) {
+		free(f->buf);
+		free(f);
+	}
+}
+
+/* a segment's I/O completed (on the I/O thread) */
+static void segment_done(void *arg, int err)
+{
+	struct sfs_inflight *f = arg;
+
+	sfs_trans_data_io_end(f->sf->fs, err);
+	inflight_put(f);
+}
+
 static int read_blocks(struct sfs_fs *fs, void *buf, uint64_t map, uint64_t nr)
 {
 	return sfs_block_pread(fs, SFS_DEV_DATA, buf, nr << BLK_SHIFT, map << BLK_SHIFT);
@@ -266,13 +347,16 @@ static int write_blocks(struct sfs_fs *fs, const void *buf, uint64_t map, uint64
 }
 
 /* zero bytes [from, BLK_SIZE) of the file's block iblock, if it holds data */
-static int zero_block_tail(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, unsigned int from)
+static int zero_block_tail(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock,
+			   unsigned int from)
 {
+	struct sfs_fs *fs = sf->fs;
 	struct ext e;
 	uint64_t map;
 	void *buf;
 	int ret;
 
+	wait_inflight(sf, ino, iblock, iblock + 1);
 	ret = ext_next(fs, ino, iblock, &e);
 	if (ret == -ENOENT)
 		return 0;
@@ -297,9 +381,10 @@ static int zero_block_tail(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, uns
 /* truncation                                                           */
 /* ------------------------------------------------------------------ */
 
-int sfs_data_truncate(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t size,
-		      uint64_t seq)
+int sfs_data_truncate(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
+		      uint64_t size, uint64_t seq)
 {
+	struct sfs_fs *fs = sf->fs;
 	uint64_t first = (size + BLK_MASK) >> BLK_SHIFT;
 	struct ext hole = { .start = first };
 	int ret;
@@ -309,7 +394,7 @@ int sfs_data_truncate(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
 	hole.len = SFS_DATA_MAX_BLOCKS - first;
 	ret = set_range(fs, ino, di, &hole, true, seq);
 	if (!ret && (size & BLK_MASK))
-		ret = zero_block_tail(fs, ino, size >> BLK_SHIFT, (unsigned int)(size & BLK_MASK));
+		ret = zero_block_tail(sf, ino, size >> BLK_SHIFT, (unsigned int)(size & BLK_MASK));
 	return ret;
 }
 
@@ -525,6 +610,7 @@ static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode 
 	struct sfs_fs *fs = sf->fs;
 	uint64_t b0 = off >> BLK_SHIFT, b1 = (off + size + BLK_MASK) >> BLK_SHIFT, end;
 	uint64_t mapped_end, endoff;
+	struct sfs_inflight *f;
 	struct segs sg = { 0 };
 	struct timespec now;
 	char *buf = NULL;
@@ -532,6 +618,8 @@ static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode 
 	int ret;
 
 	*written = 0;
+	/* earlier writes of these blocks land first (partial blocks are read back) */
+	wait_inflight(sf, ino, b0, b1);
 	ret = map_for_write(sf, ino, di, b0, b1, &sg, seq, &mapped_end);
 	if (ret && mapped_end == b0)
 		goto out;
@@ -555,14 +643,43 @@ static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode 
 	if (ret)
 		goto out;
 	memcpy(buf + (off & BLK_MASK), src, size);
+
+	/* in flight from here: the buffer goes with it */
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	*f = (struct sfs_inflight){ .ino = ino, .b0 = b0, .b1 = b1, .sf = sf, .buf = buf,
+				    .pending = 1 };
+	buf = NULL;
+	pthread_mutex_lock(&sf->inflight_lock);
+	f->next = sf->inflight;
+	sf->inflight = f;
+	pthread_mutex_unlock(&sf->inflight_lock);
 	for (i = 0; !ret && i < sg.nr; i++) {
 		if (sg.s[i].iblock >= b1)
 			break;
 		n = (size_t)(sg.s[i].iblock + sg.s[i].nr <= b1 ? sg.s[i].nr : b1 - sg.s[i].iblock);
-		ret = write_blocks(fs, buf + ((sg.s[i].iblock - b0) << BLK_SHIFT), sg.s[i].map, n);
+		pthread_mutex_lock(&sf->inflight_lock);
+		f->pending++;
+		pthread_mutex_unlock(&sf->inflight_lock);
+		sfs_trans_data_io_begin(fs);
+		ret = sfs_block_pwrite_async(fs, SFS_DEV_DATA,
+					     f->buf + ((sg.s[i].iblock - b0) << BLK_SHIFT),
+					     (size_t)n << BLK_SHIFT, sg.s[i].map << BLK_SHIFT,
+					     segment_done, f);
+		if (ret) {
+			sfs_trans_data_io_end(fs, 0);
+			inflight_put(f);
+		}
 	}
-	if (ret)
+	inflight_put(f);
+	if (ret) {
+		/* what was submitted finishes before the error is the answer */
+		wait_inflight(sf, ino, b0, b1);
 		goto out;
+	}
 
 	endoff = off + size;
 	if (endoff > le64toh(di->size))
@@ -701,6 +818,7 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		ret = -ENOMEM;
 		goto unlock;
 	}
+	wait_inflight(sf, ino, b0, b1);
 	ret = read_range(fs, ino, b0, b1, buf);
 unlock:
 	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
@@ -717,14 +835,16 @@ unlock:
 /* ------------------------------------------------------------------ */
 
 /* zero bytes [from, to) of block iblock if it holds data (a punch's edges) */
-static int zero_partial(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, unsigned int from,
+static int zero_partial(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock, unsigned int from,
 			unsigned int to)
 {
+	struct sfs_fs *fs = sf->fs;
 	struct ext e;
 	uint64_t map;
 	void *buf;
 	int ret;
 
+	wait_inflight(sf, ino, iblock, iblock + 1);
 	ret = ext_next(fs, ino, iblock, &e);
 	if (ret == -ENOENT)
 		return 0;
@@ -745,22 +865,23 @@ static int zero_partial(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, unsign
 	return ret;
 }
 
-static int punch_locked(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+static int punch_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
 			uint64_t off, uint64_t len, uint64_t seq)
 {
+	struct sfs_fs *fs = sf->fs;
 	uint64_t end = off + len, b0 = (off + BLK_MASK) >> BLK_SHIFT, b1 = end >> BLK_SHIFT;
 	struct ext hole;
 	int ret = 0;
 
 	if ((off >> BLK_SHIFT) == ((end - 1) >> BLK_SHIFT) && ((off & BLK_MASK) || (end & BLK_MASK)))
 		/* within one block */
-		return zero_partial(fs, ino, off >> BLK_SHIFT, (unsigned int)(off & BLK_MASK),
+		return zero_partial(sf, ino, off >> BLK_SHIFT, (unsigned int)(off & BLK_MASK),
 				    (unsigned int)(((end - 1) & BLK_MASK) + 1));
 	if (off & BLK_MASK)
-		ret = zero_partial(fs, ino, off >> BLK_SHIFT, (unsigned int)(off & BLK_MASK),
+		ret = zero_partial(sf, ino, off >> BLK_SHIFT, (unsigned int)(off & BLK_MASK),
 				   BLK_SIZE);
 	if (!ret && (end & BLK_MASK))
-		ret = zero_partial(fs, ino, end >> BLK_SHIFT, 0, (unsigned int)(end & BLK_MASK));
+		ret = zero_partial(sf, ino, end >> BLK_SHIFT, 0, (unsigned int)(end & BLK_MASK));
 	if (!ret && b1 > b0) {
 		hole = (struct ext){ .start = b0, .len = b1 - b0 };
 		ret = set_range(fs, ino, di, &hole, true, seq);
@@ -842,7 +963,7 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 				ret = S_ISDIR(le32toh(di.mode)) ? -EISDIR : -ENODEV;
 			if (!ret && punch) {
 				if ((uint64_t)off < le64toh(di.size))
-					ret = punch_locked(fs, ino, &di, (uint64_t)off,
+					ret = punch_locked(sf, ino, &di, (uint64_t)off,
 							   (end < le64toh(di.size) ? end :
 							    le64toh(di.size)) - (uint64_t)off, seq);
 				done = true;

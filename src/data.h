@@ -21,8 +21,11 @@
  * zeroed) or loses every block (free_all, before the inode is deleted).
  * di's online/offline counts follow; the caller writes the inode.
  */
-int sfs_data_truncate(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t size,
-		      uint64_t seq);
+struct sfs_fuse;
+int sfs_data_truncate(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
+		      uint64_t size, uint64_t seq);
+/* wait for every file data write still in flight (before sf goes) */
+void sfs_data_wait_all(struct sfs_fuse *sf);
 int sfs_data_free_all(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq);
 
 /* FUSE ops (data.c) */

@@ -74,6 +74,8 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 	}
 	pthread_mutex_init(&sf->opens_lock, NULL);
 	RB_INIT(&sf->opens);
+	pthread_mutex_init(&sf->inflight_lock, NULL);
+	pthread_cond_init(&sf->inflight_cond, NULL);
 	pthread_mutex_init(&sf->orphan_lock, NULL);
 	pthread_cond_init(&sf->orphan_cond, NULL);
 	if (pthread_create(&sf->orphan_thread, NULL, orphan_thread, sf) == 0)
@@ -99,6 +101,9 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 	}
 	pthread_cond_destroy(&sf->orphan_cond);
 	pthread_mutex_destroy(&sf->orphan_lock);
+	sfs_data_wait_all(sf);
+	pthread_cond_destroy(&sf->inflight_cond);
+	pthread_mutex_destroy(&sf->inflight_lock);
 	RB_FOREACH_SAFE(o, open_tree, &sf->opens, next) {
 		RB_REMOVE(open_tree, &sf->opens, o);
 		free(o);
@@ -588,7 +593,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && (uint64_t)attr->st_size != le64toh(di->size)) {
 		if ((uint64_t)attr->st_size < le64toh(di->size))
-			ret = sfs_data_truncate(fs, ino, di, (uint64_t)attr->st_size, seq);
+			ret = sfs_data_truncate(sf, ino, di, (uint64_t)attr->st_size, seq);
 		if (!ret)
 			ret = sfs_inode_data_changed(fs, ino, di, seq);
 		if (ret)

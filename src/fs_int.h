@@ -19,6 +19,8 @@
 #include "fs.h"
 #include "scoutfs/format.h"
 
+struct sfs_inflight;
+
 struct open_ino {
 	RB_ENTRY(open_ino) node;
 	uint64_t ino;
@@ -37,6 +39,14 @@ struct sfs_fuse {
 	pthread_rwlock_t data_locks[SFS_INO_LOCKS];	/* file contents, hashed too */
 	pthread_mutex_t opens_lock;
 	struct open_tree opens;
+
+	/*
+	 * File data writes in flight (data.c): replied to, still being
+	 * written.  Reads and writes of blocks they cover wait for them.
+	 */
+	pthread_mutex_t inflight_lock;
+	pthread_cond_t inflight_cond;
+	struct sfs_inflight *inflight;	/* inflight_lock: a list */
 
 	/* the orphan scan (fs.c) */
 	pthread_t orphan_thread;

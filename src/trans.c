@@ -101,6 +101,15 @@ struct sfs_trans {
 	struct sfs_extents data_taken;
 	struct sfs_extents data_freed;
 	bool force_commit;		/* lock: commit even with no dirty items */
+
+	/*
+	 * File data writes still in flight (lock): a commit waits for them
+	 * before it writes the items that point to their blocks.  A failed
+	 * one is reported to the syncs of the next commit.
+	 */
+	uint64_t data_ios;
+	int data_err;
+	pthread_cond_t io_cond;
 };
 
 /* ------------------------------------------------------------------ */
@@ -428,6 +437,7 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 				.chunk = trans->opts.commit_chunk_items,
 				.bufs = trans->chunk_bufs };
 	bool committed = false, force;
+	int data_err;
 	double t[6];
 	size_t blocks = 0;
 	int ret;
@@ -437,6 +447,11 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	pthread_mutex_lock(&trans->lock);
 	force = trans->force_commit;
 	trans->force_commit = false;
+	/* the data the items point to is written first (no new writes: we hold it all) */
+	while (trans->data_ios)
+		pthread_cond_wait(&trans->io_cond, &trans->lock);
+	data_err = trans->data_err;
+	trans->data_err = 0;
 	pthread_mutex_unlock(&trans->lock);
 	if (sfs_item_dirty_count(fs) == 0 && !force && !trans->data_taken.nr &&
 	    !trans->data_freed.nr)
@@ -469,7 +484,7 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	pthread_mutex_lock(&trans->lock);
 	trans->committed_seq = le64toh(lt.get_trans_seq);
 	pthread_mutex_unlock(&trans->lock);
-	sync_finished(trans, ticket, 0);
+	sync_finished(trans, ticket, data_err);
 	committed = true;
 
 	sfs_item_commit_done(fs);
@@ -577,6 +592,7 @@ int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 	pthread_rwlockattr_destroy(&attr);
 	pthread_mutex_init(&trans->lock, NULL);
 	pthread_mutex_init(&trans->data_lock, NULL);
+	pthread_cond_init(&trans->io_cond, NULL);
 	pthread_cond_init(&trans->cond, NULL);
 	pthread_cond_init(&trans->done_cond, NULL);
 
@@ -615,6 +631,7 @@ void sfs_trans_destroy(struct sfs_fs *fs)
 	pthread_cond_destroy(&trans->done_cond);
 	pthread_cond_destroy(&trans->cond);
 	pthread_mutex_destroy(&trans->data_lock);
+	pthread_cond_destroy(&trans->io_cond);
 	pthread_mutex_destroy(&trans->lock);
 	pthread_rwlock_destroy(&trans->hold_lock);
 	free(trans);
@@ -825,4 +842,25 @@ int sfs_trans_commit_for_space(struct sfs_fs *fs)
 	trans->force_commit = true;
 	pthread_mutex_unlock(&trans->lock);
 	return sfs_trans_sync(fs);
+}
+
+void sfs_trans_data_io_begin(struct sfs_fs *fs)
+{
+	struct sfs_trans *trans = fs->trans;
+
+	pthread_mutex_lock(&trans->lock);
+	trans->data_ios++;
+	pthread_mutex_unlock(&trans->lock);
+}
+
+void sfs_trans_data_io_end(struct sfs_fs *fs, int err)
+{
+	struct sfs_trans *trans = fs->trans;
+
+	pthread_mutex_lock(&trans->lock);
+	if (err && !trans->data_err)
+		trans->data_err = err;
+	if (--trans->data_ios == 0)
+		pthread_cond_broadcast(&trans->io_cond);
+	pthread_mutex_unlock(&trans->lock);
 }

@@ -50,6 +50,14 @@ int sfs_trans_free_data(struct sfs_fs *fs, uint64_t start, uint64_t len);
 /* commit (even with no dirty items) so the server refills the next transaction and sees what it needs (merges); not held */
 int sfs_trans_commit_for_space(struct sfs_fs *fs);
 
+/*
+ * A file data write in the background: begun with the transaction held,
+ * ended from its completion (err 0 or -errno).  A commit waits for every
+ * one begun before it; a failure makes the syncs of that commit fail.
+ */
+void sfs_trans_data_io_begin(struct sfs_fs *fs);
+void sfs_trans_data_io_end(struct sfs_fs *fs, int err);
+
 /* the seq of the last committed transaction */
 uint64_t sfs_trans_committed_seq(struct sfs_fs *fs);
 
