@@ -15,9 +15,11 @@
  * flags are merged as they are written.
  *
  * Data goes to the device before the extent items that reference it can
- * commit: a write holds the transaction from the moment it maps blocks
- * until their I/O completed, so no commit (which flushes the data device
- * before COMMIT_LOG_TREES) can take the items without the data.  Blocks
+ * commit: a write maps its blocks and submits their I/O with the
+ * transaction held and is answered at once; the I/O stays "in flight"
+ * (see below) and a commit, which needs the transaction exclusively,
+ * first waits for every data write begun in it (sfs_trans_data_io_*),
+ * then flushes the data device before COMMIT_LOG_TREES.  Blocks
  * that already held the file's data are overwritten in place; new blocks
  * come from the transaction's data allocator (trans.c) and freed blocks
  * are reused only after the freeing transaction is durable.
