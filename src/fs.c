@@ -501,6 +501,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	    (conn->capable & FUSE_CAP_DONT_MASK))
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
+	/* open(O_TRUNC): the kernel truncates through setattr first (our truncate path) */
+	conn->want &= ~(unsigned int)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1U << 20;
 	/* sequential reads come in 1 MiB requests, several in flight (async reads) */
 	conn->max_readahead = 1U << 20;
