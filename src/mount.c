@@ -247,8 +247,15 @@ int sfs_mount_unmount(struct sfs_fs *fs)
 
 	/* the request in hand is finished; the server keeps the rest for others */
 	sfs_merge_destroy(fs);
-	if (fs->trans)
+	if (fs->trans) {
 		ret = sfs_trans_sync(fs);
+		/*
+		 * A sync returns once its commit is durable, while the commit
+		 * thread goes on to ask for the next transaction: let it finish
+		 * and stop, so nothing asks for one after the farewell.
+		 */
+		sfs_trans_stop(fs);
+	}
 	if (fs->client) {
 		err = sfs_client_farewell(fs);
 		if (!ret)

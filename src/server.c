@@ -1085,6 +1085,25 @@ static int op_alloc_inodes(struct sfs_server *server, struct server_op *op)
  * refill what it allocates from, and hand out a new seq.  A transaction
  * already open (a resend) is returned as it is.
  */
+/* 0 if rid is in mounted_clients; -ENOTCONN (logged) if it left or was reclaimed */
+static int is_mounted(struct sfs_server *server, uint64_t rid)
+{
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, rid, 0, 0, 0, 0);
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_btree_lookup(server->fs, &server->super->mounted_clients, &key, r);
+	free(r);
+	if (ret == -ENOENT) {
+		sfs_warn(server->fs, "server: rid %016llx is not mounted (it left or was reclaimed): request refused",
+			 (unsigned long long)rid);
+		ret = -ENOTCONN;
+	}
+	return ret;
+}
+
 static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 {
 	struct scoutfs_super_block *super = server->super;
@@ -1094,6 +1113,10 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 	bool fin;
 	int ret;
 
+	/* only a mount that greeted and has not left gets a transaction */
+	ret = is_mounted(server, op->rid);
+	if (ret)
+		return ret;
 	ret = find_log_trees(server, op->rid, &lt);
 	if (ret == -ENOENT) {
 		memset(&lt, 0, sizeof(lt));

@@ -609,6 +609,21 @@ out:
 	return ret;
 }
 
+void sfs_trans_stop(struct sfs_fs *fs)
+{
+	struct sfs_trans *trans = fs->trans;
+
+	if (!trans || !trans->thread_started)
+		return;
+	pthread_mutex_lock(&trans->lock);
+	trans->stopping = true;
+	pthread_cond_broadcast(&trans->cond);
+	pthread_cond_broadcast(&trans->done_cond);
+	pthread_mutex_unlock(&trans->lock);
+	pthread_join(trans->thread, NULL);
+	trans->thread_started = false;
+}
+
 void sfs_trans_destroy(struct sfs_fs *fs)
 {
 	struct sfs_trans *trans = fs->trans;
@@ -616,13 +631,7 @@ void sfs_trans_destroy(struct sfs_fs *fs)
 
 	if (!trans)
 		return;
-	if (trans->thread_started) {
-		pthread_mutex_lock(&trans->lock);
-		trans->stopping = true;
-		pthread_cond_broadcast(&trans->cond);
-		pthread_mutex_unlock(&trans->lock);
-		pthread_join(trans->thread, NULL);
-	}
+	sfs_trans_stop(fs);
 	for (i = 0; i < COMMIT_BUFS; i++)
 		free(trans->chunk_bufs[i]);
 	exts_free(&trans->data_avail);

@@ -23,6 +23,8 @@ struct sfs_trans_opts {
 
 /* needs fs->client and fs->item; opens the first transaction */
 int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts);
+/* stop the commit thread once its commit in hand is done (no more commits) */
+void sfs_trans_stop(struct sfs_fs *fs);
 /* stops the commit thread; uncommitted items are not written */
 void sfs_trans_destroy(struct sfs_fs *fs);
 
