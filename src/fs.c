@@ -506,6 +506,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1U << 20;
 	/* sequential reads come in 1 MiB requests, several in flight (async reads) */
 	conn->max_readahead = 1U << 20;
+	/* the kernel's default of 12 background requests caps reads in flight */
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

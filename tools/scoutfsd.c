@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,6 +358,14 @@ int main(int argc, char **argv)
 	char err[256] = "", why[768], *fopts = NULL;
 	int pipefd[2] = { -1, -1 };
 	int c, ret;
+
+	/*
+	 * Data requests take 1 MiB buffers: keep them on the heap rather than
+	 * mapping and faulting in fresh pages for each (glibc maps anything
+	 * over its threshold and returns it at free).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	sfs_options_init(&opts);
 	while ((c = getopt_long(argc, argv, "fdo:hV", lopts, NULL)) != -1) {
