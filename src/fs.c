@@ -501,6 +501,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	    (conn->capable & FUSE_CAP_DONT_MASK))
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * No attribute check before every read: nothing but this kernel changes
+	 * a file on a single node, and other nodes' changes will arrive as
+	 * explicit invalidations (ARCHITECTURE.md section 4), not by polling.
+	 */
+	conn->want &= ~(unsigned int)FUSE_CAP_AUTO_INVAL_DATA;
 	/* open(O_TRUNC): the kernel truncates through setattr first (our truncate path) */
 	conn->want &= ~(unsigned int)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1U << 20;
