@@ -348,9 +348,12 @@ static int write_blocks(struct sfs_fs *fs, const void *buf, uint64_t map, uint64
 	return sfs_block_pwrite(fs, SFS_DEV_DATA, buf, nr << BLK_SHIFT, map << BLK_SHIFT);
 }
 
-/* zero bytes [from, BLK_SIZE) of the file's block iblock, if it holds data */
-static int zero_block_tail(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock,
-			   unsigned int from)
+/*
+ * Zero bytes [from, to) of the file's block iblock if it holds data: the
+ * tail truncate keeps, a punch's partial edges.
+ */
+static int zero_partial(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock, unsigned int from,
+			unsigned int to)
 {
 	struct sfs_fs *fs = sf->fs;
 	struct ext e;
@@ -372,7 +375,7 @@ static int zero_block_tail(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock,
 		return -ENOMEM;
 	ret = read_blocks(fs, buf, map, 1);
 	if (!ret) {
-		memset((char *)buf + from, 0, BLK_SIZE - from);
+		memset((char *)buf + from, 0, to - from);
 		ret = write_blocks(fs, buf, map, 1);
 	}
 	free(buf);
@@ -396,7 +399,8 @@ int sfs_data_truncate(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *d
 	hole.len = SFS_DATA_MAX_BLOCKS - first;
 	ret = set_range(fs, ino, di, &hole, true, seq);
 	if (!ret && (size & BLK_MASK))
-		ret = zero_block_tail(sf, ino, size >> BLK_SHIFT, (unsigned int)(size & BLK_MASK));
+		ret = zero_partial(sf, ino, size >> BLK_SHIFT, (unsigned int)(size & BLK_MASK),
+				   BLK_SIZE);
 	return ret;
 }
 
@@ -835,37 +839,6 @@ unlock:
 /* ------------------------------------------------------------------ */
 /* fallocate                                                            */
 /* ------------------------------------------------------------------ */
-
-/* zero bytes [from, to) of block iblock if it holds data (a punch's edges) */
-static int zero_partial(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock, unsigned int from,
-			unsigned int to)
-{
-	struct sfs_fs *fs = sf->fs;
-	struct ext e;
-	uint64_t map;
-	void *buf;
-	int ret;
-
-	wait_inflight(sf, ino, iblock, iblock + 1);
-	ret = ext_next(fs, ino, iblock, &e);
-	if (ret == -ENOENT)
-		return 0;
-	if (ret)
-		return ret;
-	if (e.start > iblock || !e.map || (e.flags & (SCOUTFS_SEF_UNWRITTEN | SCOUTFS_SEF_OFFLINE)))
-		return 0;
-	map = e.map + (iblock - e.start);
-	buf = alloc_io_buf(BLK_SIZE);
-	if (!buf)
-		return -ENOMEM;
-	ret = read_blocks(fs, buf, map, 1);
-	if (!ret) {
-		memset((char *)buf + from, 0, to - from);
-		ret = write_blocks(fs, buf, map, 1);
-	}
-	free(buf);
-	return ret;
-}
 
 static int punch_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
 			uint64_t off, uint64_t len, uint64_t seq)

@@ -902,40 +902,60 @@ static int bad_stored_acl(struct sfs_fs *fs, uint64_t ino, const char *name)
 	return -EIO;
 }
 
+/*
+ * A stored ACL (name of ino) and a copy of it to change: its length, with
+ * *n its entries; -ENODATA if there is none, -EIO (logged) if malformed.
+ */
+static int load_acl(struct sfs_fs *fs, uint64_t ino, const char *name, uint8_t **acl,
+		    uint8_t **copy, int *n)
+{
+	int len;
+
+	*acl = NULL;
+	*copy = NULL;
+	len = get_alloc(fs, ino, name, acl);
+	if (len < 0)
+		return len;
+	*n = acl_check(*acl, (size_t)len);
+	if (*n < 0) {
+		len = bad_stored_acl(fs, ino, name);
+		goto fail;
+	}
+	*copy = malloc((size_t)len);
+	if (!*copy) {
+		len = -ENOMEM;
+		goto fail;
+	}
+	memcpy(*copy, *acl, (size_t)len);
+	return len;
+fail:
+	free(*acl);
+	*acl = NULL;
+	return len;
+}
+
 int sfs_xattr_acl_create(struct sfs_fs *fs, uint64_t dir, uint64_t ino,
 			 struct scoutfs_inode *di, uint32_t umask, uint64_t seq)
 {
 	uint32_t mode = le32toh(di->mode);
-	uint8_t *def = NULL, *acc = NULL;
+	uint8_t *def, *acc;
 	int len, n, not_equiv, ret;
 
 	if (S_ISLNK(mode))
 		return 0;
-	len = get_alloc(fs, dir, SFS_XATTR_ACL_DEFAULT, &def);
+	len = load_acl(fs, dir, SFS_XATTR_ACL_DEFAULT, &def, &acc, &n);
 	if (len == -ENODATA) {
 		di->mode = htole32(mode & ~(umask & 0777));
 		return 0;
 	}
 	if (len < 0)
 		return len;
-	n = acl_check(def, (size_t)len);
-	if (n < 0) {
-		ret = bad_stored_acl(fs, dir, SFS_XATTR_ACL_DEFAULT);
-		goto out;
-	}
-	acc = malloc((size_t)len);
-	if (!acc) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(acc, def, (size_t)len);
 	not_equiv = acl_create_masq(acc, n, &mode);
 	di->mode = htole32(mode);
 	ret = (S_ISDIR(mode) ? sfs_xattr_set(fs, ino, di, SFS_XATTR_ACL_DEFAULT, def, (size_t)len,
 					     XATTR_CREATE, seq) : 0) ?:
 	      (not_equiv ? sfs_xattr_set(fs, ino, di, SFS_XATTR_ACL_ACCESS, acc, (size_t)len,
 					 XATTR_CREATE, seq) : 0);
-out:
 	free(acc);
 	free(def);
 	return ret;
@@ -944,32 +964,20 @@ out:
 int sfs_xattr_acl_chmod(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq)
 {
 	uint32_t mode = le32toh(di->mode);
-	uint8_t *acl = NULL, *was = NULL;
+	uint8_t *was, *acl;
 	int len, n, ret;
 
 	if (S_ISLNK(mode))
 		return 0;
-	len = get_alloc(fs, ino, SFS_XATTR_ACL_ACCESS, &acl);
+	len = load_acl(fs, ino, SFS_XATTR_ACL_ACCESS, &was, &acl, &n);
 	if (len == -ENODATA)
 		return 0;
 	if (len < 0)
 		return len;
-	n = acl_check(acl, (size_t)len);
-	if (n < 0) {
-		ret = bad_stored_acl(fs, ino, SFS_XATTR_ACL_ACCESS);
-		goto out;
-	}
-	was = malloc((size_t)len);
-	if (!was) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(was, acl, (size_t)len);
 	acl_chmod_masq(acl, n, mode);
 	ret = memcmp(was, acl, (size_t)len) == 0 ? 0 :
 	      sfs_xattr_set(fs, ino, di, SFS_XATTR_ACL_ACCESS, acl, (size_t)len,
 			    XATTR_REPLACE, seq);
-out:
 	free(was);
 	free(acl);
 	return ret;
