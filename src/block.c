@@ -1999,45 +1999,57 @@ out:
 	return ret;
 }
 
-int sfs_block_pwrite(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len, uint64_t off)
+/* may len bytes at off be written to dev?  *d_ret is the device */
+static int raw_write_check(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len,
+			   uint64_t off, struct sfs_bdev **d_ret)
 {
 	struct sfs_block_state *st = fs->block;
 	struct sfs_bdev *d = dev_get(st, dev);
-	struct sfs_io io;
-	char why[128];
 	int ret;
 
-	if (!d) {
-		ret = -ENODEV;
-		goto out;
-	}
-	if (st->read_only) {
-		ret = -EROFS;
-		goto out;
-	}
+	if (!d)
+		return -ENODEV;
+	if (st->read_only)
+		return -EROFS;
 	ret = raw_check(fs, d, buf, len, off);
-	if (ret || len == 0)
-		goto out;
+	if (ret)
+		return ret;
 	if (dev_write_past_end(d, off, 0, len)) {
-		sfs_err(fs,
-			"%s device: write of %zu bytes at %llu: past the device end (%llu bytes)",
-			d->name, len, (unsigned long long)off,
-			(unsigned long long)dev_size_load(d));
-		ret = -EIO;
-		goto out;
+		sfs_err(fs, "%s device: write of %zu bytes at %llu: past the device end (%llu bytes)",
+			d->name, len, (unsigned long long)off, (unsigned long long)dev_size_load(d));
+		return -EIO;
 	}
+	*d_ret = d;
+	return 0;
+}
 
-	io_init(&io, d, IO_WRITE, (void *)buf, len, off);
-	ret = io_run_one(st, &io);
-	if (ret) {
+/* a raw write of len bytes at off completed: its error logged, or the image grown */
+static int raw_write_done(struct sfs_fs *fs, struct sfs_bdev *d, const struct sfs_io *io,
+			  size_t len, uint64_t off)
+{
+	int err = io_errno(io);
+	char why[128];
+
+	if (err)
 		sfs_err(fs, "%s device: write of %zu bytes at %llu: %s", d->name, len,
-			(unsigned long long)off, io_why(&io, why, sizeof(why)));
-		goto out;
-	}
-	if (!d->is_bdev)
+			(unsigned long long)off, io_why(io, why, sizeof(why)));
+	else if (!d->is_bdev)
 		dev_size_grow(d, off + len);
-out:
-	return ret;
+	return err;
+}
+
+int sfs_block_pwrite(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len, uint64_t off)
+{
+	struct sfs_bdev *d;
+	struct sfs_io io;
+	int ret;
+
+	ret = raw_write_check(fs, dev, buf, len, off, &d);
+	if (ret || len == 0)
+		return ret;
+	io_init(&io, d, IO_WRITE, (void *)buf, len, off);
+	io_run_one(fs->block, &io);
+	return raw_write_done(fs, d, &io, len, off);
 }
 
 /* a background write: the io first, so the completion finds the rest */
@@ -2055,40 +2067,25 @@ struct async_write {
 static void async_write_done(struct sfs_block_state *st, struct sfs_io *io)
 {
 	struct async_write *aw = (struct async_write *)io;
-	int err = io_errno(io);
-	char why[128];
 
 	(void)st;
-	if (err)
-		sfs_err(aw->fs, "%s device: write of %zu bytes at %llu: %s", aw->d->name, aw->len,
-			(unsigned long long)aw->off, io_why(io, why, sizeof(why)));
-	else if (!aw->d->is_bdev)
-		dev_size_grow(aw->d, aw->off + aw->len);
-	aw->cb(aw->arg, err);
+	aw->cb(aw->arg, raw_write_done(aw->fs, aw->d, io, aw->len, aw->off));
 	free(aw);
 }
 
 int sfs_block_pwrite_async(struct sfs_fs *fs, enum sfs_dev dev, const void *buf, size_t len,
 			   uint64_t off, void (*cb)(void *arg, int err), void *arg)
 {
-	struct sfs_block_state *st = fs->block;
-	struct sfs_bdev *d = dev_get(st, dev);
 	struct async_write *aw;
+	struct sfs_bdev *d;
 	struct sfs_io *io;
 	int ret;
 
-	if (!d)
-		return -ENODEV;
-	if (st->read_only)
-		return -EROFS;
-	ret = raw_check(fs, d, buf, len, off);
+	if (len == 0)
+		return -EINVAL;
+	ret = raw_write_check(fs, dev, buf, len, off, &d);
 	if (ret)
 		return ret;
-	if (len == 0 || dev_write_past_end(d, off, 0, len)) {
-		sfs_err(fs, "%s device: write of %zu bytes at %llu: past the device end (%llu bytes)",
-			d->name, len, (unsigned long long)off, (unsigned long long)dev_size_load(d));
-		return -EIO;
-	}
 	aw = calloc(1, sizeof(*aw));
 	if (!aw)
 		return -ENOMEM;
@@ -2101,7 +2098,7 @@ int sfs_block_pwrite_async(struct sfs_fs *fs, enum sfs_dev dev, const void *buf,
 	aw->cb = cb;
 	aw->arg = arg;
 	io = &aw->io;
-	io_submit_batch(st, &io, 1);
+	io_submit_batch(fs->block, &io, 1);
 	return 0;
 }
 

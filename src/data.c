@@ -90,18 +90,15 @@ static int ext_next(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, struct ext
 	struct sfs_item_range lock = sfs_inode_lock(ino);
 	struct scoutfs_key key = ext_key(ino, iblock, 0);
 	struct scoutfs_key last = ext_key(ino, UINT64_MAX, UINT64_MAX);
-	struct sfs_btree_item_ret *r;
+	struct sfs_btree_item_ret ret_item, *r = &ret_item;
 	struct scoutfs_data_extent_val ev;
 	uint64_t elast;
 	int ret;
 
 	last._sk_fourth = 255;
-	r = malloc(sizeof(*r));
-	if (!r)
-		return -ENOMEM;
 	ret = sfs_item_next(fs, &key, &last, &lock, r);
 	if (ret)
-		goto out;
+		return ret;
 	elast = le64toh(r->key._sk_second);
 	e->len = le64toh(r->key._sk_third);
 	memcpy(&ev, r->val, r->val_len < sizeof(ev) ? r->val_len : sizeof(ev));
@@ -112,15 +109,12 @@ static int ext_next(struct sfs_fs *fs, uint64_t ino, uint64_t iblock, struct ext
 		sfs_err(fs, "inode %llu: malformed data extent item (last %llu len %llu, %u bytes)",
 			(unsigned long long)ino, (unsigned long long)elast,
 			(unsigned long long)e->len, r->val_len);
-		ret = -EIO;
-		goto out;
+		return -EIO;
 	}
 	e->start = elast - e->len + 1;
 	e->map = le64toh(ev.blkno);
 	e->flags = ev.flags;
-out:
-	free(r);
-	return ret;
+	return 0;
 }
 
 static int ext_insert(struct sfs_fs *fs, uint64_t ino, const struct ext *e, uint64_t seq)
@@ -242,6 +236,30 @@ static int set_range(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
 		n.len += e.len;
 	}
 	return ext_insert(fs, ino, &n, seq);
+}
+
+/*
+ * A file's contents, locked in the order of fs_int.h: to read (ns and the
+ * data lock shared) or to change (the data lock exclusive and the inode
+ * lock too, as a change writes the inode item).
+ */
+static void contents_lock(struct sfs_fuse *sf, uint64_t ino, bool change)
+{
+	pthread_rwlock_rdlock(&sf->ns);
+	if (change) {
+		pthread_rwlock_wrlock(sfs_fuse_data_lock(sf, ino));
+		pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+	} else {
+		pthread_rwlock_rdlock(sfs_fuse_data_lock(sf, ino));
+	}
+}
+
+static void contents_unlock(struct sfs_fuse *sf, uint64_t ino, bool change)
+{
+	if (change)
+		pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
+	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
+	pthread_rwlock_unlock(&sf->ns);
 }
 
 /* ------------------------------------------------------------------ */
@@ -723,9 +741,7 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 		return;
 	}
 again:
-	pthread_rwlock_rdlock(&sf->ns);
-	pthread_rwlock_wrlock(sfs_fuse_data_lock(sf, ino));
-	pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+	contents_lock(sf, ino, true);
 	ret = sfs_trans_hold(fs, true, &seq);
 	if (!ret) {
 		ret = sfs_inode_read(fs, ino, &di);
@@ -735,9 +751,7 @@ again:
 			ret = write_locked(sf, ino, &di, src, size, (uint64_t)off, seq, &written);
 		sfs_trans_release(fs);
 	}
-	pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
-	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
-	pthread_rwlock_unlock(&sf->ns);
+	contents_unlock(sf, ino, true);
 
 	if (ret == -ENOSPC && !retried) {
 		/* this transaction's data space is used up: the next one gets more */
@@ -805,8 +819,7 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int ret;
 
 	(void)fi;
-	pthread_rwlock_rdlock(&sf->ns);
-	pthread_rwlock_rdlock(sfs_fuse_data_lock(sf, ino));
+	contents_lock(sf, ino, false);
 	ret = sfs_inode_read(fs, ino, &di);
 	if (ret)
 		goto unlock;
@@ -827,8 +840,7 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	wait_inflight(sf, ino, b0, b1);
 	ret = read_range(fs, ino, b0, b1, buf);
 unlock:
-	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
-	pthread_rwlock_unlock(&sf->ns);
+	contents_unlock(sf, ino, false);
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
@@ -928,9 +940,7 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 	b1 = (end + BLK_MASK) >> BLK_SHIFT;
 
 	while (!done) {
-		pthread_rwlock_rdlock(&sf->ns);
-		pthread_rwlock_wrlock(sfs_fuse_data_lock(sf, ino));
-		pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+		contents_lock(sf, ino, true);
 		ret = sfs_trans_hold(fs, !punch, &seq);
 		if (!ret) {
 			ret = sfs_inode_read(fs, ino, &di);
@@ -959,9 +969,7 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 			}
 			sfs_trans_release(fs);
 		}
-		pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
-		pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
-		pthread_rwlock_unlock(&sf->ns);
+		contents_unlock(sf, ino, true);
 		if (ret == -ENOSPC && !retried) {
 			retried = true;
 			ret = sfs_trans_commit_for_space(fs);
@@ -1052,12 +1060,10 @@ void sfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		sfs_fuse_reply_err(req, -ENXIO);
 		return;
 	}
-	pthread_rwlock_rdlock(&sf->ns);
-	pthread_rwlock_rdlock(sfs_fuse_data_lock(sf, ino));
+	contents_lock(sf, ino, false);
 	ret = sfs_inode_read(sf->fs, ino, &di) ?:
 	      seek_locked(sf->fs, ino, le64toh(di.size), (uint64_t)off, whence, &res);
-	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
-	pthread_rwlock_unlock(&sf->ns);
+	contents_unlock(sf, ino, false);
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else

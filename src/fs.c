@@ -346,6 +346,7 @@ static int scan_one(struct sfs_fuse *sf, uint64_t ino)
 	struct scoutfs_inode di;
 	struct scoutfs_key key;
 	uint64_t seq;
+	bool gone;
 	int ret;
 
 	pthread_rwlock_wrlock(&sf->ns);
@@ -353,10 +354,12 @@ static int scan_one(struct sfs_fuse *sf, uint64_t ino)
 		ret = 0;
 		goto unlock;
 	}
+	/* ns is held exclusively from here on: the inode read stays true */
 	ret = sfs_inode_read(fs, ino, &di);
-	if (ret && ret != -ENOENT)
+	gone = ret == -ENOENT;
+	if (ret && !gone)
 		goto unlock;
-	if (!ret && le32toh(di.nlink) > 0) {
+	if (!gone && le32toh(di.nlink) > 0) {
 		/* linked again? not possible for an orphan; leave it, loudly */
 		sfs_warn(fs, "orphan item for inode %llu, which has %u links: kept",
 			 (unsigned long long)ino, le32toh(di.nlink));
@@ -366,19 +369,16 @@ static int scan_one(struct sfs_fuse *sf, uint64_t ino)
 	ret = sfs_trans_hold(fs, false, &seq);
 	if (ret)
 		goto unlock;
-	if (ret == 0 && sfs_inode_read(fs, ino, &di) == -ENOENT) {
+	if (gone) {
+		/* a stale orphan item: the inode went already */
 		key = orphan_key(ino);
 		ret = sfs_item_delete_force(fs, &key, seq, &all);
 	} else {
 		ret = delete_inode_items(fs, ino, &di, seq);
 	}
 	sfs_trans_release(fs);
-	if (!ret) {
-		pthread_mutex_lock(&sf->orphan_lock);
-		sf->orphans_deleted++;
-		pthread_mutex_unlock(&sf->orphan_lock);
+	if (!ret)
 		sfs_info(fs, "orphan scan: deleted unlinked inode %llu", (unsigned long long)ino);
-	}
 unlock:
 	pthread_rwlock_unlock(&sf->ns);
 	return ret;

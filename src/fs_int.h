@@ -54,7 +54,6 @@ struct sfs_fuse {
 	pthread_mutex_t orphan_lock;
 	pthread_cond_t orphan_cond;
 	bool stopping;			/* orphan_lock */
-	uint64_t orphans_deleted;	/* orphan_lock: by scans, for logs and tests */
 };
 
 static inline struct sfs_fuse *sf_of(fuse_req_t req)

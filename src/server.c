@@ -1618,33 +1618,18 @@ static void *server_worker(void *arg)
 	struct sfs_server *server = arg;
 	struct server_op *batch, *op;
 	bool failed, maint, maint_turn_taken = false, reclaim;
-	struct timespec abs;
 	int ret;
 
 	for (;;) {
 		pthread_mutex_lock(&server->lock);
 		while (!server->queue && !server->stopping && !(server->maint && !server->failed) &&
 		       !(reclaim_due(server) && !server->failed)) {
-			if (server->absent_nr) {
-				/* the condvar waits on CLOCK_REALTIME: convert */
-				struct timespec now_m, now_r;
-
-				clock_gettime(CLOCK_MONOTONIC, &now_m);
-				clock_gettime(CLOCK_REALTIME, &now_r);
-				abs.tv_sec = now_r.tv_sec + (server->reclaim_at.tv_sec - now_m.tv_sec);
-				abs.tv_nsec = now_r.tv_nsec + (server->reclaim_at.tv_nsec - now_m.tv_nsec);
-				while (abs.tv_nsec < 0) {
-					abs.tv_nsec += 1000000000;
-					abs.tv_sec--;
-				}
-				while (abs.tv_nsec >= 1000000000) {
-					abs.tv_nsec -= 1000000000;
-					abs.tv_sec++;
-				}
-				pthread_cond_timedwait(&server->cond, &server->lock, &abs);
-			} else {
+			/* cond runs on CLOCK_MONOTONIC, as reclaim_at */
+			if (server->absent_nr)
+				pthread_cond_timedwait(&server->cond, &server->lock,
+						       &server->reclaim_at);
+			else
 				pthread_cond_wait(&server->cond, &server->lock);
-			}
 		}
 		reclaim = reclaim_due(server) && !server->failed && !server->stopping;
 		failed = server->failed;
@@ -1812,6 +1797,7 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 {
 	struct sfs_net_opts nopts = { 0 };
 	struct sfs_server *server;
+	pthread_condattr_t cattr;
 	int ret;
 
 	if (fs->server)
@@ -1843,7 +1829,10 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	if (!server->opts.reconnect_ms)
 		server->opts.reconnect_ms = 30000;
 	pthread_mutex_init(&server->lock, NULL);
-	pthread_cond_init(&server->cond, NULL);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&server->cond, &cattr);
+	pthread_condattr_destroy(&cattr);
 	server->queue_tail = &server->queue;
 	sfs_block_writer_init(&server->wri);
 

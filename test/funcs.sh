@@ -142,3 +142,30 @@ t_golden() {
 		t_fail "output differs from test/golden/$1.out"
 	fi
 }
+
+# t_sbin_helpers: /sbin/mount.scoutfs and /sbin/mount.fuse.scoutfsd are
+# this tree's tools/mount.scoutfs (in $HELPER) for the test: linked when
+# missing (removed at exit), used when already the same file, never
+# replaced (the test skips).  One test at a time holds them (tests run in
+# parallel): the lock's fd 9 must be closed (9>&-) for every command that
+# may leave a daemon behind.  Skips without root or /dev/fuse.
+t_sbin_helpers() {
+	local h
+	[ "$(id -u)" -eq 0 ] || t_skip "mounting needs root"
+	[ -e /dev/fuse ] || t_skip "no /dev/fuse"
+	HELPER="$SFS_SOURCE_DIR/tools/mount.scoutfs"
+	[ -f "$HELPER" ] || t_fail "no mount helper at $HELPER"
+	T_LINKS=()
+	trap 't_cleanup; rm -f "${T_LINKS[@]}"' EXIT
+	exec 9>/tmp/scoutfs-test-sbin-helpers.lock
+	flock -w 600 9 || t_fail "the /sbin helper lock stayed taken for 10 minutes"
+	for h in mount.scoutfs mount.fuse.scoutfsd; do
+		if [ -e "/sbin/$h" ] || [ -L "/sbin/$h" ]; then
+			cmp -s "/sbin/$h" "$HELPER" ||
+				t_skip "/sbin/$h is not this build's tools/mount.scoutfs; not replacing it"
+		else
+			ln -s "$HELPER" "/sbin/$h" || t_fail "cannot link /sbin/$h"
+			T_LINKS+=("/sbin/$h")
+		fi
+	done
+}

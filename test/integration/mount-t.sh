@@ -5,8 +5,8 @@
 # makes scoutfsd unmount cleanly and exit (0, its log says so) and a
 # remount finds the file.  The same for `mount -t fuse.scoutfsd` (mount(8)
 # runs /sbin/mount.fuse.scoutfsd, the same helper) and for the generic FUSE
-# helper, `mount -t fuse scoutfsd#DATA MNT` (mount.fuse3 runs scoutfsd
-# from PATH).
+# helper, `mount -t fuse scoutfsd#DATA MNT` (mount.fuse3 runs the program
+# named before the #).
 #
 # /sbin/mount.scoutfs and /sbin/mount.fuse.scoutfsd are this build's
 # tools/mount.scoutfs: linked there for the test when missing (and removed
@@ -16,26 +16,8 @@
 
 : "${SCOUTFSD:?run through meson test or test/run.sh}"
 : "${SFS_SOURCE_DIR:?run through meson test or test/run.sh}"
-[ "$(id -u)" -eq 0 ] || t_skip "mounting needs root"
-[ -e /dev/fuse ] || t_skip "no /dev/fuse"
-HELPER="$SFS_SOURCE_DIR/tools/mount.scoutfs"
-[ -f "$HELPER" ] || t_fail "no mount helper at $HELPER"
 
-# the /sbin links, one test at a time (they run in parallel); the lock's
-# fd is closed for every command that may leave a daemon behind
-T_LINKS=()
-trap 't_cleanup; rm -f "${T_LINKS[@]}"' EXIT
-exec 9>/tmp/scoutfs-test-sbin-helpers.lock
-flock -w 600 9 || t_fail "the /sbin helper lock stayed taken for 10 minutes"
-for h in mount.scoutfs mount.fuse.scoutfsd; do
-	if [ -e "/sbin/$h" ] || [ -L "/sbin/$h" ]; then
-		cmp -s "/sbin/$h" "$HELPER" ||
-			t_skip "/sbin/$h is not this build's tools/mount.scoutfs; not replacing it"
-	else
-		ln -s "$HELPER" "/sbin/$h" || t_fail "cannot link /sbin/$h"
-		T_LINKS+=("/sbin/$h")
-	fi
-done
+t_sbin_helpers
 
 t_images 2G 4G
 t_mkfs

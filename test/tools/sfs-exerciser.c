@@ -54,6 +54,8 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 
+#include "sfs-rnd.h"
+
 #define LOG_RING 20
 #define VERIFY_EVERY 1000
 
@@ -102,56 +104,6 @@ static char ring[LOG_RING][160];
 static uint64_t counts[NR_OPS];
 static double op_time[NR_OPS], verify_time;
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* ------------------------------------------------------------------ */
-/* the PRNG: xoshiro256** seeded through splitmix64 */
-
-static uint64_t rs[4];
-
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rnd(void)
-{
-	uint64_t result = rotl(rs[1] * 5, 7) * 9;
-	uint64_t t = rs[1] << 17;
-
-	rs[2] ^= rs[0];
-	rs[3] ^= rs[1];
-	rs[1] ^= rs[2];
-	rs[0] ^= rs[3];
-	rs[2] ^= t;
-	rs[3] = rotl(rs[3], 45);
-	return result;
-}
-
-static uint64_t rnd_below(uint64_t n)
-{
-	return n ? rnd() % n : 0;
-}
-
-static bool chance(unsigned int pct)
-{
-	return rnd_below(100) < pct;
-}
 
 /* ------------------------------------------------------------------ */
 /* logging and failing */
@@ -716,12 +668,7 @@ int main(int argc, char **argv)
 	path = argv[optind];
 	if (!have_seed)
 		seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 16);
-	{
-		uint64_t x = seed;
-
-		for (int i = 0; i < 4; i++)
-			rs[i] = splitmix64(&x);
-	}
+	rnd_seed(seed);
 	page_size = sysconf(_SC_PAGESIZE);
 	sigaction(SIGBUS, &sa, NULL);
 	shadow = calloc(1, max_size + 1);
