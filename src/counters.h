@@ -60,7 +60,13 @@
 	X(log_merge_error)         \
 	X(log_merge_items)         \
 	X(log_merge_deletions)     \
-	X(log_merge_stale_logs)
+	X(log_merge_stale_logs)    \
+	X(ctl_connections)         \
+	X(ctl_refused)             \
+	X(ctl_requests)            \
+	X(ctl_errors)              \
+	X(ctl_malformed)           \
+	X(ctl_denied)
 
 enum sfs_counter {
 #define SFS_COUNTER_ENUM(name) SFS_CTR_##name,

@@ -212,6 +212,38 @@ int sfs_dir_readdir(struct sfs_fs *fs, uint64_t dir, uint64_t pos, sfs_dir_cb cb
 	return sfs_item_iterate(fs, &start, &last, &lock, readdir_cb, &rc);
 }
 
+struct backref_ctx {
+	struct sfs_fs *fs;
+	sfs_backref_cb cb;
+	void *arg;
+};
+
+static int backref_cb(void *arg, const struct scoutfs_key *key, const void *val,
+		      unsigned int val_len)
+{
+	struct backref_ctx *bc = arg;
+	struct sfs_dirent de;
+	const char *name;
+	unsigned int len;
+	int ret;
+
+	ret = parse_dirent(bc->fs, key, val, val_len, &de, &name, &len);
+	if (ret)
+		return ret;
+	return bc->cb(bc->arg, le64toh(key->_sk_second), &de, name, len);
+}
+
+int sfs_dir_backrefs(struct sfs_fs *fs, uint64_t ino, uint64_t dir, uint64_t pos,
+		     sfs_backref_cb cb, void *arg)
+{
+	struct sfs_item_range lock = sfs_inode_lock(ino);
+	struct scoutfs_key start = backref_key(ino, dir, pos);
+	struct scoutfs_key last = backref_key(ino, UINT64_MAX, UINT64_MAX);
+	struct backref_ctx bc = { .fs = fs, .cb = cb, .arg = arg };
+
+	return sfs_item_iterate(fs, &start, &last, &lock, backref_cb, &bc);
+}
+
 static int any_cb(void *arg, const struct sfs_dirent *de, const char *name, unsigned int len)
 {
 	(void)arg, (void)de, (void)name, (void)len;

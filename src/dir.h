@@ -42,6 +42,15 @@ int sfs_dir_readdir(struct sfs_fs *fs, uint64_t dir, uint64_t pos, sfs_dir_cb cb
 
 /* 0 if dir has no entries, -ENOTEMPTY if it has, or an error */
 int sfs_dir_empty(struct sfs_fs *fs, uint64_t dir);
+/*
+ * The names of ino (its LINK_BACKREF items) from (dir, pos) on, in
+ * (dir, pos) order: cb gets the directory and the entry.  A non-zero cb
+ * return stops the walk and is returned.
+ */
+typedef int (*sfs_backref_cb)(void *arg, uint64_t dir, const struct sfs_dirent *de,
+			      const char *name, unsigned int len);
+int sfs_dir_backrefs(struct sfs_fs *fs, uint64_t ino, uint64_t dir, uint64_t pos,
+		     sfs_backref_cb cb, void *arg);
 
 /* symlink targets: SYMLINK items of at most 896 bytes, the target with its NUL */
 int sfs_symlink_write(struct sfs_fs *fs, uint64_t ino, const char *target, uint64_t seq);

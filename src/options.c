@@ -26,8 +26,10 @@ void sfs_options_free(struct sfs_options *o)
 {
 	free(o->metadev_path);
 	free(o->fuse_opts);
+	free(o->run_dir);
 	o->metadev_path = NULL;
 	o->fuse_opts = NULL;
+	o->run_dir = NULL;
 }
 
 /* a decimal number in [min, max] */
@@ -117,6 +119,15 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 		o->orphan_scan_delay_ms = (uint32_t)v;
 		return ret;
 	}
+	if (strcmp(opt, "run_dir") == 0 && val) {
+		if (val[0] != '/') {
+			snprintf(err, err_len, "option run_dir: %s is not an absolute path", val);
+			return -EINVAL;
+		}
+		free(o->run_dir);
+		o->run_dir = strdup(val);
+		return o->run_dir ? 0 : -ENOMEM;
+	}
 	if (!val && (strcmp(opt, "acl") == 0 || strcmp(opt, "noacl") == 0)) {
 		o->acl = opt[0] == 'a';
 		return 0;
@@ -127,8 +138,9 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 	}
 	if (strcmp(opt, "quorum_slot_nr") == 0 || strcmp(opt, "data_prealloc_blocks") == 0 ||
 	    strcmp(opt, "data_prealloc_contig_only") == 0 ||
-	    strcmp(opt, "orphan_scan_delay_ms") == 0) {
-		snprintf(err, err_len, "option %s needs a value (%s=N)", opt, opt);
+	    strcmp(opt, "orphan_scan_delay_ms") == 0 || strcmp(opt, "run_dir") == 0) {
+		snprintf(err, err_len, "option %s needs a value (%s=%s)", opt, opt,
+			 strcmp(opt, "run_dir") ? "N" : "DIR");
 		return -EINVAL;
 	}
 	if (ignored(opt))

@@ -14,6 +14,7 @@ struct sfs_options {
 	bool data_prealloc_contig_only;	/* [1] */
 	uint32_t orphan_scan_delay_ms;	/* [10000] */
 	bool acl;			/* [acl] */
+	char *run_dir;			/* base of run directories [/run/scoutfsd] */
 	char *fuse_opts;		/* the rest, comma separated, for libfuse ("" if none) */
 };
 

@@ -1815,7 +1815,7 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	if (!server->opts.server_meta_target)
 		server->opts.server_meta_target = 1024;
 	if (!server->opts.meta_reserve)
-		server->opts.meta_reserve = 3 * 1024;
+		server->opts.meta_reserve = SFS_SERVER_META_RESERVE_DEF;
 	if (!server->opts.finalize_items)
 		server->opts.finalize_items = 65536;
 	if (!server->opts.max_log_trees)

@@ -22,6 +22,7 @@ struct sfs_server_opts {
 	uint64_t client_data_target;	/* a client's data_avail is refilled to [1048576] */
 	uint64_t server_meta_target;	/* the server's own lists are refilled to [1024] */
 	uint64_t meta_reserve;		/* below this much free meta, clients get LOW [3072] */
+#define SFS_SERVER_META_RESERVE_DEF 3072ULL
 	uint32_t linger_ms;		/* net session linger [60000] */
 	/* log merging (merge.c has the model) */
 	uint64_t finalize_items;	/* a log tree holding more items is finalized [65536] */

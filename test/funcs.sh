@@ -100,8 +100,11 @@ t_mount() {
 	: "${SCOUTFSD:?run through meson test or test/run.sh}"
 	mkdir -p "$mnt"
 	log="$T_DIR/scoutfsd.$(basename "$mnt").log"
-	"$SCOUTFSD" -f -o "metadev_path=$META,quorum_slot_nr=0${extra:+,$extra}" "$DATA" "$mnt" \
-		>>"$log" 2>&1 &
+	# the run directory (control socket) stays in the test's directory;
+	# the CLI finds it through SCOUTFS_RUN_DIR
+	export SCOUTFS_RUN_DIR="$T_DIR/run"
+	"$SCOUTFSD" -f -o "metadev_path=$META,quorum_slot_nr=0,run_dir=$SCOUTFS_RUN_DIR${extra:+,$extra}" \
+		"$DATA" "$mnt" >>"$log" 2>&1 &
 	pid=$!
 	T_PIDS+=("$pid")
 	T_MOUNTS+=("$mnt")

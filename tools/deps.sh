@@ -6,7 +6,7 @@
 SFS_DEB_PACKAGES=(
 	gcc libc6-dev pkg-config meson ninja-build python3
 	liburing-dev libfuse3-dev fuse3 libcmocka-dev uuid-dev libblkid-dev
-	libisal-dev libssl-dev libsystemd-dev libbsd-dev systemd
+	libisal-dev libssl-dev libsystemd-dev libbsd-dev libjson-c-dev systemd
 	util-linux e2fsprogs iproute2 coreutils diffutils attr acl
 )
 

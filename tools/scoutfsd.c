@@ -39,6 +39,9 @@
 #include "log.h"
 #include "mount.h"
 #include "options.h"
+#include "ctl.h"
+#include "ctl_ops.h"
+#include "counters.h"
 #include "quorum.h"
 #include "super.h"
 
@@ -339,6 +342,45 @@ static int preflight(const char *argv0, const struct sfs_options *opts, const ch
 	       check_devices(opts->metadev_path, data, opts->quorum_slot_nr, why, why_len);
 }
 
+/* the run directory and control socket of the mount on mnt */
+static int start_ctl(struct sfs_fs *fs, struct sfs_fuse *sf, const struct sfs_options *opts,
+		     const char *mnt, uint64_t fmt_vers)
+{
+	struct sfs_ctl_opts copts = {
+		.run_base = opts->run_dir,
+		.fmt_vers = fmt_vers,
+		.ops = sfs_ctl_ops,
+		.nr_ops = sfs_ctl_nr_ops,
+		.arg = sf,
+	};
+	char real[PATH_MAX];
+	char *mo = NULL;
+	int ret;
+
+	if (!realpath(mnt, real))
+		snprintf(real, sizeof(real), "%s", mnt);
+	copts.mount_point = real;
+	ret = sfs_ctl_mount_dev(real, &copts.dev);
+	if (ret) {
+		sfs_err(fs, "cannot find the device number of the mount on %s: %s", real,
+			strerror(-ret));
+		return ret;
+	}
+	if (asprintf(&mo, "metadev_path=%s,quorum_slot_nr=%d,data_prealloc_blocks=%llu,"
+		     "data_prealloc_contig_only=%d,orphan_scan_delay_ms=%u,%s",
+		     opts->metadev_path, opts->quorum_slot_nr,
+		     (unsigned long long)opts->data_prealloc_blocks,
+		     opts->data_prealloc_contig_only ? 1 : 0, opts->orphan_scan_delay_ms,
+		     opts->acl ? "acl" : "noacl") < 0)
+		return -ENOMEM;
+	copts.mount_options = mo;
+	ret = sfs_ctl_start(fs, &copts);
+	free(mo);
+	if (ret)
+		fprintf(stderr, "scoutfsd: cannot start the control socket: %s\n", strerror(-ret));
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = { { "help", no_argument, NULL, 'h' },
@@ -441,6 +483,12 @@ int main(int argc, char **argv)
 
 	sfs_fs_log_init(&fs, "scoutfsd");
 	fs.log_level = debug ? LOG_DEBUG : LOG_INFO;
+	fs.counters = calloc(1, sizeof(*fs.counters));
+	if (!fs.counters) {
+		fprintf(stderr, "scoutfsd: out of memory\n");
+		ret = -ENOMEM;
+		goto out;
+	}
 
 	mopts.meta_path = opts.metadev_path;
 	mopts.data_path = data;
@@ -486,6 +534,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mounted = true;
+
+	/* the control socket is there before anyone is told the mount is live */
+	ret = start_ctl(&fs, sf, &opts, mnt, le64toh(super->fmt_vers));
+	if (ret)
+		goto out;
 	sfs_info(&fs, "mounted %s (metadata %s) on %s", data, opts.metadev_path, mnt);
 
 	/* live: let whoever started us go */
@@ -527,6 +580,7 @@ out:
 		fuse_loop_cfg_destroy(loop);
 	fuse_opt_free_args(&fargs);
 	free(fopts);
+	sfs_ctl_stop(&fs);
 	sfs_fuse_free(sf);
 	sfs_inodes_destroy(&fs);
 	if (stack) {
@@ -539,6 +593,7 @@ out:
 		}
 	}
 	sfs_options_free(&opts);
+	free(fs.counters);
 	tell_parent(&pipefd[1], ret ? 1 : 0);
 	return ret ? 1 : 0;
 }

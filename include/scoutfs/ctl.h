@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SCOUTFS_CTL_H
+#define SCOUTFS_CTL_H
+/*
+ * libscoutfs: the control protocol of a scoutfsd mount, and the C API
+ * that speaks it.  docs/ctl-protocol.md specifies the protocol; this
+ * header is its reference for numbers and layouts.
+ *
+ * Part 1 is the wire format (host byte order: the socket is local; fixed
+ * sizes asserted), shared by the daemon and the library.  Part 2 is the library's API: programs
+ * (archive agents, the scoutfs CLI) call it and never build messages
+ * themselves.
+ *
+ * Every call returns 0 (or a count) on success and a negative errno on
+ * failure, as the reference's ioctls do.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ================================================================== */
+/* Part 1: the wire format                                              */
+/* ================================================================== */
+
+/* protocol versions this header speaks; HELLO agrees on one */
+#define SCOUTFS_CTL_VERSION_MIN 1
+#define SCOUTFS_CTL_VERSION_MAX 1
+
+/* the socket in a mount's run directory */
+#define SCOUTFS_CTL_SOCKET_NAME "ctl.sock"
+/* where run directories live unless the mount option run_dir= says otherwise */
+#define SCOUTFS_CTL_RUN_BASE "/run/scoutfsd"
+
+/* no message (header included) is longer; bulk replies are cut to fit */
+#define SCOUTFS_CTL_MAX_MSG (128U * 1024)
+
+/*
+ * Every message starts with this header.  A reply has the REPLY flag, the
+ * type and id of its request, and status 0 or a positive errno.
+ */
+struct scoutfs_ctl_hdr {
+	uint32_t magic;		/* SCOUTFS_CTL_MAGIC */
+	uint32_t len;		/* bytes, this header included */
+	uint16_t type;		/* enum scoutfs_ctl_type */
+	uint16_t flags;		/* SCOUTFS_CTL_F_* */
+	uint32_t status;	/* replies: 0 or errno */
+	uint64_t id;		/* chosen by the client, echoed */
+};
+
+#define SCOUTFS_CTL_MAGIC 0x4c544353U /* "SCTL" */
+#define SCOUTFS_CTL_F_REPLY 0x1
+
+/*
+ * After the header come fields, each 8-byte aligned: a field header and
+ * len bytes of value, zero padded to a multiple of 8.  A receiver ignores
+ * fields whose tag it does not know, unless the tag has the REQUIRED bit:
+ * then it fails the request with EPROTO (it cannot honour it).
+ */
+struct scoutfs_ctl_field {
+	uint16_t tag;		/* enum scoutfs_ctl_tag, maybe | REQUIRED */
+	uint16_t _pad;
+	uint32_t len;		/* value bytes, padding excluded */
+};
+
+#define SCOUTFS_CTL_TAG_REQUIRED 0x8000
+
+/* requests; the numbers of the reference's ioctls where there is one */
+enum scoutfs_ctl_type {
+	SCOUTFS_CTL_WALK_INODES = 1,
+	SCOUTFS_CTL_INO_PATH = 2,
+	SCOUTFS_CTL_RELEASE = 3,
+	SCOUTFS_CTL_STAGE = 4,
+	SCOUTFS_CTL_STAT_MORE = 5,
+	SCOUTFS_CTL_DATA_WAITING = 6,
+	SCOUTFS_CTL_SETATTR_MORE = 7,
+	SCOUTFS_CTL_LISTXATTR_HIDDEN = 8,
+	SCOUTFS_CTL_SEARCH_XATTRS = 9,
+	SCOUTFS_CTL_STATFS_MORE = 10,
+	SCOUTFS_CTL_DATA_WAIT_ERR = 11,
+	SCOUTFS_CTL_ALLOC_DETAIL = 12,
+	SCOUTFS_CTL_MOVE_BLOCKS = 13,
+	SCOUTFS_CTL_RESIZE_DEVICES = 14,
+	SCOUTFS_CTL_READ_XATTR_TOTALS = 15,
+	SCOUTFS_CTL_GET_ALLOCATED_INOS = 16,
+	SCOUTFS_CTL_GET_REFERRING_ENTRIES = 17,
+	SCOUTFS_CTL_GET_ATTR_X = 18,
+	SCOUTFS_CTL_SET_ATTR_X = 19,
+	SCOUTFS_CTL_GET_QUOTA_RULES = 20,
+	SCOUTFS_CTL_ADD_QUOTA_RULE = 21,
+	SCOUTFS_CTL_DEL_QUOTA_RULE = 22,
+	SCOUTFS_CTL_READ_XATTR_INDEX = 23,
+	SCOUTFS_CTL_PUNCH_OFFLINE = 24,
+	SCOUTFS_CTL_INJECT_TOTL_DELTA = 25,
+	/* ours */
+	SCOUTFS_CTL_HELLO = 64,
+	SCOUTFS_CTL_COUNTERS = 65,
+};
+
+/*
+ * Field tags.  The type of each value is fixed by its tag: u64 values are
+ * 8 bytes, strings are bytes without a terminating NUL, records are
+ * packed arrays of the record struct the request names.
+ */
+enum scoutfs_ctl_tag {
+	/* u64 */
+	SCOUTFS_CTL_T_VERSION = 1,	/* HELLO: highest the client speaks / agreed */
+	SCOUTFS_CTL_T_VERSION_MIN = 2,	/* HELLO: lowest the client speaks */
+	SCOUTFS_CTL_T_FSID = 3,
+	SCOUTFS_CTL_T_RID = 4,
+	SCOUTFS_CTL_T_FMT_VERS = 5,
+	SCOUTFS_CTL_T_INO = 6,		/* the file a request is about, by number */
+	SCOUTFS_CTL_T_FD = 7,		/* ... or by the passed fd of this index */
+	SCOUTFS_CTL_T_INDEX = 8,	/* WALK_INODES: 0 meta_seq, 1 data_seq */
+	SCOUTFS_CTL_T_FIRST_MAJOR = 9,
+	SCOUTFS_CTL_T_FIRST_MINOR = 10,
+	SCOUTFS_CTL_T_FIRST_INO = 11,
+	SCOUTFS_CTL_T_LAST_MAJOR = 12,
+	SCOUTFS_CTL_T_LAST_MINOR = 13,
+	SCOUTFS_CTL_T_LAST_INO = 14,
+	SCOUTFS_CTL_T_MAX_RECORDS = 15,	/* at most this many records in the reply */
+	SCOUTFS_CTL_T_DIR_INO = 16,	/* a cursor: (dir ino, dir pos) */
+	SCOUTFS_CTL_T_DIR_POS = 17,
+	SCOUTFS_CTL_T_DEV = 18,		/* HELLO: the mount's st_dev (makedev) */
+	SCOUTFS_CTL_T_DATA_VERSION = 19,
+	SCOUTFS_CTL_T_OFFSET = 20,
+	SCOUTFS_CTL_T_LENGTH = 21,
+	SCOUTFS_CTL_T_FLAGS = 22,
+	SCOUTFS_CTL_T_END = 23,		/* bulk replies: 1 when nothing follows */
+	SCOUTFS_CTL_T_UID = 24,		/* HELLO: the peer as the daemon saw it */
+	/* strings */
+	SCOUTFS_CTL_T_MOUNT_POINT = 128,
+	SCOUTFS_CTL_T_DAEMON_VERSION = 129,
+	SCOUTFS_CTL_T_NAME = 130,
+	SCOUTFS_CTL_T_PATH = 131,
+	/* structs and records */
+	SCOUTFS_CTL_T_STAT_MORE = 192,	/* struct scoutfs_ctl_stat_more */
+	SCOUTFS_CTL_T_STATFS_MORE = 193, /* struct scoutfs_ctl_statfs_more */
+	SCOUTFS_CTL_T_RECORDS = 194,	/* packed records of RECORD_SIZE bytes */
+	SCOUTFS_CTL_T_RECORD_SIZE = 195, /* u64 */
+	SCOUTFS_CTL_T_ATTR_X = 196,	/* struct scoutfs_ctl_attr_x */
+};
+
+/* the timestamps of stat_more and attr_x */
+struct scoutfs_ctl_time {
+	uint64_t sec;
+	uint32_t nsec;
+	uint32_t _pad;
+};
+
+/* STAT_MORE: the reference's scoutfs_ioctl_stat_more */
+struct scoutfs_ctl_stat_more {
+	uint64_t meta_seq;
+	uint64_t data_seq;
+	uint64_t data_version;
+	uint64_t online_blocks;
+	uint64_t offline_blocks;
+	struct scoutfs_ctl_time crtime;
+};
+
+/* STATFS_MORE */
+struct scoutfs_ctl_statfs_more {
+	uint64_t fsid;
+	uint64_t rid;
+	uint64_t committed_seq;
+	uint64_t total_meta_blocks;
+	uint64_t total_data_blocks;
+	uint64_t reserved_meta_blocks;
+	uint64_t free_meta_blocks;
+	uint64_t free_data_blocks;
+	uint64_t inode_count;
+};
+
+/* WALK_INODES records */
+struct scoutfs_ctl_walk_entry {
+	uint64_t major;
+	uint64_t ino;
+	uint32_t minor;
+	uint32_t _pad;
+};
+
+#define SCOUTFS_CTL_WALK_META_SEQ 0
+#define SCOUTFS_CTL_WALK_DATA_SEQ 1
+
+/* GET_REFERRING_ENTRIES records: the entry is followed by name_len bytes */
+struct scoutfs_ctl_dirent {
+	uint64_t dir_ino;
+	uint64_t dir_pos;
+	uint64_t ino;
+	uint16_t rec_len;	/* this record, name and padding to 8 included */
+	uint8_t d_type;		/* DT_* */
+	uint8_t name_len;
+	uint32_t _pad;
+	/* char name[name_len] */
+};
+
+/* COUNTERS records: the counter is followed by name_len bytes */
+struct scoutfs_ctl_counter {
+	uint64_t value;
+	uint16_t rec_len;	/* this record, name and padding to 8 included */
+	uint8_t name_len;
+	uint8_t _pad[5];
+	/* char name[name_len] */
+};
+
+/* GET_ATTR_X / SET_ATTR_X: which fields x_mask names */
+#define SCOUTFS_ATTR_X_META_SEQ 0x1ULL
+#define SCOUTFS_ATTR_X_DATA_SEQ 0x2ULL
+#define SCOUTFS_ATTR_X_DATA_VERSION 0x4ULL
+#define SCOUTFS_ATTR_X_ONLINE_BLOCKS 0x8ULL
+#define SCOUTFS_ATTR_X_OFFLINE_BLOCKS 0x10ULL
+#define SCOUTFS_ATTR_X_CTIME 0x20ULL
+#define SCOUTFS_ATTR_X_CRTIME 0x40ULL
+#define SCOUTFS_ATTR_X_SIZE 0x80ULL
+#define SCOUTFS_ATTR_X_RETENTION 0x100ULL
+#define SCOUTFS_ATTR_X_PROJECT_ID 0x200ULL
+#define SCOUTFS_ATTR_X_ALL 0x3ffULL
+/* x_flags */
+#define SCOUTFS_ATTR_X_F_SIZE_OFFLINE 0x1ULL
+/* bits */
+#define SCOUTFS_ATTR_X_B_RETENTION 0x1ULL
+
+struct scoutfs_ctl_attr_x {
+	uint64_t x_mask;
+	uint64_t x_flags;
+	uint64_t meta_seq;
+	uint64_t data_seq;
+	uint64_t data_version;
+	uint64_t online_blocks;
+	uint64_t offline_blocks;
+	uint64_t ctime_sec;
+	uint32_t ctime_nsec;
+	uint32_t crtime_nsec;
+	uint64_t crtime_sec;
+	uint64_t size;
+	uint64_t bits;
+	uint64_t project_id;
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct scoutfs_ctl_hdr) == 24, "scoutfs_ctl_hdr is 24 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_field) == 8, "scoutfs_ctl_field is 8 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_time) == 16, "scoutfs_ctl_time is 16 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_stat_more) == 56, "scoutfs_ctl_stat_more is 56 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_statfs_more) == 72,
+	       "scoutfs_ctl_statfs_more is 72 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_walk_entry) == 24, "scoutfs_ctl_walk_entry is 24 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_dirent) == 32, "scoutfs_ctl_dirent is 32 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_counter) == 16, "scoutfs_ctl_counter is 16 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_attr_x) == 104, "scoutfs_ctl_attr_x is 104 bytes");
+#endif
+
+/* ================================================================== */
+/* Part 2: the library                                                  */
+/* ================================================================== */
+
+/* a connection to the daemon serving one mount */
+struct scoutfs_ctl;
+
+/*
+ * Connect to the daemon that serves path (any file or directory in the
+ * mount).  The run directory is found by the mount's device number under
+ * $SCOUTFS_RUN_DIR, or /run/scoutfsd.  -ENOTTY: path is not in a scoutfsd
+ * mount; -ENOENT: no live daemon serves it.
+ */
+int scoutfs_ctl_open(const char *path, struct scoutfs_ctl **ret);
+/* connect to a socket path directly */
+int scoutfs_ctl_open_socket(const char *sock_path, struct scoutfs_ctl **ret);
+void scoutfs_ctl_close(struct scoutfs_ctl *ctl);
+
+/* what HELLO told us */
+struct scoutfs_ctl_info {
+	uint64_t version;	/* agreed protocol version */
+	uint64_t fsid;
+	uint64_t rid;
+	uint64_t fmt_vers;
+	uint64_t dev;		/* the mount's st_dev */
+	uint32_t peer_uid;	/* how the daemon sees us */
+	char mount_point[4096];
+	char daemon_version[64];
+};
+
+const struct scoutfs_ctl_info *scoutfs_ctl_info(const struct scoutfs_ctl *ctl);
+
+/*
+ * A file a request is about: an fd open on it (passed to the daemon, which
+ * also checks the fd's open mode where the reference checks it), or its
+ * inode number when fd < 0.
+ */
+struct scoutfs_file_ref {
+	int fd;
+	uint64_t ino;
+};
+
+#define SCOUTFS_FILE_FD(f) ((struct scoutfs_file_ref){ .fd = (f), .ino = 0 })
+#define SCOUTFS_FILE_INO(i) ((struct scoutfs_file_ref){ .fd = -1, .ino = (i) })
+
+int scoutfs_statfs_more(struct scoutfs_ctl *ctl, struct scoutfs_ctl_statfs_more *sfm);
+int scoutfs_stat_more(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		      struct scoutfs_ctl_stat_more *stm);
+int scoutfs_get_attr_x(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		       struct scoutfs_ctl_attr_x *ax);
+
+/*
+ * WALK_INODES: entries of index (meta_seq or data_seq) from first to last
+ * inclusive, in order, at most nr per call; the position after the last
+ * entry returned is put in *first.  Returns the number of entries (0 at
+ * the end).
+ */
+struct scoutfs_ctl_walk_pos {
+	uint64_t major;
+	uint32_t minor;
+	uint64_t ino;
+};
+
+int scoutfs_walk_inodes(struct scoutfs_ctl *ctl, int index, struct scoutfs_ctl_walk_pos *first,
+			const struct scoutfs_ctl_walk_pos *last,
+			struct scoutfs_ctl_walk_entry *ents, unsigned int nr);
+
+/*
+ * INO_PATH: one path of ino, after the cursor (*dir_ino, *dir_pos), which
+ * is advanced past the entry returned.  The path is relative to the mount
+ * root, NUL terminated.  -ENOENT when no more paths.
+ */
+int scoutfs_ino_path(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t *dir_ino,
+		     uint64_t *dir_pos, char *path, size_t path_size);
+
+/*
+ * GET_REFERRING_ENTRIES: the directory entries that name ino, after the
+ * cursor (*dir_ino, *dir_pos).  Calls cb for each; returns the count, 0
+ * at the end.  cb returning non-zero stops the walk and is returned.
+ */
+typedef int (*scoutfs_dirent_cb)(void *arg, const struct scoutfs_ctl_dirent *ent,
+				 const char *name);
+int scoutfs_get_referring_entries(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t *dir_ino,
+				  uint64_t *dir_pos, scoutfs_dirent_cb cb, void *arg);
+
+/*
+ * GET_ALLOCATED_INOS: inode numbers in use from start_ino to the end of
+ * its group of 1024, at most nr.  Returns the count.
+ */
+int scoutfs_get_allocated_inos(struct scoutfs_ctl *ctl, uint64_t start_ino, uint64_t *inos,
+			       unsigned int nr);
+
+/* COUNTERS: cb for each counter of the daemon, in name order */
+typedef int (*scoutfs_counter_cb)(void *arg, const char *name, uint64_t value);
+int scoutfs_counters(struct scoutfs_ctl *ctl, scoutfs_counter_cb cb, void *arg);
+
+/* a short description of a library error code (strerror for errnos) */
+const char *scoutfs_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

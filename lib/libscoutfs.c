@@ -1,0 +1,510 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libscoutfs: the client side of the control protocol (include/scoutfs/ctl.h,
+ * docs/ctl-protocol.md).  One connection is one SOCK_SEQPACKET socket to a
+ * mount's daemon; calls on it are synchronous, one request in flight at a
+ * time.  A connection may be used by one thread at a time.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+
+#include "ctl_msg.h"
+#include "scoutfs/ctl.h"
+
+#define FUSE_SUPER_MAGIC 0x65735546
+
+struct scoutfs_ctl {
+	int sock;
+	uint64_t next_id;
+	struct scoutfs_ctl_info info;
+	struct sfs_ctl_out out;
+	void *rbuf;
+	struct sfs_ctl_in in;
+};
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                             */
+/* ------------------------------------------------------------------ */
+
+static struct sfs_ctl_out *begin(struct scoutfs_ctl *ctl, uint16_t type)
+{
+	sfs_ctl_out_reset(&ctl->out, type, 0, ++ctl->next_id, 0);
+	return &ctl->out;
+}
+
+/* put the file a request is about */
+static int put_file(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file)
+{
+	uint64_t idx;
+	int ret;
+
+	if (file.fd >= 0) {
+		ret = sfs_ctl_put_fd(&ctl->out, file.fd, &idx);
+		if (ret)
+			return ret;
+		sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FD, idx);
+	} else {
+		sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INO, file.ino);
+	}
+	return 0;
+}
+
+/* send the request being built, wait for its reply: 0 or -errno */
+static int call(struct scoutfs_ctl *ctl)
+{
+	const struct scoutfs_ctl_hdr *req = (const void *)ctl->out.buf;
+	const struct scoutfs_ctl_hdr *hdr;
+	int fds[SFS_CTL_MAX_FDS];
+	int nr_fds;
+	char why[128];
+	ssize_t len;
+	int ret;
+
+	ret = sfs_ctl_send(ctl->sock, &ctl->out);
+	if (ret)
+		return ret;
+	for (;;) {
+		len = sfs_ctl_recv(ctl->sock, ctl->rbuf, fds, &nr_fds);
+		sfs_ctl_close_fds(fds, &nr_fds);
+		if (len == 0)
+			return -ECONNRESET;
+		if (len < 0)
+			return (int)len;
+		ret = sfs_ctl_parse(ctl->rbuf, (size_t)len, &ctl->in, why, sizeof(why));
+		if (ret)
+			return ret;
+		hdr = ctl->in.hdr;
+		if (!(hdr->flags & SCOUTFS_CTL_F_REPLY))
+			return -EPROTO;
+		if (hdr->id == 0 && hdr->status)
+			return -(int)hdr->status; /* refused before reading us (EBUSY) */
+		if (hdr->id != req->id)
+			continue; /* a late reply to an earlier request */
+		if (hdr->status)
+			return hdr->status > 4095 ? -EPROTO : -(int)hdr->status;
+		return 0;
+	}
+}
+
+static int get_u64(struct scoutfs_ctl *ctl, uint16_t tag, uint64_t *val)
+{
+	int ret = sfs_ctl_get_u64(&ctl->in, tag, val);
+
+	return ret == -ENOENT ? -EPROTO : ret;
+}
+
+/* copy a fixed struct field of the reply; a shorter one (older daemon) is zero filled */
+static int get_struct(struct scoutfs_ctl *ctl, uint16_t tag, void *dst, size_t size)
+{
+	uint32_t len;
+	const void *v = sfs_ctl_get(&ctl->in, tag, &len);
+
+	if (!v)
+		return -EPROTO;
+	memset(dst, 0, size);
+	memcpy(dst, v, len < size ? len : size);
+	return 0;
+}
+
+/* the reply's records: their bytes and the size of each fixed record */
+static const uint8_t *get_records(struct scoutfs_ctl *ctl, uint32_t *len)
+{
+	const uint8_t *v = sfs_ctl_get(&ctl->in, SCOUTFS_CTL_T_RECORDS, len);
+
+	if (!v)
+		*len = 0;
+	return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                          */
+/* ------------------------------------------------------------------ */
+
+static int hello(struct scoutfs_ctl *ctl)
+{
+	struct scoutfs_ctl_info *info = &ctl->info;
+	uint64_t uid;
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_HELLO);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_VERSION, SCOUTFS_CTL_VERSION_MAX);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_VERSION_MIN, SCOUTFS_CTL_VERSION_MIN);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_VERSION, &info->version);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_FSID, &info->fsid);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_RID, &info->rid);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_FMT_VERS, &info->fmt_vers);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_DEV, &info->dev);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(&ctl->in, SCOUTFS_CTL_T_UID, UINT32_MAX, &uid);
+	if (!ret)
+		info->peer_uid = (uint32_t)uid;
+	if (!ret && sfs_ctl_get_str(&ctl->in, SCOUTFS_CTL_T_MOUNT_POINT, info->mount_point,
+				    sizeof(info->mount_point)))
+		info->mount_point[0] = '\0';
+	if (!ret && sfs_ctl_get_str(&ctl->in, SCOUTFS_CTL_T_DAEMON_VERSION, info->daemon_version,
+				    sizeof(info->daemon_version)))
+		info->daemon_version[0] = '\0';
+	return ret;
+}
+
+int scoutfs_ctl_open_socket(const char *sock_path, struct scoutfs_ctl **ret_ctl)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct scoutfs_ctl *ctl;
+	int ret;
+
+	*ret_ctl = NULL;
+	if (strlen(sock_path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, sock_path);
+
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->sock = -1;
+	if (sfs_ctl_out_init(&ctl->out, 0, 0, 0) ||
+	    posix_memalign(&ctl->rbuf, 8, SCOUTFS_CTL_MAX_MSG)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ctl->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (ctl->sock < 0 || connect(ctl->sock, (struct sockaddr *)&sun, sizeof(sun))) {
+		ret = -errno;
+		goto out;
+	}
+	ret = hello(ctl);
+out:
+	if (ret)
+		scoutfs_ctl_close(ctl);
+	else
+		*ret_ctl = ctl;
+	return ret;
+}
+
+void scoutfs_ctl_close(struct scoutfs_ctl *ctl)
+{
+	if (!ctl)
+		return;
+	if (ctl->sock >= 0)
+		close(ctl->sock);
+	sfs_ctl_out_free(&ctl->out);
+	free(ctl->rbuf);
+	free(ctl);
+}
+
+const struct scoutfs_ctl_info *scoutfs_ctl_info(const struct scoutfs_ctl *ctl)
+{
+	return &ctl->info;
+}
+
+/* does the run directory dir say it serves the mount with st_dev dev? */
+static bool dir_has_dev(const char *dir, dev_t dev)
+{
+	char path[PATH_MAX];
+	unsigned int maj, min;
+	FILE *f;
+	int n;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/dev", dir) >= sizeof(path))
+		return false;
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fscanf(f, "%u:%u", &maj, &min);
+	fclose(f);
+	return n == 2 && makedev(maj, min) == dev;
+}
+
+int scoutfs_ctl_open(const char *path, struct scoutfs_ctl **ret_ctl)
+{
+	const char *base = getenv("SCOUTFS_RUN_DIR");
+	char dir[PATH_MAX];
+	char sock[PATH_MAX + 32];
+	struct dirent *de;
+	struct statfs sfs;
+	struct stat sb;
+	int ret = -ENOENT;
+	DIR *d;
+
+	*ret_ctl = NULL;
+	if (!base || !base[0])
+		base = SCOUTFS_CTL_RUN_BASE;
+	if (stat(path, &sb))
+		return -errno;
+	if (statfs(path, &sfs))
+		return -errno;
+	if ((unsigned long)sfs.f_type != FUSE_SUPER_MAGIC)
+		return -ENOTTY;
+
+	d = opendir(base);
+	if (!d)
+		return -ENOENT;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir))
+			continue;
+		if (!dir_has_dev(dir, sb.st_dev))
+			continue;
+		snprintf(sock, sizeof(sock), "%s/" SCOUTFS_CTL_SOCKET_NAME, dir);
+		ret = scoutfs_ctl_open_socket(sock, ret_ctl);
+		if (ret == 0 && (*ret_ctl)->info.dev != (uint64_t)sb.st_dev) {
+			/* a reused device number in a stale directory: not ours */
+			scoutfs_ctl_close(*ret_ctl);
+			*ret_ctl = NULL;
+			ret = -ENOENT;
+		}
+		if (ret == 0 || ret == -EACCES || ret == -EPROTONOSUPPORT)
+			break;
+		ret = -ENOENT;	/* a dead daemon's directory: keep looking */
+	}
+	closedir(d);
+	return ret;
+}
+
+const char *scoutfs_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err == ENOTTY)
+		return "not in a scoutfs mount";
+	if (err == ENOENT)
+		return "no such entry, or no daemon serves the mount";
+	return strerror(err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Calls                                                                */
+/* ------------------------------------------------------------------ */
+
+int scoutfs_statfs_more(struct scoutfs_ctl *ctl, struct scoutfs_ctl_statfs_more *sfm)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_STATFS_MORE);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_struct(ctl, SCOUTFS_CTL_T_STATFS_MORE, sfm, sizeof(*sfm));
+	return ret;
+}
+
+int scoutfs_stat_more(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		      struct scoutfs_ctl_stat_more *stm)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_STAT_MORE);
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	if (!ret)
+		ret = get_struct(ctl, SCOUTFS_CTL_T_STAT_MORE, stm, sizeof(*stm));
+	return ret;
+}
+
+int scoutfs_get_attr_x(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		       struct scoutfs_ctl_attr_x *ax)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_GET_ATTR_X);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FLAGS, ax->x_mask);
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	if (!ret)
+		ret = get_struct(ctl, SCOUTFS_CTL_T_ATTR_X, ax, sizeof(*ax));
+	return ret;
+}
+
+int scoutfs_walk_inodes(struct scoutfs_ctl *ctl, int index, struct scoutfs_ctl_walk_pos *first,
+			const struct scoutfs_ctl_walk_pos *last,
+			struct scoutfs_ctl_walk_entry *ents, unsigned int nr)
+{
+	const uint8_t *recs;
+	uint64_t rsize;
+	uint32_t len;
+	unsigned int i, n;
+	int ret;
+
+	if (nr == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_WALK_INODES);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INDEX, (uint64_t)index);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_MAJOR, first->major);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_MINOR, first->minor);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_INO, first->ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_MAJOR, last->major);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_MINOR, last->minor);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_INO, last->ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_RECORD_SIZE, &rsize);
+	if (ret)
+		return ret;
+	if (rsize < sizeof(*ents) - sizeof(uint32_t) || rsize > 4096)
+		return -EPROTO;
+	recs = get_records(ctl, &len);
+	n = (unsigned int)(len / rsize);
+	if (n > nr)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		memset(&ents[i], 0, sizeof(ents[i]));
+		memcpy(&ents[i], recs + i * rsize, rsize < sizeof(ents[i]) ? rsize : sizeof(ents[i]));
+	}
+	if (n > 0) {
+		/* the position after the last entry */
+		first->major = ents[n - 1].major;
+		first->minor = ents[n - 1].minor;
+		first->ino = ents[n - 1].ino + 1;
+		if (first->ino == 0) {
+			if (++first->minor == 0)
+				first->major++;
+		}
+	}
+	return (int)n;
+}
+
+int scoutfs_ino_path(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t *dir_ino,
+		     uint64_t *dir_pos, char *path, size_t path_size)
+{
+	uint64_t dino, dpos;
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_INO_PATH);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INO, ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DIR_INO, *dir_ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DIR_POS, *dir_pos);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_DIR_INO, &dino);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_DIR_POS, &dpos);
+	if (!ret)
+		ret = sfs_ctl_get_str(&ctl->in, SCOUTFS_CTL_T_PATH, path, path_size);
+	if (ret)
+		return ret;
+	/* the cursor moves past the entry we got */
+	*dir_ino = dino;
+	*dir_pos = dpos + 1;
+	if (*dir_pos == 0)
+		(*dir_ino)++;
+	return 0;
+}
+
+int scoutfs_get_referring_entries(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t *dir_ino,
+				  uint64_t *dir_pos, scoutfs_dirent_cb cb, void *arg)
+{
+	const struct scoutfs_ctl_dirent *ent;
+	char name[256];
+	const uint8_t *recs;
+	uint64_t end;
+	uint32_t len, off;
+	int count = 0;
+	int ret;
+
+	do {
+		begin(ctl, SCOUTFS_CTL_GET_REFERRING_ENTRIES);
+		sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INO, ino);
+		sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DIR_INO, *dir_ino);
+		sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DIR_POS, *dir_pos);
+		ret = call(ctl);
+		if (!ret)
+			ret = get_u64(ctl, SCOUTFS_CTL_T_END, &end);
+		if (ret)
+			return ret;
+		recs = get_records(ctl, &len);
+		if (!end && len == 0)
+			return -EPROTO;	/* no progress */
+		for (off = 0; off < len; off += ent->rec_len) {
+			ent = (const void *)(recs + off);
+			if (len - off < sizeof(*ent) || ent->rec_len < sizeof(*ent) + ent->name_len ||
+			    ent->rec_len > len - off)
+				return -EPROTO;
+			memcpy(name, ent + 1, ent->name_len);
+			name[ent->name_len] = '\0';
+			*dir_ino = ent->dir_ino;
+			*dir_pos = ent->dir_pos + 1;
+			if (*dir_pos == 0)
+				(*dir_ino)++;
+			count++;
+			if (cb) {
+				ret = cb(arg, ent, name);
+				if (ret)
+					return ret;
+			}
+		}
+	} while (!end);
+	return count;
+}
+
+int scoutfs_get_allocated_inos(struct scoutfs_ctl *ctl, uint64_t start_ino, uint64_t *inos,
+			       unsigned int nr)
+{
+	const uint8_t *recs;
+	uint64_t rsize;
+	uint32_t len;
+	unsigned int n;
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_GET_ALLOCATED_INOS);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INO, start_ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_RECORD_SIZE, &rsize);
+	if (ret)
+		return ret;
+	if (rsize != sizeof(uint64_t))
+		return -EPROTO;
+	recs = get_records(ctl, &len);
+	n = len / sizeof(uint64_t);
+	if (n > nr)
+		return -EPROTO;
+	memcpy(inos, recs, (size_t)n * sizeof(uint64_t));
+	return (int)n;
+}
+
+int scoutfs_counters(struct scoutfs_ctl *ctl, scoutfs_counter_cb cb, void *arg)
+{
+	const struct scoutfs_ctl_counter *cr;
+	const uint8_t *recs;
+	char name[256];
+	uint32_t len, off;
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_COUNTERS);
+	ret = call(ctl);
+	if (ret)
+		return ret;
+	recs = get_records(ctl, &len);
+	for (off = 0; off < len; off += cr->rec_len) {
+		cr = (const void *)(recs + off);
+		if (len - off < sizeof(*cr) || cr->rec_len < sizeof(*cr) + cr->name_len ||
+		    cr->rec_len > len - off)
+			return -EPROTO;
+		memcpy(name, cr + 1, cr->name_len);
+		name[cr->name_len] = '\0';
+		ret = cb(arg, name, cr->value);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}

@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the control socket's requests do (the transport is ctl.c): the
+ * reference's ioctls, answered from the item cache of this mount.
+ *
+ * Handlers take the namespace lock shared where they read several items
+ * that a rename or unlink changes together (paths, entries), so a reply
+ * never mixes states; single-item reads need no lock.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "counters.h"
+#include "ctl.h"
+#include "ctl_ops.h"
+#include "dir.h"
+#include "fs_int.h"
+#include "inode.h"
+#include "item.h"
+#include "server.h"
+
+static struct sfs_fuse *req_sf(struct sfs_ctl_req *req)
+{
+	return req->arg;
+}
+
+/* the inode a request names; ino numbers need uid 0 (paths were not checked) */
+static int req_inode(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino,
+		     struct scoutfs_inode *di)
+{
+	int ret;
+
+	if (!sfs_ctl_has(req->in, SCOUTFS_CTL_T_FD) && req->uid != 0)
+		return -EPERM;
+	ret = sfs_ctl_req_file(req, want_read, want_write, ino);
+	if (!ret)
+		ret = sfs_inode_read(req->fs, *ino, di);
+	return ret;
+}
+
+static uint32_t max_records(struct sfs_ctl_req *req, uint32_t rec_size, uint32_t def)
+{
+	uint64_t want;
+	size_t room;
+
+	if (sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_MAX_RECORDS, def, &want) || want == 0)
+		want = def;
+	/* the reply also carries a few u64 fields and the record size */
+	room = (sfs_ctl_out_room(req->out) - 4 * sfs_ctl_field_bytes(8)) / rec_size;
+	return (uint32_t)(want < room ? want : room);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int op_statfs_more(struct sfs_ctl_req *req)
+{
+	struct scoutfs_ctl_statfs_more sfm = { 0 };
+	struct scoutfs_net_statfs nst;
+	int ret;
+
+	ret = sfs_client_statfs(req->fs, &nst);
+	if (ret)
+		return ret;
+	sfm.fsid = req->fs->fsid;
+	sfm.rid = req->fs->rid;
+	sfm.committed_seq = le64toh(nst.committed_seq);
+	sfm.total_meta_blocks = le64toh(nst.total_meta_blocks);
+	sfm.total_data_blocks = le64toh(nst.total_data_blocks);
+	sfm.reserved_meta_blocks = SFS_SERVER_META_RESERVE_DEF;
+	sfm.free_meta_blocks = le64toh(nst.free_meta_blocks);
+	sfm.free_data_blocks = le64toh(nst.free_data_blocks);
+	sfm.inode_count = le64toh(nst.inode_count);
+	sfs_ctl_put(req->out, SCOUTFS_CTL_T_STATFS_MORE, &sfm, sizeof(sfm));
+	return 0;
+}
+
+static int op_stat_more(struct sfs_ctl_req *req)
+{
+	struct scoutfs_ctl_stat_more stm = { 0 };
+	struct scoutfs_inode di;
+	uint64_t ino;
+	int ret;
+
+	ret = req_inode(req, false, false, &ino, &di);
+	if (ret)
+		return ret;
+	stm.meta_seq = le64toh(di.meta_seq);
+	stm.data_seq = le64toh(di.data_seq);
+	stm.data_version = le64toh(di.data_version);
+	stm.online_blocks = le64toh(di.online_blocks);
+	stm.offline_blocks = le64toh(di.offline_blocks);
+	stm.crtime.sec = le64toh(di.crtime.sec);
+	stm.crtime.nsec = le32toh(di.crtime.nsec);
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_INO, ino);
+	sfs_ctl_put(req->out, SCOUTFS_CTL_T_STAT_MORE, &stm, sizeof(stm));
+	return 0;
+}
+
+static int op_get_attr_x(struct sfs_ctl_req *req)
+{
+	struct scoutfs_ctl_attr_x ax = { 0 };
+	struct scoutfs_inode di;
+	uint64_t mask;
+	uint64_t ino;
+	int ret;
+
+	ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_FLAGS, SCOUTFS_ATTR_X_ALL, &mask);
+	if (ret)
+		return ret;
+	ret = req_inode(req, false, false, &ino, &di);
+	if (ret)
+		return ret;
+	mask &= SCOUTFS_ATTR_X_ALL;
+	if (sfs_inode_bytes(req->fs) < sizeof(struct scoutfs_inode))
+		mask &= ~(SCOUTFS_ATTR_X_RETENTION | SCOUTFS_ATTR_X_PROJECT_ID);
+	ax.x_mask = mask;
+	if (mask & SCOUTFS_ATTR_X_META_SEQ)
+		ax.meta_seq = le64toh(di.meta_seq);
+	if (mask & SCOUTFS_ATTR_X_DATA_SEQ)
+		ax.data_seq = le64toh(di.data_seq);
+	if (mask & SCOUTFS_ATTR_X_DATA_VERSION)
+		ax.data_version = le64toh(di.data_version);
+	if (mask & SCOUTFS_ATTR_X_ONLINE_BLOCKS)
+		ax.online_blocks = le64toh(di.online_blocks);
+	if (mask & SCOUTFS_ATTR_X_OFFLINE_BLOCKS)
+		ax.offline_blocks = le64toh(di.offline_blocks);
+	if (mask & SCOUTFS_ATTR_X_CTIME) {
+		ax.ctime_sec = le64toh(di.ctime.sec);
+		ax.ctime_nsec = le32toh(di.ctime.nsec);
+	}
+	if (mask & SCOUTFS_ATTR_X_CRTIME) {
+		ax.crtime_sec = le64toh(di.crtime.sec);
+		ax.crtime_nsec = le32toh(di.crtime.nsec);
+	}
+	if (mask & SCOUTFS_ATTR_X_SIZE)
+		ax.size = le64toh(di.size);
+	if ((mask & SCOUTFS_ATTR_X_RETENTION) && (le32toh(di.flags) & SCOUTFS_INO_FLAG_RETENTION))
+		ax.bits |= SCOUTFS_ATTR_X_B_RETENTION;
+	if (mask & SCOUTFS_ATTR_X_PROJECT_ID)
+		ax.project_id = le64toh(di.proj);
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_INO, ino);
+	sfs_ctl_put(req->out, SCOUTFS_CTL_T_ATTR_X, &ax, sizeof(ax));
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* WALK_INODES                                                          */
+/* ------------------------------------------------------------------ */
+
+struct walk_ctx {
+	struct scoutfs_ctl_walk_entry *ents;
+	uint32_t nr;
+	uint32_t max;
+};
+
+static int walk_cb(void *arg, const struct scoutfs_key *key, const void *val,
+		   unsigned int val_len)
+{
+	struct walk_ctx *wc = arg;
+
+	(void)val, (void)val_len;
+	if (wc->nr >= wc->max)
+		return 1;
+	wc->ents[wc->nr].major = le64toh(key->_sk_second);
+	wc->ents[wc->nr].ino = le64toh(key->_sk_third);
+	wc->ents[wc->nr].minor = 0;
+	wc->ents[wc->nr]._pad = 0;
+	wc->nr++;
+	return 0;
+}
+
+/*
+ * Entries of the index from first to last, but never at or above a seq
+ * that a transaction still open anywhere could use (the server's last
+ * stable seq), so an agent sees entries appear in seq order only.
+ */
+static int op_walk_inodes(struct sfs_ctl_req *req)
+{
+	struct sfs_item_range lock = sfs_all_lock();
+	struct scoutfs_key start, last;
+	struct walk_ctx wc = { 0 };
+	uint64_t index, fmaj, fino, lmaj, lino, stable;
+	uint8_t type;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_INDEX, &index);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_FIRST_MAJOR, 0, &fmaj);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_FIRST_INO, 0, &fino);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_LAST_MAJOR, UINT64_MAX, &lmaj);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_LAST_INO, UINT64_MAX, &lino);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (index == SCOUTFS_CTL_WALK_META_SEQ)
+		type = SCOUTFS_INODE_INDEX_META_SEQ_TYPE;
+	else if (index == SCOUTFS_CTL_WALK_DATA_SEQ)
+		type = SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE;
+	else
+		return -EINVAL;
+
+	ret = sfs_client_get_last_seq(req->fs, &stable);
+	if (ret)
+		return ret;
+	if (lmaj > stable) {
+		lmaj = stable;
+		lino = UINT64_MAX;
+	}
+
+	wc.max = max_records(req, sizeof(*wc.ents), 128);
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(*wc.ents));
+	if (fmaj > lmaj || (fmaj == lmaj && fino > lino)) {
+		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, 1);
+		sfs_ctl_put_space(req->out, SCOUTFS_CTL_T_RECORDS, 0);
+		return 0;
+	}
+	wc.ents = malloc((size_t)wc.max * sizeof(*wc.ents));
+	if (!wc.ents)
+		return -ENOMEM;
+
+	start = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, type, fmaj, fino, 0);
+	last = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, type, lmaj, lino, 0);
+	ret = sfs_item_iterate(req->fs, &start, &last, &lock, walk_cb, &wc);
+	if (ret >= 0) {
+		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, ret == 0);
+		sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, wc.ents,
+			    (size_t)wc.nr * sizeof(*wc.ents));
+		ret = 0;
+	}
+	free(wc.ents);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Names: INO_PATH, GET_REFERRING_ENTRIES                               */
+/* ------------------------------------------------------------------ */
+
+struct first_ref {
+	bool found;
+	uint64_t dir;
+	uint64_t pos;
+	char name[SCOUTFS_NAME_LEN + 1];
+	unsigned int len;
+};
+
+static int first_ref_cb(void *arg, uint64_t dir, const struct sfs_dirent *de, const char *name,
+			unsigned int len)
+{
+	struct first_ref *fr = arg;
+
+	if (len > SCOUTFS_NAME_LEN)
+		return -EIO;
+	fr->found = true;
+	fr->dir = dir;
+	fr->pos = de->pos;
+	memcpy(fr->name, name, len);
+	fr->name[len] = '\0';
+	fr->len = len;
+	return 1;
+}
+
+/* the first name of ino at or after (dir, pos): 0, -ENOENT */
+static int first_ref(struct sfs_fs *fs, uint64_t ino, uint64_t dir, uint64_t pos,
+		     struct first_ref *fr)
+{
+	int ret;
+
+	fr->found = false;
+	ret = sfs_dir_backrefs(fs, ino, dir, pos, first_ref_cb, fr);
+	if (ret < 0)
+		return ret;
+	return fr->found ? 0 : -ENOENT;
+}
+
+/* put name in front of the path that ends at buf + size; *off is its start */
+static int prepend(char *buf, size_t *off, const char *name, unsigned int len, bool slash)
+{
+	size_t need = len + (slash ? 1 : 0);
+
+	if (need > *off)
+		return -ENAMETOOLONG;
+	if (slash)
+		buf[--(*off)] = '/';
+	*off -= len;
+	memcpy(buf + *off, name, len);
+	return 0;
+}
+
+static int op_ino_path(struct sfs_ctl_req *req)
+{
+	struct sfs_fuse *sf = req_sf(req);
+	struct first_ref *fr;
+	uint64_t ino, dir, pos, up;
+	unsigned int depth;
+	char *buf;
+	size_t off = PATH_MAX - 1;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_INO, &ino);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_DIR_INO, 0, &dir);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_DIR_POS, 0, &pos);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	fr = malloc(sizeof(*fr));
+	buf = malloc(PATH_MAX);
+	if (!fr || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	buf[off] = '\0';
+
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = first_ref(req->fs, ino, dir, pos, fr);
+	if (ret)
+		goto unlock;
+	dir = fr->dir;
+	pos = fr->pos;
+	ret = prepend(buf, &off, fr->name, fr->len, false);
+	/* up through the first name of each directory to the root */
+	for (up = dir, depth = 0; !ret && up != SFS_ROOT_INO; depth++) {
+		if (depth > PATH_MAX / 2) {
+			ret = -ELOOP;
+			break;
+		}
+		ret = first_ref(req->fs, up, 0, 0, fr);
+		if (ret == -ENOENT)
+			ret = -ESTALE;	/* an unlinked directory: no path */
+		if (!ret)
+			ret = prepend(buf, &off, fr->name, fr->len, true);
+		up = fr->dir;
+	}
+unlock:
+	pthread_rwlock_unlock(&sf->ns);
+	if (!ret) {
+		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_DIR_INO, dir);
+		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_DIR_POS, pos);
+		sfs_ctl_put_str(req->out, SCOUTFS_CTL_T_PATH, buf + off);
+	}
+out:
+	free(buf);
+	free(fr);
+	return ret;
+}
+
+struct refs_ctx {
+	uint8_t *buf;
+	size_t len;
+	size_t room;
+	unsigned int nr;
+	bool full;
+};
+
+static uint8_t dt_of(uint8_t scoutfs_type)
+{
+	static const uint8_t dt[] = {
+		[SCOUTFS_DT_FIFO] = DT_FIFO, [SCOUTFS_DT_CHR] = DT_CHR,
+		[SCOUTFS_DT_DIR] = DT_DIR,   [SCOUTFS_DT_BLK] = DT_BLK,
+		[SCOUTFS_DT_REG] = DT_REG,   [SCOUTFS_DT_LNK] = DT_LNK,
+		[SCOUTFS_DT_SOCK] = DT_SOCK, [SCOUTFS_DT_WHT] = DT_WHT,
+	};
+
+	return scoutfs_type < sizeof(dt) ? dt[scoutfs_type] : DT_UNKNOWN;
+}
+
+static int refs_cb(void *arg, uint64_t dir, const struct sfs_dirent *de, const char *name,
+		   unsigned int len)
+{
+	struct refs_ctx *rc = arg;
+	struct scoutfs_ctl_dirent *ent;
+	size_t rec = (sizeof(*ent) + len + 7) & ~(size_t)7;
+
+	if (len > SCOUTFS_NAME_LEN)
+		return -EIO;
+	if (rc->len + rec > rc->room) {
+		rc->full = true;
+		return 1;
+	}
+	ent = (struct scoutfs_ctl_dirent *)(rc->buf + rc->len);
+	memset(ent, 0, rec);
+	ent->dir_ino = dir;
+	ent->dir_pos = de->pos;
+	ent->ino = de->ino;
+	ent->rec_len = (uint16_t)rec;
+	ent->d_type = dt_of(de->type);
+	ent->name_len = (uint8_t)len;
+	memcpy(ent + 1, name, len);
+	rc->len += rec;
+	rc->nr++;
+	return 0;
+}
+
+static int op_get_referring_entries(struct sfs_ctl_req *req)
+{
+	struct sfs_fuse *sf = req_sf(req);
+	struct refs_ctx rc = { 0 };
+	uint64_t ino, dir, pos;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_INO, &ino);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_DIR_INO, 0, &dir);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_DIR_POS, 0, &pos);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+
+	rc.room = sfs_ctl_out_room(req->out) - 2 * sfs_ctl_field_bytes(8);
+	if (rc.room > 64 * 1024)
+		rc.room = 64 * 1024;
+	rc.buf = malloc(rc.room);
+	if (!rc.buf)
+		return -ENOMEM;
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_dir_backrefs(req->fs, ino, dir, pos, refs_cb, &rc);
+	pthread_rwlock_unlock(&sf->ns);
+	if (ret >= 0) {
+		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, !rc.full);
+		sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, rc.buf, rc.len);
+		ret = 0;
+	}
+	free(rc.buf);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET_ALLOCATED_INOS                                                   */
+/* ------------------------------------------------------------------ */
+
+static int op_get_allocated_inos(struct sfs_ctl_req *req)
+{
+	struct sfs_btree_item_ret *r;
+	struct sfs_item_range lock;
+	struct scoutfs_key key, last;
+	uint64_t start, end, *inos;
+	uint32_t max, nr = 0;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_INO, &start);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	end = start | SCOUTFS_LOCK_INODE_GROUP_MASK;
+	lock = sfs_inode_lock(start);
+	max = max_records(req, sizeof(uint64_t), SCOUTFS_LOCK_INODE_GROUP_MASK + 1);
+	r = malloc(sizeof(*r));
+	inos = malloc((size_t)max * sizeof(*inos));
+	if (!r || !inos) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	last = sfs_key_make(SCOUTFS_FS_ZONE, end, 255, UINT64_MAX, UINT64_MAX, 255);
+	key = sfs_key_make(SCOUTFS_FS_ZONE, start, 0, 0, 0, 0);
+	while (nr < max) {
+		ret = sfs_item_next(req->fs, &key, &last, &lock, r);
+		if (ret == -ENOENT) {
+			ret = 0;
+			break;
+		}
+		if (ret)
+			goto out;
+		inos[nr++] = le64toh(r->key._sk_first);
+		if (le64toh(r->key._sk_first) >= end)
+			break;
+		key = sfs_key_make(SCOUTFS_FS_ZONE, le64toh(r->key._sk_first) + 1, 0, 0, 0, 0);
+	}
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(uint64_t));
+	sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, inos, (size_t)nr * sizeof(*inos));
+out:
+	free(inos);
+	free(r);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* COUNTERS                                                             */
+/* ------------------------------------------------------------------ */
+
+/* one variable-length record per counter, in the order of counters.h */
+static int op_counters(struct sfs_ctl_req *req)
+{
+	struct scoutfs_ctl_counter *cr;
+	const char *name;
+	uint8_t *buf;
+	size_t len = 0, rec, nlen;
+	int c;
+
+	buf = calloc(SFS_CTR_NR, sizeof(*cr) + 64);
+	if (!buf)
+		return -ENOMEM;
+	for (c = 0; c < SFS_CTR_NR; c++) {
+		name = sfs_counter_name((enum sfs_counter)c);
+		nlen = strlen(name);
+		if (nlen > 56)
+			nlen = 56;
+		rec = (sizeof(*cr) + nlen + 7) & ~(size_t)7;
+		cr = (struct scoutfs_ctl_counter *)(buf + len);
+		cr->value = sfs_counter_get(req->fs, (enum sfs_counter)c);
+		cr->rec_len = (uint16_t)rec;
+		cr->name_len = (uint8_t)nlen;
+		memcpy(cr + 1, name, nlen);
+		len += rec;
+	}
+	sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, buf, len);
+	free(buf);
+	return 0;
+}
+
+const struct sfs_ctl_op sfs_ctl_ops[] = {
+	{ SCOUTFS_CTL_WALK_INODES, "walk_inodes", false, op_walk_inodes },
+	{ SCOUTFS_CTL_INO_PATH, "ino_path", true, op_ino_path },
+	{ SCOUTFS_CTL_STAT_MORE, "stat_more", false, op_stat_more },
+	{ SCOUTFS_CTL_STATFS_MORE, "statfs_more", false, op_statfs_more },
+	{ SCOUTFS_CTL_GET_ALLOCATED_INOS, "get_allocated_inos", true, op_get_allocated_inos },
+	{ SCOUTFS_CTL_GET_REFERRING_ENTRIES, "get_referring_entries", true,
+	  op_get_referring_entries },
+	{ SCOUTFS_CTL_GET_ATTR_X, "get_attr_x", false, op_get_attr_x },
+	{ SCOUTFS_CTL_COUNTERS, "counters", false, op_counters },
+};
+
+const unsigned int sfs_ctl_nr_ops = sizeof(sfs_ctl_ops) / sizeof(sfs_ctl_ops[0]);
