@@ -107,6 +107,58 @@ int sfs_ctl_put_fd(struct sfs_ctl_out *out, int fd, uint64_t *index)
 	return 0;
 }
 
+/*
+ * Is tag one of enum scoutfs_ctl_tag?  Others come from a newer peer.  No
+ * default: -Wswitch (-Wall) fails the build when ctl.h gains a tag that
+ * is not listed here, so the parser never drops a tag it should know.
+ */
+static bool tag_known(uint16_t tag)
+{
+	switch ((enum scoutfs_ctl_tag)tag) {
+	case SCOUTFS_CTL_T_VERSION:
+	case SCOUTFS_CTL_T_VERSION_MIN:
+	case SCOUTFS_CTL_T_FSID:
+	case SCOUTFS_CTL_T_RID:
+	case SCOUTFS_CTL_T_FMT_VERS:
+	case SCOUTFS_CTL_T_INO:
+	case SCOUTFS_CTL_T_FD:
+	case SCOUTFS_CTL_T_INDEX:
+	case SCOUTFS_CTL_T_FIRST_MAJOR:
+	case SCOUTFS_CTL_T_FIRST_MINOR:
+	case SCOUTFS_CTL_T_FIRST_INO:
+	case SCOUTFS_CTL_T_LAST_MAJOR:
+	case SCOUTFS_CTL_T_LAST_MINOR:
+	case SCOUTFS_CTL_T_LAST_INO:
+	case SCOUTFS_CTL_T_MAX_RECORDS:
+	case SCOUTFS_CTL_T_DIR_INO:
+	case SCOUTFS_CTL_T_DIR_POS:
+	case SCOUTFS_CTL_T_DEV:
+	case SCOUTFS_CTL_T_DATA_VERSION:
+	case SCOUTFS_CTL_T_OFFSET:
+	case SCOUTFS_CTL_T_LENGTH:
+	case SCOUTFS_CTL_T_FLAGS:
+	case SCOUTFS_CTL_T_END:
+	case SCOUTFS_CTL_T_UID:
+	case SCOUTFS_CTL_T_SRC_FD:
+	case SCOUTFS_CTL_T_SRC_OFFSET:
+	case SCOUTFS_CTL_T_IBLOCK:
+	case SCOUTFS_CTL_T_OP:
+	case SCOUTFS_CTL_T_ERR:
+	case SCOUTFS_CTL_T_COUNT:
+	case SCOUTFS_CTL_T_MOUNT_POINT:
+	case SCOUTFS_CTL_T_DAEMON_VERSION:
+	case SCOUTFS_CTL_T_NAME:
+	case SCOUTFS_CTL_T_PATH:
+	case SCOUTFS_CTL_T_STAT_MORE:
+	case SCOUTFS_CTL_T_STATFS_MORE:
+	case SCOUTFS_CTL_T_RECORDS:
+	case SCOUTFS_CTL_T_RECORD_SIZE:
+	case SCOUTFS_CTL_T_ATTR_X:
+		return true;
+	}
+	return false;
+}
+
 int sfs_ctl_parse(const void *buf, size_t len, struct sfs_ctl_in *in, char *why, size_t why_len)
 {
 	const struct scoutfs_ctl_hdr *hdr = buf;
@@ -143,7 +195,7 @@ int sfs_ctl_parse(const void *buf, size_t len, struct sfs_ctl_in *in, char *why,
 			return -EPROTO;
 		}
 		tag = f->tag & (uint16_t)~SCOUTFS_CTL_TAG_REQUIRED;
-		if (tag >= SFS_CTL_NR_TAGS) {
+		if (tag >= SFS_CTL_NR_TAGS || !tag_known(tag)) {
 			if (f->tag & SCOUTFS_CTL_TAG_REQUIRED) {
 				snprintf(why, why_len, "unknown required field %u", tag);
 				return -EPROTO;

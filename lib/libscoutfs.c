@@ -68,27 +68,32 @@ static int call(struct scoutfs_ctl *ctl)
 	int nr_fds;
 	char why[128];
 	ssize_t len;
-	int ret;
+	int sent, ret;
 
-	ret = sfs_ctl_send(ctl->sock, &ctl->out);
-	if (ret)
-		return ret;
+	/*
+	 * A daemon refusing the connection (EBUSY) shuts it down after its
+	 * reply: the send fails with EPIPE, and the reply is still there to
+	 * read (the peer is shut down: the recv does not block).
+	 */
+	sent = sfs_ctl_send(ctl->sock, &ctl->out);
+	if (sent && sent != -EPIPE && sent != -ECONNRESET)
+		return sent;
 	for (;;) {
 		len = sfs_ctl_recv(ctl->sock, ctl->rbuf, fds, &nr_fds);
 		sfs_ctl_close_fds(fds, &nr_fds);
 		if (len == 0)
-			return -ECONNRESET;
+			return sent ?: -ECONNRESET;
 		if (len < 0)
-			return (int)len;
+			return sent ?: (int)len;
 		ret = sfs_ctl_parse(ctl->rbuf, (size_t)len, &ctl->in, why, sizeof(why));
 		if (ret)
-			return ret;
+			return sent ?: ret;
 		hdr = ctl->in.hdr;
 		if (!(hdr->flags & SCOUTFS_CTL_F_REPLY))
-			return -EPROTO;
+			return sent ?: -EPROTO;
 		if (hdr->id == 0 && hdr->status)
 			return -(int)hdr->status; /* refused before reading us (EBUSY) */
-		if (hdr->id != req->id)
+		if (sent || hdr->id != req->id)
 			continue; /* a late reply to an earlier request */
 		if (hdr->status)
 			return hdr->status > 4095 ? -EPROTO : -(int)hdr->status;
@@ -270,7 +275,7 @@ int scoutfs_ctl_open(const char *path, struct scoutfs_ctl **ret_ctl)
 			*ret_ctl = NULL;
 			ret = -ENOENT;
 		}
-		if (ret == 0 || ret == -EACCES || ret == -EPROTONOSUPPORT)
+		if (ret == 0 || ret == -EACCES || ret == -EPROTONOSUPPORT || ret == -EBUSY)
 			break;
 		ret = -ENOENT;	/* a dead daemon's directory: keep looking */
 	}
@@ -507,4 +512,103 @@ int scoutfs_counters(struct scoutfs_ctl *ctl, scoutfs_counter_cb cb, void *arg)
 			return ret;
 	}
 	return 0;
+}
+
+int scoutfs_release(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
+		    uint64_t length, uint64_t data_version)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_RELEASE);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, offset);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, length);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DATA_VERSION, data_version);
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	return ret;
+}
+
+int64_t scoutfs_stage(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		      uint64_t data_version, uint64_t offset, uint64_t length, int src_fd,
+		      uint64_t src_offset)
+{
+	uint64_t idx, staged;
+	int ret;
+
+	if (src_fd < 0)
+		return -EBADF;
+	begin(ctl, SCOUTFS_CTL_STAGE);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, offset);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, length);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DATA_VERSION, data_version);
+	if (src_offset != UINT64_MAX)
+		sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_SRC_OFFSET, src_offset);
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = sfs_ctl_put_fd(&ctl->out, src_fd, &idx);
+	if (ret)
+		return ret;
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_SRC_FD, idx);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_LENGTH, &staged);
+	return ret ? ret : (int64_t)staged;
+}
+
+int scoutfs_data_waiting(struct scoutfs_ctl *ctl, uint64_t *ino, uint64_t *iblock,
+			 struct scoutfs_ctl_waiting *ents, unsigned int nr)
+{
+	const uint8_t *recs;
+	uint64_t rsize;
+	uint32_t len;
+	unsigned int i, n;
+	int ret;
+
+	if (nr == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_DATA_WAITING);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INO, *ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_IBLOCK, *iblock);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_RECORD_SIZE, &rsize);
+	if (ret)
+		return ret;
+	if (rsize < 17 || rsize > 4096)
+		return -EPROTO;
+	recs = get_records(ctl, &len);
+	n = (unsigned int)(len / rsize);
+	if (n > nr)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		memset(&ents[i], 0, sizeof(ents[i]));
+		memcpy(&ents[i], recs + i * rsize, rsize < sizeof(ents[i]) ? rsize : sizeof(ents[i]));
+	}
+	if (n) {
+		*ino = ents[n - 1].ino;
+		*iblock = ents[n - 1].iblock;
+	}
+	return (int)n;
+}
+
+int scoutfs_data_wait_err(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t offset,
+			  uint64_t count, unsigned int ops, int err)
+{
+	uint64_t n;
+	int ret;
+
+	if (err < 0)
+		err = -err;
+	begin(ctl, SCOUTFS_CTL_DATA_WAIT_ERR);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_INO, ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, offset);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, count);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OP, ops);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_ERR, (uint64_t)err);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_COUNT, &n);
+	return ret ? ret : (int)n;
 }

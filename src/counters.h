@@ -66,7 +66,10 @@
 	X(ctl_requests)            \
 	X(ctl_errors)              \
 	X(ctl_malformed)           \
-	X(ctl_denied)
+	X(ctl_denied)              \
+	X(data_wait)               \
+	X(data_wait_retry)         \
+	X(data_wait_interrupted)
 
 enum sfs_counter {
 #define SFS_COUNTER_ENUM(name) SFS_CTR_##name,

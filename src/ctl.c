@@ -368,6 +368,18 @@ reply:
 	}
 }
 
+/*
+ * recv returned 0: the peer closed (or shut down its end), or it sent a
+ * message of 0 bytes, which a SOCK_SEQPACKET socket also delivers as 0.
+ */
+static bool peer_closed(int sock)
+{
+	struct pollfd pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
+	int n = poll(&pfd, 1, 0);
+
+	return n < 0 || (n > 0 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL)));
+}
+
 static void *conn_thread(void *arg)
 {
 	struct ctl_conn *c = arg;
@@ -379,15 +391,15 @@ static void *conn_thread(void *arg)
 	ssize_t len;
 	int ret;
 
-	in = malloc(sizeof(*in));
+	in = calloc(1, sizeof(*in));
 	if (!in || posix_memalign(&buf, 8, SCOUTFS_CTL_MAX_MSG) ||
 	    sfs_ctl_out_init(&out, 0, 0, 0))
 		goto out;
 
 	for (;;) {
 		len = sfs_ctl_recv(c->sock, buf, in->fds, &in->nr_fds);
-		if (len == 0)
-			break;	/* the peer closed */
+		if (len == 0 && peer_closed(c->sock))
+			break;	/* the peer closed; else an empty message: malformed */
 		if (len < 0 && len != -EMSGSIZE)
 			break;
 		serve_one(c, buf, len, in, &out, &version);
@@ -397,6 +409,10 @@ static void *conn_thread(void *arg)
 			break;
 	}
 out:
+	/* the peer sees the end now; the socket is closed when reaped */
+	shutdown(c->sock, SHUT_RDWR);
+	if (in)
+		sfs_ctl_close_fds(in->fds, &in->nr_fds);	/* a last message's */
 	sfs_ctl_out_free(&out);
 	free(buf);
 	free(in);
@@ -429,6 +445,8 @@ static void reap_conns_locked(struct sfs_ctl_state *st)
 static void refuse_busy(int sock)
 {
 	struct sfs_ctl_out out;
+	char byte;
+	int i;
 
 	if (sfs_ctl_out_init(&out, 0, SCOUTFS_CTL_F_REPLY, 0))
 		return;
@@ -436,6 +454,15 @@ static void refuse_busy(int sock)
 	((struct scoutfs_ctl_hdr *)out.buf)->status = EBUSY;
 	sfs_ctl_send(sock, &out);
 	sfs_ctl_out_free(&out);
+	/*
+	 * Closing a socket with messages unread (the client's HELLO, sent
+	 * right after connecting) resets the client's end: it would see
+	 * ECONNRESET before the reply.  Shut it down (later sends get EPIPE)
+	 * and drop what came before the close.
+	 */
+	shutdown(sock, SHUT_RDWR);
+	for (i = 0; i < 1024 && recv(sock, &byte, 1, MSG_DONTWAIT) > 0; i++)
+		;
 }
 
 static void *accept_thread(void *arg)

@@ -12,16 +12,19 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "counters.h"
 #include "ctl.h"
 #include "ctl_ops.h"
+#include "data.h"
 #include "dir.h"
 #include "fs_int.h"
 #include "inode.h"
 #include "item.h"
 #include "server.h"
+#include "wait.h"
 
 static struct sfs_fuse *req_sf(struct sfs_ctl_req *req)
 {
@@ -479,6 +482,171 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* RELEASE, STAGE                                                       */
+/* ------------------------------------------------------------------ */
+
+static int op_release(struct sfs_ctl_req *req)
+{
+	uint64_t ino, off, len, dv;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_OFFSET, &off);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_LENGTH, &len);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_DATA_VERSION, &dv);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (!sfs_ctl_has(req->in, SCOUTFS_CTL_T_FD) && req->uid != 0)
+		return -EPERM;
+	ret = sfs_ctl_req_file(req, false, true, &ino);
+	if (ret)
+		return ret;
+	return sfs_data_release(req_sf(req), ino, off, len, dv);
+}
+
+#define STAGE_CHUNK (1024 * 1024)
+
+/* fill buf with n bytes of src (at *pos, or its position when *pos is -1) */
+static int read_src(int fd, char *buf, size_t n, uint64_t *pos)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < n) {
+		if (*pos == UINT64_MAX)
+			r = read(fd, buf + got, n - got);
+		else
+			r = pread(fd, buf + got, n - got, (off_t)(*pos + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ENODATA;	/* the source is shorter than the length */
+		got += (size_t)r;
+	}
+	if (*pos != UINT64_MAX)
+		*pos += n;
+	return 0;
+}
+
+static int op_stage(struct sfs_ctl_req *req)
+{
+	uint64_t ino, off, len, dv, sidx, spos, done = 0;
+	size_t n;
+	char *buf;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_OFFSET, &off);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_LENGTH, &len);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_DATA_VERSION, &dv);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_SRC_FD, &sidx);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_SRC_OFFSET, UINT64_MAX, &spos);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (sidx >= (uint64_t)req->in->nr_fds || req->in->fds[sidx] < 0)
+		return -EBADF;
+	if (!sfs_ctl_has(req->in, SCOUTFS_CTL_T_FD) && req->uid != 0)
+		return -EPERM;
+	ret = sfs_ctl_req_file(req, false, true, &ino);
+	if (ret)
+		return ret;
+	if (off + len < off)
+		return -EINVAL;
+
+	buf = malloc(STAGE_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	while (done < len) {
+		n = len - done < STAGE_CHUNK ? (size_t)(len - done) : STAGE_CHUNK;
+		ret = read_src(req->in->fds[sidx], buf, n, &spos);
+		if (ret)
+			break;
+		ret = sfs_data_stage(req_sf(req), ino, dv, off + done, buf, n);
+		if (ret)
+			break;
+		done += n;
+	}
+	free(buf);
+	/* what was staged stays staged; the error says why the rest was not */
+	if (ret)
+		return ret;
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_LENGTH, done);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* DATA_WAITING, DATA_WAIT_ERR                                          */
+/* ------------------------------------------------------------------ */
+
+static int op_data_waiting(struct sfs_ctl_req *req)
+{
+	struct scoutfs_ctl_waiting *recs = NULL;
+	struct sfs_wait_ent *ents = NULL;
+	uint64_t ino, iblock;
+	uint32_t max;
+	unsigned int i, n;
+	int ret;
+
+	ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_INO, 0, &ino);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_IBLOCK, 0, &iblock);
+	if (ret)
+		return ret;
+	max = max_records(req, sizeof(*recs), 128);
+	ents = calloc(max ? max : 1, sizeof(*ents));
+	recs = calloc(max ? max : 1, sizeof(*recs));
+	if (!ents || !recs) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	n = sfs_wait_list(req_sf(req), ino, iblock, ents, max);
+	for (i = 0; i < n; i++) {
+		recs[i].ino = ents[i].ino;
+		recs[i].iblock = ents[i].iblock;
+		recs[i].op = ents[i].op;
+	}
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(*recs));
+	sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, recs, (size_t)n * sizeof(*recs));
+out:
+	free(ents);
+	free(recs);
+	return ret;
+}
+
+static int op_data_wait_err(struct sfs_ctl_req *req)
+{
+	uint64_t ino, off, count, ops, err;
+	unsigned int n;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_INO, &ino);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_OFFSET, &off);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_LENGTH, &count);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_OP, &ops);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_ERR, &err);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (count == 0 || off + count < off || err == 0 || err > 4095 || ops == 0 ||
+	    (ops & ~(uint64_t)(SCOUTFS_CTL_WAIT_READ | SCOUTFS_CTL_WAIT_WRITE |
+			       SCOUTFS_CTL_WAIT_CHANGE_SIZE)))
+		return -EINVAL;
+	n = sfs_wait_err(req_sf(req), ino, off >> SCOUTFS_BLOCK_SM_SHIFT,
+			 (off + count - 1) >> SCOUTFS_BLOCK_SM_SHIFT, (unsigned int)ops, -(int)err);
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_COUNT, n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* COUNTERS                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -522,6 +690,10 @@ const struct sfs_ctl_op sfs_ctl_ops[] = {
 	  op_get_referring_entries },
 	{ SCOUTFS_CTL_GET_ATTR_X, "get_attr_x", false, op_get_attr_x },
 	{ SCOUTFS_CTL_COUNTERS, "counters", false, op_counters },
+	{ SCOUTFS_CTL_RELEASE, "release", false, op_release },
+	{ SCOUTFS_CTL_STAGE, "stage", false, op_stage },
+	{ SCOUTFS_CTL_DATA_WAITING, "data_waiting", false, op_data_waiting },
+	{ SCOUTFS_CTL_DATA_WAIT_ERR, "data_wait_err", true, op_data_wait_err },
 };
 
 const unsigned int sfs_ctl_nr_ops = sizeof(sfs_ctl_ops) / sizeof(sfs_ctl_ops[0]);

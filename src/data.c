@@ -38,8 +38,9 @@
  * online_blocks counts mapped blocks that are not offline (preallocated
  * ones included: they are allocated), offline_blocks the OFFLINE ones.
  *
- * Offline extents (released to an archive) are refused with EIO by reads
- * and writes until data waiting arrives with the archive interfaces.
+ * Offline extents (released to an archive): a read that reaches one parks
+ * its request (wait.c) until it is staged; writes to them get EIO (data
+ * waiting for writes is still to come).
  *
  * Locking: ns shared, the inode's data lock (reads shared, changes
  * exclusive), then for changes the inode lock and the transaction.
@@ -59,6 +60,7 @@
 #include "item.h"
 #include "log.h"
 #include "trans.h"
+#include "wait.h"
 
 #define BLK_SHIFT SCOUTFS_BLOCK_SM_SHIFT
 #define BLK_SIZE SCOUTFS_BLOCK_SM_SIZE
@@ -504,11 +506,11 @@ static uint64_t prealloc_want(struct sfs_fuse *sf, const struct scoutfs_inode *d
  * if none).
  */
 static int alloc_hole(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
-		      uint64_t start, uint64_t nr, uint64_t limit, struct segs *sg, uint64_t seq,
-		      uint64_t *mapped)
+		      uint64_t start, uint64_t nr, uint64_t limit, bool exact, struct segs *sg,
+		      uint64_t seq, uint64_t *mapped)
 {
 	struct sfs_fs *fs = sf->fs;
-	uint64_t want = prealloc_want(sf, di, start, nr, limit);
+	uint64_t want = exact ? nr : prealloc_want(sf, di, start, nr, limit);
 	uint64_t pos = start, end = start + want, bstart, blen, w;
 	struct ext e;
 	int ret = 0;
@@ -550,7 +552,7 @@ static int alloc_hole(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *d
  * mapping stopped (b1, or earlier when space ran out).
  */
 static int map_for_write(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
-			 uint64_t b0, uint64_t b1, struct segs *sg, uint64_t seq,
+			 uint64_t b0, uint64_t b1, bool staging, struct segs *sg, uint64_t seq,
 			 uint64_t *mapped_end)
 {
 	struct sfs_fs *fs = sf->fs;
@@ -565,7 +567,7 @@ static int map_for_write(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode
 		if (ret == -ENOENT || e.start > pos) {
 			limit = ret == -ENOENT ? SFS_DATA_MAX_BLOCKS : e.start;
 			nr = (limit < b1 ? limit : b1) - pos;
-			ret = alloc_hole(sf, ino, di, pos, nr, limit, sg, seq, &got);
+			ret = alloc_hole(sf, ino, di, pos, nr, limit, false, sg, seq, &got);
 			if (ret)
 				break;
 			pos += got;
@@ -575,13 +577,23 @@ static int map_for_write(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode
 		}
 		nr = (ext_end(&e) < b1 ? ext_end(&e) : b1) - pos;
 		map = e.map + (pos - e.start);
-		if (e.flags & SCOUTFS_SEF_OFFLINE) {
+		if ((e.flags & SCOUTFS_SEF_OFFLINE) && !staging) {
 			sfs_err(fs, "inode %llu: write to offline block %llu: not staged",
 				(unsigned long long)ino, (unsigned long long)pos);
 			ret = -EIO;
 			break;
 		}
-		if (e.flags & SCOUTFS_SEF_UNWRITTEN) {
+		if ((e.flags & SCOUTFS_SEF_OFFLINE) && !e.map) {
+			/* staging: exactly the blocks written come online */
+			ret = alloc_hole(sf, ino, di, pos, nr, ext_end(&e), true, sg, seq, &got);
+			if (ret)
+				break;
+			pos += got;
+			if (got < nr)
+				break;
+			continue;
+		}
+		if (e.flags & (SCOUTFS_SEF_UNWRITTEN | SCOUTFS_SEF_OFFLINE)) {
 			w = (struct ext){ .start = pos, .len = nr, .map = map };
 			ret = set_range(fs, ino, di, &w, false, seq) ?:
 			      segs_add(sg, pos, nr, map, true);
@@ -629,7 +641,8 @@ static int fill_edge(struct sfs_fs *fs, const struct segs *sg, uint64_t iblock, 
  * segments.  *written: bytes written (short when space ran out).
  */
 static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *di,
-			const char *src, size_t size, uint64_t off, uint64_t seq, size_t *written)
+			const char *src, size_t size, uint64_t off, bool staging, uint64_t seq,
+			size_t *written)
 {
 	struct sfs_fs *fs = sf->fs;
 	uint64_t b0 = off >> BLK_SHIFT, b1 = (off + size + BLK_MASK) >> BLK_SHIFT, end;
@@ -644,7 +657,7 @@ static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode 
 	*written = 0;
 	/* earlier writes of these blocks land first (partial blocks are read back) */
 	wait_inflight(sf, ino, b0, b1);
-	ret = map_for_write(sf, ino, di, b0, b1, &sg, seq, &mapped_end);
+	ret = map_for_write(sf, ino, di, b0, b1, staging, &sg, seq, &mapped_end);
 	if (ret && mapped_end == b0)
 		goto out;
 	if (mapped_end < b1) {
@@ -705,6 +718,13 @@ static int write_locked(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode 
 		goto out;
 	}
 
+	if (staging) {
+		/* archived contents coming back: no times, size or data_version change */
+		ret = sfs_inode_update(fs, ino, di, seq);
+		if (!ret)
+			*written = size;
+		goto out;
+	}
 	endoff = off + size;
 	if (endoff > le64toh(di->size))
 		di->size = htole64(endoff);
@@ -748,7 +768,8 @@ again:
 		if (!ret && !S_ISREG(le32toh(di.mode)))
 			ret = -EINVAL;
 		if (!ret)
-			ret = write_locked(sf, ino, &di, src, size, (uint64_t)off, seq, &written);
+			ret = write_locked(sf, ino, &di, src, size, (uint64_t)off, false, seq,
+					   &written);
 		sfs_trans_release(fs);
 	}
 	contents_unlock(sf, ino, true);
@@ -770,8 +791,12 @@ again:
 /* read                                                                 */
 /* ------------------------------------------------------------------ */
 
-/* file blocks [b0, b1) into buf: data, zeros for holes and unwritten blocks */
-static int read_range(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1, char *buf)
+/*
+ * File blocks [b0, b1) into buf: data, zeros for holes and unwritten
+ * blocks.  1 with *offline set when an offline block is in the way.
+ */
+static int read_range(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1, char *buf,
+		      uint64_t *offline)
 {
 	uint64_t pos = b0, nr;
 	struct ext e;
@@ -791,9 +816,8 @@ static int read_range(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1,
 		}
 		nr = (ext_end(&e) < b1 ? ext_end(&e) : b1) - pos;
 		if (e.flags & SCOUTFS_SEF_OFFLINE) {
-			sfs_err(fs, "inode %llu: read of offline block %llu: not staged",
-				(unsigned long long)ino, (unsigned long long)pos);
-			return -EIO;
+			*offline = pos;
+			return 1;
 		}
 		if (e.flags & SCOUTFS_SEF_UNWRITTEN) {
 			memset(buf + ((pos - b0) << BLK_SHIFT), 0, nr << BLK_SHIFT);
@@ -808,13 +832,18 @@ static int read_range(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1,
 	return 0;
 }
 
+static void retry_read(fuse_req_t req, uint64_t ino, size_t size, uint64_t off)
+{
+	sfs_op_read(req, ino, size, (off_t)off, NULL);
+}
+
 void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
 	struct sfs_fuse *sf = sf_of(req);
 	struct sfs_fs *fs = sf->fs;
 	struct scoutfs_inode di;
-	uint64_t isize, b0, b1;
+	uint64_t isize, b0, b1, offline = 0;
 	char *buf = NULL;
 	int ret;
 
@@ -838,9 +867,20 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto unlock;
 	}
 	wait_inflight(sf, ino, b0, b1);
-	ret = read_range(fs, ino, b0, b1, buf);
+	ret = read_range(fs, ino, b0, b1, buf, &offline);
+	if (ret == 1) {
+		/* parked until staged; the contents lock keeps a stage from slipping by */
+		ret = sfs_wait_park(sf, req, ino, offline, SFS_WAIT_READ, retry_read, size,
+				    (uint64_t)off);
+		if (!ret)
+			ret = 1;
+	}
 unlock:
 	contents_unlock(sf, ino, false);
+	if (ret == 1) {
+		free(buf);
+		return;
+	}
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
@@ -1068,4 +1108,161 @@ void sfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		sfs_fuse_reply_err(req, ret);
 	else
 		fuse_reply_lseek(req, (off_t)res);
+}
+
+/* ------------------------------------------------------------------ */
+/* archive: release and stage                                           */
+/* ------------------------------------------------------------------ */
+
+/* extents a release changes per transaction */
+#define RELEASE_BATCH 64
+
+/* the inode for an archive operation: a regular file at data_version dv */
+static int archive_inode(struct sfs_fs *fs, uint64_t ino, uint64_t dv, struct scoutfs_inode *di)
+{
+	int ret = sfs_inode_read(fs, ino, di);
+
+	if (ret)
+		return ret;
+	if (!S_ISREG(le32toh(di->mode)))
+		return -EINVAL;
+	if (le64toh(di->data_version) != dv)
+		return -ESTALE;
+	return 0;
+}
+
+/*
+ * Up to RELEASE_BATCH mapped extents of [*pos, b1) become unmapped and
+ * OFFLINE, their blocks freed.  *pos moves past what was done; *done when
+ * nothing mapped is left in the range.
+ */
+static int release_batch(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			 uint64_t *pos, uint64_t b1, uint64_t seq, bool *done)
+{
+	struct ext e, off;
+	unsigned int n = 0;
+	int ret = 0;
+
+	*done = false;
+	while (*pos < b1 && n < RELEASE_BATCH) {
+		ret = ext_next(fs, ino, *pos, &e);
+		if (ret == -ENOENT || (!ret && e.start >= b1)) {
+			*pos = b1;
+			ret = 0;
+			break;
+		}
+		if (ret)
+			return ret;
+		if (!e.map) {
+			/* already offline */
+			*pos = ext_end(&e);
+			continue;
+		}
+		off.start = e.start > *pos ? e.start : *pos;
+		off.len = (ext_end(&e) < b1 ? ext_end(&e) : b1) - off.start;
+		off.map = 0;
+		off.flags = SCOUTFS_SEF_OFFLINE;
+		ret = set_range(fs, ino, di, &off, true, seq);
+		if (ret)
+			return ret;
+		*pos = ext_end(&off);
+		n++;
+	}
+	*done = *pos >= b1;
+	return ret;
+}
+
+int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len,
+		     uint64_t dv)
+{
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	uint64_t b0, b1, pos, seq, keep;
+	bool done = false;
+	int ret;
+
+	if ((off & BLK_MASK) || (len & BLK_MASK) || off + len < off ||
+	    off + len > SFS_DATA_MAX_BYTES)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	b0 = off >> BLK_SHIFT;
+	b1 = (off + len) >> BLK_SHIFT;
+
+	contents_lock(sf, ino, true);
+	wait_inflight(sf, ino, b0, b1);
+	pos = b0;
+	while (!done) {
+		ret = sfs_trans_hold(fs, false, &seq);
+		if (ret)
+			break;
+		ret = archive_inode(fs, ino, dv, &di);
+		if (!ret)
+			ret = release_batch(fs, ino, &di, &pos, b1, seq, &done);
+		if (!ret && done && le64toh(di.online_blocks) == 0) {
+			/* nothing online: whatever lies past i_size goes too */
+			keep = (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT;
+			if (keep < SFS_DATA_MAX_BLOCKS) {
+				struct ext hole = { .start = keep, .len = SFS_DATA_MAX_BLOCKS - keep };
+
+				ret = set_range(fs, ino, &di, &hole, true, seq);
+			}
+		}
+		/* the block counts changed: meta_seq moves, times do not */
+		if (!ret)
+			ret = sfs_inode_update(fs, ino, &di, seq);
+		sfs_trans_release(fs);
+		if (ret)
+			break;
+	}
+	contents_unlock(sf, ino, true);
+	if (!ret)
+		sfs_fuse_inval_data(sf, ino, off, len);
+	return ret;
+}
+
+int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
+		   const char *buf, size_t len)
+{
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	size_t written = 0, w;
+	bool retried = false;
+	uint64_t seq, size;
+	int ret;
+
+	if (off & BLK_MASK)
+		return -EINVAL;
+	while (written < len) {
+		w = 0;
+		contents_lock(sf, ino, true);
+		ret = sfs_trans_hold(fs, true, &seq);
+		if (!ret) {
+			ret = archive_inode(fs, ino, dv, &di);
+			size = le64toh(di.size);
+			/* inside i_size, ending on a block or at i_size */
+			if (!ret && (off + len > size ||
+				     (((off + len) & BLK_MASK) && off + len != size)))
+				ret = -EINVAL;
+			if (!ret)
+				ret = write_locked(sf, ino, &di, buf + written, len - written,
+						   off + written, true, seq, &w);
+			written += w;
+			sfs_trans_release(fs);
+		}
+		contents_unlock(sf, ino, true);
+		/* readers parked on what came online look again */
+		if (w)
+			sfs_wait_wake(sf, ino);
+		if (ret == -ENOSPC && !retried) {
+			retried = true;
+			ret = sfs_trans_commit_for_space(fs);
+			if (!ret)
+				continue;
+		}
+		if (ret)
+			return ret;
+		retried = false;
+	}
+	return 0;
 }

@@ -29,6 +29,21 @@ void sfs_data_wait_all(struct sfs_fuse *sf);
 int sfs_data_free_all(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq);
 
 /* FUSE ops (data.c) */
+/*
+ * RELEASE: the mapped blocks of [off, off + len) (4 KiB aligned) become
+ * unmapped OFFLINE extents and are freed, if the file's data_version is
+ * still dv (-ESTALE otherwise).  Times, size and data_version stay.
+ */
+int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len,
+		     uint64_t dv);
+/*
+ * STAGE: write buf back at off (4 KiB aligned; the end on a block or at
+ * i_size, inside i_size), allocating over offline extents, if the file's
+ * data_version is still dv.  Times, size and data_version stay.
+ */
+int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
+		   const char *buf, size_t len);
+
 void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

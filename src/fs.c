@@ -39,6 +39,7 @@
 #include "dir.h"
 #include "fs.h"
 #include "fs_int.h"
+#include "wait.h"
 #include "inode.h"
 #include "item.h"
 #include "log.h"
@@ -56,6 +57,33 @@ RB_GENERATE_INTERNAL(open_tree, open_ino, node, open_cmp, RB_ATTR)
 
 static void *orphan_thread(void *arg);
 
+void sfs_fuse_set_session(struct sfs_fuse *sf, struct fuse_session *se)
+{
+	sf->se = se;
+}
+
+void sfs_fuse_session_end(struct sfs_fuse *sf)
+{
+	if (sf) {
+		sfs_waits_destroy(sf);
+		sf->se = NULL;
+	}
+}
+
+void sfs_fuse_inval_data(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len)
+{
+	int ret;
+
+	if (!sf->se)
+		return;
+	ret = fuse_lowlevel_notify_inval_inode(sf->se, ino, (off_t)off,
+					       len > INT64_MAX ? 0 : (off_t)len);
+	/* -ENOENT: the kernel has nothing of it cached */
+	if (ret && ret != -ENOENT)
+		sfs_warn(sf->fs, "inode %llu: cannot drop the kernel's cached pages: %s",
+			 (unsigned long long)ino, strerror(-ret));
+}
+
 struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *opts)
 {
 	struct sfs_fuse *sf = calloc(1, sizeof(*sf));
@@ -67,6 +95,11 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 	sf->opts = *opts;
 	sf->opts.metadev_path = NULL;
 	sf->opts.fuse_opts = NULL;
+	sf->opts.run_dir = NULL;
+	if (sfs_waits_setup(sf)) {
+		free(sf);
+		return NULL;
+	}
 	pthread_rwlock_init(&sf->ns, NULL);
 	for (i = 0; i < SFS_INO_LOCKS; i++) {
 		pthread_mutex_init(&sf->ino_locks[i], NULL);
@@ -92,6 +125,7 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 
 	if (!sf)
 		return;
+	sfs_waits_destroy(sf);
 	if (sf->orphan_started) {
 		pthread_mutex_lock(&sf->orphan_lock);
 		sf->stopping = true;
@@ -780,8 +814,15 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		return;
 	}
 	fi->direct_io = 0;
-	fi->keep_cache = 0;
 	fi->noflush = 1;	/* flush does nothing here: spare close a round trip */
+	/*
+	 * Cached pages stay valid across opens: every change to a file's
+	 * contents comes through this kernel, and the ones that do not
+	 * (release) invalidate them.  Dropping them at open would also wait
+	 * on pages locked by reads parked on offline data: an agent opening
+	 * the file to stage it would hang behind them.
+	 */
+	fi->keep_cache = 1;
 	if (fuse_reply_create(req, &e, fi))
 		open_put(sf, e.ino);
 }
@@ -1125,8 +1166,8 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	fi->keep_cache = 0;
 	fi->noflush = 1;
+	fi->keep_cache = 1;	/* as in op_create */
 	if (fuse_reply_open(req, fi))
 		open_put(sf, ino);
 }

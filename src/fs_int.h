@@ -34,6 +34,8 @@ RB_HEAD(open_tree, open_ino);
 struct sfs_fuse {
 	struct sfs_fs *fs;
 	struct sfs_options opts;
+	struct fuse_session *se;	/* for invalidations; NULL until set */
+	struct sfs_waits *waits;	/* wait.c: requests parked on offline data */
 	pthread_rwlock_t ns;
 	pthread_mutex_t ino_locks[SFS_INO_LOCKS];	/* hashed by inode number */
 	pthread_rwlock_t data_locks[SFS_INO_LOCKS];	/* file contents, hashed too */
@@ -75,6 +77,13 @@ static inline pthread_rwlock_t *sfs_fuse_data_lock(struct sfs_fuse *sf, uint64_t
 {
 	return &sf->data_locks[(ino * 0x9E3779B97F4A7C15ULL) >> 56];
 }
+
+/*
+ * Drop the kernel's cached pages of ino in [off, off + len) (len 0: to
+ * the end) after a change that did not come through the kernel (release).
+ * Call with no daemon locks held: the kernel may wait on our requests.
+ */
+void sfs_fuse_inval_data(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len);
 
 /* reply with a negative or positive errno */
 void sfs_fuse_reply_err(fuse_req_t req, int err);

@@ -26,14 +26,34 @@ struct command {
 static const struct command commands[] = {
 	{ "mkfs", "META-DEVICE DATA-DEVICE -Q NR,ADDR,PORT...", "Initialize a new scoutfs volume",
 	  "Core admin", sfs_cmd_mkfs },
+	{ "df", "[-h] [-p PATH]", "Show metadata and data block usage", "Core admin", sfs_cmd_df },
+	{ "statfs", "[-s FIELD] [-p PATH]", "Show scoutfs file system information",
+	  "Additional Information", sfs_cmd_statfs },
+	{ "stat", "FILE [-s FIELD]", "Show scoutfs inode information", "Additional Information",
+	  sfs_cmd_stat },
+	{ "counters", "[-t] [-p PATH]", "Show the daemon's counters", "Additional Information",
+	  sfs_cmd_counters },
+	{ "walk-inodes", "{meta_seq|data_seq} FIRST LAST [-p PATH]",
+	  "Print a range of the inode seq indexes", "Search Acceleration", sfs_cmd_walk_inodes },
+	{ "ino-path", "INO [-p PATH]", "Print the paths of an inode number", "Search Acceleration",
+	  sfs_cmd_ino_path },
+	{ "get-referring-entries", "INO [-p PATH]",
+	  "Print the directory entries that refer to an inode number", "Search Acceleration",
+	  sfs_cmd_get_referring_entries },
+	{ "get-attr-x", "FILE [-m] [-d] [-v] [-n] [-f] [-c] [-r] [-s] [-t] [-p]",
+	  "Get extensible file attributes", "Agent", sfs_cmd_get_attr_x },
 	{ "print", "META-DEVICE", "Print metadata structures", "Debug", sfs_cmd_print },
+	{ "get-allocated-inos", "-i INO [-s] [-p PATH]",
+	  "Print allocated inode numbers from an inode number", "Debug",
+	  sfs_cmd_get_allocated_inos },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 static void usage(FILE *f)
 {
-	const char *groups[] = { "Core admin", "Debug" };
+	const char *groups[] = { "Core admin", "Additional Information", "Search Acceleration",
+				 "Agent", "Debug" };
 	unsigned int g, i;
 
 	fprintf(f, "Usage: scoutfs COMMAND [OPTIONS] [ARGS]\n");
@@ -41,7 +61,7 @@ static void usage(FILE *f)
 		fprintf(f, "\n%s:\n", groups[g]);
 		for (i = 0; i < NR_COMMANDS; i++) {
 			if (strcmp(commands[i].group, groups[g]) == 0)
-				fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+				fprintf(f, "  %-22s %s\n", commands[i].name, commands[i].help);
 		}
 	}
 	fprintf(f, "\n'scoutfs COMMAND --help' describes a command.\n"

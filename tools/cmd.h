@@ -13,6 +13,16 @@
 
 int sfs_cmd_mkfs(int argc, char **argv);
 int sfs_cmd_print(int argc, char **argv);
+/* cli_query.c: asking a mount's daemon through libscoutfs */
+int sfs_cmd_statfs(int argc, char **argv);
+int sfs_cmd_df(int argc, char **argv);
+int sfs_cmd_stat(int argc, char **argv);
+int sfs_cmd_get_attr_x(int argc, char **argv);
+int sfs_cmd_walk_inodes(int argc, char **argv);
+int sfs_cmd_ino_path(int argc, char **argv);
+int sfs_cmd_get_referring_entries(int argc, char **argv);
+int sfs_cmd_get_allocated_inos(int argc, char **argv);
+int sfs_cmd_counters(int argc, char **argv);
 
 /* shared argument parsing: 0 or -EINVAL */
 int sfs_parse_u64(const char *str, uint64_t *val);

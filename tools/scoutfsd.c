@@ -528,6 +528,7 @@ int main(int argc, char **argv)
 		ret = -EINVAL;
 		goto out;
 	}
+	sfs_fuse_set_session(sf, se);
 	if (fuse_set_signal_handlers(se) || fuse_session_mount(se, mnt)) {
 		fprintf(stderr, "scoutfsd: cannot mount %s on %s\n", data, mnt);
 		ret = -EIO;
@@ -570,6 +571,9 @@ int main(int argc, char **argv)
 		sfs_err(&fs, "the FUSE session ended with %d", ret);
 	ret = 0;
 out:
+	/* no control request may run once the session is gone */
+	sfs_ctl_stop(&fs);
+	sfs_fuse_session_end(sf);
 	if (se) {
 		if (mounted)
 			fuse_session_unmount(se);
@@ -580,7 +584,6 @@ out:
 		fuse_loop_cfg_destroy(loop);
 	fuse_opt_free_args(&fargs);
 	free(fopts);
-	sfs_ctl_stop(&fs);
 	sfs_fuse_free(sf);
 	sfs_inodes_destroy(&fs);
 	if (stack) {

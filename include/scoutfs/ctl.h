@@ -131,6 +131,12 @@ enum scoutfs_ctl_tag {
 	SCOUTFS_CTL_T_FLAGS = 22,
 	SCOUTFS_CTL_T_END = 23,		/* bulk replies: 1 when nothing follows */
 	SCOUTFS_CTL_T_UID = 24,		/* HELLO: the peer as the daemon saw it */
+	SCOUTFS_CTL_T_SRC_FD = 25,	/* STAGE: the passed fd the data comes from */
+	SCOUTFS_CTL_T_SRC_OFFSET = 26,	/* STAGE: where in it (absent: its position) */
+	SCOUTFS_CTL_T_IBLOCK = 27,	/* DATA_WAITING: cursor block (with T_INO) */
+	SCOUTFS_CTL_T_OP = 28,		/* DATA_WAIT_ERR: SCOUTFS_CTL_WAIT_* mask */
+	SCOUTFS_CTL_T_ERR = 29,		/* DATA_WAIT_ERR: the errno (> 0) to give */
+	SCOUTFS_CTL_T_COUNT = 30,	/* how many (waiters woken) */
 	/* strings */
 	SCOUTFS_CTL_T_MOUNT_POINT = 128,
 	SCOUTFS_CTL_T_DAEMON_VERSION = 129,
@@ -197,6 +203,18 @@ struct scoutfs_ctl_dirent {
 	/* char name[name_len] */
 };
 
+/* DATA_WAITING records */
+struct scoutfs_ctl_waiting {
+	uint64_t ino;
+	uint64_t iblock;
+	uint8_t op;		/* SCOUTFS_CTL_WAIT_* */
+	uint8_t _pad[7];
+};
+
+#define SCOUTFS_CTL_WAIT_READ 0x1
+#define SCOUTFS_CTL_WAIT_WRITE 0x2
+#define SCOUTFS_CTL_WAIT_CHANGE_SIZE 0x4
+
 /* COUNTERS records: the counter is followed by name_len bytes */
 struct scoutfs_ctl_counter {
 	uint64_t value;
@@ -249,6 +267,7 @@ _Static_assert(sizeof(struct scoutfs_ctl_statfs_more) == 72,
 	       "scoutfs_ctl_statfs_more is 72 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_walk_entry) == 24, "scoutfs_ctl_walk_entry is 24 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_dirent) == 32, "scoutfs_ctl_dirent is 32 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_waiting) == 24, "scoutfs_ctl_waiting is 24 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_counter) == 16, "scoutfs_ctl_counter is 16 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_attr_x) == 104, "scoutfs_ctl_attr_x is 104 bytes");
 #endif
@@ -344,6 +363,44 @@ int scoutfs_get_referring_entries(struct scoutfs_ctl *ctl, uint64_t ino, uint64_
  */
 int scoutfs_get_allocated_inos(struct scoutfs_ctl *ctl, uint64_t start_ino, uint64_t *inos,
 			       unsigned int nr);
+
+/*
+ * RELEASE: make the blocks of [offset, offset + length) offline (their
+ * contents live in the archive now) and free them, if the file's
+ * data_version is still data_version (-ESTALE otherwise).  offset and
+ * length are multiples of 4096.  The file must be open for writing when
+ * given by fd; by inode number the caller must be root.
+ */
+int scoutfs_release(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
+		    uint64_t length, uint64_t data_version);
+
+/*
+ * STAGE: write length bytes read from src_fd at src_offset back into the
+ * file at offset, if its data_version is still data_version.  offset is a
+ * multiple of 4096; the range is inside i_size and ends on a 4096
+ * boundary or at i_size.  The daemon reads src_fd itself (any readable
+ * fd: a file, a pipe when src_offset is UINT64_MAX, a memfd).  Returns
+ * the bytes staged.
+ */
+int64_t scoutfs_stage(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		      uint64_t data_version, uint64_t offset, uint64_t length, int src_fd,
+		      uint64_t src_offset);
+
+/*
+ * DATA_WAITING: this mount's requests parked on offline data after the
+ * cursor (*ino, *iblock), in order, at most nr; the cursor moves to the
+ * last one returned.  Returns the count (0: no more).
+ */
+int scoutfs_data_waiting(struct scoutfs_ctl *ctl, uint64_t *ino, uint64_t *iblock,
+			 struct scoutfs_ctl_waiting *ents, unsigned int nr);
+
+/*
+ * DATA_WAIT_ERR: give err (a positive errno, e.g. EIO) to the requests of
+ * ino parked on the bytes [offset, offset + count) for an op in ops
+ * (SCOUTFS_CTL_WAIT_*).  Root only.  Returns how many were answered.
+ */
+int scoutfs_data_wait_err(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t offset,
+			  uint64_t count, unsigned int ops, int err);
 
 /* COUNTERS: cb for each counter of the daemon, in name order */
 typedef int (*scoutfs_counter_cb)(void *arg, const char *name, uint64_t value);

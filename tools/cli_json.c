@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers of the CLI commands that query a mount through libscoutfs
+ * (cli_query.c): finding and connecting to the mount, error and usage
+ * messages in one line each, and JSON output.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli_json.h"
+
+const char *sfs_cli_mount_path(const char *opt)
+{
+	const char *env;
+
+	if (opt)
+		return opt;
+	env = getenv("SCOUTFS_MOUNT_PATH");
+	if (env && env[0])
+		return env;
+	return ".";
+}
+
+int sfs_cli_fail(const char *cmd, const char *what, int err)
+{
+	if (what)
+		fprintf(stderr, "scoutfs %s: %s: %s\n", cmd, what, scoutfs_strerror(err));
+	else
+		fprintf(stderr, "scoutfs %s: %s\n", cmd, scoutfs_strerror(err));
+	return SFS_CLI_ERR;
+}
+
+int sfs_cli_connect(const char *cmd, const char *path, struct scoutfs_ctl **ctl)
+{
+	struct stat sb;
+	int ret;
+
+	/* the library's -ENOENT also means "no daemon": say which it is */
+	if (stat(path, &sb)) {
+		fprintf(stderr, "scoutfs %s: %s: %s\n", cmd, path, strerror(errno));
+		return SFS_CLI_ERR;
+	}
+	ret = scoutfs_ctl_open(path, ctl);
+	if (ret)
+		return sfs_cli_fail(cmd, path, ret);
+	return 0;
+}
+
+int sfs_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "scoutfs %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (usage: scoutfs %s %s)\n", cmd, usage);
+	return SFS_CLI_USAGE;
+}
+
+int sfs_cli_getopt_error(const char *cmd, const char *usage, int c, char **argv)
+{
+	if (c == ':') {
+		if (optopt)
+			return sfs_cli_usage_error(cmd, usage, "option '-%c' needs an argument",
+						   optopt);
+		return sfs_cli_usage_error(cmd, usage, "option '%s' needs an argument",
+					   argv[optind - 1]);
+	}
+	if (optopt)
+		return sfs_cli_usage_error(cmd, usage, "unknown option '-%c'", optopt);
+	return sfs_cli_usage_error(cmd, usage, "unknown option '%s'", argv[optind - 1]);
+}
+
+struct json_object *sfs_json_time(uint64_t sec, uint32_t nsec)
+{
+	struct json_object *t = json_object_new_object();
+
+	json_object_object_add(t, "sec", sfs_json_u64(sec));
+	json_object_object_add(t, "nsec", sfs_json_u64(nsec));
+	return t;
+}
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | \
+		    JSON_C_TO_STRING_NOSLASHESCAPE)
+
+int sfs_json_print(const char *cmd, struct json_object *obj)
+{
+	const char *s = json_object_to_json_string_ext(obj, JSON_FLAGS);
+	int ret = 0;
+
+	/* json-c spreads an empty array or object over two lines */
+	if (json_object_is_type(obj, json_type_array) && json_object_array_length(obj) == 0)
+		s = "[]";
+	else if (json_object_is_type(obj, json_type_object) && json_object_object_length(obj) == 0)
+		s = "{}";
+
+	if (!s || printf("%s\n", s) < 0)
+		ret = SFS_CLI_ERR;
+	json_object_put(obj);
+	if (ret) {
+		fprintf(stderr, "scoutfs %s: writing the JSON output failed\n", cmd);
+		return ret;
+	}
+	return sfs_cli_flush(cmd);
+}
+
+const char *sfs_json_line(struct json_object *obj)
+{
+	return json_object_to_json_string_ext(obj, JSON_C_TO_STRING_SPACED |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int sfs_cli_flush(const char *cmd)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "scoutfs %s: writing the output failed: %s\n", cmd, strerror(errno));
+	return SFS_CLI_ERR;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_TOOLS_CLI_JSON_H
+#define SFS_TOOLS_CLI_JSON_H
+
+/*
+ * What the CLI commands that talk to a mount's daemon share: finding the
+ * mount (-p, $SCOUTFS_MOUNT_PATH, the current directory), connecting
+ * through libscoutfs, the one-line error and usage messages, and printing
+ * --json documents with json-c.
+ *
+ * Messages: errors are "scoutfs CMD: WHAT: REASON" on stderr (exit 1);
+ * usage errors are "scoutfs CMD: WHY (usage: scoutfs CMD ARGS)" (exit 2).
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include "scoutfs/ctl.h"
+
+/* exit statuses of the commands (cmd.h) */
+#define SFS_CLI_OK 0
+#define SFS_CLI_ERR 1
+#define SFS_CLI_USAGE 2
+
+/* the path that picks the mount: opt (-p), else $SCOUTFS_MOUNT_PATH, else "." */
+const char *sfs_cli_mount_path(const char *opt);
+
+/*
+ * Connect to the daemon serving path.  0, or SFS_CLI_ERR after saying why
+ * ("scoutfs CMD: PATH: REASON").
+ */
+int sfs_cli_connect(const char *cmd, const char *path, struct scoutfs_ctl **ctl);
+
+/* "scoutfs CMD: WHAT: <scoutfs_strerror(err)>"; returns SFS_CLI_ERR */
+int sfs_cli_fail(const char *cmd, const char *what, int err);
+
+/* "scoutfs CMD: WHY (usage: scoutfs CMD USAGE)"; returns SFS_CLI_USAGE */
+__attribute__((format(printf, 3, 4)))
+int sfs_cli_usage_error(const char *cmd, const char *usage, const char *fmt, ...);
+
+/*
+ * The getopt error of the last getopt_long() call ('?' or ':') as a usage
+ * error; argv is the command's.
+ */
+int sfs_cli_getopt_error(const char *cmd, const char *usage, int c, char **argv);
+
+/* a u64 as a JSON number (json-c keeps all 64 bits) */
+static inline struct json_object *sfs_json_u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+/* {"sec": S, "nsec": N} */
+struct json_object *sfs_json_time(uint64_t sec, uint32_t nsec);
+
+/*
+ * Print obj as one JSON document on stdout (pretty, '/' not escaped) and
+ * drop the reference.  0, or SFS_CLI_ERR if it could not be written.
+ */
+int sfs_json_print(const char *cmd, struct json_object *obj);
+
+/* obj in one line, without the trailing newline; no reference is dropped */
+const char *sfs_json_line(struct json_object *obj);
+
+/* flush stdout: 0, or SFS_CLI_ERR after saying why (a full disk, a closed pipe) */
+int sfs_cli_flush(const char *cmd);
+
+#endif
