@@ -1199,9 +1199,9 @@ int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t l
 		ret = archive_inode(fs, ino, dv, &di);
 		if (!ret)
 			ret = release_batch(fs, ino, &di, &pos, b1, seq, &done);
-		if (!ret && done && le64toh(di.online_blocks) == 0) {
-			/* nothing online: whatever lies past i_size goes too */
-			keep = (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT;
+		keep = (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT;
+		if (!ret && done && (le64toh(di.online_blocks) == 0 || b1 >= keep)) {
+			/* released to i_size: preallocation past it goes too */
 			if (keep < SFS_DATA_MAX_BLOCKS) {
 				struct ext hole = { .start = keep, .len = SFS_DATA_MAX_BLOCKS - keep };
 

@@ -23,6 +23,10 @@ int sfs_cmd_ino_path(int argc, char **argv);
 int sfs_cmd_get_referring_entries(int argc, char **argv);
 int sfs_cmd_get_allocated_inos(int argc, char **argv);
 int sfs_cmd_counters(int argc, char **argv);
+int sfs_cmd_release(int argc, char **argv);
+int sfs_cmd_stage(int argc, char **argv);
+int sfs_cmd_data_waiting(int argc, char **argv);
+int sfs_cmd_data_wait_err(int argc, char **argv);
 
 /* shared argument parsing: 0 or -EINVAL */
 int sfs_parse_u64(const char *str, uint64_t *val);
