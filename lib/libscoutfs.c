@@ -131,6 +131,36 @@ static const uint8_t *get_records(struct scoutfs_ctl *ctl, uint32_t *len)
 	return v;
 }
 
+/*
+ * The reply's fixed-size records into dst (nr of size each): records of
+ * another size (an older or newer daemon) are cut or zero filled.
+ * Returns how many, or -EPROTO.
+ */
+static int get_fixed_records(struct scoutfs_ctl *ctl, void *dst, size_t size, unsigned int nr,
+			     uint64_t min_size)
+{
+	const uint8_t *recs;
+	uint64_t rsize;
+	uint32_t len;
+	unsigned int i, n;
+	int ret;
+
+	ret = get_u64(ctl, SCOUTFS_CTL_T_RECORD_SIZE, &rsize);
+	if (ret)
+		return ret;
+	if (rsize < min_size || rsize > 4096)
+		return -EPROTO;
+	recs = get_records(ctl, &len);
+	n = (unsigned int)(len / rsize);
+	if (n > nr)
+		return -EPROTO;
+	for (i = 0; i < n; i++) {
+		memset((uint8_t *)dst + i * size, 0, size);
+		memcpy((uint8_t *)dst + i * size, recs + i * rsize, rsize < size ? rsize : size);
+	}
+	return (int)n;
+}
+
 /* ------------------------------------------------------------------ */
 /* Connections                                                          */
 /* ------------------------------------------------------------------ */
@@ -342,11 +372,8 @@ int scoutfs_walk_inodes(struct scoutfs_ctl *ctl, int index, struct scoutfs_ctl_w
 			const struct scoutfs_ctl_walk_pos *last,
 			struct scoutfs_ctl_walk_entry *ents, unsigned int nr)
 {
-	const uint8_t *recs;
-	uint64_t rsize;
-	uint32_t len;
-	unsigned int i, n;
 	int ret;
+	int n;
 
 	if (nr == 0)
 		return -EINVAL;
@@ -360,20 +387,9 @@ int scoutfs_walk_inodes(struct scoutfs_ctl *ctl, int index, struct scoutfs_ctl_w
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_INO, last->ino);
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
 	ret = call(ctl);
-	if (!ret)
-		ret = get_u64(ctl, SCOUTFS_CTL_T_RECORD_SIZE, &rsize);
 	if (ret)
 		return ret;
-	if (rsize < sizeof(*ents) - sizeof(uint32_t) || rsize > 4096)
-		return -EPROTO;
-	recs = get_records(ctl, &len);
-	n = (unsigned int)(len / rsize);
-	if (n > nr)
-		return -EPROTO;
-	for (i = 0; i < n; i++) {
-		memset(&ents[i], 0, sizeof(ents[i]));
-		memcpy(&ents[i], recs + i * rsize, rsize < sizeof(ents[i]) ? rsize : sizeof(ents[i]));
-	}
+	n = get_fixed_records(ctl, ents, sizeof(*ents), nr, sizeof(*ents) - sizeof(uint32_t));
 	if (n > 0) {
 		/* the position after the last entry */
 		first->major = ents[n - 1].major;
@@ -384,7 +400,7 @@ int scoutfs_walk_inodes(struct scoutfs_ctl *ctl, int index, struct scoutfs_ctl_w
 				first->major++;
 		}
 	}
-	return (int)n;
+	return n;
 }
 
 int scoutfs_ino_path(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t *dir_ino,
@@ -559,11 +575,8 @@ int64_t scoutfs_stage(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
 int scoutfs_data_waiting(struct scoutfs_ctl *ctl, uint64_t *ino, uint64_t *iblock,
 			 struct scoutfs_ctl_waiting *ents, unsigned int nr)
 {
-	const uint8_t *recs;
-	uint64_t rsize;
-	uint32_t len;
-	unsigned int i, n;
 	int ret;
+	int n;
 
 	if (nr == 0)
 		return -EINVAL;
@@ -572,25 +585,14 @@ int scoutfs_data_waiting(struct scoutfs_ctl *ctl, uint64_t *ino, uint64_t *ibloc
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_IBLOCK, *iblock);
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
 	ret = call(ctl);
-	if (!ret)
-		ret = get_u64(ctl, SCOUTFS_CTL_T_RECORD_SIZE, &rsize);
 	if (ret)
 		return ret;
-	if (rsize < 17 || rsize > 4096)
-		return -EPROTO;
-	recs = get_records(ctl, &len);
-	n = (unsigned int)(len / rsize);
-	if (n > nr)
-		return -EPROTO;
-	for (i = 0; i < n; i++) {
-		memset(&ents[i], 0, sizeof(ents[i]));
-		memcpy(&ents[i], recs + i * rsize, rsize < sizeof(ents[i]) ? rsize : sizeof(ents[i]));
-	}
-	if (n) {
+	n = get_fixed_records(ctl, ents, sizeof(*ents), nr, 17);
+	if (n > 0) {
 		*ino = ents[n - 1].ino;
 		*iblock = ents[n - 1].iblock;
 	}
-	return (int)n;
+	return n;
 }
 
 int scoutfs_data_wait_err(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t offset,
