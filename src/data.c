@@ -1266,3 +1266,16 @@ int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
 	}
 	return 0;
 }
+
+int sfs_data_init_offline(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			  uint64_t size, uint64_t seq)
+{
+	struct ext e = { .start = 0, .map = 0, .flags = SCOUTFS_SEF_OFFLINE };
+
+	if (size > SFS_DATA_MAX_BYTES)
+		return -EFBIG;
+	e.len = (size + BLK_MASK) >> BLK_SHIFT;
+	if (e.len == 0)
+		return 0;
+	return set_range(fs, ino, di, &e, true, seq);
+}

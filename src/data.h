@@ -44,6 +44,15 @@ int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t l
 int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
 		   const char *buf, size_t len);
 
+/*
+ * SETATTR_MORE / SET_ATTR_X with SIZE_OFFLINE: one OFFLINE extent over
+ * [0, size) (blocks there before are freed), in the caller's transaction
+ * with the contents locked; di's block counts follow.  The caller sets the
+ * size and writes the inode.
+ */
+int sfs_data_init_offline(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			  uint64_t size, uint64_t seq);
+
 void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
