@@ -278,11 +278,14 @@ static int op_hello(struct sfs_ctl_state *st, struct sfs_ctl_req *req, uint64_t 
 
 static const struct sfs_ctl_op *find_op(struct sfs_ctl_state *st, uint16_t type)
 {
+	const struct sfs_ctl_table *t;
 	unsigned int i;
 
-	for (i = 0; i < st->opts.nr_ops; i++) {
-		if (st->opts.ops[i].type == type)
-			return &st->opts.ops[i];
+	for (t = st->opts.tables; t && t->ops; t++) {
+		for (i = 0; i < t->nr; i++) {
+			if (t->ops[i].type == type)
+				return &t->ops[i];
+		}
 	}
 	return NULL;
 }

@@ -36,13 +36,18 @@ struct sfs_ctl_op {
 	sfs_ctl_handler fn;
 };
 
+/* the requests one module answers */
+struct sfs_ctl_table {
+	const struct sfs_ctl_op *ops;
+	unsigned int nr;
+};
+
 struct sfs_ctl_opts {
 	const char *run_base;	/* NULL: SCOUTFS_CTL_RUN_BASE */
 	const char *mount_point;
 	dev_t dev;		/* the mount's st_dev, 0 when not known */
 	uint64_t fmt_vers;
-	const struct sfs_ctl_op *ops;
-	unsigned int nr_ops;
+	const struct sfs_ctl_table *tables;	/* ends with a NULL ops */
 	void *arg;
 	/* lines for the run directory's mount_options file */
 	const char *mount_options;

@@ -26,14 +26,15 @@
 #include "server.h"
 #include "wait.h"
 
-static struct sfs_fuse *req_sf(struct sfs_ctl_req *req)
+struct sfs_fuse *sfs_ctl_req_sf(struct sfs_ctl_req *req)
 {
 	return req->arg;
 }
 
+
 /* the inode a request names; ino numbers need uid 0 (paths were not checked) */
-static int req_inode(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino,
-		     struct scoutfs_inode *di)
+int sfs_ctl_req_inode(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino,
+		      struct scoutfs_inode *di)
 {
 	int ret;
 
@@ -45,7 +46,7 @@ static int req_inode(struct sfs_ctl_req *req, bool want_read, bool want_write, u
 	return ret;
 }
 
-static uint32_t max_records(struct sfs_ctl_req *req, uint32_t rec_size, uint32_t def)
+uint32_t sfs_ctl_max_records(struct sfs_ctl_req *req, uint32_t rec_size, uint32_t def)
 {
 	uint64_t want;
 	size_t room;
@@ -88,7 +89,7 @@ static int op_stat_more(struct sfs_ctl_req *req)
 	uint64_t ino;
 	int ret;
 
-	ret = req_inode(req, false, false, &ino, &di);
+	ret = sfs_ctl_req_inode(req, false, false, &ino, &di);
 	if (ret)
 		return ret;
 	stm.meta_seq = le64toh(di.meta_seq);
@@ -114,7 +115,7 @@ static int op_get_attr_x(struct sfs_ctl_req *req)
 	ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_FLAGS, SCOUTFS_ATTR_X_ALL, &mask);
 	if (ret)
 		return ret;
-	ret = req_inode(req, false, false, &ino, &di);
+	ret = sfs_ctl_req_inode(req, false, false, &ino, &di);
 	if (ret)
 		return ret;
 	mask &= SCOUTFS_ATTR_X_ALL;
@@ -216,7 +217,7 @@ static int op_walk_inodes(struct sfs_ctl_req *req)
 		lino = UINT64_MAX;
 	}
 
-	wc.max = max_records(req, sizeof(*wc.ents), 128);
+	wc.max = sfs_ctl_max_records(req, sizeof(*wc.ents), 128);
 	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(*wc.ents));
 	if (fmaj > lmaj || (fmaj == lmaj && fino > lino)) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, 1);
@@ -297,7 +298,7 @@ static int prepend(char *buf, size_t *off, const char *name, unsigned int len, b
 
 static int op_ino_path(struct sfs_ctl_req *req)
 {
-	struct sfs_fuse *sf = req_sf(req);
+	struct sfs_fuse *sf = sfs_ctl_req_sf(req);
 	struct first_ref *fr;
 	uint64_t ino, dir, pos, up;
 	unsigned int depth;
@@ -402,7 +403,7 @@ static int refs_cb(void *arg, uint64_t dir, const struct sfs_dirent *de, const c
 
 static int op_get_referring_entries(struct sfs_ctl_req *req)
 {
-	struct sfs_fuse *sf = req_sf(req);
+	struct sfs_fuse *sf = sfs_ctl_req_sf(req);
 	struct refs_ctx rc = { 0 };
 	uint64_t ino, dir, pos;
 	int ret;
@@ -451,7 +452,7 @@ static int op_get_allocated_inos(struct sfs_ctl_req *req)
 		return ret == -ENOENT ? -EINVAL : ret;
 	end = start | SCOUTFS_LOCK_INODE_GROUP_MASK;
 	lock = sfs_inode_lock(start);
-	max = max_records(req, sizeof(uint64_t), SCOUTFS_LOCK_INODE_GROUP_MASK + 1);
+	max = sfs_ctl_max_records(req, sizeof(uint64_t), SCOUTFS_LOCK_INODE_GROUP_MASK + 1);
 	r = malloc(sizeof(*r));
 	inos = malloc((size_t)max * sizeof(*inos));
 	if (!r || !inos) {
@@ -502,7 +503,7 @@ static int op_release(struct sfs_ctl_req *req)
 	ret = sfs_ctl_req_file(req, false, true, &ino);
 	if (ret)
 		return ret;
-	return sfs_data_release(req_sf(req), ino, off, len, dv);
+	return sfs_data_release(sfs_ctl_req_sf(req), ino, off, len, dv);
 }
 
 #define STAGE_CHUNK (1024 * 1024)
@@ -567,7 +568,7 @@ static int op_stage(struct sfs_ctl_req *req)
 		ret = read_src(req->in->fds[sidx], buf, n, &spos);
 		if (ret)
 			break;
-		ret = sfs_data_stage(req_sf(req), ino, dv, off + done, buf, n);
+		ret = sfs_data_stage(sfs_ctl_req_sf(req), ino, dv, off + done, buf, n);
 		if (ret)
 			break;
 		done += n;
@@ -598,14 +599,14 @@ static int op_data_waiting(struct sfs_ctl_req *req)
 		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_IBLOCK, 0, &iblock);
 	if (ret)
 		return ret;
-	max = max_records(req, sizeof(*recs), 128);
+	max = sfs_ctl_max_records(req, sizeof(*recs), 128);
 	ents = calloc(max ? max : 1, sizeof(*ents));
 	recs = calloc(max ? max : 1, sizeof(*recs));
 	if (!ents || !recs) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	n = sfs_wait_list(req_sf(req), ino, iblock, ents, max);
+	n = sfs_wait_list(sfs_ctl_req_sf(req), ino, iblock, ents, max);
 	for (i = 0; i < n; i++) {
 		recs[i].ino = ents[i].ino;
 		recs[i].iblock = ents[i].iblock;
@@ -640,7 +641,7 @@ static int op_data_wait_err(struct sfs_ctl_req *req)
 	    (ops & ~(uint64_t)(SCOUTFS_CTL_WAIT_READ | SCOUTFS_CTL_WAIT_WRITE |
 			       SCOUTFS_CTL_WAIT_CHANGE_SIZE)))
 		return -EINVAL;
-	n = sfs_wait_err(req_sf(req), ino, off >> SCOUTFS_BLOCK_SM_SHIFT,
+	n = sfs_wait_err(sfs_ctl_req_sf(req), ino, off >> SCOUTFS_BLOCK_SM_SHIFT,
 			 (off + count - 1) >> SCOUTFS_BLOCK_SM_SHIFT, (unsigned int)ops, -(int)err);
 	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_COUNT, n);
 	return 0;
@@ -680,7 +681,7 @@ static int op_counters(struct sfs_ctl_req *req)
 	return 0;
 }
 
-const struct sfs_ctl_op sfs_ctl_ops[] = {
+static const struct sfs_ctl_op ops[] = {
 	{ SCOUTFS_CTL_WALK_INODES, "walk_inodes", false, op_walk_inodes },
 	{ SCOUTFS_CTL_INO_PATH, "ino_path", true, op_ino_path },
 	{ SCOUTFS_CTL_STAT_MORE, "stat_more", false, op_stat_more },
@@ -696,4 +697,8 @@ const struct sfs_ctl_op sfs_ctl_ops[] = {
 	{ SCOUTFS_CTL_DATA_WAIT_ERR, "data_wait_err", true, op_data_wait_err },
 };
 
-const unsigned int sfs_ctl_nr_ops = sizeof(sfs_ctl_ops) / sizeof(sfs_ctl_ops[0]);
+/* every module's requests; one line per module, before the end marker */
+const struct sfs_ctl_table sfs_ctl_tables[] = {
+	{ ops, sizeof(ops) / sizeof(ops[0]) },
+	{ NULL, 0 },
+};

@@ -7,7 +7,20 @@
  */
 #include "ctl.h"
 
-extern const struct sfs_ctl_op sfs_ctl_ops[];
-extern const unsigned int sfs_ctl_nr_ops;
+/* all the tables the control socket serves (ctl_ops.c lists them) */
+extern const struct sfs_ctl_table sfs_ctl_tables[];
+
+/*
+ * Helpers the request handlers of every module share (ctl_ops.c).
+ * req_sf: the mount.  ctl_req_inode: the file the request names (T_FD, or
+ * T_INO for uid 0 only) read into di.  ctl_max_records: how many records
+ * of rec_size fit the reply, at most the request's T_MAX_RECORDS or def.
+ */
+struct sfs_fuse;
+struct scoutfs_inode;
+struct sfs_fuse *sfs_ctl_req_sf(struct sfs_ctl_req *req);
+int sfs_ctl_req_inode(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino,
+		      struct scoutfs_inode *di);
+uint32_t sfs_ctl_max_records(struct sfs_ctl_req *req, uint32_t rec_size, uint32_t def);
 
 #endif

@@ -349,8 +349,7 @@ static int start_ctl(struct sfs_fs *fs, struct sfs_fuse *sf, const struct sfs_op
 	struct sfs_ctl_opts copts = {
 		.run_base = opts->run_dir,
 		.fmt_vers = fmt_vers,
-		.ops = sfs_ctl_ops,
-		.nr_ops = sfs_ctl_nr_ops,
+		.tables = sfs_ctl_tables,
 		.arg = sf,
 	};
 	char real[PATH_MAX];
