@@ -8,11 +8,16 @@
  * decides.  The interrupt callback may run on a libfuse thread at any
  * time after registration, even inside fuse_req_interrupt_func() when the
  * interrupt came first, so it is registered after the waiter is in the
- * tree and with no lock held.
+ * tree and with no lock held.  The kernel sends no INTERRUPT for
+ * background requests (most reads), so a watcher thread also answers
+ * EINTR to waiters whose process is gone or has a signal pending.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -29,6 +34,7 @@ struct waiter {
 	uint64_t iblock;
 	uint64_t id;
 	unsigned int op;
+	pid_t pid;		/* the process that asked (0: unknown) */
 	fuse_req_t req;
 	sfs_wait_retry_fn retry;
 	size_t size;
@@ -75,6 +81,12 @@ struct sfs_waits {
 	uint64_t next_id;
 	uint64_t nr;
 	struct sticky *sticky;
+
+	/* the watcher: answers waiters whose process is gone or signalled */
+	pthread_t watcher;
+	bool watcher_started;
+	bool stopping;			/* lock */
+	pthread_cond_t cond;		/* stopping */
 };
 
 static uint64_t now_ns(void)
@@ -106,15 +118,26 @@ static int sticky_err_locked(struct sfs_waits *w, uint64_t ino, uint64_t iblock,
 	return err;
 }
 
+static void *watcher_thread(void *arg);
+
 int sfs_waits_setup(struct sfs_fuse *sf)
 {
 	struct sfs_waits *w = calloc(1, sizeof(*w));
+	pthread_condattr_t ca;
 
 	if (!w)
 		return -ENOMEM;
 	pthread_mutex_init(&w->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	RB_INIT(&w->tree);
 	sf->waits = w;
+	w->watcher_started = pthread_create(&w->watcher, NULL, watcher_thread, sf) == 0;
+	if (!w->watcher_started)
+		sfs_err(sf->fs, "data waiting: no watcher thread: interrupted readers of "
+				"offline data wait until it is staged");
 	return 0;
 }
 
@@ -125,6 +148,13 @@ void sfs_waits_destroy(struct sfs_fuse *sf)
 
 	if (!w)
 		return;
+	if (w->watcher_started) {
+		pthread_mutex_lock(&w->lock);
+		w->stopping = true;
+		pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(w->watcher, NULL);
+	}
 	pthread_mutex_lock(&w->lock);
 	while (w->sticky) {
 		struct sticky *st = w->sticky;
@@ -141,20 +171,14 @@ void sfs_waits_destroy(struct sfs_fuse *sf)
 	}
 	pthread_mutex_unlock(&w->lock);
 	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
 	free(w);
 	sf->waits = NULL;
 }
 
-/*
- * The kernel interrupted a parked request.  Its waiter is found by id
- * (arg), never by pointer: it may have been answered and freed already.
- * Interrupts are rare, so a scan is fine.
- */
-static void interrupted(fuse_req_t req, void *arg)
+/* take the waiter with this id out of the tree, NULL if it was answered */
+static struct waiter *take_id(struct sfs_waits *w, uint64_t id)
 {
-	struct sfs_fuse *sf = fuse_req_userdata(req);
-	struct sfs_waits *w = sf->waits;
-	uint64_t id = (uint64_t)(uintptr_t)arg;
 	struct waiter *wt;
 
 	pthread_mutex_lock(&w->lock);
@@ -167,11 +191,109 @@ static void interrupted(fuse_req_t req, void *arg)
 		w->nr--;
 	}
 	pthread_mutex_unlock(&w->lock);
-	if (wt) {
-		sfs_inc(sf->fs, data_wait_interrupted);
-		fuse_reply_err(wt->req, EINTR);
-		free(wt);
+	return wt;
+}
+
+static void answer_eintr(struct sfs_fuse *sf, struct waiter *wt)
+{
+	sfs_inc(sf->fs, data_wait_interrupted);
+	fuse_reply_err(wt->req, EINTR);
+	free(wt);
+}
+
+/*
+ * The kernel interrupted a parked request (it does so only for requests
+ * a task waits on synchronously).  Its waiter is found by id (arg), never
+ * by pointer: it may have been answered and freed already.  Interrupts
+ * are rare, so a scan is fine.
+ */
+static void interrupted(fuse_req_t req, void *arg)
+{
+	struct sfs_fuse *sf = fuse_req_userdata(req);
+	struct waiter *wt = take_id(sf->waits, (uint64_t)(uintptr_t)arg);
+
+	if (wt)
+		answer_eintr(sf, wt);
+}
+
+/*
+ * Does process pid no longer wait for us: gone, or with a signal pending?
+ * Reads are mostly sent as background requests (readahead, asynchronous
+ * direct I/O), for which the kernel sends no INTERRUPT and its task waits
+ * uninterruptibly: a signalled reader would stay until the data is
+ * staged.  A pending signal in /proc/PID/status (SigPnd, ShdPnd) tells us
+ * the task wants to go.
+ */
+static bool process_left(pid_t pid)
+{
+	unsigned long long v, pnd = 0, blk = 0;
+	char path[64], line[256];
+	FILE *f;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return errno == ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "SigPnd: %llx", &v) == 1 || sscanf(line, "ShdPnd: %llx", &v) == 1)
+			pnd |= v;
+		else if (sscanf(line, "SigBlk: %llx", &v) == 1)
+			blk = v;
 	}
+	fclose(f);
+	/* a signal it does not block, or SIGKILL (which cannot be blocked) */
+	return (pnd & ~blk) || (pnd & (1ULL << (SIGKILL - 1)));
+}
+
+#define WATCH_MS 250
+#define WATCH_MAX 256
+
+static void *watcher_thread(void *arg)
+{
+	struct sfs_fuse *sf = arg;
+	struct sfs_waits *w = sf->waits;
+	struct { uint64_t id; pid_t pid; } seen[WATCH_MAX];
+	struct waiter *wt;
+	struct timespec ts;
+	uint64_t start = 0, k;
+	unsigned int n, i;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+		if (w->stopping || w->nr == 0)
+			continue;
+		/* WATCH_MAX waiters a round, moving on through the tree */
+		if (start >= w->nr)
+			start = 0;
+		n = 0;
+		k = 0;
+		RB_FOREACH(wt, waiter_tree, &w->tree) {
+			if (k++ < start)
+				continue;
+			seen[n].id = wt->id;
+			seen[n].pid = wt->pid;
+			if (++n == WATCH_MAX)
+				break;
+		}
+		start += n;
+		pthread_mutex_unlock(&w->lock);
+		for (i = 0; i < n; i++) {
+			if (process_left(seen[i].pid) && (wt = take_id(w, seen[i].id)))
+				answer_eintr(sf, wt);
+		}
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
 }
 
 int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t iblock,
@@ -185,7 +307,8 @@ int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t ib
 	if (!wt)
 		return -ENOMEM;
 	*wt = (struct waiter){ .ino = ino, .iblock = iblock, .op = op, .req = req,
-			       .retry = retry, .size = size, .off = off };
+			       .retry = retry, .size = size, .off = off,
+			       .pid = fuse_req_ctx(req)->pid };
 	pthread_mutex_lock(&w->lock);
 	err = sticky_err_locked(w, ino, iblock, op);
 	if (err) {

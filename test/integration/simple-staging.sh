@@ -6,9 +6,10 @@
 # Release or stage at another version fails with ESTALE.  A reader of an
 # offline region waits, without an error, and data-waiting lists it;
 # stage brings the archived bytes back and the reader gets them.
-# data-wait-err gives a waiting reader that error.  A partial release
-# leaves the rest readable.  (A reader interrupted by a signal is not
-# checked yet: the INTERRUPT does not reach our callback, see issue 5.)
+# data-wait-err gives a waiting reader that error.  A waiting reader that
+# gets a signal goes away and leaves no waiter (direct and buffered reads:
+# the kernel sends no INTERRUPT for them, the daemon sees the signal).  A
+# partial release leaves the rest readable.
 . "$(dirname "$0")/../funcs.sh"
 
 t_images 2G 4G
@@ -90,6 +91,35 @@ grep -q "Input/output error" "$T_DIR/read2.err" ||
 # only root may do it
 t_expect_fail "Operation not permitted" setpriv --reuid=65534 --regid=65534 --clear-groups \
 	"$S" data-wait-err -I "$gino" -V 0 -F 0 -C 1G -O read -E 5 -p "$M"
+
+# --- a signal takes a waiting reader away ---------------------------------------
+H="$M/intr"
+head -c 65536 /dev/urandom >"$H"
+hino=$(stat -c %i "$H")
+"$S" release "$H" -V "$(field "$H" data_version)" || t_fail "release intr"
+for how in direct buffered; do
+	if [ $how = direct ]; then
+		dd if="$H" of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null &
+	else
+		cat "$H" >/dev/null 2>&1 &
+	fi
+	reader=$!
+	wait_listed "$hino"
+	# (background jobs of a script ignore SIGINT: TERM stands in for ^C)
+	kill -TERM "$reader"
+	for i in $(seq 200); do
+		kill -0 "$reader" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$reader" 2>/dev/null && t_fail "an interrupted $how reader still waits"
+	wait "$reader" 2>/dev/null
+	for i in $(seq 200); do
+		[ -z "$("$S" data-waiting -I 0 -B 0 -p "$M")" ] && break
+		sleep 0.05
+	done
+	[ -z "$("$S" data-waiting -I 0 -B 0 -p "$M")" ] ||
+		t_fail "waiters left by an interrupted $how reader: $("$S" data-waiting -I 0 -B 0 -p "$M")"
+done
 
 # --- a partial release leaves the rest readable ------------------------------------
 P="$M/partial"
