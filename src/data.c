@@ -39,8 +39,8 @@
  * ones included: they are allocated), offline_blocks the OFFLINE ones.
  *
  * Offline extents (released to an archive): a read that reaches one parks
- * its request (wait.c) until it is staged; writes to them get EIO (data
- * waiting for writes is still to come).
+ * its request (wait.c) until it is staged; a write parks while any block
+ * of the file is offline (data_version covers the whole file).
  *
  * Locking: ns shared, the inode's data lock (reads shared, changes
  * exclusive), then for changes the inode lock and the transaction.
@@ -612,6 +612,35 @@ static int map_for_write(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode
 /* write                                                                */
 /* ------------------------------------------------------------------ */
 
+/* the first offline block of ino in [b0, b1): 1 with *blk, 0 if none, or -errno */
+static int first_offline(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1,
+			 uint64_t *blk)
+{
+	uint64_t pos = b0;
+	struct ext e;
+	int ret;
+
+	while (pos < b1) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret == -ENOENT || (!ret && e.start >= b1))
+			return 0;
+		if (ret)
+			return ret;
+		if (e.flags & SCOUTFS_SEF_OFFLINE) {
+			*blk = e.start > pos ? e.start : pos;
+			return 1;
+		}
+		pos = ext_end(&e);
+	}
+	return 0;
+}
+
+static void retry_write(fuse_req_t req, uint64_t ino, size_t size, uint64_t off,
+			const char *buf)
+{
+	sfs_op_write(req, ino, buf, size, (off_t)off, NULL);
+}
+
 /* the segment holding iblock */
 static const struct seg *seg_of(const struct segs *sg, uint64_t iblock)
 {
@@ -748,7 +777,7 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 	struct scoutfs_inode di;
 	size_t written = 0;
 	bool retried = false;
-	uint64_t seq;
+	uint64_t seq, offline = 0;
 	int ret;
 
 	(void)fi;
@@ -762,7 +791,25 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 	}
 again:
 	contents_lock(sf, ino, true);
-	ret = sfs_trans_hold(fs, true, &seq);
+	/*
+	 * data_version covers the whole file, so a write waits while any of
+	 * it is offline (the reference checks 0..i_size as well).
+	 */
+	ret = sfs_inode_read(fs, ino, &di);
+	if (!ret && le64toh(di.offline_blocks)) {
+		ret = first_offline(fs, ino, 0, (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT,
+				    &offline);
+		if (ret == 1) {
+			ret = sfs_wait_park(sf, req, ino, offline, SFS_WAIT_WRITE, retry_write,
+					    size, (uint64_t)off, src);
+			contents_unlock(sf, ino, true);
+			if (ret)
+				sfs_fuse_reply_err(req, ret);
+			return;
+		}
+	}
+	if (!ret)
+		ret = sfs_trans_hold(fs, true, &seq);
 	if (!ret) {
 		ret = sfs_inode_read(fs, ino, &di);
 		if (!ret && !S_ISREG(le32toh(di.mode)))
@@ -832,8 +879,9 @@ static int read_range(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1,
 	return 0;
 }
 
-static void retry_read(fuse_req_t req, uint64_t ino, size_t size, uint64_t off)
+static void retry_read(fuse_req_t req, uint64_t ino, size_t size, uint64_t off, const char *buf)
 {
+	(void)buf;
 	sfs_op_read(req, ino, size, (off_t)off, NULL);
 }
 
@@ -871,7 +919,7 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (ret == 1) {
 		/* parked until staged; the contents lock keeps a stage from slipping by */
 		ret = sfs_wait_park(sf, req, ino, offline, SFS_WAIT_READ, retry_read, size,
-				    (uint64_t)off);
+				    (uint64_t)off, NULL);
 		if (!ret)
 			ret = 1;
 	}

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <bsd/sys/tree.h>
@@ -39,6 +40,7 @@ struct waiter {
 	sfs_wait_retry_fn retry;
 	size_t size;
 	uint64_t off;
+	char *buf;		/* a parked write's bytes */
 	struct waiter *next;	/* on a list taken out of the tree */
 };
 
@@ -88,6 +90,12 @@ struct sfs_waits {
 	bool stopping;			/* lock */
 	pthread_cond_t cond;		/* stopping */
 };
+
+static void waiter_free(struct waiter *wt)
+{
+	free(wt->buf);
+	free(wt);
+}
 
 static uint64_t now_ns(void)
 {
@@ -166,7 +174,7 @@ void sfs_waits_destroy(struct sfs_fuse *sf)
 		RB_REMOVE(waiter_tree, &w->tree, wt);
 		pthread_mutex_unlock(&w->lock);
 		fuse_reply_err(wt->req, EIO);
-		free(wt);
+		waiter_free(wt);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -198,7 +206,7 @@ static void answer_eintr(struct sfs_fuse *sf, struct waiter *wt)
 {
 	sfs_inc(sf->fs, data_wait_interrupted);
 	fuse_reply_err(wt->req, EINTR);
-	free(wt);
+	waiter_free(wt);
 }
 
 /*
@@ -296,8 +304,10 @@ static void *watcher_thread(void *arg)
 	return NULL;
 }
 
+
 int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t iblock,
-		  unsigned int op, sfs_wait_retry_fn retry, size_t size, uint64_t off)
+		  unsigned int op, sfs_wait_retry_fn retry, size_t size, uint64_t off,
+		  const char *buf)
 {
 	struct sfs_waits *w = sf->waits;
 	struct waiter *wt = calloc(1, sizeof(*wt));
@@ -309,11 +319,19 @@ int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t ib
 	*wt = (struct waiter){ .ino = ino, .iblock = iblock, .op = op, .req = req,
 			       .retry = retry, .size = size, .off = off,
 			       .pid = fuse_req_ctx(req)->pid };
+	if (buf) {
+		wt->buf = malloc(size ? size : 1);
+		if (!wt->buf) {
+			waiter_free(wt);
+			return -ENOMEM;
+		}
+		memcpy(wt->buf, buf, size);
+	}
 	pthread_mutex_lock(&w->lock);
 	err = sticky_err_locked(w, ino, iblock, op);
 	if (err) {
 		pthread_mutex_unlock(&w->lock);
-		free(wt);
+		waiter_free(wt);
 		return err;
 	}
 	id = wt->id = ++w->next_id;
@@ -357,8 +375,8 @@ void sfs_wait_wake(struct sfs_fuse *sf, uint64_t ino)
 		nx = wt->next;
 		sfs_inc(sf->fs, data_wait_retry);
 		/* runs the op again: it answers, or parks again */
-		wt->retry(wt->req, wt->ino, wt->size, wt->off);
-		free(wt);
+		wt->retry(wt->req, wt->ino, wt->size, wt->off, wt->buf);
+		waiter_free(wt);
 	}
 }
 
@@ -383,7 +401,7 @@ unsigned int sfs_wait_err(struct sfs_fuse *sf, uint64_t ino, uint64_t first, uin
 	for (wt = take(w, ino, first, last, ops); wt; wt = nx) {
 		nx = wt->next;
 		fuse_reply_err(wt->req, -err);
-		free(wt);
+		waiter_free(wt);
 		n++;
 	}
 	return n;

@@ -20,8 +20,13 @@
 struct sfs_fuse;
 struct sfs_waits;
 
-/* how a parked request is run again once its data may be there */
-typedef void (*sfs_wait_retry_fn)(fuse_req_t req, uint64_t ino, size_t size, uint64_t off);
+/*
+ * How a parked request is run again once its data may be there.  buf is
+ * the copy of a write's bytes that sfs_wait_park took (NULL for reads); it
+ * is freed after the retry returns.
+ */
+typedef void (*sfs_wait_retry_fn)(fuse_req_t req, uint64_t ino, size_t size, uint64_t off,
+				  const char *buf);
 
 int sfs_waits_setup(struct sfs_fuse *sf);
 /* every parked request is answered with EIO (unmount) */
@@ -31,12 +36,15 @@ void sfs_waits_destroy(struct sfs_fuse *sf);
  * Park req, which found block iblock of ino offline.  Called with the
  * file's contents locked shared, so that a stage (which locks them
  * exclusively) cannot finish between the check and the parking: it wakes
- * us after.  The request is answered later: 0.  Or -errno, for the
+ * us after.  A write passes its bytes in buf (size of them): they are
+ * copied, the request's buffer goes when the op returns.  The request is
+ * answered later: 0.  Or -errno, for the
  * caller to answer now: -ENOMEM, or the error data-wait-err gave these
  * blocks in the last seconds (the kernel reads a failed page again).
  */
 int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t iblock,
-		  unsigned int op, sfs_wait_retry_fn retry, size_t size, uint64_t off);
+		  unsigned int op, sfs_wait_retry_fn retry, size_t size, uint64_t off,
+		  const char *buf);
 
 /* the offline extents of ino changed: run its parked requests again */
 void sfs_wait_wake(struct sfs_fuse *sf, uint64_t ino);

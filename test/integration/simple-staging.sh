@@ -6,7 +6,9 @@
 # Release or stage at another version fails with ESTALE.  A reader of an
 # offline region waits, without an error, and data-waiting lists it;
 # stage brings the archived bytes back and the reader gets them.
-# data-wait-err gives a waiting reader that error.  A waiting reader that
+# data-wait-err gives a waiting reader that error.  A write to a file
+# with offline blocks anywhere waits too (data_version covers the whole
+# file), and lands after the stage.  A waiting reader that
 # gets a signal goes away and leaves no waiter (direct and buffered reads:
 # the kernel sends no INTERRUPT for them, the daemon sees the signal).  A
 # partial release leaves the rest readable.
@@ -72,6 +74,29 @@ cmp "$F" "$A/file" || t_fail "the staged file differs"
 [ "$(field "$F" data_version)" = "$vers" ] || t_fail "stage changed data_version"
 [ "$(stat -c %Y.%y "$F")" = "$mtime0" ] || t_fail "stage changed mtime"
 [ -z "$("$S" data-waiting -I 0 -B 0 -p "$M")" ] || t_fail "waiters left after stage"
+
+# --- a write waits while any block is offline -----------------------------------
+W="$M/wfile"
+head -c $((64 * 1024)) /dev/urandom >"$A/wfile"
+cp "$A/wfile" "$W"
+wino=$(stat -c %i "$W")
+wvers=$(field "$W" data_version)
+"$S" release "$W" -V "$wvers" -o 32K -l 32K || t_fail "release wfile tail"
+# the write is to the online head, still it waits
+printf 'HEAD' | timeout 60 dd of="$W" bs=4 count=1 conv=notrunc status=none &
+writer=$!
+for i in $(seq 200); do
+	"$S" data-waiting -I 0 -B 0 -p "$M" | grep -q "^ino $wino iblock 8 ops write$" && break
+	sleep 0.05
+done
+"$S" data-waiting -I 0 -B 0 -p "$M" | grep -q "^ino $wino iblock 8 ops write$" ||
+	t_fail "no write waiter: $("$S" data-waiting -I 0 -B 0 -p "$M")"
+kill -0 "$writer" 2>/dev/null || t_fail "the writer did not wait"
+"$S" stage "$A/wfile" "$W" -V "$wvers" -o 32K -l 32K || t_fail "stage wfile"
+wait "$writer" || t_fail "the waiting write failed"
+printf 'HEAD' | dd of="$A/wfile" bs=4 count=1 conv=notrunc status=none
+cmp "$W" "$A/wfile" || t_fail "the write that waited did not land as written"
+[ "$(field "$W" data_version)" -gt "$wvers" ] || t_fail "the write did not move data_version"
 
 # --- data-wait-err: the reader gets the error --------------------------------
 G="$M/errfile"
