@@ -1242,18 +1242,20 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 	return store_log_trees(server, &lt);
 }
 
-static int op_get_last_seq(struct sfs_server *server, struct server_op *op)
+/*
+ * The greatest seq below every open transaction: what walks of the seq
+ * indexes may show, and what statfs calls committed.
+ */
+static int stable_seq(struct sfs_server *server, uint64_t *seq)
 {
 	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
 	struct scoutfs_log_trees lt;
 	struct scoutfs_key key;
 	uint64_t last = le64toh(server->super->seq);
-	__le64 le;
 	int ret;
 
 	if (!r)
 		return -ENOMEM;
-	/* the greatest seq below every open transaction */
 	key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, 0, 0, 0, 0, 0);
 	while ((ret = sfs_btree_next(server->fs, &server->super->logs_root, &key, r)) == 0 &&
 	       r->key.sk_zone == SCOUTFS_LOG_TREES_ZONE) {
@@ -1266,6 +1268,19 @@ static int op_get_last_seq(struct sfs_server *server, struct server_op *op)
 	}
 	free(r);
 	if (ret && ret != -ENOENT)
+		return ret;
+	*seq = last;
+	return 0;
+}
+
+static int op_get_last_seq(struct sfs_server *server, struct server_op *op)
+{
+	uint64_t last;
+	__le64 le;
+	int ret;
+
+	ret = stable_seq(server, &last);
+	if (ret)
 		return ret;
 	le = htole64(last);
 	memcpy(op->resp, &le, sizeof(le));
@@ -1280,7 +1295,7 @@ static int op_statfs(struct sfs_server *server, struct server_op *op)
 	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
 	struct scoutfs_log_trees lt;
 	struct scoutfs_key key;
-	uint64_t free_meta, free_data;
+	uint64_t free_meta, free_data, committed;
 	int64_t inodes;
 	int ret;
 	int i;
@@ -1307,6 +1322,10 @@ static int op_statfs(struct sfs_server *server, struct server_op *op)
 	if (ret && ret != -ENOENT)
 		return ret;
 
+	ret = stable_seq(server, &committed);
+	if (ret)
+		return ret;
+
 	memset(st, 0, sizeof(*st));
 	memcpy(st->uuid, super->uuid, sizeof(st->uuid));
 	st->free_meta_blocks = htole64(free_meta);
@@ -1314,7 +1333,7 @@ static int op_statfs(struct sfs_server *server, struct server_op *op)
 	st->free_data_blocks = htole64(free_data);
 	st->total_data_blocks = super->total_data_blocks;
 	st->inode_count = htole64(inodes < 0 ? 0 : (uint64_t)inodes);
-	st->committed_seq = super->seq;
+	st->committed_seq = htole64(committed);
 	op->resp_len = sizeof(*st);
 	return 0;
 }
