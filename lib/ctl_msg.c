@@ -206,6 +206,11 @@ int sfs_ctl_parse(const void *buf, size_t len, struct sfs_ctl_in *in, char *why,
 			snprintf(why, why_len, "field %u appears twice", tag);
 			return -EPROTO;
 		}
+		/* tags below SFS_CTL_FIRST_STR_TAG carry a u64 */
+		if (tag < SFS_CTL_FIRST_STR_TAG && f->len != sizeof(uint64_t)) {
+			snprintf(why, why_len, "field %u has %u bytes, a u64 has 8", tag, f->len);
+			return -EPROTO;
+		}
 		in->f[tag].present = true;
 		in->f[tag].val = f + 1;
 		in->f[tag].len = f->len;

@@ -16,6 +16,8 @@
 #define SFS_CTL_MAX_FDS 2
 /* tags are below this once the REQUIRED bit is masked off */
 #define SFS_CTL_NR_TAGS 256
+/* tags below this carry a u64 (ctl.h numbers strings from 128) */
+#define SFS_CTL_FIRST_STR_TAG 128
 
 /* a message being built: fields are appended after the header */
 struct sfs_ctl_out {

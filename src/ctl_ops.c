@@ -474,6 +474,8 @@ static int op_get_allocated_inos(struct sfs_ctl_req *req)
 			break;
 		key = sfs_key_make(SCOUTFS_FS_ZONE, le64toh(r->key._sk_first) + 1, 0, 0, 0, 0);
 	}
+	/* the group was searched to its end unless the records ran out first */
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, nr < max);
 	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(uint64_t));
 	sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, inos, (size_t)nr * sizeof(*inos));
 out:
@@ -612,6 +614,7 @@ static int op_data_waiting(struct sfs_ctl_req *req)
 		recs[i].iblock = ents[i].iblock;
 		recs[i].op = ents[i].op;
 	}
+	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, n < max);
 	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(*recs));
 	sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, recs, (size_t)n * sizeof(*recs));
 out:
@@ -651,19 +654,30 @@ static int op_data_wait_err(struct sfs_ctl_req *req)
 /* COUNTERS                                                             */
 /* ------------------------------------------------------------------ */
 
-/* one variable-length record per counter, in the order of counters.h */
+static int counter_name_cmp(const void *a, const void *b)
+{
+	return strcmp(sfs_counter_name(*(const enum sfs_counter *)a),
+		      sfs_counter_name(*(const enum sfs_counter *)b));
+}
+
+/* one variable-length record per counter, in name order */
 static int op_counters(struct sfs_ctl_req *req)
 {
+	enum sfs_counter order[SFS_CTR_NR];
 	struct scoutfs_ctl_counter *cr;
 	const char *name;
 	uint8_t *buf;
 	size_t len = 0, rec, nlen;
-	int c;
+	int c, i;
 
 	buf = calloc(SFS_CTR_NR, sizeof(*cr) + 64);
 	if (!buf)
 		return -ENOMEM;
-	for (c = 0; c < SFS_CTR_NR; c++) {
+	for (c = 0; c < SFS_CTR_NR; c++)
+		order[c] = (enum sfs_counter)c;
+	qsort(order, SFS_CTR_NR, sizeof(order[0]), counter_name_cmp);
+	for (i = 0; i < SFS_CTR_NR; i++) {
+		c = order[i];
 		name = sfs_counter_name((enum sfs_counter)c);
 		nlen = strlen(name);
 		if (nlen > 56)

@@ -511,7 +511,6 @@ static void test_get_str(void **state)
 	raw_field(&r, SCOUTFS_CTL_T_NAME, 8, "abcdefgh", 8);
 	raw_field(&r, SCOUTFS_CTL_T_MOUNT_POINT, 3, "a\0b", 3);
 	raw_field(&r, SCOUTFS_CTL_T_DAEMON_VERSION, 1, "", 1);
-	raw_field(&r, SCOUTFS_CTL_T_DEV, 0, NULL, 0);
 	assert_int_equal(sfs_ctl_parse(r.words, r.len, in, why, sizeof(why)), 0);
 
 	/* exactly fits with its NUL */
@@ -530,9 +529,19 @@ static void test_get_str(void **state)
 	assert_int_equal(sfs_ctl_get_str(in, SCOUTFS_CTL_T_DAEMON_VERSION, buf, sizeof(buf)),
 			 -EPROTO);
 	/* empty */
+	raw_init(&r, SCOUTFS_CTL_INO_PATH, 0, 1);
+	raw_field(&r, SCOUTFS_CTL_T_PATH, 0, NULL, 0);
+	assert_int_equal(sfs_ctl_parse(r.words, r.len, in, why, sizeof(why)), 0);
 	memset(buf, 'x', sizeof(buf));
-	assert_int_equal(sfs_ctl_get_str(in, SCOUTFS_CTL_T_DEV, buf, 1), 0);
+	assert_int_equal(sfs_ctl_get_str(in, SCOUTFS_CTL_T_PATH, buf, 1), 0);
 	assert_string_equal(buf, "");
+	/* a u64 tag must carry 8 bytes: the parser refuses anything else */
+	raw_init(&r, SCOUTFS_CTL_INO_PATH, 0, 1);
+	raw_field(&r, SCOUTFS_CTL_T_MAX_RECORDS, 4, "abcd", 4);
+	assert_int_equal(sfs_ctl_parse(r.words, r.len, in, why, sizeof(why)), -EPROTO);
+	raw_init(&r, SCOUTFS_CTL_INO_PATH, 0, 1);
+	raw_field(&r, SCOUTFS_CTL_T_DEV, 0, NULL, 0);
+	assert_int_equal(sfs_ctl_parse(r.words, r.len, in, why, sizeof(why)), -EPROTO);
 	/* absent */
 	assert_int_equal(sfs_ctl_get_str(in, SCOUTFS_CTL_T_RID, buf, sizeof(buf)), -ENOENT);
 	free(in);
