@@ -145,6 +145,8 @@ static bool tag_known(uint16_t tag)
 	case SCOUTFS_CTL_T_OP:
 	case SCOUTFS_CTL_T_ERR:
 	case SCOUTFS_CTL_T_COUNT:
+	case SCOUTFS_CTL_T_XATTR_HASH:
+	case SCOUTFS_CTL_T_XATTR_ID:
 	case SCOUTFS_CTL_T_MOUNT_POINT:
 	case SCOUTFS_CTL_T_DAEMON_VERSION:
 	case SCOUTFS_CTL_T_NAME:
@@ -154,6 +156,10 @@ static bool tag_known(uint16_t tag)
 	case SCOUTFS_CTL_T_RECORDS:
 	case SCOUTFS_CTL_T_RECORD_SIZE:
 	case SCOUTFS_CTL_T_ATTR_X:
+	case SCOUTFS_CTL_T_TOTL_NAME:
+	case SCOUTFS_CTL_T_XATTR_TOTAL:
+	case SCOUTFS_CTL_T_NAMES:
+	case SCOUTFS_CTL_T_SETATTR_MORE:
 		return true;
 	}
 	return false;

@@ -614,3 +614,181 @@ int scoutfs_data_wait_err(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t offset
 		ret = get_u64(ctl, SCOUTFS_CTL_T_COUNT, &n);
 	return ret ? ret : (int)n;
 }
+
+int scoutfs_set_attr_x(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		       const struct scoutfs_ctl_attr_x *ax)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_SET_ATTR_X);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_ATTR_X, ax, sizeof(*ax));
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	return ret;
+}
+
+int scoutfs_setattr_more(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+			 const struct scoutfs_ctl_setattr_more *sm)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_SETATTR_MORE);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_SETATTR_MORE, sm, sizeof(*sm));
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	return ret;
+}
+
+int scoutfs_punch_offline(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
+			  uint64_t length, uint64_t data_version)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_PUNCH_OFFLINE);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, offset);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, length);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DATA_VERSION, data_version);
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	return ret;
+}
+
+int scoutfs_move_blocks(struct scoutfs_ctl *ctl, int from_fd, uint64_t from_off,
+			uint64_t length, int to_fd, uint64_t to_off, uint64_t data_version,
+			uint64_t flags)
+{
+	uint64_t idx;
+	int ret;
+
+	if (from_fd < 0 || to_fd < 0)
+		return -EBADF;
+	begin(ctl, SCOUTFS_CTL_MOVE_BLOCKS);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_SRC_OFFSET, from_off);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, length);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, to_off);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DATA_VERSION, data_version);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FLAGS, flags);
+	ret = sfs_ctl_put_fd(&ctl->out, to_fd, &idx);
+	if (ret)
+		return ret;
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FD, idx);
+	ret = sfs_ctl_put_fd(&ctl->out, from_fd, &idx);
+	if (ret)
+		return ret;
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_SRC_FD, idx);
+	return call(ctl);
+}
+
+/* ------------------------------------------------------------------ */
+/* xattr totals, index and hidden names                                 */
+/* ------------------------------------------------------------------ */
+
+int scoutfs_read_xattr_totals(struct scoutfs_ctl *ctl, struct scoutfs_ctl_totl_name *pos,
+			      struct scoutfs_ctl_xattr_total *tots, unsigned int nr)
+{
+	int ret;
+	int n;
+	int i;
+
+	if (nr == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_READ_XATTR_TOTALS);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_TOTL_NAME, pos, sizeof(*pos));
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (ret)
+		return ret;
+	n = get_fixed_records(ctl, tots, sizeof(*tots), nr, sizeof(*tots));
+	if (n > 0) {
+		/* the name after the last total: a 192-bit increment */
+		memcpy(pos->name, tots[n - 1].name, sizeof(pos->name));
+		for (i = 2; i >= 0; i--) {
+			if (++pos->name[i] != 0)
+				break;
+		}
+	}
+	return n;
+}
+
+int scoutfs_read_xattr_index(struct scoutfs_ctl *ctl,
+			     struct scoutfs_ctl_xattr_index_entry *first,
+			     const struct scoutfs_ctl_xattr_index_entry *last,
+			     struct scoutfs_ctl_xattr_index_entry *ents, unsigned int nr)
+{
+	int ret;
+	int n;
+
+	if (nr == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_READ_XATTR_INDEX);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_MAJOR, first->major);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_MINOR, first->minor);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_INO, first->ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_MAJOR, last->major);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_MINOR, last->minor);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_INO, last->ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (ret)
+		return ret;
+	n = get_fixed_records(ctl, ents, sizeof(*ents), nr, sizeof(*ents));
+	if (n > 0) {
+		/* the position after the last entry */
+		*first = ents[n - 1];
+		if (++first->ino == 0 && ++first->minor == 0)
+			first->major++;
+	}
+	return n;
+}
+
+int scoutfs_listxattr_hidden(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+			     uint64_t *hash_pos, uint64_t *id_pos, char *buf, size_t size)
+{
+	uint64_t hash, id, end;
+	const char *names;
+	uint32_t len;
+	int ret;
+
+	if (size == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_LISTXATTR_HIDDEN);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_XATTR_HASH, *hash_pos);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_XATTR_ID, *id_pos);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, size);
+	ret = put_file(ctl, file);
+	if (!ret)
+		ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_XATTR_HASH, &hash);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_XATTR_ID, &id);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_END, &end);
+	if (ret)
+		return ret;
+	names = sfs_ctl_get(&ctl->in, SCOUTFS_CTL_T_NAMES, &len);
+	if (!names)
+		len = 0;
+	if (len > size || len > INT_MAX || (len && names[len - 1] != '\0') || (!end && !len))
+		return -EPROTO;
+	memcpy(buf, names, len);
+	*hash_pos = hash;
+	*id_pos = id;
+	return (int)len;
+}
+
+int scoutfs_inject_totl_delta(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_totl_name *name,
+			      int64_t total, int64_t count)
+{
+	struct scoutfs_ctl_xattr_total delta;
+
+	memcpy(delta.name, name->name, sizeof(delta.name));
+	delta.total = total;
+	delta.count = count;
+	begin(ctl, SCOUTFS_CTL_INJECT_TOTL_DELTA);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_XATTR_TOTAL, &delta, sizeof(delta));
+	return call(ctl);
+}

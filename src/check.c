@@ -23,6 +23,13 @@
  * is also validated (crc, magic, fsid, blkno, seq) and every btree block
  * structurally checked.  It does not yet account for file data extents
  * (zone 16 type 28) or srch files; volumes that have them are reported.
+ *
+ * The xattr index items of fs_root and of every log tree are checked too
+ * (index_items): totals (zone 12) are 16-byte deltas, never deletion
+ * items, and fs_root holds no total of nothing (a merge deletes a total
+ * that sums to 0/0; a log tree may hold a 0/0 delta, when a commit adds
+ * a delta that cancels what the tree had); index entries (zone 14) have
+ * no value, and fs_root no deletion item.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -155,6 +162,52 @@ static void extents(struct checker *c, const struct scoutfs_alloc_root *root, bo
 		problem(c, "%s: the free extents are inconsistent (see the log)", what);
 }
 
+/* the zone 12 and 14 items of one tree (see the top of the file) */
+static void index_items(struct checker *c, const struct scoutfs_btree_root *root,
+			const char *what, bool fs_root)
+{
+	struct sfs_btree_item_ret *ir = malloc(sizeof(*ir));
+	struct scoutfs_xattr_totl_val tv;
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 0, 0, 0, 0, 0);
+	bool del;
+	int ret;
+
+	if (!ir) {
+		problem(c, "%s: out of memory checking xattr index items", what);
+		return;
+	}
+	while ((ret = sfs_btree_next(c->fs, root, &key, ir)) == 0 &&
+	       ir->key.sk_zone <= SCOUTFS_XATTR_INDX_ZONE) {
+		del = ir->flags & SCOUTFS_BTREE_ITEM_FLAG_DELETION;
+		if (ir->key.sk_zone == SCOUTFS_XATTR_TOTL_ZONE) {
+			if (!del && ir->val_len == sizeof(tv))
+				memcpy(&tv, ir->val, sizeof(tv));
+			if (del || ir->val_len != sizeof(tv))
+				problem(c, "%s: xattr total %llu.%llu.%llu is %s", what,
+					(unsigned long long)le64toh(ir->key.skxt_a),
+					(unsigned long long)le64toh(ir->key.skxt_b),
+					(unsigned long long)le64toh(ir->key.skxt_c),
+					del ? "a deletion item" : "not 16 bytes");
+			else if (fs_root && tv.total == 0 && tv.count == 0)
+				problem(c, "%s: xattr total %llu.%llu.%llu of 0, 0 was not deleted",
+					what, (unsigned long long)le64toh(ir->key.skxt_a),
+					(unsigned long long)le64toh(ir->key.skxt_b),
+					(unsigned long long)le64toh(ir->key.skxt_c));
+			c->r->xattr_totals += fs_root;
+		} else if (ir->key.sk_zone == SCOUTFS_XATTR_INDX_ZONE) {
+			if (ir->val_len || (fs_root && del))
+				problem(c, "%s: an xattr index item with %s", what,
+					ir->val_len ? "a value" : "the deletion flag");
+			c->r->xattr_index += fs_root && !del;
+		}
+		key = ir->key;
+		sfs_key_inc(&key);
+	}
+	if (ret && ret != -ENOENT)
+		problem(c, "%s: xattr index items do not read: %s", what, strerror(-ret));
+	free(ir);
+}
+
 static int log_trees_item(struct checker *c, const struct scoutfs_log_trees *lt)
 {
 	char what[96];
@@ -164,6 +217,8 @@ static int log_trees_item(struct checker *c, const struct scoutfs_log_trees *lt)
 	list(c, &lt->meta_avail, what, false);
 	list(c, &lt->meta_freed, what, true);
 	tree(c, &lt->item_root, what);
+	if (!c->err)
+		index_items(c, &lt->item_root, what, false);
 	if (lt->bloom_ref.blkno) {
 		struct sfs_block *bl;
 
@@ -249,6 +304,8 @@ int sfs_check_volume(struct sfs_fs *fs, const struct scoutfs_super_block *super,
 	}
 
 	tree(&c, &super->fs_root, "fs_root");
+	if (!c.err)
+		index_items(&c, &super->fs_root, "fs_root", true);
 	tree(&c, &super->logs_root, "logs_root");
 	tree(&c, &super->log_merge, "log_merge");
 	tree(&c, &super->mounted_clients, "mounted_clients");

@@ -26,6 +26,8 @@ struct sfs_check_report {
 	uint64_t data_free;	/* in free extents */
 	uint64_t merge_requests; /* log_merge REQUEST items */
 	uint64_t merge_freeing;	/* log_merge FREEING items */
+	uint64_t xattr_totals;	/* fs_root's xattr totals (zone 12) */
+	uint64_t xattr_index;	/* fs_root's xattr index items (zone 14) */
 	char why[256];		/* the first problem found */
 };
 

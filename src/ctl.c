@@ -213,7 +213,8 @@ static int make_run_dir(struct sfs_ctl_state *st)
 /* Requests                                                             */
 /* ------------------------------------------------------------------ */
 
-int sfs_ctl_req_file(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino)
+int sfs_ctl_req_fd(struct sfs_ctl_req *req, uint16_t tag, bool want_read, bool want_write,
+		   uint64_t *ino)
 {
 	const struct sfs_ctl_in *in = req->in;
 	uint64_t idx;
@@ -222,15 +223,7 @@ int sfs_ctl_req_file(struct sfs_ctl_req *req, bool want_read, bool want_write, u
 	int fl;
 	int ret;
 
-	ret = sfs_ctl_get_u64(in, SCOUTFS_CTL_T_FD, &idx);
-	if (ret == -ENOENT) {
-		ret = sfs_ctl_get_u64(in, SCOUTFS_CTL_T_INO, ino);
-		if (ret == -ENOENT)
-			return -EINVAL;
-		if (!ret && (*ino == 0 || *ino == UINT64_MAX))
-			ret = -EINVAL;
-		return ret;
-	}
+	ret = sfs_ctl_get_u64(in, tag, &idx);
 	if (ret)
 		return ret;
 	if (idx >= (uint64_t)in->nr_fds || in->fds[idx] < 0)
@@ -249,6 +242,21 @@ int sfs_ctl_req_file(struct sfs_ctl_req *req, bool want_read, bool want_write, u
 		return -EBADF;
 	*ino = (uint64_t)sb.st_ino;
 	return 0;
+}
+
+int sfs_ctl_req_file(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino)
+{
+	int ret;
+
+	ret = sfs_ctl_req_fd(req, SCOUTFS_CTL_T_FD, want_read, want_write, ino);
+	if (ret != -ENOENT)
+		return ret;
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_INO, ino);
+	if (ret == -ENOENT)
+		return -EINVAL;
+	if (!ret && (*ino == 0 || *ino == UINT64_MAX))
+		ret = -EINVAL;
+	return ret;
 }
 
 static int op_hello(struct sfs_ctl_state *st, struct sfs_ctl_req *req, uint64_t *version)

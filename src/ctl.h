@@ -68,6 +68,13 @@ const char *sfs_ctl_run_dir(struct sfs_fs *fs);
  */
 int sfs_ctl_req_file(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino);
 
+/*
+ * The file of the passed fd that field tag indexes, with the checks of
+ * sfs_ctl_req_file; -ENOENT when the field is absent.
+ */
+int sfs_ctl_req_fd(struct sfs_ctl_req *req, uint16_t tag, bool want_read, bool want_write,
+		   uint64_t *ino);
+
 /* the st_dev of the FUSE mount on mnt, from /proc/self/mountinfo */
 int sfs_ctl_mount_dev(const char *mnt, dev_t *dev);
 

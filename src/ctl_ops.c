@@ -584,6 +584,62 @@ static int op_stage(struct sfs_ctl_req *req)
 }
 
 /* ------------------------------------------------------------------ */
+/* PUNCH_OFFLINE, MOVE_BLOCKS                                           */
+/* ------------------------------------------------------------------ */
+
+static int op_punch_offline(struct sfs_ctl_req *req)
+{
+	uint64_t ino, off, len, dv, flags;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_OFFSET, &off);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_LENGTH, &len);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_DATA_VERSION, &dv);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_FLAGS, 0, &flags);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (flags)
+		return -EINVAL;
+	if (!sfs_ctl_has(req->in, SCOUTFS_CTL_T_FD) && req->uid != 0)
+		return -EPERM;
+	ret = sfs_ctl_req_file(req, false, true, &ino);
+	if (ret)
+		return ret;
+	return sfs_data_punch_offline(sfs_ctl_req_sf(req), ino, off, len, dv);
+}
+
+static int op_move_blocks(struct sfs_ctl_req *req)
+{
+	uint64_t from, to, from_off, to_off, len, dv, flags;
+	int ret;
+
+	ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_SRC_OFFSET, &from_off);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_LENGTH, &len);
+	if (!ret)
+		ret = sfs_ctl_get_u64(req->in, SCOUTFS_CTL_T_OFFSET, &to_off);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_DATA_VERSION, 0, &dv);
+	if (!ret)
+		ret = sfs_ctl_get_u64_def(req->in, SCOUTFS_CTL_T_FLAGS, 0, &flags);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	if (flags & ~(uint64_t)SCOUTFS_CTL_MOVE_BLOCKS_STAGE)
+		return -EINVAL;
+	/* both files by fd, both open for writing (the reference's fmode and MAY_WRITE) */
+	ret = sfs_ctl_req_fd(req, SCOUTFS_CTL_T_FD, false, true, &to);
+	if (!ret)
+		ret = sfs_ctl_req_fd(req, SCOUTFS_CTL_T_SRC_FD, false, true, &from);
+	if (ret)
+		return ret == -ENOENT ? -EINVAL : ret;
+	return sfs_data_move_blocks(sfs_ctl_req_sf(req), from, from_off, len, to, to_off, dv,
+				    flags & SCOUTFS_CTL_MOVE_BLOCKS_STAGE);
+}
+
+/* ------------------------------------------------------------------ */
 /* DATA_WAITING, DATA_WAIT_ERR                                          */
 /* ------------------------------------------------------------------ */
 
@@ -708,11 +764,15 @@ static const struct sfs_ctl_op ops[] = {
 	{ SCOUTFS_CTL_RELEASE, "release", false, op_release },
 	{ SCOUTFS_CTL_STAGE, "stage", false, op_stage },
 	{ SCOUTFS_CTL_DATA_WAITING, "data_waiting", false, op_data_waiting },
+	{ SCOUTFS_CTL_PUNCH_OFFLINE, "punch_offline", false, op_punch_offline },
+	{ SCOUTFS_CTL_MOVE_BLOCKS, "move_blocks", false, op_move_blocks },
 	{ SCOUTFS_CTL_DATA_WAIT_ERR, "data_wait_err", true, op_data_wait_err },
 };
 
 /* every module's requests; one line per module, before the end marker */
 const struct sfs_ctl_table sfs_ctl_tables[] = {
 	{ ops, sizeof(ops) / sizeof(ops[0]) },
+	{ sfs_ctl_attr_ops, SFS_CTL_ATTR_NR_OPS },
+	{ sfs_ctl_xattr_ops, SFS_CTL_XATTR_NR_OPS },
 	{ NULL, 0 },
 };

@@ -9,6 +9,16 @@
 
 /* all the tables the control socket serves (ctl_ops.c lists them) */
 extern const struct sfs_ctl_table sfs_ctl_tables[];
+/*
+ * A module's ops, for its line in sfs_ctl_tables[]: an array and its
+ * length as a constant (a struct of another file cannot initialize it).
+ */
+/* SET_ATTR_X, SETATTR_MORE (ctl_attr.c) */
+#define SFS_CTL_ATTR_NR_OPS 2
+extern const struct sfs_ctl_op sfs_ctl_attr_ops[SFS_CTL_ATTR_NR_OPS];
+/* LISTXATTR_HIDDEN, READ_XATTR_TOTALS, READ_XATTR_INDEX, INJECT_TOTL_DELTA (ctl_xattr.c) */
+#define SFS_CTL_XATTR_NR_OPS 4
+extern const struct sfs_ctl_op sfs_ctl_xattr_ops[SFS_CTL_XATTR_NR_OPS];
 
 /*
  * Helpers the request handlers of every module share (ctl_ops.c).

@@ -815,6 +815,8 @@ again:
 		if (!ret && !S_ISREG(le32toh(di.mode)))
 			ret = -EINVAL;
 		if (!ret)
+			ret = sfs_inode_retention_check(&di);
+		if (!ret)
 			ret = write_locked(sf, ino, &di, src, size, (uint64_t)off, false, seq,
 					   &written);
 		sfs_trans_release(fs);
@@ -1034,6 +1036,8 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 			ret = sfs_inode_read(fs, ino, &di);
 			if (!ret && !S_ISREG(le32toh(di.mode)))
 				ret = S_ISDIR(le32toh(di.mode)) ? -EISDIR : -ENODEV;
+			if (!ret)
+				ret = sfs_inode_retention_check(&di);
 			if (!ret && punch) {
 				if ((uint64_t)off < le64toh(di.size))
 					ret = punch_locked(sf, ino, &di, (uint64_t)off,
@@ -1326,4 +1330,263 @@ int sfs_data_init_offline(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode 
 	if (e.len == 0)
 		return 0;
 	return set_range(fs, ino, di, &e, true, seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* archive: punch-offline, move-blocks                                  */
+/* ------------------------------------------------------------------ */
+
+int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len,
+			   uint64_t dv)
+{
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	uint64_t b0, b1, pos, seq;
+	struct ext e, hole;
+	unsigned int n;
+	bool done = false;
+	int ret;
+
+	if ((off & BLK_MASK) || (len & BLK_MASK) || len == 0 || off + len < off ||
+	    off + len > SFS_DATA_MAX_BYTES)
+		return -EINVAL;
+	b0 = off >> BLK_SHIFT;
+	b1 = (off + len) >> BLK_SHIFT;
+
+	contents_lock(sf, ino, true);
+	/* nothing changes unless every extent in the range is unmapped offline */
+	ret = archive_inode(fs, ino, dv, &di);
+	for (pos = b0; !ret && pos < b1; pos = ext_end(&e)) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret == -ENOENT || (!ret && e.start >= b1)) {
+			ret = 0;
+			break;
+		}
+		if (!ret && e.map)
+			ret = -EINVAL;
+	}
+	for (pos = b0; !ret && !done;) {
+		ret = sfs_trans_hold(fs, false, &seq);
+		if (ret)
+			break;
+		ret = archive_inode(fs, ino, dv, &di);
+		for (n = 0; !ret && n < RELEASE_BATCH; n++) {
+			ret = ext_next(fs, ino, pos, &e);
+			if (ret == -ENOENT || (!ret && e.start >= b1)) {
+				ret = 0;
+				done = true;
+				break;
+			}
+			if (ret)
+				break;
+			hole.start = e.start > pos ? e.start : pos;
+			hole.len = (ext_end(&e) < b1 ? ext_end(&e) : b1) - hole.start;
+			hole.map = 0;
+			hole.flags = 0;
+			ret = set_range(fs, ino, &di, &hole, false, seq);
+			pos = ext_end(&hole);
+			if (pos >= b1)
+				done = true;
+		}
+		if (!ret)
+			ret = sfs_inode_update(fs, ino, &di, seq);
+		sfs_trans_release(fs);
+	}
+	contents_unlock(sf, ino, true);
+	if (!ret)
+		sfs_wait_wake(sf, ino);	/* holes read as zeros: waiters may go on */
+	return ret;
+}
+
+/* both files' contents locked for a change, in the order of fs_int.h */
+static void contents_lock_two(struct sfs_fuse *sf, uint64_t a, uint64_t b)
+{
+	pthread_rwlock_t *da = sfs_fuse_data_lock(sf, a), *db = sfs_fuse_data_lock(sf, b);
+	pthread_mutex_t *ia = sfs_fuse_ino_lock(sf, a), *ib = sfs_fuse_ino_lock(sf, b);
+
+	pthread_rwlock_rdlock(&sf->ns);
+	/* data locks, then inode locks, each in ascending inode number */
+	if (a > b) {
+		pthread_rwlock_t *td = da;
+		pthread_mutex_t *ti = ia;
+
+		da = db, db = td;
+		ia = ib, ib = ti;
+	}
+	pthread_rwlock_wrlock(da);
+	if (db != da)
+		pthread_rwlock_wrlock(db);
+	pthread_mutex_lock(ia);
+	if (ib != ia)
+		pthread_mutex_lock(ib);
+}
+
+static void contents_unlock_two(struct sfs_fuse *sf, uint64_t a, uint64_t b)
+{
+	pthread_rwlock_t *da = sfs_fuse_data_lock(sf, a), *db = sfs_fuse_data_lock(sf, b);
+	pthread_mutex_t *ia = sfs_fuse_ino_lock(sf, a), *ib = sfs_fuse_ino_lock(sf, b);
+
+	if (ib != ia)
+		pthread_mutex_unlock(ib);
+	pthread_mutex_unlock(ia);
+	if (db != da)
+		pthread_rwlock_unlock(db);
+	pthread_rwlock_unlock(da);
+	pthread_rwlock_unlock(&sf->ns);
+}
+
+/* all of [b0, b1) of ino is offline: 1, 0 otherwise, or -errno */
+static int all_offline(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t b1)
+{
+	uint64_t pos = b0;
+	struct ext e;
+	int ret;
+
+	while (pos < b1) {
+		ret = ext_next(fs, ino, pos, &e);
+		if (ret == -ENOENT)
+			return 0;
+		if (ret)
+			return ret;
+		if (e.start > pos || !(e.flags & SCOUTFS_SEF_OFFLINE))
+			return 0;
+		pos = ext_end(&e);
+	}
+	return 1;
+}
+
+int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, uint64_t len,
+			 uint64_t to, uint64_t to_off, uint64_t dv, bool stage)
+{
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode fdi, tdi;
+	uint64_t fb0, fb1, tb0, pos, seq, off_in, end, fsize;
+	struct ext e, part, hole;
+	struct timespec now;
+	unsigned int n;
+	bool done = false;
+	int ret;
+
+	if (from == to)
+		return -EINVAL;
+	if ((from_off & BLK_MASK) || (to_off & BLK_MASK))
+		return -EINVAL;
+	if (from_off + len < from_off || to_off + len < to_off ||
+	    to_off + len > SFS_DATA_MAX_BYTES || from_off + len > SFS_DATA_MAX_BYTES)
+		return -EOVERFLOW;
+	if (len == 0)
+		return 0;
+	fb0 = from_off >> BLK_SHIFT;
+	fb1 = (from_off + len + BLK_MASK) >> BLK_SHIFT;
+	tb0 = to_off >> BLK_SHIFT;
+
+	contents_lock_two(sf, from, to);
+	wait_inflight(sf, from, fb0, fb1);
+	wait_inflight(sf, to, tb0, tb0 + (fb1 - fb0));
+
+	/* everything is checked before anything moves */
+	ret = sfs_inode_read(fs, from, &fdi) ?: sfs_inode_read(fs, to, &tdi);
+	if (ret)
+		goto unlock;
+	if (S_ISDIR(le32toh(fdi.mode)) || S_ISDIR(le32toh(tdi.mode))) {
+		ret = -EISDIR;
+		goto unlock;
+	}
+	if (!S_ISREG(le32toh(fdi.mode)) || !S_ISREG(le32toh(tdi.mode))) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	fsize = le64toh(fdi.size);
+	/* a partial last block only where the source ends */
+	if ((len & BLK_MASK) && from_off + len != fsize) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	if (from_off + len > fsize) {
+		ret = -EINVAL;
+		goto unlock;
+	}
+	if (stage) {
+		if (le64toh(tdi.data_version) != dv) {
+			ret = -ESTALE;
+			goto unlock;
+		}
+		ret = all_offline(fs, to, tb0, tb0 + (fb1 - fb0));
+		if (ret == 0)
+			ret = -EINVAL;
+		if (ret < 0)
+			goto unlock;
+		ret = 0;
+	} else if (le64toh(fdi.offline_blocks) || le64toh(tdi.offline_blocks)) {
+		ret = -ENODATA;
+		goto unlock;
+	}
+
+	for (pos = fb0; !ret && !done;) {
+		ret = sfs_trans_hold(fs, false, &seq);
+		if (ret)
+			break;
+		ret = sfs_inode_read(fs, from, &fdi) ?: sfs_inode_read(fs, to, &tdi);
+		for (n = 0; !ret && n < RELEASE_BATCH && pos < fb1; n++) {
+			ret = ext_next(fs, from, pos, &e);
+			if (ret == -ENOENT || (!ret && e.start >= fb1)) {
+				/* a hole to the end of the range */
+				e = (struct ext){ .start = fb1, .len = 1 };
+				ret = 0;
+			}
+			if (ret)
+				break;
+			if (e.start > pos) {
+				/* a source hole: the destination's part becomes one too */
+				end = e.start < fb1 ? e.start : fb1;
+				if (!stage) {
+					hole = (struct ext){ .start = tb0 + (pos - fb0),
+							     .len = end - pos };
+					ret = set_range(fs, to, &tdi, &hole, true, seq);
+				}
+				pos = end;
+				continue;
+			}
+			end = ext_end(&e) < fb1 ? ext_end(&e) : fb1;
+			off_in = pos - e.start;
+			if (e.flags & SCOUTFS_SEF_OFFLINE) {
+				ret = -ENODATA;
+				break;
+			}
+			/* the blocks change owners: no copy, nothing freed */
+			part = (struct ext){ .start = tb0 + (pos - fb0), .len = end - pos,
+					     .map = e.map + off_in, .flags = e.flags };
+			hole = (struct ext){ .start = pos, .len = end - pos };
+			ret = set_range(fs, to, &tdi, &part, true, seq) ?:
+			      set_range(fs, from, &fdi, &hole, false, seq);
+			pos = end;
+		}
+		done = pos >= fb1;
+		if (!ret && done) {
+			clock_gettime(CLOCK_REALTIME, &now);
+			sfs_ts_set(&fdi.mtime, &now);
+			fdi.ctime = fdi.mtime;
+			ret = sfs_inode_data_changed(fs, from, &fdi, seq);
+			if (!ret && !stage) {
+				if (to_off + len > le64toh(tdi.size))
+					tdi.size = htole64(to_off + len);
+				tdi.mtime = fdi.mtime;
+				tdi.ctime = fdi.mtime;
+				ret = sfs_inode_data_changed(fs, to, &tdi, seq);
+			}
+		}
+		if (!ret)
+			ret = sfs_inode_update(fs, from, &fdi, seq) ?:
+			      sfs_inode_update(fs, to, &tdi, seq);
+		sfs_trans_release(fs);
+	}
+unlock:
+	contents_unlock_two(sf, from, to);
+	if (!ret) {
+		sfs_fuse_inval_data(sf, from, from_off, (fb1 - fb0) << BLK_SHIFT);
+		sfs_fuse_inval_data(sf, to, to_off, (fb1 - fb0) << BLK_SHIFT);
+		if (stage)
+			sfs_wait_wake(sf, to);
+	}
+	return ret;
 }

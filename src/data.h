@@ -53,6 +53,24 @@ int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
 int sfs_data_init_offline(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
 			  uint64_t size, uint64_t seq);
 
+/*
+ * PUNCH_OFFLINE: the unmapped offline extents of [off, off + len) (4 KiB
+ * aligned) become sparse holes, if data_version is still dv (which does
+ * not change).  -EINVAL, and nothing changes, if a mapped extent is there.
+ */
+int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len,
+			   uint64_t dv);
+/*
+ * MOVE_BLOCKS: the extents of [from_off, from_off + len) of from move
+ * (no copy) to [to_off, ...) of to.  Offsets 4 KiB aligned; len too,
+ * unless the range ends at from's i_size.  With stage the destination
+ * range must be offline and to's data_version dv (-ESTALE), and only
+ * from's size-independent fields change; without it neither file may have
+ * offline extents (-ENODATA).  -EISDIR, -EINVAL, -EOVERFLOW.
+ */
+int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, uint64_t len,
+			 uint64_t to, uint64_t to_off, uint64_t dv, bool stage);
+
 void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);
 void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -18,6 +18,13 @@
  * item marks them (an orphan scan frees them after a crash) and the last
  * release deletes their items.
  *
+ * Format v2: a new inode takes its parent directory's project ID (not
+ * changed by rename or link), and a regular file with the RETENTION flag
+ * refuses setattr, unlink, and rename of it or over it with EPERM
+ * (sfs_inode_retention_check; data.c refuses its writes, xattr.c its
+ * user.* xattrs).  Hard links to it are allowed (the reference's list of
+ * refused changes leaves link out).
+ *
  * Locking: ns (rwlock) serializes namespace changes (exclusive) against
  * lookups and reads (shared) in this single-node increment; opens (mutex)
  * protects the open counts.  Cluster locks replace ns later.
@@ -82,6 +89,20 @@ void sfs_fuse_inval_data(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64
 	if (ret && ret != -ENOENT)
 		sfs_warn(sf->fs, "inode %llu: cannot drop the kernel's cached pages: %s",
 			 (unsigned long long)ino, strerror(-ret));
+}
+
+void sfs_fuse_contents_lock(struct sfs_fuse *sf, uint64_t ino)
+{
+	pthread_rwlock_rdlock(&sf->ns);
+	pthread_rwlock_wrlock(sfs_fuse_data_lock(sf, ino));
+	pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+}
+
+void sfs_fuse_contents_unlock(struct sfs_fuse *sf, uint64_t ino)
+{
+	pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
+	pthread_rwlock_unlock(sfs_fuse_data_lock(sf, ino));
+	pthread_rwlock_unlock(&sf->ns);
 }
 
 struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *opts)
@@ -546,9 +567,16 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_write = 1U << 20;
 	/* sequential reads come in 1 MiB requests, several in flight (async reads) */
 	conn->max_readahead = 1U << 20;
-	/* the kernel's default of 12 background requests caps reads in flight */
-	conn->max_background = 64;
-	conn->congestion_threshold = 48;
+	/*
+	 * The kernel's default of 12 background requests would cap reads in
+	 * flight.  Reads come as background requests (readahead, async direct I/O),
+	 * and a read of offline data stays in the daemon until staged: with
+	 * few background slots, readers of offline files would hold up every
+	 * other read of the mount.  1024 slots bound what parked readahead
+	 * can pin (1 MiB each) while leaving room for other reads.
+	 */
+	conn->max_background = 1024;
+	conn->congestion_threshold = 768;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -612,7 +640,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	ret = sfs_fuse_change_begin(sf, false, &seq);
 	if (ret)
 		goto out;
-	ret = sfs_op_inode(fs, &oi, ino, &di);
+	ret = sfs_op_inode(fs, &oi, ino, &di) ?: sfs_inode_retention_check(di);
 	if (ret)
 		goto release;
 	mode = le32toh(di->mode);
@@ -729,6 +757,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	}
 	sfs_inode_init(&ndi, mode, ctx->uid, gid,
 		       (uint32_t)((major(rdev) << 20) | (minor(rdev) & ((1U << 20) - 1))));
+	/* the project ID comes from the parent (0 and not stored on v1 volumes) */
+	ndi.proj = dir->proj;
 	if (target)
 		ndi.size = htole64(strlen(target) + 1);
 	/* with ACLs the umask or the parent's default ACL is ours to apply */
@@ -873,6 +903,9 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		ret = -EISDIR;
 		goto release;
 	}
+	ret = sfs_inode_retention_check(cdi);
+	if (ret)
+		goto release;
 	if (dir) {
 		ret = sfs_dir_empty(fs, de.ino);
 		if (ret)
@@ -1060,6 +1093,10 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		ret = -ENOTDIR;
 		goto release;
 	}
+	/* a file under retention keeps its name, and is not replaced */
+	ret = sfs_inode_retention_check(sdi) ?: (ddi ? sfs_inode_retention_check(ddi) : 0);
+	if (ret)
+		goto release;
 	sdir = S_ISDIR(le32toh(sdi->mode));
 	ddir = ddi && S_ISDIR(le32toh(ddi->mode));
 	if (have_dst && !(flags & RENAME_EXCHANGE)) {

@@ -79,6 +79,14 @@ static inline pthread_rwlock_t *sfs_fuse_data_lock(struct sfs_fuse *sf, uint64_t
 }
 
 /*
+ * To change one file's contents and inode outside a FUSE write (control
+ * requests: SET_ATTR_X): ns shared, its data lock exclusive, its inode
+ * lock, in the order above.  The caller holds the transaction inside.
+ */
+void sfs_fuse_contents_lock(struct sfs_fuse *sf, uint64_t ino);
+void sfs_fuse_contents_unlock(struct sfs_fuse *sf, uint64_t ino);
+
+/*
  * Drop the kernel's cached pages of ino in [off, off + len) (len 0: to
  * the end) after a change that did not come through the kernel (release).
  * Call with no daemon locks held: the kernel may wait on our requests.

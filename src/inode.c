@@ -14,6 +14,11 @@
  * Inode numbers come from the server (ALLOC_INODES) in batches and are
  * never reused; the root is 1 and mkfs starts the rest at 1024.
  *
+ * Format v2 adds two things to the item: proj, a project ID new inodes
+ * take from their parent directory (fs.c make_node), and the RETENTION
+ * flag, set and cleared by root (ctl_attr.c), which freezes a regular
+ * file: sfs_inode_retention_check is what every changing path asks.
+ *
  * Locking: numbers under inodes->lock; items through the item cache,
  * which serializes itself; callers serialize changes to one inode.
  */
@@ -92,6 +97,11 @@ unsigned int sfs_inode_bytes(struct sfs_fs *fs)
 					   offsetof(struct scoutfs_inode, proj);
 }
 
+uint64_t sfs_inode_fmt_vers(struct sfs_fs *fs)
+{
+	return fs->inodes->fmt_vers;
+}
+
 static struct scoutfs_key inode_key(uint64_t ino)
 {
 	return sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_INODE_TYPE, 0, 0, 0);
@@ -127,16 +137,21 @@ int sfs_inode_read(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di)
  * transaction of seq: the deletion item carries seq too, so it hides the
  * old item wherever that was written.
  */
-static int move_index(struct sfs_fs *fs, uint8_t type, uint64_t ino, uint64_t old_seq,
-		      uint64_t new_seq, uint64_t seq)
+/*
+ * The index item of ino moves from old_seq (if has_old) to new_seq (if
+ * not 0).  has_old is separate from old_seq: mkfs writes the root's
+ * META_SEQ item at seq 0, which must go when the root first changes.
+ */
+static int move_index_from(struct sfs_fs *fs, uint8_t type, uint64_t ino, uint64_t old_seq,
+			   bool has_old, uint64_t new_seq, uint64_t seq)
 {
 	struct sfs_item_range all = sfs_all_lock();
 	struct scoutfs_key key;
 	int ret = 0;
 
-	if (old_seq == new_seq)
+	if (has_old && old_seq == new_seq)
 		return 0;
-	if (old_seq) {
+	if (has_old) {
 		key = index_key(type, old_seq, ino);
 		ret = sfs_item_delete_force(fs, &key, seq, &all);
 	}
@@ -145,6 +160,13 @@ static int move_index(struct sfs_fs *fs, uint8_t type, uint64_t ino, uint64_t ol
 		ret = sfs_item_force(fs, &key, NULL, 0, seq, &all);
 	}
 	return ret;
+}
+
+/* old_seq 0: the inode had no item of this index */
+static int move_index(struct sfs_fs *fs, uint8_t type, uint64_t ino, uint64_t old_seq,
+		      uint64_t new_seq, uint64_t seq)
+{
+	return move_index_from(fs, type, ino, old_seq, old_seq != 0, new_seq, seq);
 }
 
 static int write_inode(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, uint64_t seq,
@@ -157,7 +179,8 @@ static int write_inode(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di
 
 	di->meta_seq = htole64(seq);
 	di->version = htole64(le64toh(di->version) + 1);
-	ret = move_index(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, old_meta, seq, seq);
+	ret = move_index_from(fs, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, ino, old_meta, !create, seq,
+			      seq);
 	if (ret)
 		return ret;
 	if (create && S_ISREG(le32toh(di->mode))) {
@@ -190,6 +213,21 @@ int sfs_inode_data_changed(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode
 	di->data_version = htole64(le64toh(di->data_version) + 1);
 	di->data_seq = htole64(seq);
 	return move_index(fs, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, ino, old, seq, seq);
+}
+
+int sfs_inode_set_data_version(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			       uint64_t dv, uint64_t seq)
+{
+	uint64_t old = le64toh(di->data_seq);
+
+	di->data_version = htole64(dv);
+	di->data_seq = htole64(seq);
+	return move_index(fs, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, ino, old, seq, seq);
+}
+
+int sfs_inode_retention_check(const struct scoutfs_inode *di)
+{
+	return (le32toh(di->flags) & SCOUTFS_INO_FLAG_RETENTION) ? -EPERM : 0;
 }
 
 int sfs_inode_delete(struct sfs_fs *fs, uint64_t ino, const struct scoutfs_inode *di,

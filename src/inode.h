@@ -23,6 +23,8 @@ struct sfs_item_range sfs_all_lock(void);
 
 /* bytes of an inode item on this volume: 160 (v1) or 168 (v2) */
 unsigned int sfs_inode_bytes(struct sfs_fs *fs);
+/* the volume's format version (2 and later: retention, project IDs) */
+uint64_t sfs_inode_fmt_vers(struct sfs_fs *fs);
 
 /* the inode item; -ENOENT if there is none, -EIO if it is malformed */
 int sfs_inode_read(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di);
@@ -41,6 +43,20 @@ int sfs_inode_create(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, 
  */
 int sfs_inode_data_changed(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
 			   uint64_t seq);
+/*
+ * Restore (SET_ATTR_X): data_version becomes dv, data_seq seq (moving its
+ * DATA_SEQ index item).  The caller writes the inode afterwards.
+ */
+int sfs_inode_set_data_version(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di,
+			       uint64_t dv, uint64_t seq);
+/*
+ * Retention (format v2, regular files): -EPERM when di has the RETENTION
+ * flag, 0 otherwise.  Every change to the inode but clearing the flag is
+ * refused: writes, truncation, setattr, unlink, rename of or over it,
+ * user.* xattrs (other xattr namespaces stay writable).  The flag is
+ * never set on a v1 volume, so no format check is needed here.
+ */
+int sfs_inode_retention_check(const struct scoutfs_inode *di);
 /* delete an inode item and its index items (its other items are gone) */
 int sfs_inode_delete(struct sfs_fs *fs, uint64_t ino, const struct scoutfs_inode *di,
 		     uint64_t seq);

@@ -45,6 +45,13 @@
  *  6. bytes is the memory of every item (struct + value capacity) and
  *     range; after each operation that took the write lock it is at most
  *     max_bytes unless the excess is dirty items (never evicted).
+ *  7. Delta keys (zone 12, sfs_forest_delta_key) hold only dirty delta
+ *     items (ITEM_DELTA): the sum of this transaction's deltas of the
+ *     key, never 0/0, never persistent.  Nothing read from the forest is
+ *     cached there (the forest's value of a delta key is a sum over the
+ *     trees, which a delta cannot be applied to without reading it, and
+ *     deltas are written without reading: the reference's WRITE_ONLY
+ *     totl lock).  Reads skip delta items; commit_done drops them.
  *
  * Reads and races.  The forest is read with no cache lock held.  Before
  * unlocking, the miss records gen; the insert (under the write lock)
@@ -118,6 +125,7 @@
 #define ITEM_DIRTY 0x01		/* in the dirty tree, written in the open transaction */
 #define ITEM_PERSISTENT 0x02	/* (may) exist in the persistent trees */
 #define ITEM_DELETION 0x04	/* a tombstone: no value, always dirty */
+#define ITEM_DELTA 0x08		/* a delta key's summed deltas: always dirty (invariant 7) */
 
 struct item {
 	RB_ENTRY(item) node;	/* cache->items; cache lock */
@@ -342,6 +350,15 @@ static void item_set_dirty(struct sfs_item_cache *c, struct item *it, uint64_t s
 	c->dirty_bytes += dirty_size(it);
 }
 
+/* a delta item's value is 0/0 (its value may be unaligned: copied) */
+static bool delta_item_null(const struct item *it)
+{
+	struct scoutfs_xattr_totl_val v;
+
+	memcpy(&v, it->val, sizeof(v));
+	return sfs_forest_delta_null(&v);
+}
+
 static void copy_ret(struct sfs_btree_item_ret *ret, const struct item *it)
 {
 	ret->key = it->key;
@@ -564,6 +581,8 @@ static int read_cb(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8
 
 	if (flags & SCOUTFS_BTREE_ITEM_FLAG_DELETION)
 		return 0; /* the forest hides these; never cache one as clean */
+	if (sfs_forest_delta_key(key))
+		return 0; /* invariant 7 */
 	if (val_len > SCOUTFS_BTREE_MAX_VAL_LEN)
 		return -EIO;
 	if (rc->nr == rc->cap) {
@@ -599,6 +618,7 @@ static int read_items(struct sfs_fs *fs, struct sfs_item_cache *c, const struct 
 	int ret = 0;
 
 	for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+		memset(&roots, 0, sizeof(roots));	/* merge_seq: the callback may not know it */
 		ret = c->get_roots(c->get_roots_arg, &roots);
 		if (ret)
 			goto out;
@@ -784,7 +804,7 @@ static int op_next(struct sfs_fs *fs, struct sfs_item_cache *c, struct op *op)
 		     it && sfs_key_cmp(&it->key, &r->end) <= 0 &&
 		     sfs_key_cmp(&it->key, &op->bound) <= 0;
 		     it = RB_NEXT(item_tree, &c->items, it)) {
-			if (!(it->flags & ITEM_DELETION)) {
+			if (!(it->flags & (ITEM_DELETION | ITEM_DELTA))) {
 				copy_ret(op->ret, it);
 				return 0;
 			}
@@ -815,7 +835,7 @@ static int op_prev(struct sfs_fs *fs, struct sfs_item_cache *c, struct op *op)
 		     it && sfs_key_cmp(&it->key, &r->start) >= 0 &&
 		     sfs_key_cmp(&it->key, &op->bound) >= 0;
 		     it = RB_PREV(item_tree, &c->items, it)) {
-			if (!(it->flags & ITEM_DELETION)) {
+			if (!(it->flags & (ITEM_DELETION | ITEM_DELTA))) {
 				copy_ret(op->ret, it);
 				return 0;
 			}
@@ -919,6 +939,47 @@ static int op_write(struct sfs_fs *fs, struct sfs_item_cache *c, struct op *op)
 	return 0;
 }
 
+/* add op->val to the key's dirty delta (invariant 7); never reads */
+static int op_delta(struct sfs_fs *fs, struct sfs_item_cache *c, struct op *op)
+{
+	struct scoutfs_xattr_totl_val sum, had;
+	struct item *it = item_find(c, op->key);
+	char kbuf[SFS_TEXT_KEY_LEN];
+
+	if (c->committing) {
+		sfs_text_key(kbuf, sizeof(kbuf), op->key);
+		sfs_err(fs, "item delta of key %s while the transaction is committing", kbuf);
+		return -EBUSY;
+	}
+	memcpy(&sum, op->val, sizeof(sum));
+	if (it) {
+		if (!(it->flags & ITEM_DELTA)) {
+			/* nothing else is ever cached at a delta key */
+			sfs_text_key(kbuf, sizeof(kbuf), op->key);
+			sfs_err(fs, "item delta of key %s over an item that is not a delta", kbuf);
+			return -EIO;
+		}
+		memcpy(&had, it->val, sizeof(had));
+		sfs_forest_delta_add(&sum, &had);
+		if (sfs_forest_delta_null(&sum)) {
+			/* the changes cancel: nothing is left to write */
+			item_unlink(c, it);
+			item_free(fs, it);
+			return 0;
+		}
+	} else {
+		if (sfs_forest_delta_null(&sum))
+			return 0;
+		it = item_alloc(fs, op->key, op->seq, ITEM_DELTA, sizeof(sum));
+		if (!it)
+			return -ENOMEM;
+		item_link(c, it);
+	}
+	item_set_dirty(c, it, op->seq, &sum, sizeof(sum), 0);
+	sfs_inc(fs, item_update);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Entry points                                                         */
 /* ------------------------------------------------------------------ */
@@ -948,7 +1009,7 @@ int sfs_item_lookup(struct sfs_fs *fs, const struct scoutfs_key *key, void *val,
 	ret = check_key(fs, key, lock);
 	if (ret)
 		return ret;
-	if ((buf_len && !val) || !val_len)
+	if ((buf_len && !val) || !val_len || sfs_forest_delta_key(key))
 		return -EINVAL;
 	sfs_inc(fs, item_lookup);
 	ret = run_op(fs, &op);
@@ -1040,7 +1101,23 @@ static int write_op(struct sfs_fs *fs, int mode, const struct scoutfs_key *key, 
 	ret = check_key(fs, key, lock);
 	if (ret)
 		return ret;
-	if (val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (val_len && !val))
+	if (val_len > SCOUTFS_BTREE_MAX_VAL_LEN || (val_len && !val) || sfs_forest_delta_key(key))
+		return -EINVAL;
+	return run_op(fs, &op);
+}
+
+int sfs_item_delta(struct sfs_fs *fs, const struct scoutfs_key *key, const void *val,
+		   unsigned int val_len, uint64_t seq, const struct sfs_item_range *lock)
+{
+	struct op op = { .fn = op_delta, .write = true, .lock = lock, .key = key, .val = val,
+			 .val_len = val_len, .seq = seq };
+	int ret;
+
+	ret = check_key(fs, key, lock);
+	if (ret)
+		return ret;
+	if (!sfs_forest_delta_key(key) || !val ||
+	    val_len != sizeof(struct scoutfs_xattr_totl_val))
 		return -EINVAL;
 	return run_op(fs, &op);
 }
@@ -1129,6 +1206,12 @@ int sfs_item_for_each_dirty(struct sfs_fs *fs, sfs_btree_item_cb cb, void *arg)
 /* a dirty item is persistent now: keep it clean, or drop a tombstone / uncached item */
 static bool commit_one(struct sfs_fs *fs, struct sfs_item_cache *c, struct item *it, bool cached)
 {
+	if (it->flags & ITEM_DELTA) {
+		/* invariant 7: never cached clean (no read can race to cache it) */
+		item_unlink(c, it);
+		item_free(fs, it);
+		return false;
+	}
 	if ((it->flags & ITEM_DELETION) || !cached) {
 		/* invariants 2 and 4: no clean tombstones, no clean items outside ranges */
 		item_unlink(c, it);
@@ -1319,6 +1402,14 @@ int sfs_item_check(struct sfs_fs *fs, char *why, size_t why_len)
 			bad = "value longer than its buffer";
 		else if ((it->flags & ITEM_DELETION) && (!(it->flags & ITEM_DIRTY) || it->val_len))
 			bad = "clean or non-empty deletion item";
+		else if (!!(it->flags & ITEM_DELTA) != sfs_forest_delta_key(&it->key))
+			bad = "delta item outside the delta zone, or another item in it";
+		else if ((it->flags & ITEM_DELTA) &&
+			 (!(it->flags & ITEM_DIRTY) ||
+			  (it->flags & (ITEM_PERSISTENT | ITEM_DELETION)) ||
+			  it->val_len != sizeof(struct scoutfs_xattr_totl_val) ||
+			  delta_item_null(it)))
+			bad = "delta item not dirty, persistent, or not a non-zero delta";
 		else if (!(it->flags & ITEM_DIRTY) && !(it->flags & ITEM_PERSISTENT))
 			bad = "clean item not persistent";
 		else if (!(it->flags & ITEM_DIRTY) && !range_find(c, &it->key))

@@ -37,7 +37,8 @@ struct sfs_item_opts {
 	 * forest read attempt (again after -ESTALE).  Must return roots that
 	 * include every commit this mount has finished (sfs_item_commit_done)
 	 * and everything other mounts committed under locks the caller got
-	 * since.  0 or -errno (passed to the caller).
+	 * since (merge_seq may stay 0: the cache never reads delta keys).
+	 * 0 or -errno (passed to the caller).
 	 */
 	int (*get_roots)(void *arg, struct sfs_forest_roots *roots);
 	void *arg;
@@ -113,6 +114,21 @@ int sfs_item_delete_force(struct sfs_fs *fs, const struct scoutfs_key *key, uint
 			  const struct sfs_item_range *lock);
 
 /*
+ * Deltas (zone 12, xattr totals: sfs_forest_delta_key()).  That zone is
+ * write-only through the cache: its keys take only sfs_item_delta, which
+ * adds val (a struct scoutfs_xattr_totl_val) to the key's dirty delta
+ * without reading anything (several changes of a key in a transaction
+ * become one item; one that nets to 0/0 disappears, leaving nothing to
+ * write).  The other writes and lookups of a delta key are -EINVAL; next,
+ * prev and iterate pass over the zone as if it were empty.  A commit
+ * writes each delta as an item of its own (trans.c adds it to what the
+ * log tree holds, sfs_forest_fold_log_deltas), and commit_done drops it.
+ * Totals are read committed, from the forest (sfs_forest_walk_committed).
+ */
+int sfs_item_delta(struct sfs_fs *fs, const struct scoutfs_key *key, const void *val,
+		   unsigned int val_len, uint64_t seq, const struct sfs_item_range *lock);
+
+/*
  * Commit support, used by trans.c while it holds the transaction
  * exclusively: no item writes may run from for_each_dirty until
  * commit_done (writes during the walk itself get -EBUSY).  A commit that
@@ -130,7 +146,8 @@ int sfs_item_delete_force(struct sfs_fs *fs, const struct scoutfs_key *key, uint
  * never evicted), so a commit may keep the pointers instead of copying.
  *
  * commit_done: the dirty items are persistent: they become clean and
- * deletion items are dropped (their keys stay cached as absent).
+ * deletion items are dropped (their keys stay cached as absent), as are
+ * delta items.
  */
 uint64_t sfs_item_dirty_count(struct sfs_fs *fs);
 uint64_t sfs_item_dirty_bytes(struct sfs_fs *fs);

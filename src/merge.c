@@ -153,9 +153,15 @@
  *    spliced into the parents (the reference's btree_set_parent), and
  *    check.c must then account COMPLETE roots that share blocks with
  *    fs_root.  The items, wire structs and splice step are already those.
- *  - Zone 12 (xattr totals) items are deltas that must be summed, not
- *    resolved newest-wins (format-spec.md 10.3).  No such items exist
- *    yet; merging them needs the delta rule here and in forest.c.
+ *  - Zone 12 (xattr totals) holds deltas, summed rather than resolved
+ *    newest-wins: merge_delta() sums a key's fs_root item and its input
+ *    deltas with forest.c's rule (sfs_forest_delta_resolve,
+ *    format-spec.md 10.3), writes the sum with the greatest seq it
+ *    counted, deletes the key when the sum is 0/0, and leaves the key
+ *    alone when the rule says its inputs are in fs_root already (Fs >=
+ *    Is).  Reads apply the same rule, so a read gives the same value
+ *    before, during and after a merge, and a key merged twice (ranges
+ *    are disjoint, so it is not) would still not be counted twice.
  *  - srch files of finalized trees are not rotated yet (no srch).
  *
  * Threads and locking: the worker thread is the only caller of
@@ -174,6 +180,7 @@
 #include "btree.h"
 #include "client.h"
 #include "counters.h"
+#include "forest.h"
 #include "log.h"
 #include "merge.h"
 
@@ -238,10 +245,14 @@ static int collect_inputs(struct sfs_fs *fs, const struct scoutfs_btree_root *lo
 	return ret == -ENOENT ? 0 : ret;
 }
 
-/* the versions read in one window (fs_root is order 0, inputs follow) and the merge's inserts */
+/*
+ * The versions read in one window (fs_root is order 0, inputs follow),
+ * the merge's inserts, and the sums of delta keys they point to.
+ */
 struct window {
 	struct sfs_forest_versions vs;
 	struct sfs_btree_list_item *ins;
+	struct scoutfs_xattr_totl_val *sums;
 	size_t ins_cap;
 };
 
@@ -257,6 +268,46 @@ struct merge_ctx {
 	struct inputs in;
 	struct window w;
 };
+
+/*
+ * A delta key's versions v[0..nr) (fs_root's among them if it has one):
+ * fs_root gets their sum, loses the key when it is 0/0, or stays as it
+ * is when the rule counts nothing new.  The insert goes on the window's
+ * list; a deletion is done at once.
+ */
+static int merge_delta(struct merge_ctx *m, const struct sfs_forest_version *v, size_t nr,
+		       size_t *nr_ins, uint64_t *dels)
+{
+	struct window *w = &m->w;
+	const struct sfs_forest_version *f = NULL;
+	struct scoutfs_xattr_totl_val *sum = &w->sums[*nr_ins];
+	uint64_t seq;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < nr; i++)
+		if (v[i].src == SFS_FOREST_SRC_FS)
+			f = &v[i];
+	ret = sfs_forest_delta_resolve(m->fs, &w->vs, v, nr, sum, &seq);
+	if (ret < 0)
+		return ret;
+	if (ret == 0) {
+		if (!f)
+			return 0;
+		(*dels)++;
+		return sfs_btree_delete(m->fs, &m->lists.alloc, &m->wri, &m->root, &v->key);
+	}
+	if (f && f->seq == seq && f->val_len == sizeof(*sum) &&
+	    memcmp(sfs_forest_version_val(&w->vs, f), sum, sizeof(*sum)) == 0)
+		return 0;
+	w->ins[(*nr_ins)++] = (struct sfs_btree_list_item){
+		.key = v->key,
+		.seq = seq,
+		.val_len = sizeof(*sum),
+		.val = sum,
+	};
+	return 0;
+}
 
 /*
  * Merge the window of keys around key: read fs_root's and every input's
@@ -277,6 +328,7 @@ static int merge_window(struct merge_ctx *m, const struct scoutfs_key *key,
 
 	sfs_forest_versions_reset(vs);
 	ret = sfs_btree_read_items(m->fs, &m->root, key, start, end, sfs_forest_versions_add, vs);
+	vs->src = SFS_FOREST_SRC_INPUT;
 	for (i = 0; !ret && i < m->in.nr; i++) {
 		vs->order = (uint32_t)i + 1;
 		ret = sfs_btree_read_items(m->fs, &m->in.roots[i], key, start, end,
@@ -290,6 +342,10 @@ static int merge_window(struct merge_ctx *m, const struct scoutfs_key *key,
 		if (!p)
 			return -ENOMEM;
 		w->ins = p;
+		p = realloc(w->sums, vs->nr * sizeof(*w->sums));
+		if (!p)
+			return -ENOMEM;
+		w->sums = p;
 		w->ins_cap = vs->nr;
 	}
 
@@ -298,9 +354,17 @@ static int merge_window(struct merge_ctx *m, const struct scoutfs_key *key,
 		in_fs = win->order == 0;
 		for (j = i + 1; j < vs->nr && sfs_key_cmp(&vs->v[j].key, &win->key) == 0; j++)
 			in_fs |= vs->v[j].order == 0;
-		/* only keys every tree was read over; fs_root's winner stays as it is */
-		if (sfs_key_cmp(&win->key, start) < 0 || sfs_key_cmp(&win->key, end) > 0 ||
-		    win->order == 0)
+		/* only keys every tree was read over */
+		if (sfs_key_cmp(&win->key, start) < 0 || sfs_key_cmp(&win->key, end) > 0)
+			continue;
+		if (sfs_forest_delta_key(&win->key)) {
+			ret = merge_delta(m, win, j - i, &nr_ins, &dels);
+			if (ret)
+				return ret;
+			continue;
+		}
+		/* fs_root's winner stays as it is */
+		if (win->order == 0)
 			continue;
 		if (win->flags & SCOUTFS_BTREE_ITEM_FLAG_DELETION) {
 			if (!in_fs)
@@ -411,6 +475,7 @@ out:
 		free(m->in.roots);
 		sfs_forest_versions_free(&m->w.vs);
 		free(m->w.ins);
+		free(m->w.sums);
 		free(m);
 	}
 	return ret;

@@ -207,16 +207,25 @@ struct commit_ctx {
 	pthread_t builder;
 };
 
-/* write nr items into the log btree and set their locks' bloom bits */
-static int write_chunk(struct commit_ctx *c, const struct sfs_btree_list_item *items, size_t nr)
+/*
+ * Write nr items into the log btree and set their locks' bloom bits.
+ * Delta items (xattr totals) add what the tree already holds for their
+ * key (forest.c): one log tree has one delta per key.
+ */
+static int write_chunk(struct commit_ctx *c, struct sfs_btree_list_item *items, size_t nr)
 {
 	struct sfs_fs *fs = c->fs;
 	struct scoutfs_log_trees *lt = c->lt;
 	struct scoutfs_key lock;
+	void *deltas;
 	size_t i;
 	int ret;
 
-	ret = sfs_btree_insert_list(fs, &c->lists->alloc, c->wri, &lt->item_root, items, nr);
+	ret = sfs_forest_fold_log_deltas(fs, &lt->item_root, items, nr, &deltas);
+	if (!ret)
+		ret = sfs_btree_insert_list(fs, &c->lists->alloc, c->wri, &lt->item_root, items,
+					    nr);
+	free(deltas);
 	if (ret)
 		return ret;
 	for (i = 0; i < nr; i++) {

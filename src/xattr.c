@@ -25,6 +25,23 @@
  *  3. What is stored passed the checks of parse_name (namespace, length,
  *     scoutfs tags), and system.posix_acl_* values are valid ACLs
  *     (acl_check, the kernel's posix_acl_valid).
+ *  4. The indices follow the xattrs in the same transaction
+ *     (update_indices): every scoutfs.totl.NAME.A.B.C xattr of value V
+ *     contributes {V, 1} to the total of (A, B, C), as a delta item
+ *     (zone 12) that adds it when the xattr appears and one that takes
+ *     it away when it goes (replaced, removed, or its inode deleted);
+ *     every scoutfs.indx.NAME.MAJOR.MINOR xattr of id X on inode I has
+ *     the index item (zone 14) (MAJOR, MINOR, I, X), made with it and
+ *     deleted with it.  A replacement takes a new id, so its index item
+ *     is a new key.  totl values are checked when set; a stored one that
+ *     does not parse (damage) is logged and contributes nothing.
+ *
+ * Tags (reference-scoutfs.md 5.6): hide. leaves a name out of listxattr
+ * (sfs_xattr_list_hidden lists them); srch. is accepted and stored, its
+ * search entries are not written yet; totl. and indx. as in invariant 4.
+ * indx. needs format version 2: on a version 1 volume such a set is
+ * -EOPNOTSUPP, the reference's answer for a feature the volume's format
+ * lacks (the name itself is valid: -EINVAL is for malformed names).
  *
  * POSIX ACLs (mount option acl, FUSE_CAP_POSIX_ACL): the kernel checks
  * permissions against the ACLs it reads through getxattr, and leaves the
@@ -56,6 +73,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "forest.h"
 #include "fs_int.h"
 #include "inode.h"
 #include "item.h"
@@ -668,6 +686,117 @@ static int delete_parts(struct sfs_fs *fs, uint64_t ino, const struct xfound *f,
 }
 
 /* ------------------------------------------------------------------ */
+/* the totl and indx indices                                            */
+/* ------------------------------------------------------------------ */
+
+/* the lock ranges of the index zones: each zone is one lock */
+static struct sfs_item_range zone_lock(uint8_t zone)
+{
+	struct sfs_item_range r = {
+		.start = sfs_key_make(zone, 0, 0, 0, 0, 0),
+		.end = sfs_key_make(zone, UINT64_MAX, 255, UINT64_MAX, UINT64_MAX, 255),
+	};
+
+	return r;
+}
+
+struct scoutfs_key sfs_xattr_totl_key(const uint64_t name[3])
+{
+	return sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, name[0], 0, name[1], name[2], 0);
+}
+
+int sfs_xattr_totl_delta(struct sfs_fs *fs, const uint64_t name[3], int64_t total, int64_t count,
+			 uint64_t seq)
+{
+	struct sfs_item_range lock = zone_lock(SCOUTFS_XATTR_TOTL_ZONE);
+	struct scoutfs_key key = sfs_xattr_totl_key(name);
+	struct scoutfs_xattr_totl_val tv = {
+		.total = htole64((uint64_t)total),
+		.count = htole64((uint64_t)count),
+	};
+
+	return sfs_item_delta(fs, &key, &tv, sizeof(tv), seq, &lock);
+}
+
+/* does the volume's format have the indx. tag (format version 2)? */
+static bool fmt_has_indx(struct sfs_fs *fs)
+{
+	/* the inode item grew with version 2: inode.c knows the version by it */
+	return sfs_inode_bytes(fs) >= sizeof(struct scoutfs_inode);
+}
+
+/* one version of a tagged xattr, for update_indices: there or not */
+struct xversion {
+	bool there;
+	uint64_t id;
+	const char *val;	/* the value, NULL if it is not all in part 0 */
+	size_t len;
+};
+
+/* a found xattr as an xversion (a totl value fits in part 0 when it parses) */
+static struct xversion found_version(const struct xfound *f)
+{
+	struct xversion v = { .there = true, .id = f->id, .len = f->val_len };
+
+	if (xattr_total(f->name_len, f->val_len) <= f->part0_len)
+		v.val = (const char *)f->part0 + HDR_BYTES + f->name_len;
+	return v;
+}
+
+/* the value a stored totl xattr contributes; damage is logged and counts as nothing */
+static bool stored_totl(struct sfs_fs *fs, uint64_t ino, const struct xversion *v,
+			uint64_t *total)
+{
+	if (v->val && parse_u64(v->val, v->len, total) == 0)
+		return true;
+	sfs_warn(fs, "inode %llu: xattr id %llu: stored totl value not a number, total unchanged",
+		 (unsigned long long)ino, (unsigned long long)v->id);
+	return false;
+}
+
+/*
+ * The index items of name (xn, tags parsed) as its xattr goes from old
+ * to new (invariant 4): for totl one delta for the change, for indx the
+ * old id's item deleted and the new id's made.  new's value was checked.
+ */
+static int update_indices(struct sfs_fs *fs, uint64_t ino, const struct xname *xn,
+			  const struct xversion *old, const struct xversion *new, uint64_t seq)
+{
+	struct sfs_item_range lock;
+	struct scoutfs_key key;
+	uint64_t total = 0, v;
+	int64_t count = 0;
+	int ret = 0;
+
+	if (xn->tags & TAG_TOTL) {
+		if (old->there && stored_totl(fs, ino, old, &v)) {
+			total -= v;
+			count--;
+		}
+		if (new->there && parse_u64(new->val, new->len, &v) == 0) {
+			total += v;
+			count++;
+		}
+		if (total || count)
+			ret = sfs_xattr_totl_delta(fs, xn->totl, (int64_t)total, count, seq);
+	}
+	if (!ret && (xn->tags & TAG_INDX)) {
+		lock = zone_lock(SCOUTFS_XATTR_INDX_ZONE);
+		if (old->there) {
+			key = sfs_xattr_indx_key((uint8_t)xn->indx_major, xn->indx_minor, ino,
+						 old->id);
+			ret = sfs_item_delete_force(fs, &key, seq, &lock);
+		}
+		if (!ret && new->there) {
+			key = sfs_xattr_indx_key((uint8_t)xn->indx_major, xn->indx_minor, ino,
+						 new->id);
+			ret = sfs_item_force(fs, &key, NULL, 0, seq, &lock);
+		}
+	}
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 /* the items-level API                                                  */
 /* ------------------------------------------------------------------ */
 
@@ -749,6 +878,7 @@ int sfs_xattr_set(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, con
 {
 	uint32_t mode = le32toh(di->mode);
 	uint64_t id = le64toh(di->next_xattr_id);
+	struct xversion old = { 0 }, new = { .there = true, .id = id, .val = value, .len = size };
 	struct xfound *f = NULL;
 	uint8_t *blob = NULL;
 	unsigned int total;
@@ -761,6 +891,8 @@ int sfs_xattr_set(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, con
 		return ret;
 	if (flags & ~(XATTR_CREATE | XATTR_REPLACE))
 		return -EINVAL;
+	if ((xn.tags & TAG_INDX) && !fmt_has_indx(fs))
+		return -EOPNOTSUPP;
 	ret = check_change(&xn, mode) ?: check_value(&xn, mode, value, size);
 	if (ret)
 		return ret;
@@ -790,10 +922,13 @@ int sfs_xattr_set(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, con
 	memcpy(blob + HDR_BYTES, name, xn.len);
 	if (size)
 		memcpy(blob + HDR_BYTES + xn.len, value, size);
-	/* srch, totl and indx index items come with their increment */
+	if (found)
+		old = found_version(f);
 	ret = write_parts(fs, ino, sfs_xattr_name_hash(name, xn.len), id, blob, total, seq);
 	if (!ret && found)
 		ret = delete_parts(fs, ino, f, seq);
+	if (!ret)
+		ret = update_indices(fs, ino, &xn, &old, &new, seq);
 	if (ret)
 		goto out;
 	di->next_xattr_id = htole64(id + 1);
@@ -852,6 +987,7 @@ int sfs_xattr_list(struct sfs_fs *fs, uint64_t ino, char *buf, size_t size)
 int sfs_xattr_remove(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, const char *name,
 		     uint64_t seq)
 {
+	struct xversion old, none = { 0 };
 	struct xfound *f;
 	struct xname xn;
 	int ret;
@@ -862,8 +998,12 @@ int sfs_xattr_remove(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, 
 	f = malloc(sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	/* srch, totl and indx index items come with their increment */
-	ret = find_xattr(fs, ino, name, (unsigned int)xn.len, f) ?: delete_parts(fs, ino, f, seq);
+	ret = find_xattr(fs, ino, name, (unsigned int)xn.len, f);
+	if (!ret) {
+		old = found_version(f);
+		ret = delete_parts(fs, ino, f, seq) ?:
+		      update_indices(fs, ino, &xn, &old, &none, seq);
+	}
 	if (!ret)
 		sfs_ts_now(&di->ctime);
 	free(f);
@@ -873,26 +1013,120 @@ int sfs_xattr_remove(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, 
 struct delete_ctx {
 	struct sfs_fs *fs;
 	struct sfs_item_range lock;
+	uint64_t ino;
 	uint64_t seq;
 };
+
+/* a deleted xattr's part 0: the index items its name has go too */
+static int delete_indices(struct delete_ctx *dc, const struct scoutfs_key *key, const void *val,
+			  unsigned int val_len)
+{
+	struct xversion old = { .there = true, .id = le64toh(key->skx_id) }, none = { 0 };
+	char name[SCOUTFS_XATTR_MAX_NAME_LEN + 1];
+	unsigned int name_len, vlen;
+	struct xname xn;
+	int ret;
+
+	ret = parse_part0(dc->fs, key, val, val_len, &name_len, &vlen);
+	if (ret)
+		return ret;
+	memcpy(name, (const char *)val + HDR_BYTES, name_len);
+	name[name_len] = '\0';
+	if (!has_prefix(name, name_len, SCOUTFS_PREFIX) || parse_name(name, &xn, true) ||
+	    !(xn.tags & (TAG_TOTL | TAG_INDX)))
+		return 0;
+	if (xattr_total(name_len, vlen) <= val_len) {
+		old.val = (const char *)val + HDR_BYTES + name_len;
+		old.len = vlen;
+	}
+	return update_indices(dc->fs, dc->ino, &xn, &old, &none, dc->seq);
+}
 
 static int delete_cb(void *arg, const struct scoutfs_key *key, const void *val,
 		     unsigned int val_len)
 {
 	struct delete_ctx *dc = arg;
+	int ret = 0;
 
-	(void)val, (void)val_len;
-	return sfs_item_delete(dc->fs, key, dc->seq, &dc->lock);
+	if (key->skx_part == 0)
+		ret = delete_indices(dc, key, val, val_len);
+	return ret ?: sfs_item_delete(dc->fs, key, dc->seq, &dc->lock);
 }
 
 int sfs_xattr_delete_all(struct sfs_fs *fs, uint64_t ino, uint64_t seq)
 {
-	struct delete_ctx dc = { .fs = fs, .lock = sfs_inode_lock(ino), .seq = seq };
+	struct delete_ctx dc = { .fs = fs, .lock = sfs_inode_lock(ino), .ino = ino, .seq = seq };
 	struct scoutfs_key start = xattr_key(ino, 0, 0, 0);
 	struct scoutfs_key last = xattr_key(ino, UINT64_MAX, UINT64_MAX, UINT8_MAX);
 
-	/* srch, totl and indx index items come with their increment */
 	return sfs_item_iterate(fs, &start, &last, &dc.lock, delete_cb, &dc);
+}
+
+struct hidden_ctx {
+	struct sfs_fs *fs;
+	char *buf;
+	size_t size;
+	size_t len;
+	uint64_t hash;		/* where a name did not fit, or the last that did */
+	uint64_t id;
+	bool full;
+	bool listed;		/* some name fit */
+};
+
+static int hidden_cb(void *arg, const struct scoutfs_key *key, const void *val,
+		     unsigned int val_len)
+{
+	struct hidden_ctx *hc = arg;
+	const char *name = (const char *)val + HDR_BYTES;
+	unsigned int name_len, vlen;
+	int ret;
+
+	if (key->skx_part != 0)
+		return 0;
+	ret = parse_part0(hc->fs, key, val, val_len, &name_len, &vlen);
+	if (ret)
+		return ret;
+	if (!name_hidden(name, name_len))
+		return 0;
+	hc->hash = le64toh(key->skx_name_hash);
+	hc->id = le64toh(key->skx_id);
+	if (hc->len + name_len + 1 > hc->size) {
+		hc->full = true;
+		return 1;
+	}
+	hc->listed = true;
+	memcpy(hc->buf + hc->len, name, name_len);
+	hc->buf[hc->len + name_len] = '\0';
+	hc->len += name_len + 1;
+	return 0;
+}
+
+int sfs_xattr_list_hidden(struct sfs_fs *fs, uint64_t ino, uint64_t *hash, uint64_t *id,
+			  char *buf, size_t size, bool *end)
+{
+	struct sfs_item_range lock = sfs_inode_lock(ino);
+	struct scoutfs_key start = xattr_key(ino, *hash, *id, 0);
+	struct scoutfs_key last = xattr_key(ino, UINT64_MAX, UINT64_MAX, UINT8_MAX);
+	struct hidden_ctx hc = { .fs = fs, .buf = buf, .size = size };
+	int ret;
+
+	ret = sfs_item_iterate(fs, &start, &last, &lock, hidden_cb, &hc);
+	if (ret < 0)
+		return ret;
+	if (hc.full && hc.len == 0)
+		return -ERANGE;
+	*end = !hc.full;
+	if (hc.full) {
+		*hash = hc.hash;
+		*id = hc.id;
+	} else if (hc.listed) {
+		/* just past the last one listed */
+		*hash = hc.hash;
+		*id = hc.id + 1;
+		if (*id == 0)
+			(*hash)++;
+	}
+	return hc.len > INT_MAX ? -E2BIG : (int)hc.len;
 }
 
 /* a stored ACL that does not parse: the volume is damaged */
@@ -1096,6 +1330,9 @@ void sfs_xattr_op_set(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 	if (ret)
 		goto reply;
 	ret = sfs_inode_read(sf->fs, ino, &di);
+	/* retention keeps user. xattrs as they are; others stay writable */
+	if (!ret && xn.kind == XN_USER)
+		ret = sfs_inode_retention_check(&di);
 	if (!ret) {
 		if (xn.kind == XN_ACL_ACCESS)
 			ret = set_access_acl(req, ino, &di, value, size, flags, seq);
@@ -1182,6 +1419,8 @@ void sfs_xattr_op_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (ret)
 		goto reply;
 	ret = sfs_inode_read(sf->fs, ino, &di);
+	if (!ret && xn.kind == XN_USER)
+		ret = sfs_inode_retention_check(&di);
 	if (!ret)
 		ret = sfs_xattr_remove(sf->fs, ino, &di, name, seq);
 	/* removing an ACL that is not there succeeds, as on local filesystems */

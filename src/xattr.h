@@ -10,10 +10,13 @@
  * system.posix_acl_default (other system.* and unknown namespaces:
  * -EOPNOTSUPP), and scoutfs.* carrying one or more of the tags hide.,
  * srch., totl., indx. before a non-empty rest (reference section 5.6).
- * Only hide. has behaviour yet (left out of listxattr): the srch, totl
- * and indx index items are a later increment, so those xattrs are
- * validated (totl's .A.B.C name and u64 value, indx's .MAJOR.MINOR name
- * and empty value) and stored, nothing more.
+ * hide. names are left out of listxattr (sfs_xattr_list_hidden lists
+ * them); totl. names (.A.B.C, a u64 value) keep the xattr totals of
+ * zone 12 and indx. names (.MAJOR.MINOR, an empty value, format v2
+ * only: -EOPNOTSUPP on v1) the index items of zone 14, in the
+ * transaction that changes the xattr (xattr.c, invariant 4); srch.
+ * names are validated and stored, their search entries are a later
+ * increment.
  *
  * The items-level calls take the inode's item lock range
  * (sfs_inode_lock(ino)); writers hold the transaction of seq and pass
@@ -57,8 +60,31 @@ int sfs_xattr_list(struct sfs_fs *fs, uint64_t ino, char *buf, size_t size);
 int sfs_xattr_remove(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, const char *name,
 		     uint64_t seq);
 
-/* every xattr item of an inode that is being deleted */
+/* every xattr item of an inode that is being deleted, and its totl/indx items */
 int sfs_xattr_delete_all(struct sfs_fs *fs, uint64_t ino, uint64_t seq);
+
+/*
+ * The names of ino's scoutfs.*hide.* xattrs, each NUL terminated, from
+ * the cursor (*hash, *id: a name hash and xattr id, inclusive; 0, 0 for
+ * the first) in (hash, id) order, as many as fit in size bytes.  Returns
+ * the bytes filled; *end says whether that was all of them.  The cursor
+ * moves to the first name that did not fit, or past the last one listed
+ * (so a call from there finds nothing).  -ERANGE when not even the first
+ * fits.  The caller holds the inode as for listxattr.
+ */
+int sfs_xattr_list_hidden(struct sfs_fs *fs, uint64_t ino, uint64_t *hash, uint64_t *id,
+			  char *buf, size_t size, bool *end);
+
+/* the item key of the total of name[3] (A, B, C of scoutfs.totl.NAME.A.B.C) */
+struct scoutfs_key sfs_xattr_totl_key(const uint64_t name[3]);
+
+/*
+ * Add {total, count} to the total of name[3] in the transaction of seq
+ * (the caller holds it): a delta item, summed with the others by reads
+ * and log merging.  For xattr changes and INJECT_TOTL_DELTA.
+ */
+int sfs_xattr_totl_delta(struct sfs_fs *fs, const uint64_t name[3], int64_t total, int64_t count,
+			 uint64_t seq);
 
 /*
  * A new inode di (not yet written: called between sfs_inode_init and

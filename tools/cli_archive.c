@@ -18,12 +18,6 @@
 #define OPT_JSON 1000
 #define OPT_HELP 1001
 
-static int help(const char *cmd, const char *usage, const char *text)
-{
-	printf("Usage: scoutfs %s %s\n\n%s", cmd, usage, text);
-	return SFS_CLI_OK;
-}
-
 static int parse_num(const char *cmd, const char *usage, const char *what, const char *str,
 		     bool size, uint64_t *val)
 {
@@ -84,7 +78,7 @@ static int release_stage(int argc, char **argv, bool stage)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return help(cmd, usage, stage ?
+			return sfs_cli_help(cmd, usage, stage ?
 				"Write the archived contents in ARCHIVE-FILE back into the offline\n"
 				"region of FILE, if FILE's data_version is still VERSION.  OFFSET\n"
 				"(default 0) is a multiple of 4096; LENGTH defaults to the rest of\n"
@@ -217,7 +211,7 @@ int sfs_cmd_data_waiting(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return help(cmd, WAITING_USAGE,
+			return sfs_cli_help(cmd, WAITING_USAGE,
 				"List the requests of this mount waiting for offline data after\n"
 				"inode INO, block BLOCK (0 0 for all), one line each:\n"
 				"\"ino N iblock N ops read,write,change_size\".\n");
@@ -337,7 +331,7 @@ int sfs_cmd_data_wait_err(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return help(cmd, WAIT_ERR_USAGE,
+			return sfs_cli_help(cmd, WAIT_ERR_USAGE,
 				"Give the error ERR (an errno number, e.g. 5 for EIO) to the requests\n"
 				"of inode INO waiting for offline data in [OFFSET, OFFSET + COUNT)\n"
 				"for operation OP (read, write, change_size; comma separated).\n"
@@ -360,4 +354,154 @@ int sfs_cmd_data_wait_err(int argc, char **argv)
 		return sfs_cli_fail(cmd, "data_wait_err", ret);
 	printf("data_wait_err found %d waiters.\n", ret);
 	return sfs_cli_flush(cmd);
+}
+
+/* ------------------------------------------------------------------ */
+/* punch-offline, move-blocks                                           */
+/* ------------------------------------------------------------------ */
+
+#define PUNCH_USAGE "FILE -V VERSION -o OFFSET -l LENGTH"
+
+int sfs_cmd_punch_offline(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-version", required_argument, NULL, 'V' },
+		{ "offset", required_argument, NULL, 'o' },
+		{ "length", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "punch-offline", *file;
+	uint64_t vers = 0, off = 0, len = 0;
+	bool have_vers = false, have_off = false, have_len = false;
+	struct scoutfs_ctl *ctl;
+	int fd, ret, c;
+
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":V:o:l:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'V':
+			ret = parse_num(cmd, PUNCH_USAGE, "data version", optarg, false, &vers);
+			if (ret)
+				return ret;
+			have_vers = true;
+			break;
+		case 'o':
+			ret = parse_num(cmd, PUNCH_USAGE, "offset", optarg, true, &off);
+			if (ret)
+				return ret;
+			have_off = true;
+			break;
+		case 'l':
+			ret = parse_num(cmd, PUNCH_USAGE, "length", optarg, true, &len);
+			if (ret)
+				return ret;
+			have_len = true;
+			break;
+		case 'h':
+		case OPT_HELP:
+			return sfs_cli_help(cmd, PUNCH_USAGE,
+				"Turn the released (offline, unmapped) extents of FILE in\n"
+				"[OFFSET, OFFSET + LENGTH) into sparse holes, if FILE's data_version\n"
+				"is still VERSION (it does not change).  Used when restoring sparse\n"
+				"files.  Fails if data is mapped in the range.  4096 aligned.\n");
+		default:
+			return sfs_cli_getopt_error(cmd, PUNCH_USAGE, c, argv);
+		}
+	}
+	if (argc - optind != 1)
+		return sfs_cli_usage_error(cmd, PUNCH_USAGE, "need exactly one FILE");
+	if (!have_vers || !have_off || !have_len)
+		return sfs_cli_usage_error(cmd, PUNCH_USAGE, "-V, -o and -l are required");
+	file = argv[optind];
+	fd = open(file, O_RDWR);
+	if (fd < 0)
+		return sfs_cli_fail(cmd, file, -errno);
+	ret = sfs_cli_connect(cmd, file, &ctl);
+	if (!ret) {
+		ret = scoutfs_punch_offline(ctl, SCOUTFS_FILE_FD(fd), off, len, vers);
+		scoutfs_ctl_close(ctl);
+		if (ret)
+			ret = sfs_cli_fail(cmd, file, ret);
+	}
+	close(fd);
+	return ret;
+}
+
+#define MOVE_USAGE "FROM -f FROM-OFFSET -l LENGTH TO -t TO-OFFSET"
+
+int sfs_cmd_move_blocks(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from-offset", required_argument, NULL, 'f' },
+		{ "length", required_argument, NULL, 'l' },
+		{ "to-offset", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cmd = "move-blocks", *from, *to;
+	uint64_t foff = 0, toff = 0, len = 0;
+	bool have_f = false, have_t = false, have_l = false;
+	struct scoutfs_ctl *ctl;
+	int ffd, tfd, ret, c;
+
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, ":f:l:t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			ret = parse_num(cmd, MOVE_USAGE, "from offset", optarg, true, &foff);
+			if (ret)
+				return ret;
+			have_f = true;
+			break;
+		case 'l':
+			ret = parse_num(cmd, MOVE_USAGE, "length", optarg, true, &len);
+			if (ret)
+				return ret;
+			have_l = true;
+			break;
+		case 't':
+			ret = parse_num(cmd, MOVE_USAGE, "to offset", optarg, true, &toff);
+			if (ret)
+				return ret;
+			have_t = true;
+			break;
+		case 'h':
+		case OPT_HELP:
+			return sfs_cli_help(cmd, MOVE_USAGE,
+				"Move the blocks of FROM in [FROM-OFFSET, FROM-OFFSET + LENGTH) to\n"
+				"TO at TO-OFFSET without copying them; FROM is left with a hole\n"
+				"there.  Offsets are 4096 aligned, LENGTH too unless the range ends\n"
+				"at FROM's size.  Neither file may have offline data.\n");
+		default:
+			return sfs_cli_getopt_error(cmd, MOVE_USAGE, c, argv);
+		}
+	}
+	if (argc - optind != 2)
+		return sfs_cli_usage_error(cmd, MOVE_USAGE, "need FROM and TO");
+	if (!have_f || !have_l || !have_t)
+		return sfs_cli_usage_error(cmd, MOVE_USAGE, "-f, -l and -t are required");
+	from = argv[optind];
+	to = argv[optind + 1];
+	ffd = open(from, O_RDWR);
+	if (ffd < 0)
+		return sfs_cli_fail(cmd, from, -errno);
+	tfd = open(to, O_RDWR);
+	if (tfd < 0) {
+		ret = sfs_cli_fail(cmd, to, -errno);
+		close(ffd);
+		return ret;
+	}
+	ret = sfs_cli_connect(cmd, to, &ctl);
+	if (!ret) {
+		ret = scoutfs_move_blocks(ctl, ffd, foff, len, tfd, toff, 0, 0);
+		scoutfs_ctl_close(ctl);
+		if (ret)
+			ret = sfs_cli_fail(cmd, "move_blocks", ret);
+	}
+	close(tfd);
+	close(ffd);
+	return ret;
 }

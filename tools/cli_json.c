@@ -5,6 +5,8 @@
  * messages in one line each, and JSON output.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -122,4 +124,54 @@ int sfs_cli_flush(const char *cmd)
 		return 0;
 	fprintf(stderr, "scoutfs %s: writing the output failed: %s\n", cmd, strerror(errno));
 	return SFS_CLI_ERR;
+}
+
+int sfs_cli_help(const char *cmd, const char *usage, const char *text)
+{
+	printf("usage: scoutfs %s %s\n\n%s", cmd, usage, text);
+	return sfs_cli_flush(cmd);
+}
+
+/* "-1", "-1.2": a position, not an option */
+static bool negative_number(const char *s)
+{
+	return s[0] == '-' && isdigit((unsigned char)s[1]);
+}
+
+int sfs_cli_parse_positions(const char *cmd, const char *usage, const char *help_text,
+			    int argc, char **argv, const char **pos, int max, int *nr,
+			    const char **path, bool *json)
+{
+	bool options_done = false;
+	const char *a;
+	int i;
+
+	*nr = 0;
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (options_done || a[0] != '-' || !a[1] || negative_number(a)) {
+			if (*nr == max)
+				return sfs_cli_usage_error(cmd, usage, "unexpected argument '%s'",
+							   a);
+			pos[(*nr)++] = a;
+		} else if (!strcmp(a, "--")) {
+			options_done = true;
+		} else if (!strcmp(a, "-p") || !strcmp(a, "--path")) {
+			if (i + 1 >= argc)
+				return sfs_cli_usage_error(cmd, usage,
+							   "option '%s' needs an argument", a);
+			*path = argv[++i];
+		} else if (!strncmp(a, "--path=", 7)) {
+			*path = a + 7;
+		} else if (!strncmp(a, "-p", 2)) {
+			*path = a + 2;
+		} else if (!strcmp(a, "--json")) {
+			*json = true;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			return sfs_cli_help(cmd, usage, help_text);
+		} else {
+			return sfs_cli_usage_error(cmd, usage, "unknown option '%s'", a);
+		}
+	}
+	return -1;
 }

@@ -11,6 +11,7 @@
  * Messages: errors are "scoutfs CMD: WHAT: REASON" on stderr (exit 1);
  * usage errors are "scoutfs CMD: WHY (usage: scoutfs CMD ARGS)" (exit 2).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -62,6 +63,20 @@ int sfs_json_print(const char *cmd, struct json_object *obj);
 
 /* obj in one line, without the trailing newline; no reference is dropped */
 const char *sfs_json_line(struct json_object *obj);
+
+/* "usage: scoutfs CMD USAGE", a blank line, then text: the --help of a command */
+int sfs_cli_help(const char *cmd, const char *usage, const char *text);
+
+/*
+ * The arguments of a command whose positions may be negative numbers
+ * ("-1", which getopt would take for an option): -p/--path PATH, --json,
+ * -h/--help (prints help_text), "--", and at most max positions into
+ * pos[] (*nr of them).  Returns -1 when the command goes on, otherwise
+ * the exit status to return (a usage error, or 0 after the help).
+ */
+int sfs_cli_parse_positions(const char *cmd, const char *usage, const char *help_text,
+			    int argc, char **argv, const char **pos, int max, int *nr,
+			    const char **path, bool *json);
 
 /* flush stdout: 0, or SFS_CLI_ERR after saying why (a full disk, a closed pipe) */
 int sfs_cli_flush(const char *cmd);

@@ -41,12 +41,6 @@ enum {
 };
 
 /* --help: "usage: scoutfs NAME USAGE", a blank line, then the description */
-static int print_help(const char *name, const char *usage, const char *text)
-{
-	printf("usage: scoutfs %s %s\n\n%s", name, usage, text);
-	return sfs_cli_flush(name);
-}
-
 /* an inode number argument: 0, or a usage error (2) */
 static int parse_ino(const char *cmd, const char *usage, const char *str, bool zero_ok,
 		     uint64_t *ino)
@@ -240,7 +234,7 @@ int sfs_cmd_statfs(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return print_help(cmd, STATFS_USAGE,
+			return sfs_cli_help(cmd, STATFS_USAGE,
 				"Show the volume's scoutfs fields, one \"name value\" line each:\n"
 				"fsid and rid (hex), committed_seq, total_meta_blocks (64KB) and\n"
 				"total_data_blocks (4KB).\n\n"
@@ -360,7 +354,7 @@ int sfs_cmd_df(int argc, char **argv)
 			json = true;
 			break;
 		case OPT_HELP:
-			return print_help(cmd, DF_USAGE,
+			return sfs_cli_help(cmd, DF_USAGE,
 				"Show the size, use and free space of the metadata device (64KB\n"
 				"blocks) and the data device (4KB blocks).  Free metadata leaves out\n"
 				"the blocks the server keeps in reserve.\n\n"
@@ -468,7 +462,7 @@ int sfs_cmd_stat(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return print_help(cmd, STAT_USAGE,
+			return sfs_cli_help(cmd, STAT_USAGE,
 				"Show a file's scoutfs fields, one \"name value\" line each:\n"
 				"meta_seq, data_seq, data_version, online_blocks, offline_blocks\n"
 				"and crtime (seconds.nanoseconds).  FILE must be readable.\n\n"
@@ -635,7 +629,7 @@ int sfs_cmd_get_attr_x(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return print_help(cmd, ATTR_X_USAGE,
+			return sfs_cli_help(cmd, ATTR_X_USAGE,
 				"Show a file's extensible attributes: the fields the options name,\n"
 				"or all of them.  Several fields print as \"name: value\" lines, a\n"
 				"single field as its bare value.  Times are seconds.nanoseconds;\n"
@@ -759,11 +753,6 @@ static int parse_pos(const char *str, struct scoutfs_ctl_walk_pos *pos)
 	return 0;
 }
 
-/* "-1", "-1.2": a position, which getopt would take for options */
-static bool negative_number(const char *s)
-{
-	return s[0] == '-' && isdigit((unsigned char)s[1]);
-}
 
 int sfs_cmd_walk_inodes(int argc, char **argv)
 {
@@ -773,40 +762,14 @@ int sfs_cmd_walk_inodes(int argc, char **argv)
 	const char *pos_args[3];
 	struct scoutfs_ctl *ctl;
 	struct json_object *o;
-	bool json = false, options_done = false;
+	bool json = false;
 	uint64_t total = 0;
 	int nr_pos = 0;
 	int index;
 	int ret = 0;
 	int i, n;
 
-	/*
-	 * Parsed by hand rather than with getopt: positions may be negative
-	 * ("-1", the last position), which are arguments, not options.
-	 */
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (options_done || a[0] != '-' || !a[1] || negative_number(a)) {
-			if (nr_pos == 3)
-				return sfs_cli_usage_error(cmd, WALK_USAGE,
-							   "unexpected argument '%s'", a);
-			pos_args[nr_pos++] = a;
-		} else if (!strcmp(a, "--")) {
-			options_done = true;
-		} else if (!strcmp(a, "-p") || !strcmp(a, "--path")) {
-			if (i + 1 >= argc)
-				return sfs_cli_usage_error(cmd, WALK_USAGE,
-							   "option '%s' needs an argument", a);
-			path = argv[++i];
-		} else if (!strncmp(a, "--path=", 7)) {
-			path = a + 7;
-		} else if (!strncmp(a, "-p", 2)) {
-			path = a + 2;
-		} else if (!strcmp(a, "--json")) {
-			json = true;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			return print_help(cmd, WALK_USAGE,
+	ret = sfs_cli_parse_positions(cmd, WALK_USAGE,
 				"List the inodes of an index from position FIRST to LAST, both\n"
 				"included: meta_seq (every inode, by the sequence number of its last\n"
 				"metadata change) or data_seq (regular files, by that of their last\n"
@@ -818,11 +781,11 @@ int sfs_cmd_walk_inodes(int argc, char **argv)
 				"  -p, --path PATH  a path in the mount (default:\n"
 				"                   $SCOUTFS_MOUNT_PATH, else the current directory)\n"
 				"      --json       print a JSON array of {major, minor, ino} instead\n"
-				"  -h, --help       this text\n");
-		} else {
-			return sfs_cli_usage_error(cmd, WALK_USAGE, "unknown option '%s'", a);
-		}
-	}
+				"  -h, --help       this text\n",
+				      argc, argv, pos_args, 3, &nr_pos, &path, &json);
+	if (ret >= 0)
+		return ret;
+	ret = 0;
 	if (nr_pos == 0)
 		return sfs_cli_usage_error(cmd, WALK_USAGE, "no index given");
 	if (!strcasecmp(pos_args[0], "meta_seq"))
@@ -917,7 +880,7 @@ static int parse_ino_args(const char *cmd, const char *usage, const char *help, 
 			break;
 		case 'h':
 		case OPT_HELP:
-			ret = print_help(cmd, usage, help);
+			ret = sfs_cli_help(cmd, usage, help);
 			return ret ? ret : -1;
 		default:
 			return sfs_cli_getopt_error(cmd, usage, c, argv);
@@ -1117,7 +1080,7 @@ int sfs_cmd_get_allocated_inos(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return print_help(cmd, GAI_USAGE,
+			return sfs_cli_help(cmd, GAI_USAGE,
 				"Print the inode numbers in use from INO to the end of its group of\n"
 				"1024 inode numbers, one a line (inodes being deleted may still be\n"
 				"listed).  Needs root.\n\n"
@@ -1318,7 +1281,7 @@ int sfs_cmd_counters(int argc, char **argv)
 			break;
 		case 'h':
 		case OPT_HELP:
-			return print_help(cmd, COUNTERS_USAGE,
+			return sfs_cli_help(cmd, COUNTERS_USAGE,
 				"Print the daemon's counters in name order, one \"name value\" line\n"
 				"each.\n\n"
 				"  -t, --table      pack them into columns that fill the width of\n"

@@ -27,6 +27,16 @@ int sfs_cmd_release(int argc, char **argv);
 int sfs_cmd_stage(int argc, char **argv);
 int sfs_cmd_data_waiting(int argc, char **argv);
 int sfs_cmd_data_wait_err(int argc, char **argv);
+int sfs_cmd_punch_offline(int argc, char **argv);
+int sfs_cmd_move_blocks(int argc, char **argv);
+/* cli_attr.c: restoring a file's attributes */
+int sfs_cmd_setattr(int argc, char **argv);
+int sfs_cmd_set_attr_x(int argc, char **argv);
+
+/* cli_xattr.c: the tagged xattrs' totals, index and hidden names */
+int sfs_cmd_read_xattr_totals(int argc, char **argv);
+int sfs_cmd_read_xattr_index(int argc, char **argv);
+int sfs_cmd_list_hidden_xattrs(int argc, char **argv);
 
 /* shared argument parsing: 0 or -EINVAL */
 int sfs_parse_u64(const char *str, uint64_t *val);

@@ -137,6 +137,8 @@ enum scoutfs_ctl_tag {
 	SCOUTFS_CTL_T_OP = 28,		/* DATA_WAIT_ERR: SCOUTFS_CTL_WAIT_* mask */
 	SCOUTFS_CTL_T_ERR = 29,		/* DATA_WAIT_ERR: the errno (> 0) to give */
 	SCOUTFS_CTL_T_COUNT = 30,	/* how many (waiters woken) */
+	SCOUTFS_CTL_T_XATTR_HASH = 31,	/* LISTXATTR_HIDDEN cursor: name hash ... */
+	SCOUTFS_CTL_T_XATTR_ID = 32,	/* ... and xattr id */
 	/* strings */
 	SCOUTFS_CTL_T_MOUNT_POINT = 128,
 	SCOUTFS_CTL_T_DAEMON_VERSION = 129,
@@ -148,6 +150,10 @@ enum scoutfs_ctl_tag {
 	SCOUTFS_CTL_T_RECORDS = 194,	/* packed records of RECORD_SIZE bytes */
 	SCOUTFS_CTL_T_RECORD_SIZE = 195, /* u64 */
 	SCOUTFS_CTL_T_ATTR_X = 196,	/* struct scoutfs_ctl_attr_x */
+	SCOUTFS_CTL_T_SETATTR_MORE = 197, /* struct scoutfs_ctl_setattr_more */
+	SCOUTFS_CTL_T_TOTL_NAME = 198,	/* struct scoutfs_ctl_totl_name */
+	SCOUTFS_CTL_T_XATTR_TOTAL = 199, /* struct scoutfs_ctl_xattr_total */
+	SCOUTFS_CTL_T_NAMES = 200,	/* names, each NUL terminated, back to back */
 };
 
 /* the timestamps of stat_more and attr_x */
@@ -211,6 +217,9 @@ struct scoutfs_ctl_waiting {
 	uint8_t _pad[7];
 };
 
+/* MOVE_BLOCKS T_FLAGS */
+#define SCOUTFS_CTL_MOVE_BLOCKS_STAGE 0x1ULL
+
 #define SCOUTFS_CTL_WAIT_READ 0x1
 #define SCOUTFS_CTL_WAIT_WRITE 0x2
 #define SCOUTFS_CTL_WAIT_CHANGE_SIZE 0x4
@@ -258,6 +267,21 @@ struct scoutfs_ctl_attr_x {
 	uint64_t project_id;
 };
 
+/*
+ * SETATTR_MORE: the reference's scoutfs_ioctl_setattr_more, restoring a
+ * fresh file: ctime, crtime and i_size are always set, data_version when
+ * it is not 0; OFFLINE makes [0, i_size) one offline extent.
+ */
+struct scoutfs_ctl_setattr_more {
+	uint64_t data_version;
+	uint64_t i_size;
+	uint64_t flags;		/* SCOUTFS_CTL_SETATTR_MORE_* */
+	struct scoutfs_ctl_time ctime;
+	struct scoutfs_ctl_time crtime;
+};
+
+#define SCOUTFS_CTL_SETATTR_MORE_OFFLINE 0x1ULL
+
 #ifndef __cplusplus
 _Static_assert(sizeof(struct scoutfs_ctl_hdr) == 24, "scoutfs_ctl_hdr is 24 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_field) == 8, "scoutfs_ctl_field is 8 bytes");
@@ -270,6 +294,38 @@ _Static_assert(sizeof(struct scoutfs_ctl_dirent) == 32, "scoutfs_ctl_dirent is 3
 _Static_assert(sizeof(struct scoutfs_ctl_waiting) == 24, "scoutfs_ctl_waiting is 24 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_counter) == 16, "scoutfs_ctl_counter is 16 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_attr_x) == 104, "scoutfs_ctl_attr_x is 104 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_setattr_more) == 56,
+	       "scoutfs_ctl_setattr_more is 56 bytes");
+#endif
+
+/*
+ * xattr totals and index (READ_XATTR_TOTALS, READ_XATTR_INDEX,
+ * INJECT_TOTL_DELTA): a total's name is the A.B.C that ends a
+ * scoutfs.totl. xattr name; the index has (major, minor, ino) for every
+ * scoutfs.indx.NAME.MAJOR.MINOR xattr of inode ino.
+ */
+struct scoutfs_ctl_totl_name {
+	uint64_t name[3];	/* A, B, C */
+};
+
+struct scoutfs_ctl_xattr_total {
+	uint64_t name[3];
+	int64_t total;		/* the sum of the values */
+	int64_t count;		/* the number of xattrs */
+};
+
+struct scoutfs_ctl_xattr_index_entry {
+	uint64_t major;		/* 0..255 */
+	uint64_t minor;
+	uint64_t ino;
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct scoutfs_ctl_totl_name) == 24, "scoutfs_ctl_totl_name is 24 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_xattr_total) == 40,
+	       "scoutfs_ctl_xattr_total is 40 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_xattr_index_entry) == 24,
+	       "scoutfs_ctl_xattr_index_entry is 24 bytes");
 #endif
 
 /* ================================================================== */
@@ -402,9 +458,90 @@ int scoutfs_data_waiting(struct scoutfs_ctl *ctl, uint64_t *ino, uint64_t *ibloc
 int scoutfs_data_wait_err(struct scoutfs_ctl *ctl, uint64_t ino, uint64_t offset,
 			  uint64_t count, unsigned int ops, int err);
 
+/*
+ * PUNCH_OFFLINE: the released (unmapped offline) extents of [offset,
+ * offset + length) become sparse holes, if the file's data_version is
+ * still data_version (it does not change).  -EINVAL if data is mapped
+ * there.  4096 aligned.
+ */
+int scoutfs_punch_offline(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
+			  uint64_t length, uint64_t data_version);
+
+/*
+ * MOVE_BLOCKS: move the blocks of [from_off, from_off + length) of the
+ * file open on from_fd to to_off of the file open on to_fd, without
+ * copying; both open for writing.  flags SCOUTFS_CTL_MOVE_BLOCKS_STAGE:
+ * the destination range must be offline and its data_version
+ * data_version.
+ */
+int scoutfs_move_blocks(struct scoutfs_ctl *ctl, int from_fd, uint64_t from_off,
+			uint64_t length, int to_fd, uint64_t to_off, uint64_t data_version,
+			uint64_t flags);
+
 /* COUNTERS: cb for each counter of the daemon, in name order */
 typedef int (*scoutfs_counter_cb)(void *arg, const char *name, uint64_t value);
 int scoutfs_counters(struct scoutfs_ctl *ctl, scoutfs_counter_cb cb, void *arg);
+
+/*
+ * SET_ATTR_X (root only): set the fields ax->x_mask names, from ax:
+ * ctime, crtime, and on a regular file whose data_version is still 0,
+ * size and data_version (not 0; a size above 0 needs one), with
+ * SCOUTFS_ATTR_X_F_SIZE_OFFLINE in x_flags making [0, size) offline;
+ * the retention bit (regular files) and the project ID need format
+ * version 2 (-EOPNOTSUPP).  Other known bits are accepted and ignored.
+ * Everything is checked before anything changes (-EINVAL); a file under
+ * retention changes only in a call that also clears retention (-EPERM).
+ */
+int scoutfs_set_attr_x(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+		       const struct scoutfs_ctl_attr_x *ax);
+
+/*
+ * SETATTR_MORE (root only): SET_ATTR_X of ctime, crtime, size and (when
+ * not 0) data_version, offline with SCOUTFS_CTL_SETATTR_MORE_OFFLINE.
+ * The file must be an fd open for writing (-EBADF otherwise).
+ */
+int scoutfs_setattr_more(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+			 const struct scoutfs_ctl_setattr_more *sm);
+
+/*
+ * READ_XATTR_TOTALS (root only): the committed xattr totals from the
+ * name *pos (inclusive) in name order, at most nr; *pos moves past the
+ * last one returned.  Returns the count (0: no more).  A total shows
+ * changes once their transaction is committed (fsync, sync, the commit
+ * timer), from every mount.
+ */
+int scoutfs_read_xattr_totals(struct scoutfs_ctl *ctl, struct scoutfs_ctl_totl_name *pos,
+			      struct scoutfs_ctl_xattr_total *tots, unsigned int nr);
+
+/*
+ * READ_XATTR_INDEX (root only): the committed (major, minor, ino) of the
+ * xattr index from *first to *last (both included) in order, each once,
+ * at most nr; *first moves past the last one returned.  Returns the
+ * count (0: no more).
+ */
+int scoutfs_read_xattr_index(struct scoutfs_ctl *ctl,
+			     struct scoutfs_ctl_xattr_index_entry *first,
+			     const struct scoutfs_ctl_xattr_index_entry *last,
+			     struct scoutfs_ctl_xattr_index_entry *ents, unsigned int nr);
+
+/*
+ * LISTXATTR_HIDDEN: the names of the file's scoutfs.*hide.* xattrs
+ * (which listxattr leaves out), each NUL terminated, into buf, from the
+ * cursor (*hash_pos, *id_pos; start with 0, 0), which moves on past what
+ * was returned.  The file by fd must be open for reading; by inode
+ * number the caller must be root.  Returns the bytes filled (0: no
+ * more), -ERANGE when size cannot hold the next name.
+ */
+int scoutfs_listxattr_hidden(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
+			     uint64_t *hash_pos, uint64_t *id_pos, char *buf, size_t size);
+
+/*
+ * INJECT_TOTL_DELTA (root only): add {total, count} to the total of name
+ * in the open transaction, as an xattr change would (for repairs and
+ * tests).
+ */
+int scoutfs_inject_totl_delta(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_totl_name *name,
+			      int64_t total, int64_t count);
 
 /* a short description of a library error code (strerror for errnos) */
 const char *scoutfs_strerror(int err);

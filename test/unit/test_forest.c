@@ -7,7 +7,8 @@
  * in (rid, nr) order) and disappear when that version is a deletion.
  * Range reads must report exactly the live keys inside the range they
  * answer for.  Log trees whose bloom filter lacks a lock's bits are not
- * read, and stale roots are reported as -ESTALE.
+ * read, and stale roots are reported as -ESTALE.  The delta rule of
+ * zone 12 (format-spec.md 10.3) is checked case by case.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -340,6 +341,109 @@ static void test_lock_start(void **state)
 	assert_true(ls.sk_type == SCOUTFS_ORPHAN_TYPE && ls._sk_second == 0);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* The delta rule (zone 12)                                             */
+/* ------------------------------------------------------------------ */
+
+struct dv {
+	uint8_t src;	/* SFS_FOREST_SRC_* */
+	uint64_t seq;
+	int64_t total, count;
+};
+
+/* resolve one key's versions, given in read order: 1 with the sum, 0 for none */
+static int resolve(const struct dv *d, int nr, int64_t *total, int64_t *count, uint64_t *seq)
+{
+	struct sfs_forest_versions vs = { 0 };
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 1, 0, 2, 3, 0);
+	struct scoutfs_xattr_totl_val tv, sum;
+	struct sfs_fs fs = { 0 };
+	int i, ret;
+
+	sfs_fs_log_init(&fs, "test");
+	for (i = 0; i < nr; i++) {
+		vs.src = d[i].src;
+		vs.order = (uint32_t)i;
+		tv.total = htole64((uint64_t)d[i].total);
+		tv.count = htole64((uint64_t)d[i].count);
+		assert_int_equal(sfs_forest_versions_add(&vs, &key, d[i].seq, 0, &tv, sizeof(tv)),
+				 0);
+	}
+	sfs_forest_versions_sort(&vs);
+	ret = sfs_forest_delta_resolve(&fs, &vs, vs.v, vs.nr, &sum, seq);
+	*total = (int64_t)le64toh(sum.total);
+	*count = (int64_t)le64toh(sum.count);
+	sfs_forest_versions_free(&vs);
+	return ret;
+}
+
+#define F SFS_FOREST_SRC_FS
+#define I SFS_FOREST_SRC_INPUT
+#define L SFS_FOREST_SRC_LOG
+
+#define EXPECT(d, want_ret, want_total, want_count, want_seq)                                 \
+	do {                                                                                    \
+		int64_t t_, c_;                                                                 \
+		uint64_t s_;                                                                    \
+		assert_int_equal(resolve(d, (int)(sizeof(d) / sizeof(d[0])), &t_, &c_, &s_),  \
+				 want_ret);                                                     \
+		if (want_ret == 1) {                                                            \
+			assert_int_equal(t_, want_total);                                       \
+			assert_int_equal(c_, want_count);                                       \
+			assert_int_equal(s_, want_seq);                                         \
+		}                                                                               \
+	} while (0)
+
+static void test_delta_rule(void **state)
+{
+	(void)state;
+	/* active trees only: their sum */
+	const struct dv logs[] = { { L, 3, 3, 1 }, { L, 9, 4, 1 } };
+	/* fs_root and inputs not merged yet (Is > Fs), plus an active tree */
+	const struct dv unmerged[] = { { F, 5, 10, 2 }, { I, 7, 3, 1 }, { L, 12, -10, -1 } };
+	/* inputs already merged into fs_root (Fs >= Is): not counted again */
+	const struct dv merged[] = { { F, 7, 13, 3 }, { I, 6, 3, 1 }, { I, 7, 0, 0 } };
+	/* Is is the input read last, not the greatest */
+	const struct dv last_read[] = { { F, 6, 13, 3 }, { I, 9, 3, 1 }, { I, 4, 1, 1 } };
+	/* no fs_root item: inputs count when their count is positive */
+	const struct dv new_inputs[] = { { I, 4, 20, 2 }, { I, 8, -5, -1 } };
+	/* ... and not when it is not (a merge deleted the key, 0/0) */
+	const struct dv deleted[] = { { I, 4, -13, -3 }, { L, 11, 6, 1 } };
+	const struct dv gone[] = { { I, 4, -13, -3 } };
+	/* everything adds up to nothing: no item */
+	const struct dv nothing[] = { { F, 5, 10, 2 }, { I, 7, -4, -1 }, { L, 9, -6, -1 } };
+
+	EXPECT(logs, 1, 7, 2, 9);
+	EXPECT(unmerged, 1, 3, 2, 12);
+	EXPECT(merged, 1, 13, 3, 7);
+	EXPECT(last_read, 1, 13, 3, 6);
+	EXPECT(new_inputs, 1, 15, 1, 8);
+	EXPECT(deleted, 1, 6, 1, 11);
+	EXPECT(gone, 0, 0, 0, 0);
+	EXPECT(nothing, 0, 0, 0, 0);
+}
+
+static void test_delta_malformed(void **state)
+{
+	struct sfs_forest_versions vs = { 0 };
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 1, 0, 2, 3, 0);
+	struct scoutfs_xattr_totl_val tv = { 0 }, sum;
+	struct sfs_fs fs = { 0 };
+	uint64_t seq;
+
+	(void)state;
+	sfs_fs_log_init(&fs, "test");
+	fs.log_level = LOG_CRIT;	/* the errors below are expected */
+	assert_int_equal(sfs_forest_versions_add(&vs, &key, 1, 0, &tv, 8), 0);
+	assert_int_equal(sfs_forest_delta_resolve(&fs, &vs, vs.v, vs.nr, &sum, &seq), -EIO);
+	sfs_forest_versions_reset(&vs);
+	assert_int_equal(sfs_forest_versions_add(&vs, &key, 1, SCOUTFS_BTREE_ITEM_FLAG_DELETION,
+						 NULL, 0), 0);
+	assert_int_equal(sfs_forest_delta_resolve(&fs, &vs, vs.v, vs.nr, &sum, &seq), -EIO);
+	sfs_forest_versions_free(&vs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -348,6 +452,8 @@ int main(void)
 		cmocka_unit_test(test_ranges),
 		cmocka_unit_test(test_bloom_skip),
 		cmocka_unit_test(test_stale_roots),
+		cmocka_unit_test(test_delta_rule),
+		cmocka_unit_test(test_delta_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

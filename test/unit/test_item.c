@@ -1295,6 +1295,98 @@ static void test_throughput(void **state)
 		      (double)n / t, NR_KEYS);
 }
 
+
+/* ------------------------------------------------------------------ */
+/* Deltas (zone 12)                                                     */
+/* ------------------------------------------------------------------ */
+
+static int count_cb(void *arg, const struct scoutfs_key *key, const void *val,
+		    unsigned int val_len)
+{
+	(void)key, (void)val, (void)val_len;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void put_delta(struct fixture *f, const struct scoutfs_key *key,
+		      const struct sfs_item_range *lock, int64_t total, int64_t count)
+{
+	struct scoutfs_xattr_totl_val tv = { .total = htole64((uint64_t)total),
+					     .count = htole64((uint64_t)count) };
+
+	assert_int_equal(sfs_item_delta(&f->fs, key, &tv, sizeof(tv), f->seq, lock), 0);
+	check_cache(&f->fs);
+}
+
+/*
+ * Deltas accumulate per key without reading, a combination that nets to
+ * 0/0 leaves nothing, reads and other writes of the zone are refused or
+ * pass it over, a commit writes one item per key and drops it.
+ */
+static void test_deltas(void **state)
+{
+	struct fixture *f = *state;
+	struct sfs_item_range lock = {
+		.start = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 0, 0, 0, 0, 0),
+		.end = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, UINT64_MAX, 255, UINT64_MAX,
+				    UINT64_MAX, 255),
+	}, all = { .start = lock.start, .end = lock.end };
+	struct scoutfs_key a = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 1, 0, 2, 3, 0);
+	struct scoutfs_key b = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 1, 0, 2, 4, 0);
+	struct scoutfs_key fsk = id_key(5);
+	struct sfs_item_range fs_lock = { .start = fsk, .end = fsk };
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_xattr_totl_val tv;
+	unsigned int len;
+	uint64_t r0 = reads(f);
+	int n = 0;
+
+	put_delta(f, &a, &lock, 5, 1);
+	put_delta(f, &a, &lock, 7, 1);
+	put_delta(f, &a, &lock, -5, -1);
+	put_delta(f, &b, &lock, 9, 1);
+	put_delta(f, &b, &lock, -9, -1);	/* b nets to nothing */
+	put_delta(f, &b, &lock, 0, 0);		/* nothing at all */
+	assert_int_equal(sfs_item_dirty_count(&f->fs), 1);
+	assert_int_equal(reads(f), r0);
+
+	/* the zone is write-only through the cache */
+	assert_int_equal(sfs_item_lookup(&f->fs, &a, &tv, sizeof(tv), &len, &lock), -EINVAL);
+	assert_int_equal(sfs_item_force(&f->fs, &a, &tv, sizeof(tv), f->seq, &lock), -EINVAL);
+	assert_int_equal(sfs_item_delete_force(&f->fs, &a, f->seq, &lock), -EINVAL);
+	assert_int_equal(sfs_item_delta(&f->fs, &fsk, &tv, sizeof(tv), f->seq, &fs_lock),
+			 -EINVAL);
+	assert_int_equal(sfs_item_delta(&f->fs, &a, &tv, 8, f->seq, &lock), -EINVAL);
+	assert_int_equal(sfs_item_iterate(&f->fs, &all.start, &all.end, &all, count_cb, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sfs_item_next(&f->fs, &lock.start, &lock.end, &lock, r), -ENOENT);
+	check_cache(&f->fs);
+
+	peek_dirty(f);
+	assert_int_equal(f->crec.nr, 1);
+	assert_int_equal(f->crec.flags[0], 0);
+	assert_int_equal(sfs_key_cmp(&f->crec.keys[0], &a), 0);
+	commit(f);
+	assert_int_equal(sfs_item_dirty_count(&f->fs), 0);
+	check_cache(&f->fs);
+
+	/* the committed tree holds the sum, and a forest read sums it */
+	assert_int_equal(sfs_forest_lookup(&f->fs, &f->roots, &a, r), 0);
+	assert_int_equal(r->val_len, sizeof(tv));
+	memcpy(&tv, r->val, sizeof(tv));
+	assert_int_equal((int64_t)le64toh(tv.total), 7);
+	assert_int_equal((int64_t)le64toh(tv.count), 1);
+	assert_int_equal(sfs_forest_lookup(&f->fs, &f->roots, &b, r), -ENOENT);
+
+	/* the next transaction's delta is its own again */
+	put_delta(f, &a, &lock, 3, 1);
+	peek_dirty(f);
+	assert_int_equal(f->crec.nr, 1);
+	free(r);
+	commit(f);
+	check_cache(&f->fs);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1312,6 +1404,7 @@ int main(void)
 		T(test_random_small),
 		T(test_threads),
 		T(test_throughput),
+		T(test_deltas),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

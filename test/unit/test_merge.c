@@ -9,7 +9,9 @@
  * Thresholds, farewell, a merge that takes several requests (REMAIN),
  * a resent COMMIT_LOG_MERGE, a server restart between GET_LOG_MERGE and
  * COMMIT_LOG_MERGE, requests handed back (farewell, ERROR) and FREEING
- * items left on disk are covered too.
+ * items left on disk are covered too, and so are xattr totals: deltas
+ * summed across trees by reads before, during and after merges, and
+ * merged into fs_root, where a total of nothing disappears.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -802,6 +804,293 @@ static void test_freeing_restart(void **state)
 	check_fs_root(f);
 }
 
+/* ------------------------------------------------------------------ */
+/* Deltas (zone 12, xattr totals)                                       */
+/* ------------------------------------------------------------------ */
+
+#define NR_TOTALS 48
+#define MAX_XATTRS 8
+
+/* the xattrs whose values a total adds up, per key */
+struct totl_model {
+	uint64_t vals[NR_TOTALS][MAX_XATTRS];
+	unsigned int nr[NR_TOTALS];
+};
+
+static struct scoutfs_key totl_key_of(unsigned int k)
+{
+	return sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 1 + k / 8, 0, k % 8, 3, 0);
+}
+
+static void totl_sum(const struct totl_model *tm, unsigned int k, int64_t *total, int64_t *count)
+{
+	*total = 0;
+	for (unsigned int i = 0; i < tm->nr[k]; i++)
+		*total += (int64_t)tm->vals[k][i];
+	*count = tm->nr[k];
+}
+
+/*
+ * One change to key k's xattrs as xattr.c makes them: add one, remove
+ * one or replace one (empty: remove every one).  Returns its delta.
+ */
+static void totl_change(struct fixture *f, struct totl_model *tm, unsigned int k, bool empty,
+			int64_t *dt, int64_t *dc)
+{
+	unsigned int n = tm->nr[k], r = (unsigned int)(rnd(f) % 3);
+	uint64_t v = 1 + rnd(f) % 1000;
+
+	*dt = 0;
+	*dc = 0;
+	if (empty) {
+		while (tm->nr[k]) {
+			*dt -= (int64_t)tm->vals[k][--tm->nr[k]];
+			(*dc)--;
+		}
+	} else if (n == 0 || (r == 0 && n < MAX_XATTRS)) {
+		tm->vals[k][tm->nr[k]++] = v;
+		*dt = (int64_t)v;
+		*dc = 1;
+	} else if (r == 1) {
+		*dt = -(int64_t)tm->vals[k][--tm->nr[k]];
+		*dc = -1;
+	} else {
+		*dt = (int64_t)v - (int64_t)tm->vals[k][n - 1];
+		tm->vals[k][n - 1] = v;
+	}
+}
+
+/*
+ * One transaction of rid with deltas for nr keys (some changed several
+ * times, their deltas added as the item cache adds them; empty_mask keys
+ * lose every xattr), written into the rid's log tree as trans.c's
+ * commit writes them: added to what the tree holds for the key.
+ */
+static void delta_transaction(struct fixture *f, struct totl_model *tm, uint64_t rid,
+			      unsigned int nr, uint64_t empty_mask)
+{
+	struct scoutfs_xattr_totl_val vals[NR_TOTALS];
+	struct sfs_btree_list_item items[NR_TOTALS];
+	struct scoutfs_log_trees lt;
+	struct sfs_block_writer wri;
+	struct sfs_alloc_lists lists;
+	struct scoutfs_key lock;
+	bool used[NR_TOTALS] = { false };
+	int64_t t, c, dt, dc;
+	unsigned int i, k, n = 0, changes;
+	void *folded;
+	uint64_t seq;
+
+	use_client(f, rid);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	seq = le64toh(lt.get_trans_seq);
+	for (i = 0; i < nr; i++) {
+		k = (unsigned int)(rnd(f) % NR_TOTALS);
+		used[k] = true;
+	}
+	for (k = 0; k < NR_TOTALS; k++) {
+		if (!used[k] && !(empty_mask & (1ULL << k)))
+			continue;
+		t = c = 0;
+		for (changes = 1 + (unsigned int)(rnd(f) % 3); changes; changes--) {
+			totl_change(f, tm, k, (empty_mask & (1ULL << k)) != 0, &dt, &dc);
+			t += dt;
+			c += dc;
+		}
+		if (t == 0 && c == 0)
+			continue;	/* the cache drops a delta that nets to nothing */
+		vals[n].total = htole64((uint64_t)t);
+		vals[n].count = htole64((uint64_t)c);
+		items[n] = (struct sfs_btree_list_item){
+			.key = totl_key_of(k),
+			.seq = seq,
+			.val_len = sizeof(vals[n]),
+			.val = &vals[n],
+		};
+		n++;
+	}
+
+	sfs_block_writer_init(&wri);
+	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
+	if (n) {
+		assert_int_equal(sfs_forest_fold_log_deltas(&f->fs, &lt.item_root, items, n,
+							    &folded), 0);
+		assert_int_equal(sfs_btree_insert_list(&f->fs, &lists.alloc, &wri, &lt.item_root,
+						       items, n), 0);
+		free(folded);
+		lock = sfs_forest_lock_start(&items[0].key);
+		assert_int_equal(sfs_forest_bloom_set(&f->fs, &lists.alloc, &wri, &lt.bloom_ref,
+						      &lock), 0);
+	}
+	assert_int_equal(sfs_block_writer_write(&f->fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_block_flush(&f->fs, SFS_DEV_META), 0);
+	lt.meta_avail = lists.avail;
+	lt.meta_freed = lists.freed;
+	lt.max_item_seq = lt.get_trans_seq;
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), 0);
+}
+
+/* the roots of the super on disk, merge seq included */
+static void super_roots(struct fixture *f, struct sfs_forest_roots *roots)
+{
+	struct scoutfs_super_block super;
+
+	read_super(f, &super);
+	assert_int_equal(sfs_forest_super_roots(&f->fs, &super, roots), 0);
+}
+
+/* every total reads as the model sums it, through roots; 0/0 is absent */
+static void check_totals(struct fixture *f, const struct totl_model *tm,
+			 const struct sfs_forest_roots *roots)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_xattr_totl_val tv;
+	struct scoutfs_key key;
+	int64_t total, count;
+	int ret;
+
+	for (unsigned int k = 0; k < NR_TOTALS; k++) {
+		key = totl_key_of(k);
+		totl_sum(tm, k, &total, &count);
+		ret = sfs_forest_lookup(&f->fs, roots, &key, r);
+		if (count == 0) {
+			if (ret != -ENOENT)
+				fail_msg("total %u: expected none, lookup returned %d", k, ret);
+			continue;
+		}
+		if (ret)
+			fail_msg("total %u: expected %lld, %lld, lookup returned %d", k,
+				 (long long)total, (long long)count, ret);
+		assert_int_equal(r->val_len, sizeof(tv));
+		memcpy(&tv, r->val, sizeof(tv));
+		if ((int64_t)le64toh(tv.total) != total || (int64_t)le64toh(tv.count) != count)
+			fail_msg("total %u: read %lld, %lld, expected %lld, %lld", k,
+				 (long long)(int64_t)le64toh(tv.total),
+				 (long long)(int64_t)le64toh(tv.count), (long long)total,
+				 (long long)count);
+	}
+	free(r);
+}
+
+/* fs_root on disk holds exactly the model's non-zero totals */
+static void check_fs_totals(struct fixture *f, const struct totl_model *tm)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_super_block super;
+	struct scoutfs_xattr_totl_val tv;
+	struct scoutfs_key key;
+	unsigned int live = 0, seen = 0;
+	int64_t total, count;
+
+	read_super(f, &super);
+	for (unsigned int k = 0; k < NR_TOTALS; k++) {
+		totl_sum(tm, k, &total, &count);
+		key = totl_key_of(k);
+		if (count == 0) {
+			assert_int_equal(sfs_btree_lookup(&f->fs, &super.fs_root, &key, r),
+					 -ENOENT);
+			continue;
+		}
+		live++;
+		assert_int_equal(sfs_btree_lookup(&f->fs, &super.fs_root, &key, r), 0);
+		memcpy(&tv, r->val, sizeof(tv));
+		assert_int_equal((int64_t)le64toh(tv.total), total);
+		assert_int_equal((int64_t)le64toh(tv.count), count);
+	}
+	key = sfs_key_make(SCOUTFS_XATTR_TOTL_ZONE, 0, 0, 0, 0, 0);
+	while (sfs_btree_next(&f->fs, &super.fs_root, &key, r) == 0 &&
+	       r->key.sk_zone == SCOUTFS_XATTR_TOTL_ZONE) {
+		seen++;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	assert_int_equal(seen, live);
+	free(r);
+}
+
+/*
+ * Totals from deltas in several mounts' log trees, each tree holding the
+ * sum of several transactions per key, sum right through fs_root and the
+ * trees: while every tree is active, once they are finalized and a merge
+ * has started, with fs_root merged but the inputs still in logs_root,
+ * and after the merge; then again with new deltas over merged totals,
+ * some taking totals back to nothing, which the merge deletes.
+ */
+static void test_merge_deltas(void **state)
+{
+	struct fixture *f = *state;
+	struct totl_model *tm = calloc(1, sizeof(*tm));
+	struct scoutfs_log_merge_request req;
+	struct scoutfs_log_merge_complete comp;
+	struct sfs_forest_roots roots;
+	uint64_t rids[3] = { 0x1111, 0x2222, 0x3333 };
+	uint64_t empty = 0;
+	unsigned int k;
+
+	start_server(f);
+	for (int round = 0; round < 4; round++)
+		for (int c = 0; c < 3; c++)
+			delta_transaction(f, tm, rids[c], 20, 0);
+	super_roots(f, &roots);
+	assert_int_equal(roots.merge_seq, 0);
+	check_totals(f, tm, &roots);
+
+	/* finalized, a merge started: every tree is an input */
+	assert_int_equal(sfs_server_request_merge(&f->fs), 0);
+	super_roots(f, &roots);
+	assert_int_not_equal(roots.merge_seq, 0);
+	check_totals(f, tm, &roots);
+
+	/* the merge's result read as fs_root while the inputs are still there */
+	use_client(f, 0x1111);
+	assert_int_equal(sfs_client_get_log_merge(&f->fs, &req), 0);
+	assert_int_equal(sfs_merge_request(&f->fs, &req, &comp), 0);
+	roots.fs_root = comp.root;
+	check_totals(f, tm, &roots);
+	assert_int_equal(sfs_client_commit_log_merge(&f->fs, &comp), 0);
+	merge_all(f, 0x1111);
+	super_roots(f, &roots);
+	assert_int_equal(roots.merge_seq, 0);
+	check_totals(f, tm, &roots);
+	check_fs_totals(f, tm);
+	wait_log_merge_empty(f);
+	check_volume(f);
+
+	/* new deltas over merged totals; some merged totals go to nothing */
+	for (k = 0; k < NR_TOTALS && __builtin_popcountll(empty) < 6; k++)
+		if (tm->nr[k])
+			empty |= 1ULL << k;
+	assert_int_equal(__builtin_popcountll(empty), 6);
+	for (int round = 0; round < 3; round++)
+		for (int c = 0; c < 3; c++)
+			delta_transaction(f, tm, rids[c], 15, round == 1 && c == 2 ? empty : 0);
+	super_roots(f, &roots);
+	check_totals(f, tm, &roots);
+	assert_int_equal(sfs_server_request_merge(&f->fs), 0);
+	super_roots(f, &roots);
+	check_totals(f, tm, &roots);
+	merge_all(f, 0x2222);
+	super_roots(f, &roots);
+	check_totals(f, tm, &roots);
+	check_fs_totals(f, tm);
+	wait_log_merge_empty(f);
+	check_volume(f);
+
+	/* the last xattrs of every total go: fs_root keeps no total */
+	for (int c = 0; c < 3; c++)
+		delta_transaction(f, tm, rids[c], 0, c == 0 ? ~0ULL >> (64 - NR_TOTALS) : 0);
+	super_roots(f, &roots);
+	check_totals(f, tm, &roots);
+	assert_int_equal(sfs_server_request_merge(&f->fs), 0);
+	merge_all(f, 0x3333);
+	check_fs_totals(f, tm);
+	assert_true(sfs_counter(&f->fs, log_merge_deletions) > 0);
+	wait_log_merge_empty(f);
+	check_volume(f);
+	free(tm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -813,6 +1102,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_merge_remain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_restart_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeing_restart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_merge_deltas, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
