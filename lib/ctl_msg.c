@@ -159,6 +159,8 @@ static bool tag_known(uint16_t tag)
 	case SCOUTFS_CTL_T_TOTL_NAME:
 	case SCOUTFS_CTL_T_XATTR_TOTAL:
 	case SCOUTFS_CTL_T_NAMES:
+	case SCOUTFS_CTL_T_QUOTA_RULE:
+	case SCOUTFS_CTL_T_QUOTA_ITER:
 	case SCOUTFS_CTL_T_SETATTR_MORE:
 		return true;
 	}

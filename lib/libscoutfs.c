@@ -792,3 +792,73 @@ int scoutfs_inject_totl_delta(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_
 	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_XATTR_TOTAL, &delta, sizeof(delta));
 	return call(ctl);
 }
+
+int scoutfs_get_quota_rules(struct scoutfs_ctl *ctl, struct scoutfs_ctl_quota_iter *iter,
+			    struct scoutfs_ctl_quota_rule *rules, unsigned int nr)
+{
+	int ret;
+	int n;
+
+	if (nr == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_GET_QUOTA_RULES);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_QUOTA_ITER, iter, sizeof(*iter));
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (ret)
+		return ret;
+	n = get_fixed_records(ctl, rules, sizeof(*rules), nr, sizeof(*rules));
+	if (n > 0) {
+		ret = get_struct(ctl, SCOUTFS_CTL_T_QUOTA_ITER, iter, sizeof(*iter));
+		if (ret)
+			return ret;
+	}
+	return n;
+}
+
+int scoutfs_add_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quota_rule *rule)
+{
+	begin(ctl, SCOUTFS_CTL_ADD_QUOTA_RULE);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_QUOTA_RULE, rule, sizeof(*rule));
+	return call(ctl);
+}
+
+int scoutfs_del_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quota_rule *rule)
+{
+	begin(ctl, SCOUTFS_CTL_DEL_QUOTA_RULE);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_QUOTA_RULE, rule, sizeof(*rule));
+	return call(ctl);
+}
+
+int scoutfs_search_xattrs(struct scoutfs_ctl *ctl, const char *name, uint64_t *next_ino,
+			  uint64_t last_ino, uint64_t *inos, unsigned int nr, bool *end)
+{
+	uint64_t e;
+	size_t len;
+	int ret;
+	int n;
+
+	len = name ? strlen(name) : 0;
+	if (nr == 0 || len == 0)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_SEARCH_XATTRS);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_NAME, name, len);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FIRST_INO, *next_ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LAST_INO, last_ino);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_END, &e);
+	if (ret)
+		return ret;
+	n = get_fixed_records(ctl, inos, sizeof(*inos), nr, sizeof(*inos));
+	if (n < 0)
+		return n;
+	if (n == 0 && !e)
+		return -EPROTO;
+	if (n > 0)
+		*next_ino = inos[n - 1] + 1;
+	/* the last possible inode returned: nothing can follow */
+	*end = e || (n > 0 && inos[n - 1] == UINT64_MAX);
+	return n;
+}

@@ -11,7 +11,9 @@
  *   server_meta_avail/freed[0..1]: list blocks and entries (meta)
  *   every log_trees item: meta_avail/meta_freed lists, its item tree,
  *     its bloom block, data_avail/data_freed trees (meta) and extents
- *     (data)
+ *     (data), its srch log file (radix blocks, entries decoded)
+ *   every srch_root item: LOG and BLOCKS files; a PENDING or BUSY
+ *     compaction's lists and output file
  *   every log_merge item (merge.c): a REQUEST's avail list (free) and
  *     freed list (freed) -- its root and logs_root are snapshots of
  *     trees counted elsewhere; a FREEING item's tree (blocks waiting to
@@ -22,7 +24,7 @@
  * exactly once.  The walk reads through the block layer, so every block
  * is also validated (crc, magic, fsid, blkno, seq) and every btree block
  * structurally checked.  It does not yet account for file data extents
- * (zone 16 type 28) or srch files; volumes that have them are reported.
+ * (zone 16 type 28); volumes that have them are reported.
  *
  * The xattr index items of fs_root and of every log tree are checked too
  * (index_items): totals (zone 12) are 16-byte deltas, never deletion
@@ -38,6 +40,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "srch.h"
 #include "btree.h"
 #include "check.h"
 #include "log.h"
@@ -208,6 +211,70 @@ static void index_items(struct checker *c, const struct scoutfs_btree_root *root
 	free(ir);
 }
 
+static void see_srch_block(void *arg, uint64_t blkno)
+{
+	see_meta(arg, blkno);
+}
+
+static int count_srch_entry(void *arg, const struct scoutfs_srch_entry *sre)
+{
+	(void)sre;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+/* a srch file's blocks, and its entries decode to the count it claims */
+static void srch_file(struct checker *c, const struct scoutfs_srch_file *sfl, const char *what)
+{
+	uint64_t nr = 0;
+	int ret;
+
+	if (!sfl->ref.blkno)
+		return;
+	c->what = what;
+	ret = sfs_srch_file_blocks(c->fs, sfl, see_srch_block, c);
+	if (!ret)
+		ret = sfs_srch_read_file(c->fs, sfl, count_srch_entry, &nr);
+	if (ret)
+		problem(c, "%s: srch file %llu does not read: %s", what,
+			(unsigned long long)le64toh(sfl->ref.blkno), strerror(-ret));
+	else if (nr != le64toh(sfl->entries))
+		problem(c, "%s: srch file %llu holds %llu entries, says %llu", what,
+			(unsigned long long)le64toh(sfl->ref.blkno), (unsigned long long)nr,
+			(unsigned long long)le64toh(sfl->entries));
+}
+
+static void srch_item(struct checker *c, const struct sfs_btree_item_ret *ir)
+{
+	struct scoutfs_srch_compact sc;
+	struct scoutfs_srch_file sfl;
+	char what[96];
+
+	snprintf(what, sizeof(what), "srch_root item type %u %llu.%llu", ir->key.sk_type,
+		 (unsigned long long)le64toh(ir->key._sk_second),
+		 (unsigned long long)le64toh(ir->key._sk_third));
+	switch (ir->key.sk_type) {
+	case SCOUTFS_SRCH_LOG_TYPE:
+	case SCOUTFS_SRCH_BLOCKS_TYPE:
+		if (ir->val_len != sizeof(sfl))
+			break;
+		memcpy(&sfl, ir->val, sizeof(sfl));
+		srch_file(c, &sfl, what);
+		return;
+	case SCOUTFS_SRCH_PENDING_TYPE:
+	case SCOUTFS_SRCH_BUSY_TYPE:
+		if (ir->val_len != sizeof(sc))
+			break;
+		/* its inputs are LOG or BLOCKS items of their own */
+		memcpy(&sc, ir->val, sizeof(sc));
+		list(c, &sc.meta_avail, what, false);
+		list(c, &sc.meta_freed, what, true);
+		srch_file(c, &sc.out, what);
+		return;
+	}
+	problem(c, "%s: %u bytes", what, ir->val_len);
+}
+
 static int log_trees_item(struct checker *c, const struct scoutfs_log_trees *lt)
 {
 	char what[96];
@@ -232,8 +299,7 @@ static int log_trees_item(struct checker *c, const struct scoutfs_log_trees *lt)
 	}
 	extents(c, &lt->data_avail, false, what);
 	extents(c, &lt->data_freed, false, what);
-	if (lt->srch_file.ref.blkno)
-		problem(c, "%s: has a srch file, which this check does not walk yet", what);
+	srch_file(c, &lt->srch_file, what);
 	c->r->log_trees++;
 	return 0;
 }
@@ -335,6 +401,15 @@ int sfs_check_volume(struct sfs_fs *fs, const struct scoutfs_super_block *super,
 	sfs_key_set_zero(&key);
 	while ((ret = sfs_btree_next(fs, &super->log_merge, &key, ir)) == 0) {
 		log_merge_item(&c, ir);
+		key = ir->key;
+		sfs_key_inc(&key);
+	}
+	if (ret && ret != -ENOENT)
+		goto out;
+
+	sfs_key_set_zero(&key);
+	while ((ret = sfs_btree_next(fs, &super->srch_root, &key, ir)) == 0) {
+		srch_item(&c, ir);
 		key = ir->key;
 		sfs_key_inc(&key);
 	}

@@ -774,5 +774,7 @@ const struct sfs_ctl_table sfs_ctl_tables[] = {
 	{ ops, sizeof(ops) / sizeof(ops[0]) },
 	{ sfs_ctl_attr_ops, SFS_CTL_ATTR_NR_OPS },
 	{ sfs_ctl_xattr_ops, SFS_CTL_XATTR_NR_OPS },
+	{ sfs_ctl_quota_ops, SFS_CTL_QUOTA_NR_OPS },
+	{ sfs_ctl_srch_ops, SFS_CTL_SRCH_NR_OPS },
 	{ NULL, 0 },
 };

@@ -19,6 +19,12 @@ extern const struct sfs_ctl_op sfs_ctl_attr_ops[SFS_CTL_ATTR_NR_OPS];
 /* LISTXATTR_HIDDEN, READ_XATTR_TOTALS, READ_XATTR_INDEX, INJECT_TOTL_DELTA (ctl_xattr.c) */
 #define SFS_CTL_XATTR_NR_OPS 4
 extern const struct sfs_ctl_op sfs_ctl_xattr_ops[SFS_CTL_XATTR_NR_OPS];
+/* GET_QUOTA_RULES, ADD_QUOTA_RULE, DEL_QUOTA_RULE (ctl_quota.c) */
+#define SFS_CTL_QUOTA_NR_OPS 3
+extern const struct sfs_ctl_op sfs_ctl_quota_ops[SFS_CTL_QUOTA_NR_OPS];
+/* SEARCH_XATTRS (ctl_srch.c) */
+#define SFS_CTL_SRCH_NR_OPS 1
+extern const struct sfs_ctl_op sfs_ctl_srch_ops[SFS_CTL_SRCH_NR_OPS];
 
 /*
  * Helpers the request handlers of every module share (ctl_ops.c).

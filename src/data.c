@@ -59,6 +59,7 @@
 #include "inode.h"
 #include "item.h"
 #include "log.h"
+#include "quota.h"
 #include "trans.h"
 #include "wait.h"
 
@@ -516,6 +517,10 @@ static int alloc_hole(struct sfs_fuse *sf, uint64_t ino, struct scoutfs_inode *d
 	int ret = 0;
 
 	*mapped = 0;
+	/* quota rules of op DATA on the file's uid, gid and project (quota.c) */
+	ret = sfs_quota_check(fs, SCOUTFS_QUOTA_OP_DATA, di);
+	if (ret)
+		return ret;
 	while (pos < end) {
 		ret = sfs_trans_alloc_data(fs, end - pos, &bstart, &blen);
 		if (ret)
@@ -984,6 +989,10 @@ static int prealloc_locked(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode
 			continue;
 		}
 		limit = ret == -ENOENT || e.start > stop ? stop : e.start;
+		/* quota rules of op DATA, as for writes (quota.c) */
+		ret = sfs_quota_check(fs, SCOUTFS_QUOTA_OP_DATA, di);
+		if (ret)
+			break;
 		ret = sfs_trans_alloc_data(fs, limit - *pos, &bstart, &blen);
 		if (ret)
 			break;

@@ -51,6 +51,7 @@
 #include "item.h"
 #include "log.h"
 #include "trans.h"
+#include "quota.h"
 #include "xattr.h"
 
 static int open_cmp(const struct open_ino *a, const struct open_ino *b)
@@ -759,6 +760,10 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		       (uint32_t)((major(rdev) << 20) | (minor(rdev) & ((1U << 20) - 1))));
 	/* the project ID comes from the parent (0 and not stored on v1 volumes) */
 	ndi.proj = dir->proj;
+	/* quota rules of op INODE on the new inode's uid, gid and project (quota.c) */
+	ret = sfs_quota_check(fs, SCOUTFS_QUOTA_OP_INODE, &ndi);
+	if (ret)
+		goto release;
 	if (target)
 		ndi.size = htole64(strlen(target) + 1);
 	/* with ACLs the umask or the parent's default ACL is ours to apply */

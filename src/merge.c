@@ -162,7 +162,9 @@
  *    Is).  Reads apply the same rule, so a read gives the same value
  *    before, during and after a merge, and a key merged twice (ranges
  *    are disjoint, so it is not) would still not be counted twice.
- *  - srch files of finalized trees are not rotated yet (no srch).
+ *  - srch log files leave their trees for srch_root when the server
+ *    finalizes them (server.c, rotate_srch_log), so merged trees have
+ *    none left.
  *
  * Threads and locking: the worker thread is the only caller of
  * sfs_merge_run_one for a mount; merge->lock protects stopping and

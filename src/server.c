@@ -74,6 +74,7 @@
 #include "merge.h"
 #include "net.h"
 #include "server.h"
+#include "srch.h"
 #include "super.h"
 
 #define OP_DATA_MAX 1024
@@ -513,8 +514,37 @@ static int tree_over(struct sfs_server *server, const struct scoutfs_btree_root 
 }
 
 /*
+ * A mount's srch log file moves into srch_root as a LOG item (keyed by
+ * its root blkno, format-spec.md 11.5) and its log_trees item starts a
+ * new one: when the file reaches SFS_SRCH_LOG_ROTATE_BLOCKS at a commit
+ * and when its tree is finalized or dropped (reference-scoutfs.md 5.7).
+ * Searches read both places.  Forced: a resent change finds it there.
+ */
+static int rotate_srch_log(struct sfs_server *server, struct scoutfs_srch_file *sfl)
+{
+	struct scoutfs_key key;
+	int ret;
+
+	if (!sfl->ref.blkno)
+		return 0;
+	key = sfs_key_make(SCOUTFS_SRCH_ZONE, 0, SCOUTFS_SRCH_LOG_TYPE, le64toh(sfl->ref.blkno),
+			   0, 0);
+	server->dirty = true;
+	ret = sfs_btree_force(server->fs, &server->lists.alloc, &server->wri,
+			      &server->super->srch_root, &key, 0, 0, sfl, sizeof(*sfl));
+	if (ret)
+		return ret;
+	sfs_debug(server->fs, "server: srch log file %llu of %llu blocks rotated",
+		  (unsigned long long)le64toh(sfl->ref.blkno),
+		  (unsigned long long)le64toh(sfl->blocks));
+	memset(sfl, 0, sizeof(*sfl));
+	return 0;
+}
+
+/*
  * Finalize a committed log tree: the item stays with its items, bloom
- * block, srch file and inode count delta, flagged FINALIZED with a new
+ * block and inode count delta (its srch file goes to srch_root),
+ * flagged FINALIZED with a new
  * finalize_seq, and the mount continues in item nr + 1 with the
  * allocators (lt becomes that item; both are stored).  Every transaction
  * the mount opens later gets a seq greater than finalize_seq.
@@ -530,7 +560,7 @@ static int finalize_tree(struct sfs_server *server, struct scoutfs_log_trees *lt
 	memset(&fin.data_freed, 0, sizeof(fin.data_freed));
 	fin.flags = htole64(le64toh(fin.flags) | SCOUTFS_LOG_TREES_FLAG_FINALIZED);
 	fin.finalize_seq = htole64(next_seq(server));
-	ret = store_log_trees(server, &fin);
+	ret = rotate_srch_log(server, &fin.srch_file) ?: store_log_trees(server, &fin);
 	if (ret)
 		return ret;
 
@@ -707,6 +737,10 @@ static int finish_input_cb(struct sfs_server *server, struct scoutfs_log_trees *
 
 	if (!lt_finalized(lt) || le64toh(lt->finalize_seq) >= a->status_seq)
 		return 0;
+	/* finalizing rotated it; a tree finalized without that keeps its entries */
+	ret = rotate_srch_log(server, &lt->srch_file);
+	if (ret)
+		return ret;
 
 	if (lt->item_root.height) {
 		memset(&fr, 0, sizeof(fr));
@@ -1019,7 +1053,7 @@ static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how
 
 	ret = find_log_trees(server, rid, &lt);
 	if (ret == 0 && !lt_finalized(&lt)) {
-		ret = release_allocators(server, &lt);
+		ret = release_allocators(server, &lt) ?: rotate_srch_log(server, &lt.srch_file);
 		if (!ret && lt.item_root.height) {
 			lt.flags = htole64(le64toh(lt.flags) | SCOUTFS_LOG_TREES_FLAG_FINALIZED);
 			lt.finalize_seq = htole64(next_seq(server));
@@ -1239,6 +1273,14 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 	if (le64toh(in->max_item_seq) > le64toh(lt.max_item_seq))
 		lt.max_item_seq = in->max_item_seq;
 	lt.commit_trans_seq = lt.get_trans_seq;
+	/* a full log file: the mount's next transaction starts a new one */
+	if (le64toh(lt.srch_file.blocks) >= SFS_SRCH_LOG_ROTATE_BLOCKS) {
+		ret = rotate_srch_log(server, &lt.srch_file);
+		if (ret) {
+			server->broken = true;
+			return ret;
+		}
+	}
 	return store_log_trees(server, &lt);
 }
 

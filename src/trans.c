@@ -14,6 +14,9 @@
  *      one bulk insert (one descent per leaf)
  *      (deletion items too), copying blocks with the transaction's own
  *      allocator lists, and sets the bloom bits of each item's lock;
+ *      then appends the transaction's srch entries (xattr.c logs them
+ *      with sfs_trans_srch_add) to the mount's srch log file
+ *      (lt.srch_file, srch.c) with the same allocator and writer;
  *   2. writes the dirty blocks and flushes both devices (file data is
  *      written before its extent items commit);
  *   3. sends COMMIT_LOG_TREES: the server stores the new roots, durably;
@@ -49,6 +52,7 @@
 #include "forest.h"
 #include "item.h"
 #include "log.h"
+#include "srch.h"
 #include "trans.h"
 
 /* chunk buffers: the gatherer runs up to COMMIT_BUFS - 1 chunks ahead of the builder */
@@ -100,6 +104,9 @@ struct sfs_trans {
 	size_t data_cursor;		/* data_avail index allocations come from */
 	struct sfs_extents data_taken;
 	struct sfs_extents data_freed;
+	/* data_lock: srch entries of the open transaction, in arrival order */
+	struct scoutfs_srch_entry *srch_ents;
+	size_t srch_nr, srch_cap;
 	bool force_commit;		/* lock: commit even with no dirty items */
 
 	/*
@@ -366,6 +373,7 @@ static void data_reset(struct sfs_trans *trans)
 	trans->data_freed.nr = 0;
 	trans->data_loaded = false;
 	trans->data_cursor = 0;
+	trans->srch_nr = 0;
 	pthread_mutex_unlock(&trans->data_lock);
 }
 
@@ -463,7 +471,7 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	trans->data_err = 0;
 	pthread_mutex_unlock(&trans->lock);
 	if (sfs_item_dirty_count(fs) == 0 && !force && !trans->data_taken.nr &&
-	    !trans->data_freed.nr)
+	    !trans->data_freed.nr && !trans->srch_nr)
 		return 0;
 
 	sfs_block_writer_init(&wri);
@@ -472,6 +480,10 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	ret = commit_data_alloc(trans, &lt, &lists, &wri);
 	if (!ret)
 		ret = write_items(&c);
+	/* no holders: the entries are all this transaction's (kept for a retry) */
+	if (!ret && trans->srch_nr)
+		ret = sfs_srch_append(fs, &lists.alloc, &wri, &lt.srch_file, trans->srch_ents,
+				      trans->srch_nr);
 	t[1] = mono_ms();
 	blocks = wri.nr;
 	if (!ret)
@@ -646,6 +658,7 @@ void sfs_trans_destroy(struct sfs_fs *fs)
 	exts_free(&trans->data_avail);
 	exts_free(&trans->data_taken);
 	exts_free(&trans->data_freed);
+	free(trans->srch_ents);
 	pthread_cond_destroy(&trans->done_cond);
 	pthread_cond_destroy(&trans->cond);
 	pthread_mutex_destroy(&trans->data_lock);
@@ -665,14 +678,17 @@ static uint64_t commit_blocks_needed(struct sfs_fs *fs)
 {
 	struct sfs_trans *trans = fs->trans;
 	uint64_t leaves = sfs_item_dirty_bytes(fs) * 2 / SCOUTFS_BLOCK_LG_SIZE + 1;
-	uint64_t exts;
+	uint64_t exts, srch;
 
 	/* each data extent recorded may split a leaf of both indexes of its tree */
 	pthread_mutex_lock(&trans->data_lock);
 	exts = trans->data_taken.nr + trans->data_freed.nr;
+	srch = trans->srch_nr;
 	pthread_mutex_unlock(&trans->data_lock);
+	/* srch entries: full leaves, a copied last leaf and a parent path */
 	return leaves + leaves / 64 + 2 * SCOUTFS_BTREE_MAX_HEIGHT +
-	       (exts ? 4 * SCOUTFS_BTREE_MAX_HEIGHT + 2 * exts : 0);
+	       (exts ? 4 * SCOUTFS_BTREE_MAX_HEIGHT + 2 * exts : 0) +
+	       (srch ? srch * SCOUTFS_SRCH_ENTRY_MAX_BYTES / SCOUTFS_SRCH_BLOCK_SAFE_BYTES + 16 : 0);
 }
 
 int sfs_trans_hold(struct sfs_fs *fs, bool growth, uint64_t *seq)
@@ -881,4 +897,30 @@ void sfs_trans_data_io_end(struct sfs_fs *fs, int err)
 	if (--trans->data_ios == 0)
 		pthread_cond_broadcast(&trans->io_cond);
 	pthread_mutex_unlock(&trans->lock);
+}
+
+int sfs_trans_srch_add(struct sfs_fs *fs, const struct scoutfs_srch_entry *sre)
+{
+	struct sfs_trans *trans = fs->trans;
+	struct scoutfs_srch_entry *e;
+	int ret = 0;
+
+	/* items without a transaction (unit tests of the item layers) */
+	if (!trans)
+		return 0;
+	pthread_mutex_lock(&trans->data_lock);
+	if (trans->srch_nr == trans->srch_cap) {
+		e = realloc(trans->srch_ents,
+			    (trans->srch_cap ? trans->srch_cap * 2 : 64) * sizeof(*e));
+		if (!e) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		trans->srch_ents = e;
+		trans->srch_cap = trans->srch_cap ? trans->srch_cap * 2 : 64;
+	}
+	trans->srch_ents[trans->srch_nr++] = *sre;
+out:
+	pthread_mutex_unlock(&trans->data_lock);
+	return ret;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "sfs.h"
+#include "scoutfs/format.h"
 
 struct sfs_trans_opts {
 	/* 0 means the default in brackets */
@@ -62,5 +63,11 @@ void sfs_trans_data_io_end(struct sfs_fs *fs, int err);
 
 /* the seq of the last committed transaction */
 uint64_t sfs_trans_committed_seq(struct sfs_fs *fs);
+
+/*
+ * Log a srch entry in the held transaction: its commit appends it to the
+ * mount's srch log file with the transaction's items.  0 or -ENOMEM.
+ */
+int sfs_trans_srch_add(struct sfs_fs *fs, const struct scoutfs_srch_entry *sre);
 
 #endif

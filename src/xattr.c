@@ -37,8 +37,10 @@
  *     does not parse (damage) is logged and contributes nothing.
  *
  * Tags (reference-scoutfs.md 5.6): hide. leaves a name out of listxattr
- * (sfs_xattr_list_hidden lists them); srch. is accepted and stored, its
- * search entries are not written yet; totl. and indx. as in invariant 4.
+ * (sfs_xattr_list_hidden lists them); srch. logs a srch entry
+ * (fnv1a64(name), ino, id) in the transaction when the xattr appears and
+ * the identical entry when it goes (sfs_trans_srch_add; srch.c has the
+ * files they are appended to); totl. and indx. as in invariant 4.
  * indx. needs format version 2: on a version 1 volume such a set is
  * -EOPNOTSUPP, the reference's answer for a feature the volume's format
  * lacks (the name itself is valid: -EINVAL is for malformed names).
@@ -78,6 +80,7 @@
 #include "inode.h"
 #include "item.h"
 #include "log.h"
+#include "srch.h"
 #include "trans.h"
 #include "xattr.h"
 
@@ -275,6 +278,13 @@ static int parse_name(const char *name, struct xname *xn, bool tags)
 		return xn->kind == XN_SCOUTFS && tags ? parse_tags(name, xn) : 0;
 	}
 	return -EOPNOTSUPP;
+}
+
+bool sfs_xattr_name_is_srch(const char *name)
+{
+	struct xname xn;
+
+	return parse_name(name, &xn, true) == 0 && (xn.tags & TAG_SRCH);
 }
 
 /* a scoutfs.*hide.* name, which listxattr leaves out */
@@ -759,15 +769,30 @@ static bool stored_totl(struct sfs_fs *fs, uint64_t ino, const struct xversion *
  * to new (invariant 4): for totl one delta for the change, for indx the
  * old id's item deleted and the new id's made.  new's value was checked.
  */
-static int update_indices(struct sfs_fs *fs, uint64_t ino, const struct xname *xn,
-			  const struct xversion *old, const struct xversion *new, uint64_t seq)
+static int update_indices(struct sfs_fs *fs, uint64_t ino, const char *name,
+			  const struct xname *xn, const struct xversion *old,
+			  const struct xversion *new, uint64_t seq)
 {
 	struct sfs_item_range lock;
 	struct scoutfs_key key;
 	uint64_t total = 0, v;
+	struct scoutfs_srch_entry sre;
 	int64_t count = 0;
 	int ret = 0;
 
+	if (xn->tags & TAG_SRCH) {
+		/* a replacement has a new id: the old entry cancels, a new one is logged */
+		if (old->there) {
+			sre = sfs_srch_entry(name, xn->len, ino, old->id);
+			ret = sfs_trans_srch_add(fs, &sre);
+		}
+		if (!ret && new->there) {
+			sre = sfs_srch_entry(name, xn->len, ino, new->id);
+			ret = sfs_trans_srch_add(fs, &sre);
+		}
+		if (ret)
+			return ret;
+	}
 	if (xn->tags & TAG_TOTL) {
 		if (old->there && stored_totl(fs, ino, old, &v)) {
 			total -= v;
@@ -928,7 +953,7 @@ int sfs_xattr_set(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, con
 	if (!ret && found)
 		ret = delete_parts(fs, ino, f, seq);
 	if (!ret)
-		ret = update_indices(fs, ino, &xn, &old, &new, seq);
+		ret = update_indices(fs, ino, name, &xn, &old, &new, seq);
 	if (ret)
 		goto out;
 	di->next_xattr_id = htole64(id + 1);
@@ -1002,7 +1027,7 @@ int sfs_xattr_remove(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, 
 	if (!ret) {
 		old = found_version(f);
 		ret = delete_parts(fs, ino, f, seq) ?:
-		      update_indices(fs, ino, &xn, &old, &none, seq);
+		      update_indices(fs, ino, name, &xn, &old, &none, seq);
 	}
 	if (!ret)
 		sfs_ts_now(&di->ctime);
@@ -1033,13 +1058,13 @@ static int delete_indices(struct delete_ctx *dc, const struct scoutfs_key *key, 
 	memcpy(name, (const char *)val + HDR_BYTES, name_len);
 	name[name_len] = '\0';
 	if (!has_prefix(name, name_len, SCOUTFS_PREFIX) || parse_name(name, &xn, true) ||
-	    !(xn.tags & (TAG_TOTL | TAG_INDX)))
+	    !(xn.tags & (TAG_SRCH | TAG_TOTL | TAG_INDX)))
 		return 0;
 	if (xattr_total(name_len, vlen) <= val_len) {
 		old.val = (const char *)val + HDR_BYTES + name_len;
 		old.len = vlen;
 	}
-	return update_indices(dc->fs, dc->ino, &xn, &old, &none, dc->seq);
+	return update_indices(dc->fs, dc->ino, name, &xn, &old, &none, dc->seq);
 }
 
 static int delete_cb(void *arg, const struct scoutfs_key *key, const void *val,

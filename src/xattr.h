@@ -15,8 +15,7 @@
  * zone 12 and indx. names (.MAJOR.MINOR, an empty value, format v2
  * only: -EOPNOTSUPP on v1) the index items of zone 14, in the
  * transaction that changes the xattr (xattr.c, invariant 4); srch.
- * names are validated and stored, their search entries are a later
- * increment.
+ * names log srch entries in the same transaction (srch.c).
  *
  * The items-level calls take the inode's item lock range
  * (sfs_inode_lock(ino)); writers hold the transaction of seq and pass
@@ -62,6 +61,9 @@ int sfs_xattr_remove(struct sfs_fs *fs, uint64_t ino, struct scoutfs_inode *di, 
 
 /* every xattr item of an inode that is being deleted, and its totl/indx items */
 int sfs_xattr_delete_all(struct sfs_fs *fs, uint64_t ino, uint64_t seq);
+
+/* is name (NUL terminated) a valid scoutfs. name with the srch. tag? */
+bool sfs_xattr_name_is_srch(const char *name);
 
 /*
  * The names of ino's scoutfs.*hide.* xattrs, each NUL terminated, from

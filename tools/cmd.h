@@ -37,6 +37,14 @@ int sfs_cmd_set_attr_x(int argc, char **argv);
 int sfs_cmd_read_xattr_totals(int argc, char **argv);
 int sfs_cmd_read_xattr_index(int argc, char **argv);
 int sfs_cmd_list_hidden_xattrs(int argc, char **argv);
+int sfs_cmd_search_xattrs(int argc, char **argv);
+
+/* cli_quota.c: quota rules */
+int sfs_cmd_quota_add(int argc, char **argv);
+int sfs_cmd_quota_del(int argc, char **argv);
+int sfs_cmd_quota_list(int argc, char **argv);
+int sfs_cmd_quota_wipe(int argc, char **argv);
+int sfs_cmd_quota_restore(int argc, char **argv);
 
 /* shared argument parsing: 0 or -EINVAL */
 int sfs_parse_u64(const char *str, uint64_t *val);

@@ -43,6 +43,7 @@
 #include "ctl_ops.h"
 #include "counters.h"
 #include "quorum.h"
+#include "quota.h"
 #include "super.h"
 
 static void usage(FILE *f)
@@ -500,7 +501,7 @@ int main(int argc, char **argv)
 	}
 	stack = true;
 	super = sfs_mount_super(&fs);
-	ret = sfs_inodes_setup(&fs, le64toh(super->fmt_vers));
+	ret = sfs_inodes_setup(&fs, le64toh(super->fmt_vers)) ?: sfs_quota_setup(&fs);
 	if (!ret) {
 		ret = sfs_inode_read(&fs, SFS_ROOT_INO, &root);
 		if (ret)
@@ -584,6 +585,7 @@ out:
 	fuse_opt_free_args(&fargs);
 	free(fopts);
 	sfs_fuse_free(sf);
+	sfs_quota_destroy(&fs);
 	sfs_inodes_destroy(&fs);
 	if (stack) {
 		if (mounted && sfs_mount_unmount(&fs) == 0) {

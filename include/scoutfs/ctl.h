@@ -154,6 +154,8 @@ enum scoutfs_ctl_tag {
 	SCOUTFS_CTL_T_TOTL_NAME = 198,	/* struct scoutfs_ctl_totl_name */
 	SCOUTFS_CTL_T_XATTR_TOTAL = 199, /* struct scoutfs_ctl_xattr_total */
 	SCOUTFS_CTL_T_NAMES = 200,	/* names, each NUL terminated, back to back */
+	SCOUTFS_CTL_T_QUOTA_RULE = 201,	/* struct scoutfs_ctl_quota_rule */
+	SCOUTFS_CTL_T_QUOTA_ITER = 202,	/* struct scoutfs_ctl_quota_iter */
 };
 
 /* the timestamps of stat_more and attr_x */
@@ -326,6 +328,40 @@ _Static_assert(sizeof(struct scoutfs_ctl_xattr_total) == 40,
 	       "scoutfs_ctl_xattr_total is 40 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_xattr_index_entry) == 24,
 	       "scoutfs_ctl_xattr_index_entry is 24 bytes");
+#endif
+
+/*
+ * Quota rules (GET_QUOTA_RULES, ADD_QUOTA_RULE, DEL_QUOTA_RULE; format
+ * v2): the fields of the on-disk rule (format-spec.md 12.8) in host
+ * order.  For operation op (SCOUTFS_QUOTA_OP_INODE 0: creating an inode,
+ * SCOUTFS_QUOTA_OP_DATA 1: allocating data blocks) the rule names the
+ * xattr total (A, B, C): each part is name_val (source LITERAL 0) or the
+ * operation's project (1), uid (2) or gid (3).  A part with the SELECT
+ * flag (0x1) makes the rule apply only when that attribute equals
+ * name_val.  The operation fails with EDQUOT when the total (its count
+ * with rule flag TOTL_COUNT 0x1) is at or above limit.  Of the rules that
+ * apply the one with the highest prio (then the other fields) decides.
+ */
+struct scoutfs_ctl_quota_rule {
+	uint64_t name_val[3];
+	uint64_t limit;
+	uint8_t prio;
+	uint8_t op;
+	uint8_t rule_flags;
+	uint8_t name_source[3];
+	uint8_t name_flags[3];
+	uint8_t _pad[7];
+};
+
+/* GET_QUOTA_RULES: the position in the rules' storage (hash) order */
+struct scoutfs_ctl_quota_iter {
+	uint64_t hash;
+	uint64_t nr;		/* collision number */
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct scoutfs_ctl_quota_rule) == 48, "scoutfs_ctl_quota_rule is 48 bytes");
+_Static_assert(sizeof(struct scoutfs_ctl_quota_iter) == 16, "scoutfs_ctl_quota_iter is 16 bytes");
 #endif
 
 /* ================================================================== */
@@ -543,8 +579,31 @@ int scoutfs_listxattr_hidden(struct scoutfs_ctl *ctl, struct scoutfs_file_ref fi
 int scoutfs_inject_totl_delta(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_totl_name *name,
 			      int64_t total, int64_t count);
 
+/*
+ * Quota rules (root only, format v2: -EOPNOTSUPP on v1 volumes).
+ * get: the rules from *iter (start zeroed) in storage order, at most nr;
+ * *iter moves past the last one returned.  Returns the count (0: no
+ * more).  add: -EEXIST if the same rule is there.  del: the rule whose
+ * every field matches, -ENOENT if none.  -EINVAL for unknown values.
+ */
+int scoutfs_get_quota_rules(struct scoutfs_ctl *ctl, struct scoutfs_ctl_quota_iter *iter,
+			    struct scoutfs_ctl_quota_rule *rules, unsigned int nr);
+int scoutfs_add_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quota_rule *rule);
+int scoutfs_del_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quota_rule *rule);
+
 /* a short description of a library error code (strerror for errnos) */
 const char *scoutfs_strerror(int err);
+
+/*
+ * SEARCH_XATTRS (root only): inode numbers that may have an xattr named
+ * name (which must carry the scoutfs.srch. tag, -EINVAL otherwise), from
+ * *next_ino to last_ino, ascending, at most nr.  Returns the count and
+ * moves *next_ino past the last one; *end is true once the range is
+ * covered.  Only committed changes show, from every mount; a number may
+ * be a false positive (another name with the same hash).
+ */
+int scoutfs_search_xattrs(struct scoutfs_ctl *ctl, const char *name, uint64_t *next_ino,
+			  uint64_t last_ino, uint64_t *inos, unsigned int nr, bool *end);
 
 #ifdef __cplusplus
 }
