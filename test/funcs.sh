@@ -28,7 +28,14 @@ t_cleanup() {
 trap t_cleanup EXIT
 
 t_fail() {
+	local log
 	echo "FAIL ($T_NAME): $*" >&2
+	# what the daemons said last: the test directory goes with the exit
+	for log in "$T_DIR"/scoutfsd.*.log; do
+		[ -s "$log" ] || continue
+		echo "--- last lines of $(basename "$log")" >&2
+		tail -20 "$log" >&2
+	done
 	exit 1
 }
 
