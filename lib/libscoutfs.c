@@ -530,12 +530,13 @@ int scoutfs_counters(struct scoutfs_ctl *ctl, scoutfs_counter_cb cb, void *arg)
 	return 0;
 }
 
-int scoutfs_release(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
-		    uint64_t length, uint64_t data_version)
+/* a request about [offset, offset + length) of file at data_version */
+static int range_call(struct scoutfs_ctl *ctl, uint16_t type, struct scoutfs_file_ref file,
+		      uint64_t offset, uint64_t length, uint64_t data_version)
 {
 	int ret;
 
-	begin(ctl, SCOUTFS_CTL_RELEASE);
+	begin(ctl, type);
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, offset);
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, length);
 	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DATA_VERSION, data_version);
@@ -543,6 +544,12 @@ int scoutfs_release(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint6
 	if (!ret)
 		ret = call(ctl);
 	return ret;
+}
+
+int scoutfs_release(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
+		    uint64_t length, uint64_t data_version)
+{
+	return range_call(ctl, SCOUTFS_CTL_RELEASE, file, offset, length, data_version);
 }
 
 int64_t scoutfs_stage(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
@@ -644,16 +651,7 @@ int scoutfs_setattr_more(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file,
 int scoutfs_punch_offline(struct scoutfs_ctl *ctl, struct scoutfs_file_ref file, uint64_t offset,
 			  uint64_t length, uint64_t data_version)
 {
-	int ret;
-
-	begin(ctl, SCOUTFS_CTL_PUNCH_OFFLINE);
-	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_OFFSET, offset);
-	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_LENGTH, length);
-	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_DATA_VERSION, data_version);
-	ret = put_file(ctl, file);
-	if (!ret)
-		ret = call(ctl);
-	return ret;
+	return range_call(ctl, SCOUTFS_CTL_PUNCH_OFFLINE, file, offset, length, data_version);
 }
 
 int scoutfs_move_blocks(struct scoutfs_ctl *ctl, int from_fd, uint64_t from_off,

@@ -175,3 +175,27 @@ int sfs_cli_parse_positions(const char *cmd, const char *usage, const char *help
 	}
 	return -1;
 }
+
+int sfs_cli_connect_args(const char *cmd, const char *usage, int argc, char **argv, int optind,
+			 const char **path, struct scoutfs_ctl **ctl)
+{
+	if (optind < argc)
+		return sfs_cli_usage_error(cmd, usage, "unexpected argument '%s'", argv[optind]);
+	*path = sfs_cli_mount_path(*path);
+	return sfs_cli_connect(cmd, *path, ctl);
+}
+
+int sfs_cli_finish(const char *cmd, struct json_object *arr, int ret)
+{
+	if (arr) {
+		if (!ret)
+			return sfs_json_print(cmd, arr);
+		json_object_put(arr);
+		return ret;
+	}
+	if (ret) {
+		fflush(stdout);
+		return ret;
+	}
+	return sfs_cli_flush(cmd);
+}

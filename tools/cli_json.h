@@ -64,6 +64,21 @@ int sfs_json_print(const char *cmd, struct json_object *obj);
 /* obj in one line, without the trailing newline; no reference is dropped */
 const char *sfs_json_line(struct json_object *obj);
 
+/*
+ * After a command's options (getopt's optind): no arguments may be left;
+ * *path becomes the mount path (sfs_cli_mount_path) and *ctl its daemon.
+ * 0, or the exit status to return.
+ */
+int sfs_cli_connect_args(const char *cmd, const char *usage, int argc, char **argv, int optind,
+			 const char **path, struct scoutfs_ctl **ctl);
+
+/*
+ * The end of a listing command: with arr (--json), print it if ret is 0;
+ * otherwise flush what was printed.  Returns the exit status (ret when it
+ * is not 0).
+ */
+int sfs_cli_finish(const char *cmd, struct json_object *arr, int ret);
+
 /* "usage: scoutfs CMD USAGE", a blank line, then text: the --help of a command */
 int sfs_cli_help(const char *cmd, const char *usage, const char *text);
 

@@ -247,12 +247,7 @@ int sfs_cmd_statfs(int argc, char **argv)
 			return sfs_cli_getopt_error(cmd, STATFS_USAGE, c, argv);
 		}
 	}
-	if (optind < argc)
-		return sfs_cli_usage_error(cmd, STATFS_USAGE, "unexpected argument '%s'",
-					   argv[optind]);
-
-	path = sfs_cli_mount_path(path);
-	ret = sfs_cli_connect(cmd, path, &ctl);
+	ret = sfs_cli_connect_args(cmd, STATFS_USAGE, argc, argv, optind, &path, &ctl);
 	if (ret)
 		return ret;
 	ret = scoutfs_statfs_more(ctl, &sfm);
@@ -1294,12 +1289,7 @@ int sfs_cmd_counters(int argc, char **argv)
 			return sfs_cli_getopt_error(cmd, COUNTERS_USAGE, c, argv);
 		}
 	}
-	if (optind < argc)
-		return sfs_cli_usage_error(cmd, COUNTERS_USAGE, "unexpected argument '%s'",
-					   argv[optind]);
-
-	path = sfs_cli_mount_path(path);
-	ret = sfs_cli_connect(cmd, path, &ctl);
+	ret = sfs_cli_connect_args(cmd, COUNTERS_USAGE, argc, argv, optind, &path, &ctl);
 	if (ret)
 		return ret;
 	ret = scoutfs_counters(ctl, add_counter, &cs);

@@ -66,15 +66,5 @@ int sfs_cmd_search_xattrs(int argc, char **argv)
 		}
 	}
 	scoutfs_ctl_close(ctl);
-	if (arr) {
-		if (!ret)
-			return sfs_json_print(cmd, arr);
-		json_object_put(arr);
-		return ret;
-	}
-	if (ret) {
-		fflush(stdout);
-		return ret;
-	}
-	return sfs_cli_flush(cmd);
+	return sfs_cli_finish(cmd, arr, ret);
 }

@@ -80,12 +80,7 @@ int sfs_cmd_read_xattr_totals(int argc, char **argv)
 			return sfs_cli_getopt_error(cmd, TOTALS_USAGE, c, argv);
 		}
 	}
-	if (optind < argc)
-		return sfs_cli_usage_error(cmd, TOTALS_USAGE, "unexpected argument '%s'",
-					   argv[optind]);
-
-	path = sfs_cli_mount_path(path);
-	ret = sfs_cli_connect(cmd, path, &ctl);
+	ret = sfs_cli_connect_args(cmd, TOTALS_USAGE, argc, argv, optind, &path, &ctl);
 	if (ret)
 		return ret;
 	if (json)
@@ -116,17 +111,7 @@ int sfs_cmd_read_xattr_totals(int argc, char **argv)
 			break;
 	}
 	scoutfs_ctl_close(ctl);
-	if (arr) {
-		if (!ret)
-			return sfs_json_print(cmd, arr);
-		json_object_put(arr);
-		return ret;
-	}
-	if (ret) {
-		fflush(stdout);
-		return ret;
-	}
-	return sfs_cli_flush(cmd);
+	return sfs_cli_finish(cmd, arr, ret);
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,17 +235,7 @@ int sfs_cmd_read_xattr_index(int argc, char **argv)
 			break;
 	}
 	scoutfs_ctl_close(ctl);
-	if (arr) {
-		if (!ret)
-			return sfs_json_print(cmd, arr);
-		json_object_put(arr);
-		return ret;
-	}
-	if (ret) {
-		fflush(stdout);
-		return ret;
-	}
-	return sfs_cli_flush(cmd);
+	return sfs_cli_finish(cmd, arr, ret);
 }
 
 /* ------------------------------------------------------------------ */
@@ -349,15 +324,5 @@ out:
 	free(buf);
 	scoutfs_ctl_close(ctl);
 	close(fd);
-	if (arr) {
-		if (!ret)
-			return sfs_json_print(cmd, arr);
-		json_object_put(arr);
-		return ret;
-	}
-	if (ret) {
-		fflush(stdout);
-		return ret;
-	}
-	return sfs_cli_flush(cmd);
+	return sfs_cli_finish(cmd, arr, ret);
 }
