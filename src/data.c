@@ -646,6 +646,29 @@ static void retry_write(fuse_req_t req, uint64_t ino, size_t size, uint64_t off,
 	sfs_op_write(req, ino, buf, size, (off_t)off, NULL);
 }
 
+int sfs_data_wait_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, unsigned int op,
+			  sfs_wait_retry_fn retry, const void *buf, size_t size)
+{
+	struct sfs_fs *fs = sf->fs;
+	struct scoutfs_inode di;
+	uint64_t offline = 0;
+	int ret;
+
+	contents_lock(sf, ino, false);
+	ret = sfs_inode_read(fs, ino, &di);
+	if (!ret && le64toh(di.offline_blocks) && S_ISREG(le32toh(di.mode))) {
+		ret = first_offline(fs, ino, 0, (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT,
+				    &offline);
+		if (ret == 1) {
+			ret = sfs_wait_park(sf, req, ino, offline, op, retry, size, 0, buf);
+			if (!ret)
+				ret = 1;
+		}
+	}
+	contents_unlock(sf, ino, false);
+	return ret;
+}
+
 /* the segment holding iblock */
 static const struct seg *seg_of(const struct segs *sg, uint64_t iblock)
 {

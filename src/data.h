@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "fs.h"
+#include "wait.h"
 #include "scoutfs/format.h"
 
 /* the largest file: 2^63 bytes (off_t), block numbers below 2^51 */
@@ -70,6 +71,15 @@ int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint
  */
 int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, uint64_t len,
 			 uint64_t to, uint64_t to_off, uint64_t dv, bool stage);
+
+/*
+ * A change that covers the whole file (a size change) waits while any of
+ * it is offline: park req (op SFS_WAIT_*, retry with a copy of buf) if an
+ * offline block is there.  1 when parked (answered later), 0 when the
+ * file has none, or -errno.
+ */
+int sfs_data_wait_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, unsigned int op,
+			  sfs_wait_retry_fn retry, const void *buf, size_t size);
 
 void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);

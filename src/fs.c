@@ -625,11 +625,31 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi);
+
+/* a size change parked on offline data, run again once it was staged */
+struct setattr_args {
+	struct stat attr;
+	int to_set;
+};
+
+static void retry_setattr(fuse_req_t req, uint64_t ino, size_t size, uint64_t off,
+			  const char *buf)
+{
+	struct setattr_args a;
+
+	(void)size, (void)off;
+	memcpy(&a, buf, sizeof(a));
+	op_setattr(req, ino, &a.attr, a.to_set, NULL);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
 	struct sfs_fuse *sf = sf_of(req);
 	struct sfs_fs *fs = sf->fs;
 	struct op_inodes oi = { .nr = 0 };
+	struct setattr_args args;
 	struct scoutfs_inode *di;
 	struct timespec now;
 	struct stat st;
@@ -638,6 +658,17 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	int ret;
 
 	(void)fi;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		/* data_version covers the whole file: a size change waits for offline data */
+		args.attr = *attr;
+		args.to_set = to_set;
+		ret = sfs_data_wait_offline(sf, req, ino, SFS_WAIT_CHANGE_SIZE, retry_setattr, &args,
+					    sizeof(args));
+		if (ret == 1)
+			return;
+		if (ret)
+			goto out;
+	}
 	ret = sfs_fuse_change_begin(sf, false, &seq);
 	if (ret)
 		goto out;

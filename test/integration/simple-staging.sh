@@ -8,7 +8,7 @@
 # stage brings the archived bytes back and the reader gets them.
 # data-wait-err gives a waiting reader that error.  A write to a file
 # with offline blocks anywhere waits too (data_version covers the whole
-# file), and lands after the stage.  A waiting reader that
+# file), and lands after the stage; so does a truncate.  A waiting reader that
 # gets a signal goes away and leaves no waiter (direct and buffered reads:
 # the kernel sends no INTERRUPT for them, the daemon sees the signal).  A
 # partial release leaves the rest readable.
@@ -97,6 +97,27 @@ wait "$writer" || t_fail "the waiting write failed"
 printf 'HEAD' | dd of="$A/wfile" bs=4 count=1 conv=notrunc status=none
 cmp "$W" "$A/wfile" || t_fail "the write that waited did not land as written"
 [ "$(field "$W" data_version)" -gt "$wvers" ] || t_fail "the write did not move data_version"
+
+# --- a size change waits too ------------------------------------------------------------
+T="$M/tfile"
+head -c $((64 * 1024)) /dev/urandom >"$A/tfile"
+cp "$A/tfile" "$T"
+tino=$(stat -c %i "$T")
+tvers=$(field "$T" data_version)
+"$S" release "$T" -V "$tvers" || t_fail "release tfile"
+timeout 60 truncate -s 4096 "$T" &
+trunc=$!
+for i in $(seq 200); do
+	"$S" data-waiting -I 0 -B 0 -p "$M" | grep -q "^ino $tino iblock 0 ops change_size$" && break
+	sleep 0.05
+done
+"$S" data-waiting -I 0 -B 0 -p "$M" | grep -q "^ino $tino iblock 0 ops change_size$" ||
+	t_fail "no change_size waiter: $("$S" data-waiting -I 0 -B 0 -p "$M")"
+kill -0 "$trunc" 2>/dev/null || t_fail "the truncate did not wait"
+"$S" stage "$A/tfile" "$T" -V "$tvers" || t_fail "stage tfile"
+wait "$trunc" || t_fail "the waiting truncate failed"
+[ "$(stat -c %s "$T")" = 4096 ] || t_fail "truncate after the stage: size $(stat -c %s "$T")"
+cmp -n 4096 "$T" "$A/tfile" || t_fail "the kept head after the truncate"
 
 # --- data-wait-err: the reader gets the error --------------------------------
 G="$M/errfile"
