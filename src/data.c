@@ -646,25 +646,42 @@ static void retry_write(fuse_req_t req, uint64_t ino, size_t size, uint64_t off,
 	sfs_op_write(req, ino, buf, size, (off_t)off, NULL);
 }
 
-int sfs_data_wait_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, unsigned int op,
-			  sfs_wait_retry_fn retry, const void *buf, size_t size)
+/*
+ * Changes that cover the whole file (writes, size changes) wait while any
+ * of it is offline: data_version covers all of it (the reference checks
+ * 0..i_size as well).  With the contents locked and di read: park req if
+ * an offline block is there.  1 when parked (answered later), 0 when there
+ * is none, or -errno for the caller to answer.
+ */
+static int park_if_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino,
+			   const struct scoutfs_inode *di, unsigned int op, sfs_wait_retry_fn retry,
+			   const void *buf, size_t size, uint64_t off)
 {
-	struct sfs_fs *fs = sf->fs;
-	struct scoutfs_inode di;
 	uint64_t offline = 0;
 	int ret;
 
-	contents_lock(sf, ino, false);
-	ret = sfs_inode_read(fs, ino, &di);
-	if (!ret && le64toh(di.offline_blocks) && S_ISREG(le32toh(di.mode))) {
-		ret = first_offline(fs, ino, 0, (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT,
-				    &offline);
-		if (ret == 1) {
-			ret = sfs_wait_park(sf, req, ino, offline, op, retry, size, 0, buf);
-			if (!ret)
-				ret = 1;
-		}
+	if (!le64toh(di->offline_blocks) || !S_ISREG(le32toh(di->mode)))
+		return 0;
+	ret = first_offline(sf->fs, ino, 0, (le64toh(di->size) + BLK_MASK) >> BLK_SHIFT,
+			    &offline);
+	if (ret == 1) {
+		ret = sfs_wait_park(sf, req, ino, offline, op, retry, size, off, buf);
+		if (!ret)
+			ret = 1;
 	}
+	return ret;
+}
+
+int sfs_data_wait_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, unsigned int op,
+			  sfs_wait_retry_fn retry, const void *buf, size_t size)
+{
+	struct scoutfs_inode di;
+	int ret;
+
+	contents_lock(sf, ino, false);
+	ret = sfs_inode_read(sf->fs, ino, &di);
+	if (!ret)
+		ret = park_if_offline(sf, req, ino, &di, op, retry, buf, size, 0);
 	contents_unlock(sf, ino, false);
 	return ret;
 }
@@ -805,7 +822,7 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 	struct scoutfs_inode di;
 	size_t written = 0;
 	bool retried = false;
-	uint64_t seq, offline = 0;
+	uint64_t seq;
 	int ret;
 
 	(void)fi;
@@ -819,28 +836,19 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 	}
 again:
 	contents_lock(sf, ino, true);
-	/*
-	 * data_version covers the whole file, so a write waits while any of
-	 * it is offline (the reference checks 0..i_size as well).
-	 */
+	/* the contents lock keeps the inode as read here until the write is done */
 	ret = sfs_inode_read(fs, ino, &di);
-	if (!ret && le64toh(di.offline_blocks)) {
-		ret = first_offline(fs, ino, 0, (le64toh(di.size) + BLK_MASK) >> BLK_SHIFT,
-				    &offline);
-		if (ret == 1) {
-			ret = sfs_wait_park(sf, req, ino, offline, SFS_WAIT_WRITE, retry_write,
-					    size, (uint64_t)off, src);
-			contents_unlock(sf, ino, true);
-			if (ret)
-				sfs_fuse_reply_err(req, ret);
-			return;
-		}
+	if (!ret)
+		ret = park_if_offline(sf, req, ino, &di, SFS_WAIT_WRITE, retry_write, src, size,
+				      (uint64_t)off);
+	if (ret == 1) {
+		contents_unlock(sf, ino, true);
+		return;
 	}
 	if (!ret)
 		ret = sfs_trans_hold(fs, true, &seq);
 	if (!ret) {
-		ret = sfs_inode_read(fs, ino, &di);
-		if (!ret && !S_ISREG(le32toh(di.mode)))
+		if (!S_ISREG(le32toh(di.mode)))
 			ret = -EINVAL;
 		if (!ret)
 			ret = sfs_inode_retention_check(&di);
