@@ -13,7 +13,8 @@
  *     its bloom block, data_avail/data_freed trees (meta) and extents
  *     (data), its srch log file (radix blocks, entries decoded)
  *   every srch_root item: LOG and BLOCKS files; a PENDING or BUSY
- *     compaction's lists and output file
+ *     compaction's lists and output file (in its DELETE phase: the
+ *     input blocks it has not freed yet)
  *   every log_merge item (merge.c): a REQUEST's avail list (free) and
  *     freed list (freed) -- its root and logs_root are snapshots of
  *     trees counted elsewhere; a FREEING item's tree (blocks waiting to
@@ -265,11 +266,26 @@ static void srch_item(struct checker *c, const struct sfs_btree_item_ret *ir)
 	case SCOUTFS_SRCH_BUSY_TYPE:
 		if (ir->val_len != sizeof(sc))
 			break;
-		/* its inputs are LOG or BLOCKS items of their own */
+		/*
+		 * Compacting, its inputs are LOG or BLOCKS items of their own
+		 * and the output is the job's; in the DELETE phase the output
+		 * is a BLOCKS item and the inputs' blocks not yet freed are
+		 * the job's (the freed ones are on its freed list).
+		 */
 		memcpy(&sc, ir->val, sizeof(sc));
 		list(c, &sc.meta_avail, what, false);
 		list(c, &sc.meta_freed, what, true);
-		srch_file(c, &sc.out, what);
+		if (sc.flags & SCOUTFS_SRCH_COMPACT_FLAG_DELETE) {
+			int i, ret = 0;
+
+			c->what = what;
+			for (i = 0; i < sc.nr && i < SCOUTFS_SRCH_COMPACT_NR && !ret; i++)
+				ret = sfs_srch_input_blocks(c->fs, &sc.in[i], see_srch_block, c);
+			if (ret)
+				problem(c, "%s: input blocks do not read: %s", what, strerror(-ret));
+		} else {
+			srch_file(c, &sc.out, what);
+		}
 		return;
 	}
 	problem(c, "%s: %u bytes", what, ir->val_len);

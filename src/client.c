@@ -166,6 +166,18 @@ int sfs_client_commit_log_merge(struct sfs_fs *fs, const struct scoutfs_log_merg
 	return request(fs, SCOUTFS_NET_CMD_COMMIT_LOG_MERGE, comp, sizeof(*comp), NULL, 0, &len);
 }
 
+int sfs_client_srch_get_compact(struct sfs_fs *fs, struct scoutfs_srch_compact *sc)
+{
+	return request(fs, SCOUTFS_NET_CMD_SRCH_GET_COMPACT, NULL, 0, sc, sizeof(*sc), NULL);
+}
+
+int sfs_client_srch_commit_compact(struct sfs_fs *fs, const struct scoutfs_srch_compact *sc)
+{
+	uint32_t len = 0;
+
+	return request(fs, SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT, sc, sizeof(*sc), NULL, 0, &len);
+}
+
 int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots)
 {
 	struct scoutfs_net_roots nr;

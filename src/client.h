@@ -36,6 +36,9 @@ int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_tree
 /* log merging: a request to work on (-ENOENT: none now), and its result */
 int sfs_client_get_log_merge(struct sfs_fs *fs, struct scoutfs_log_merge_request *req);
 int sfs_client_commit_log_merge(struct sfs_fs *fs, const struct scoutfs_log_merge_complete *comp);
+/* srch compaction: a job (nr 0: no work) and its result */
+int sfs_client_srch_get_compact(struct sfs_fs *fs, struct scoutfs_srch_compact *sc);
+int sfs_client_srch_commit_compact(struct sfs_fs *fs, const struct scoutfs_srch_compact *sc);
 int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots);
 int sfs_client_get_last_seq(struct sfs_fs *fs, uint64_t *seq);
 int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st);

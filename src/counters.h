@@ -61,6 +61,23 @@
 	X(log_merge_items)         \
 	X(log_merge_deletions)     \
 	X(log_merge_stale_logs)    \
+	X(srch_rotate_log)         \
+	X(srch_search_log)         \
+	X(srch_search_sorted)      \
+	X(srch_search_sorted_block) \
+	X(srch_compact_get)        \
+	X(srch_compact_get_again)  \
+	X(srch_compact_commit)     \
+	X(srch_compact_done)       \
+	X(srch_compact_freed)      \
+	X(srch_compact_cancel)     \
+	X(srch_compact_log)        \
+	X(srch_compact_sorted)     \
+	X(srch_compact_delete)     \
+	X(srch_compact_progress)   \
+	X(srch_compact_entry)      \
+	X(srch_compact_removed_entry) \
+	X(srch_compact_error)      \
 	X(ctl_connections)         \
 	X(ctl_refused)             \
 	X(ctl_requests)            \

@@ -31,6 +31,7 @@
 #include "mount.h"
 #include "quorum.h"
 #include "server.h"
+#include "srch.h"
 #include "super.h"
 #include "text.h"
 #include "trans.h"
@@ -149,6 +150,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	struct sfs_item_opts iopts = { 0 };
 	struct sfs_trans_opts topts = { 0 };
 	struct sfs_merge_opts mopts = { 0 };
+	struct sfs_srch_opts sopts = { 0 };
 	struct sockaddr_storage ss;
 	struct sfs_mount *m;
 	socklen_t len;
@@ -235,6 +237,11 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 
 	mopts.poll_ms = opts->merge_poll_ms;
 	ret = sfs_merge_setup(fs, &mopts);
+	if (ret)
+		goto out;
+
+	sopts.compact_delay_ms = opts->srch_compact_delay_ms;
+	ret = sfs_srch_setup(fs, &sopts);
 out:
 	if (ret)
 		sfs_mount_destroy(fs);
@@ -246,6 +253,7 @@ int sfs_mount_unmount(struct sfs_fs *fs)
 	int ret = 0, err;
 
 	/* the request in hand is finished; the server keeps the rest for others */
+	sfs_srch_destroy(fs);
 	sfs_merge_destroy(fs);
 	if (fs->trans) {
 		ret = sfs_trans_sync(fs);
@@ -277,6 +285,7 @@ void sfs_mount_destroy(struct sfs_fs *fs)
 {
 	struct sfs_mount *m = fs->mount;
 
+	sfs_srch_destroy(fs);
 	sfs_merge_destroy(fs);
 	sfs_trans_destroy(fs);
 	sfs_item_destroy(fs);

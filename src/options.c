@@ -19,6 +19,7 @@ void sfs_options_init(struct sfs_options *o)
 	o->data_prealloc_blocks = 2048;
 	o->data_prealloc_contig_only = true;
 	o->orphan_scan_delay_ms = 10000;
+	o->srch_compact_delay_ms = 10000;
 	o->acl = true;
 }
 
@@ -119,6 +120,12 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 		o->orphan_scan_delay_ms = (uint32_t)v;
 		return ret;
 	}
+	if (strcmp(opt, "srch_compact_delay_ms") == 0 && val) {
+		/* the reference's sysfs srch/compact_delay_ms, with its bounds */
+		ret = parse_num(opt, val, 1000, 60000, &v, err, err_len);
+		o->srch_compact_delay_ms = (uint32_t)v;
+		return ret;
+	}
 	if (strcmp(opt, "run_dir") == 0 && val) {
 		if (val[0] != '/') {
 			snprintf(err, err_len, "option run_dir: %s is not an absolute path", val);
@@ -138,7 +145,8 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 	}
 	if (strcmp(opt, "quorum_slot_nr") == 0 || strcmp(opt, "data_prealloc_blocks") == 0 ||
 	    strcmp(opt, "data_prealloc_contig_only") == 0 ||
-	    strcmp(opt, "orphan_scan_delay_ms") == 0 || strcmp(opt, "run_dir") == 0) {
+	    strcmp(opt, "orphan_scan_delay_ms") == 0 || strcmp(opt, "run_dir") == 0 ||
+	    strcmp(opt, "srch_compact_delay_ms") == 0) {
 		snprintf(err, err_len, "option %s needs a value (%s=%s)", opt, opt,
 			 strcmp(opt, "run_dir") ? "N" : "DIR");
 		return -EINVAL;

@@ -13,6 +13,7 @@ struct sfs_options {
 	uint64_t data_prealloc_blocks;	/* [2048] */
 	bool data_prealloc_contig_only;	/* [1] */
 	uint32_t orphan_scan_delay_ms;	/* [10000] */
+	uint32_t srch_compact_delay_ms;	/* the reference's srch/compact_delay_ms [10000] */
 	bool acl;			/* [acl] */
 	char *run_dir;			/* base of run directories [/run/scoutfsd] */
 	char *fuse_opts;		/* the rest, comma separated, for libfuse ("" if none) */

@@ -538,6 +538,7 @@ static int rotate_srch_log(struct sfs_server *server, struct scoutfs_srch_file *
 		  (unsigned long long)le64toh(sfl->ref.blkno),
 		  (unsigned long long)le64toh(sfl->blocks));
 	memset(sfl, 0, sizeof(*sfl));
+	sfs_inc(server->fs, srch_rotate_log);
 	return 0;
 }
 
@@ -955,6 +956,7 @@ static bool reclaim_due(struct sfs_server *server)
 }
 
 static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how);
+static int cancel_rid_jobs(struct sfs_server *server, uint64_t rid);
 
 /* worker: reclaim the mounts that did not come back in time */
 static int reclaim_absent(struct sfs_server *server)
@@ -1075,7 +1077,8 @@ static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how
 		ret = 0;
 	}
 	if (!ret)
-		ret = reclaim_rid_requests(server, rid) ?: maybe_start_merge(server);
+		ret = reclaim_rid_requests(server, rid) ?: cancel_rid_jobs(server, rid) ?:
+		      maybe_start_merge(server);
 
 	server->dirty = true;
 	if (!ret)
@@ -1539,6 +1542,384 @@ reclaim:
 	return ret;
 }
 
+/* ------------------------------------------------------------------ */
+/* srch compaction (srch.c has the client side)                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Jobs live in srch_root (format-spec.md 11.5) as the reference keeps
+ * them: PENDING (id) waiting for a mount, BUSY (rid, id) handed to one.
+ * A job's id is the root blkno of its first input.
+ *
+ *   4 LOG files, or 4 BLOCKS files of one size class (fls(blocks) / 2),
+ *   none an input of a BUSY job
+ *        |  op_srch_get_compact(): BUSY(rid, id), avail list filled
+ *        v
+ *   BUSY --ERROR--> PENDING (the BUSY copy, as it was handed out)
+ *    |   --progress (not DONE)--> PENDING (the result: cursors, output)
+ *    |   --the mount left or was reclaimed--> PENDING (cancel_rid_jobs)
+ *    |  DONE: the output becomes a BLOCKS item and the inputs' items go,
+ *    v  in one commit
+ *   PENDING, DELETE phase: a mount frees the inputs' blocks
+ *        |  DONE: its lists are released (the server's freed list), BUSY deleted
+ *        v
+ *   gone
+ *
+ * A mount asks again for its own BUSY job first (a resend, or a restart
+ * with the same rid), then for the oldest PENDING one, then a new one.
+ * A commit for a job that is not BUSY for the rid is a resend: ignored.
+ */
+static struct scoutfs_key srch_key(uint8_t type, uint64_t second, uint64_t third)
+{
+	return sfs_key_make(SCOUTFS_SRCH_ZONE, 0, type, second, third, 0);
+}
+
+/* the key of a file's item: LOG (blkno), BLOCKS (blocks, blkno) */
+static struct scoutfs_key srch_file_key(uint8_t type, const struct scoutfs_srch_file *sfl)
+{
+	if (type == SCOUTFS_SRCH_LOG_TYPE)
+		return srch_key(type, le64toh(sfl->ref.blkno), 0);
+	return srch_key(type, le64toh(sfl->blocks), le64toh(sfl->ref.blkno));
+}
+
+/* the first item of type at or after *key: 0, -ENOENT or an error */
+static int srch_next(struct sfs_server *server, uint8_t type, struct scoutfs_key *key, void *val,
+		     size_t val_len)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_btree_next(server->fs, &server->super->srch_root, key, r);
+	if (!ret && (r->key.sk_zone != SCOUTFS_SRCH_ZONE || r->key.sk_type != type))
+		ret = -ENOENT;
+	if (!ret && r->val_len != val_len) {
+		sfs_err(server->fs, "server: srch_root item of type %u has %u bytes, expected %zu",
+			type, r->val_len, val_len);
+		ret = -EIO;
+	}
+	if (!ret) {
+		*key = r->key;
+		memcpy(val, r->val, val_len);
+	}
+	free(r);
+	return ret;
+}
+
+static int srch_store(struct sfs_server *server, const struct scoutfs_key *key, const void *val,
+		      size_t val_len)
+{
+	server->dirty = true;
+	return sfs_btree_force(server->fs, &server->lists.alloc, &server->wri,
+			       &server->super->srch_root, key, 0, 0, val, (unsigned int)val_len);
+}
+
+static int srch_delete(struct sfs_server *server, const struct scoutfs_key *key)
+{
+	server->dirty = true;
+	return sfs_btree_delete(server->fs, &server->lists.alloc, &server->wri,
+				&server->super->srch_root, key);
+}
+
+static uint8_t srch_job_kind(const struct scoutfs_srch_compact *sc)
+{
+	return sc->flags & (SCOUTFS_SRCH_COMPACT_FLAG_LOG | SCOUTFS_SRCH_COMPACT_FLAG_SORTED |
+			    SCOUTFS_SRCH_COMPACT_FLAG_DELETE);
+}
+
+static int fls64(uint64_t v)
+{
+	return v ? 64 - __builtin_clzll(v) : 0;
+}
+
+/*
+ * The input root blknos of every BUSY job (sorted): files being read by
+ * a mount are not handed out again.
+ */
+static int srch_busy_inputs(struct sfs_server *server, struct blknos *b)
+{
+	struct scoutfs_srch_compact *sc = malloc(sizeof(*sc));
+	struct scoutfs_key key = srch_key(SCOUTFS_SRCH_BUSY_TYPE, 0, 0);
+	int i, ret;
+
+	if (!sc)
+		return -ENOMEM;
+	while ((ret = srch_next(server, SCOUTFS_SRCH_BUSY_TYPE, &key, sc, sizeof(*sc))) == 0) {
+		sfs_key_inc(&key);
+		for (i = 0; i < sc->nr && i < SCOUTFS_SRCH_COMPACT_NR; i++)
+			collect_blkno(b, le64toh(sc->in[i].sfl.ref.blkno), false);
+	}
+	free(sc);
+	return ret == -ENOENT ? b->err : ret;
+}
+
+static bool blknos_has(const struct blknos *b, uint64_t blkno)
+{
+	size_t i;
+
+	for (i = 0; i < b->nr; i++)
+		if (b->v[i] == blkno)
+			return true;
+	return false;
+}
+
+/*
+ * A new job: the first 4 LOG files, else the first 4 BLOCKS files of one
+ * size class (they sort by size), skipping busy ones.  sc->nr 0: none.
+ */
+static int srch_new_job(struct sfs_server *server, struct scoutfs_srch_compact *sc)
+{
+	static const uint8_t types[] = { SCOUTFS_SRCH_LOG_TYPE, SCOUTFS_SRCH_BLOCKS_TYPE };
+	struct scoutfs_srch_file sfl;
+	struct blknos busy = { 0 };
+	struct scoutfs_key key;
+	int order, cur_order;
+	unsigned int t;
+	int ret;
+
+	memset(sc, 0, sizeof(*sc));
+	ret = srch_busy_inputs(server, &busy);
+	for (t = 0; !ret && t < sizeof(types); t++) {
+		sc->nr = 0;
+		cur_order = -1;
+		key = srch_key(types[t], 0, 0);
+		while ((ret = srch_next(server, types[t], &key, &sfl, sizeof(sfl))) == 0) {
+			sfs_key_inc(&key);
+			if (blknos_has(&busy, le64toh(sfl.ref.blkno)))
+				continue;
+			if (types[t] == SCOUTFS_SRCH_BLOCKS_TYPE) {
+				order = fls64(le64toh(sfl.blocks)) / 2;
+				if (order != cur_order) {
+					cur_order = order;
+					sc->nr = 0;
+				}
+			}
+			sc->in[sc->nr++].sfl = sfl;
+			if (sc->nr == SCOUTFS_SRCH_COMPACT_NR)
+				break;
+		}
+		if (ret == -ENOENT)
+			ret = 0;
+		if (!ret && sc->nr == SCOUTFS_SRCH_COMPACT_NR) {
+			sc->flags = types[t] == SCOUTFS_SRCH_LOG_TYPE ? SCOUTFS_SRCH_COMPACT_FLAG_LOG :
+									SCOUTFS_SRCH_COMPACT_FLAG_SORTED;
+			sc->id = sc->in[0].sfl.ref.blkno;
+			break;
+		}
+	}
+	if (ret || sc->nr < SCOUTFS_SRCH_COMPACT_NR)
+		memset(sc, 0, sizeof(*sc));
+	free(busy.v);
+	return ret;
+}
+
+/*
+ * Top up a job's avail list and record it as BUSY for rid.  A LOG job is
+ * done in one go: its list must hold the whole output (no larger than
+ * its inputs) and the radix parents; others go in steps.
+ */
+static int srch_hand_out(struct sfs_server *server, uint64_t rid, struct scoutfs_srch_compact *sc)
+{
+	uint64_t target = server->opts.client_meta_target, need = 64;
+	struct scoutfs_key key;
+	int i, ret;
+
+	if (sc->flags & SCOUTFS_SRCH_COMPACT_FLAG_LOG) {
+		for (i = 0; i < sc->nr; i++)
+			need += 2 * le64toh(sc->in[i].sfl.blocks);
+		if (target < need)
+			target = need;
+	}
+	ret = fill_meta_list(server, &sc->meta_avail, target);
+	if (ret)
+		return ret;
+	key = srch_key(SCOUTFS_SRCH_BUSY_TYPE, rid, le64toh(sc->id));
+	return srch_store(server, &key, sc, sizeof(*sc));
+}
+
+static int op_srch_get_compact(struct sfs_server *server, struct server_op *op)
+{
+	struct scoutfs_srch_compact *sc = (void *)op->resp;
+	struct scoutfs_key key;
+	int ret;
+
+	if (op->len != 0)
+		return -EINVAL;
+	op->resp_len = sizeof(*sc);
+
+	/* this mount's own job: it asked again */
+	key = srch_key(SCOUTFS_SRCH_BUSY_TYPE, op->rid, 0);
+	ret = srch_next(server, SCOUTFS_SRCH_BUSY_TYPE, &key, sc, sizeof(*sc));
+	if (!ret && le64toh(key._sk_second) == op->rid) {
+		sfs_inc(server->fs, srch_compact_get_again);
+		goto hand_out;
+	}
+	if (ret && ret != -ENOENT)
+		return ret;
+
+	key = srch_key(SCOUTFS_SRCH_PENDING_TYPE, 0, 0);
+	ret = srch_next(server, SCOUTFS_SRCH_PENDING_TYPE, &key, sc, sizeof(*sc));
+	if (!ret) {
+		ret = srch_delete(server, &key);
+		if (ret)
+			goto broken;
+		goto hand_out;
+	}
+	if (ret != -ENOENT)
+		return ret;
+
+	ret = srch_new_job(server, sc);
+	if (ret || sc->nr == 0)
+		return ret;
+hand_out:
+	ret = srch_hand_out(server, op->rid, sc);
+	if (ret)
+		goto broken;
+	sfs_inc(server->fs, srch_compact_get);
+	return 0;
+broken:
+	server->broken = true;
+	return ret;
+}
+
+/* DONE: the output file replaces the inputs' items; -EIO leaves them be */
+static int srch_commit_files(struct sfs_server *server, const struct scoutfs_srch_compact *sc)
+{
+	uint8_t type = (sc->flags & SCOUTFS_SRCH_COMPACT_FLAG_LOG) ? SCOUTFS_SRCH_LOG_TYPE :
+								     SCOUTFS_SRCH_BLOCKS_TYPE;
+	struct scoutfs_key key;
+	int i, ret = 0;
+
+	if (sc->out.blocks) {
+		key = srch_file_key(SCOUTFS_SRCH_BLOCKS_TYPE, &sc->out);
+		ret = srch_store(server, &key, &sc->out, sizeof(sc->out));
+	}
+	for (i = 0; !ret && i < sc->nr; i++) {
+		key = srch_file_key(type, &sc->in[i].sfl);
+		ret = srch_delete(server, &key);
+		if (ret == -ENOENT) {
+			sfs_warn(server->fs, "server: srch job %llu: input file %llu had no item",
+				 (unsigned long long)le64toh(sc->id),
+				 (unsigned long long)le64toh(sc->in[i].sfl.ref.blkno));
+			ret = 0;
+		}
+	}
+	return ret;
+}
+
+/* a result that does not belong to the BUSY job it names */
+static bool srch_result_bad(const struct scoutfs_srch_compact *res,
+			    const struct scoutfs_srch_compact *busy)
+{
+	int i;
+
+	if (res->nr != busy->nr || srch_job_kind(res) != srch_job_kind(busy) ||
+	    (res->flags & ~(SCOUTFS_SRCH_COMPACT_FLAG_LOG | SCOUTFS_SRCH_COMPACT_FLAG_SORTED |
+			    SCOUTFS_SRCH_COMPACT_FLAG_DELETE | SCOUTFS_SRCH_COMPACT_FLAG_DONE |
+			    SCOUTFS_SRCH_COMPACT_FLAG_ERROR)))
+		return true;
+	for (i = 0; i < res->nr && i < SCOUTFS_SRCH_COMPACT_NR; i++)
+		if (memcmp(&res->in[i].sfl, &busy->in[i].sfl, sizeof(res->in[i].sfl)))
+			return true;
+	/* a DELETE phase keeps the output it made (it is in srch_root now) */
+	if ((busy->flags & SCOUTFS_SRCH_COMPACT_FLAG_DELETE) &&
+	    memcmp(&res->out, &busy->out, sizeof(res->out)))
+		return true;
+	return false;
+}
+
+static int op_srch_commit_compact(struct sfs_server *server, struct server_op *op)
+{
+	struct scoutfs_srch_compact *in = (void *)op->req, res, busy;
+	struct scoutfs_key key, pkey;
+	const struct scoutfs_srch_compact *pending;
+	int i, ret;
+
+	if (op->len != sizeof(*in))
+		return -EINVAL;
+	res = *in;
+	key = srch_key(SCOUTFS_SRCH_BUSY_TYPE, op->rid, le64toh(res.id));
+	ret = srch_next(server, SCOUTFS_SRCH_BUSY_TYPE, &key, &busy, sizeof(busy));
+	if (ret == -ENOENT || (!ret && (le64toh(key._sk_second) != op->rid ||
+					le64toh(key._sk_third) != le64toh(res.id))))
+		return 0;	/* a resend, or cancelled since */
+	if (ret)
+		return ret;
+	sfs_inc(server->fs, srch_compact_commit);
+
+	if (!(res.flags & SCOUTFS_SRCH_COMPACT_FLAG_ERROR) && srch_result_bad(&res, &busy)) {
+		sfs_warn(server->fs, "server: rid %016llx: bad srch compaction result %llu, flags 0x%x",
+			 (unsigned long long)op->rid, (unsigned long long)le64toh(res.id), res.flags);
+		res.flags |= SCOUTFS_SRCH_COMPACT_FLAG_ERROR;
+	}
+
+	if (res.flags & SCOUTFS_SRCH_COMPACT_FLAG_ERROR) {
+		pending = &busy;	/* as it was handed out */
+	} else if (!(res.flags & SCOUTFS_SRCH_COMPACT_FLAG_DONE)) {
+		pending = &res;		/* progress */
+	} else if (!(res.flags & SCOUTFS_SRCH_COMPACT_FLAG_DELETE)) {
+		ret = srch_commit_files(server, &res);
+		if (ret)
+			goto broken;
+		for (i = 0; i < SCOUTFS_SRCH_COMPACT_NR; i++) {
+			res.in[i].blk = 0;
+			res.in[i].pos = 0;
+		}
+		res.flags = SCOUTFS_SRCH_COMPACT_FLAG_DELETE;
+		pending = &res;
+		sfs_inc(server->fs, srch_compact_done);
+	} else {
+		/* the inputs are freed: the job's lists go back, later reusable */
+		ret = release_list(server, &res.meta_avail) ?: release_list(server, &res.meta_freed);
+		if (ret)
+			goto broken;
+		pending = NULL;
+		sfs_inc(server->fs, srch_compact_freed);
+	}
+
+	ret = srch_delete(server, &key);
+	if (!ret && pending) {
+		pkey = srch_key(SCOUTFS_SRCH_PENDING_TYPE, le64toh(pending->id), 0);
+		ret = srch_store(server, &pkey, pending, sizeof(*pending));
+	}
+	if (ret)
+		goto broken;
+	return 0;
+broken:
+	server->broken = true;
+	return ret;
+}
+
+/*
+ * A mount left or was reclaimed: its BUSY jobs wait as PENDING for
+ * another, as they were last committed (nothing it did since counts).
+ */
+static int cancel_rid_jobs(struct sfs_server *server, uint64_t rid)
+{
+	struct scoutfs_srch_compact *sc = malloc(sizeof(*sc));
+	struct scoutfs_key key, pkey;
+	int ret;
+
+	if (!sc)
+		return -ENOMEM;
+	for (;;) {
+		key = srch_key(SCOUTFS_SRCH_BUSY_TYPE, rid, 0);
+		ret = srch_next(server, SCOUTFS_SRCH_BUSY_TYPE, &key, sc, sizeof(*sc));
+		if (ret == -ENOENT || (!ret && le64toh(key._sk_second) != rid)) {
+			ret = 0;
+			break;
+		}
+		pkey = srch_key(SCOUTFS_SRCH_PENDING_TYPE, le64toh(sc->id), 0);
+		ret = ret ?: srch_delete(server, &key) ?: srch_store(server, &pkey, sc, sizeof(*sc));
+		if (ret)
+			break;
+		sfs_inc(server->fs, srch_compact_cancel);
+	}
+	free(sc);
+	return ret;
+}
+
 /* tests: see sfs_server_request_merge */
 static int op_request_merge(struct sfs_server *server)
 {
@@ -1567,6 +1948,10 @@ static int apply_op(struct sfs_server *server, struct server_op *op)
 		return op_get_log_merge(server, op);
 	case SCOUTFS_NET_CMD_COMMIT_LOG_MERGE:
 		return op_commit_log_merge(server, op);
+	case SCOUTFS_NET_CMD_SRCH_GET_COMPACT:
+		return op_srch_get_compact(server, op);
+	case SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT:
+		return op_srch_commit_compact(server, op);
 	case SFS_SERVER_OP_REQUEST_MERGE:
 		return op_request_merge(server);
 	case SFS_SERVER_OP_RECLAIM_MOUNT:
@@ -1847,6 +2232,8 @@ static const sfs_net_handler_fn handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_FAREWELL] = server_request,
 	[SCOUTFS_NET_CMD_GET_LOG_MERGE] = server_request,
 	[SCOUTFS_NET_CMD_COMMIT_LOG_MERGE] = server_request,
+	[SCOUTFS_NET_CMD_SRCH_GET_COMPACT] = server_request,
+	[SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT] = server_request,
 };
 
 /* ------------------------------------------------------------------ */

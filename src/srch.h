@@ -62,4 +62,42 @@ int sfs_srch_file_blocks(struct sfs_fs *fs, const struct scoutfs_srch_file *sfl,
 int sfs_srch_search(struct sfs_fs *fs, const char *name, size_t len, uint64_t first_ino,
 		    uint64_t last_ino, uint64_t *inos, size_t max, size_t *nr, bool *end);
 
+/*
+ * Every block of a compaction input that its DELETE cursor (blk, pos)
+ * has not freed yet: all of them for a fresh cursor.
+ */
+int sfs_srch_input_blocks(struct sfs_fs *fs, const struct scoutfs_srch_compact_input *in,
+			  void (*cb)(void *arg, uint64_t blkno), void *arg);
+
+/*
+ * Do (some of) a compaction job the server handed out: LOG inputs
+ * sorted into a new file in one go, SORTED inputs merged from their
+ * cursors, or the inputs' blocks freed (DELETE), allocating and freeing
+ * with alloc in wri.  Sets DONE when finished; otherwise the cursors and
+ * the output say how far it got (the output grows by at most about
+ * max_blocks blocks per call; a LOG job that needs more is -ENOSPC).
+ * On an error the job and wri are to be thrown away.
+ */
+int sfs_srch_compact_work(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_writer *wri,
+			  struct scoutfs_srch_compact *sc, uint64_t max_blocks);
+
+/*
+ * The mount's compaction worker: asks the server for a job every
+ * compact_delay_ms, and at once again after doing one.
+ */
+struct sfs_srch_opts {
+	uint32_t compact_delay_ms;	/* [10000] */
+};
+#define SFS_SRCH_COMPACT_DELAY_MIN_MS 1000
+#define SFS_SRCH_COMPACT_DELAY_DEF_MS 10000
+#define SFS_SRCH_COMPACT_DELAY_MAX_MS 60000
+int sfs_srch_setup(struct sfs_fs *fs, const struct sfs_srch_opts *opts);
+void sfs_srch_destroy(struct sfs_fs *fs);
+/*
+ * Get one job, do (a step of) it, report it: 0, -ENOENT for no work, or
+ * an error.  max_blocks (0: the default, 512) bounds a SORTED step's
+ * output and a DELETE step's frees (16 per block), for tests.
+ */
+int sfs_srch_compact_run_one(struct sfs_fs *fs, uint64_t max_blocks);
+
 #endif

@@ -56,7 +56,8 @@ static void usage(FILE *f)
 		"  -d            log debug messages\n"
 		"  -o OPTIONS    comma-separated mount options: metadev_path=PATH (required),\n"
 		"                quorum_slot_nr=N, data_prealloc_blocks=N, data_prealloc_contig_only=0|1,\n"
-		"                orphan_scan_delay_ms=N, acl|noacl, and FUSE's (allow_other, ...)\n"
+		"                orphan_scan_delay_ms=N, srch_compact_delay_ms=N, acl|noacl,\n"
+		"                and FUSE's (allow_other, ...)\n"
 		"  -h, --help    this help\n"
 		"  -V, --version the version\n"
 		"See scoutfsd(8).\n");
@@ -493,6 +494,7 @@ int main(int argc, char **argv)
 	mopts.meta_path = opts.metadev_path;
 	mopts.data_path = data;
 	mopts.quorum_slot_nr = opts.quorum_slot_nr;
+	mopts.srch_compact_delay_ms = opts.srch_compact_delay_ms;
 	ret = sfs_mount_setup(&fs, &mopts);
 	if (ret) {
 		fprintf(stderr, "scoutfsd: cannot mount %s (metadata %s): %s\n", data,

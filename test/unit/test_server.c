@@ -5,7 +5,9 @@
  * transaction written into its log tree and committed through
  * GET_LOG_TREES / COMMIT_LOG_TREES, reads through the server's stable
  * roots, resent requests recognised, a server restarted from disk, statfs
- * and farewell.
+ * and farewell; srch compaction (SRCH_GET_COMPACT / SRCH_COMMIT_COMPACT)
+ * of mounts' log files into sorted files and of sorted files into larger
+ * ones, in steps, with a dead mount's job handed to another.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,12 +23,15 @@
 #include <cmocka.h>
 
 #include "alloc.h"
+#include "btree.h"
+#include "check.h"
 #include "client.h"
 #include "counters.h"
 #include "forest.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "srch.h"
 #include "super.h"
 #include "volume.h"
 
@@ -256,12 +261,267 @@ static void test_bad_greeting(void **state)
 	assert_int_equal(sfs_client_setup(&f->fs, &opts), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* srch compaction                                                      */
+/* ------------------------------------------------------------------ */
+
+#define SRCH_NAMES 4
+#define SRCH_PER_MOUNT 3000
+
+struct srch_model {
+	struct scoutfs_srch_entry *v;
+	size_t nr, cap;
+};
+
+static const char *srch_name(int n)
+{
+	static const char *const names[SRCH_NAMES] = { "scoutfs.srch.a", "scoutfs.srch.b",
+						       "scoutfs.hide.srch.c", "scoutfs.srch.dd" };
+	return names[n];
+}
+
+static void model_add(struct srch_model *m, struct scoutfs_srch_entry e)
+{
+	if (m->nr == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 4096;
+		m->v = realloc(m->v, m->cap * sizeof(*m->v));
+		assert_non_null(m->v);
+	}
+	m->v[m->nr++] = e;
+}
+
+static struct scoutfs_srch_entry mount_entry(int k, uint64_t j)
+{
+	const char *name = srch_name((int)(j % SRCH_NAMES));
+
+	return sfs_srch_entry(name, strlen(name), 100000 + (uint64_t)k * 5000 + j, j);
+}
+
+/*
+ * Mount k (its own rid) logs its entries in one committed transaction
+ * and leaves: the farewell rotates its log file into srch_root.  It
+ * also logs again (removes) 200 of mount k - 1's entries, and one
+ * entry twice in its own file.
+ */
+static void srch_mount(struct fixture *f, int k, struct srch_model *m)
+{
+	struct scoutfs_srch_entry *ents = calloc(SRCH_PER_MOUNT + 202, sizeof(*ents));
+	struct scoutfs_log_trees lt;
+	struct sfs_alloc_lists lists;
+	struct sfs_block_writer wri;
+	size_t n = 0;
+	uint64_t j;
+
+	assert_non_null(ents);
+	for (j = 0; j < SRCH_PER_MOUNT; j++)
+		ents[n++] = mount_entry(k, j);
+	for (j = 0; k > 0 && j < 200; j++)
+		ents[n++] = mount_entry(k - 1, j);
+	ents[n++] = mount_entry(k, 500);
+	for (j = 0; j < n; j++)
+		model_add(m, ents[j]);
+
+	start_client(f, 0x100 + (uint64_t)k);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	sfs_block_writer_init(&wri);
+	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
+	assert_int_equal(sfs_srch_append(&f->fs, &lists.alloc, &wri, &lt.srch_file, ents, n), 0);
+	assert_int_equal(sfs_block_writer_write(&f->fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_block_flush(&f->fs, SFS_DEV_META), 0);
+	lt.meta_avail = lists.avail;
+	lt.meta_freed = lists.freed;
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), 0);
+	assert_int_equal(sfs_client_farewell(&f->fs), 0);
+	sfs_client_destroy(&f->fs);
+	free(ents);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return sfs_srch_entry_cmp(a, b);
+}
+
+/* every name: search returns the inodes with an odd number of its entries */
+static void check_srch(struct fixture *f, struct srch_model *m)
+{
+	size_t max = 200000, nr, want, i, j;
+	uint64_t *inos = calloc(max, sizeof(*inos)), *exp = calloc(max, sizeof(*exp));
+	uint64_t hash;
+	bool end;
+	int n;
+
+	assert_non_null(inos);
+	assert_non_null(exp);
+	qsort(m->v, m->nr, sizeof(m->v[0]), entry_cmp);
+	for (n = 0; n < SRCH_NAMES; n++) {
+		hash = sfs_fnv1a64(srch_name(n), strlen(srch_name(n)));
+		want = 0;
+		for (i = 0; i < m->nr; i = j) {
+			for (j = i + 1; j < m->nr && !entry_cmp(&m->v[i], &m->v[j]); j++)
+				;
+			if (le64toh(m->v[i].hash) == hash && (j - i) % 2 &&
+			    (!want || exp[want - 1] != le64toh(m->v[i].ino)))
+				exp[want++] = le64toh(m->v[i].ino);
+		}
+		assert_int_equal(sfs_srch_search(&f->fs, srch_name(n), strlen(srch_name(n)), 0,
+						 UINT64_MAX, inos, max, &nr, &end), 0);
+		assert_true(end);
+		assert_int_equal(nr, want);
+		assert_memory_equal(inos, exp, nr * sizeof(*inos));
+	}
+	free(inos);
+	free(exp);
+}
+
+/* the number of srch_root items of each type (index type / 4) */
+static void count_srch_items(struct fixture *f, unsigned int counts[5])
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_super_block super;
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_SRCH_ZONE, 0, 0, 0, 0, 0);
+
+	assert_non_null(r);
+	memset(counts, 0, 5 * sizeof(counts[0]));
+	assert_int_equal(sfs_super_read(&f->fs, &super), 0);
+	while (sfs_btree_next(&f->fs, &super.srch_root, &key, r) == 0) {
+		assert_true(r->key.sk_type % 4 == 0 && r->key.sk_type <= 16);
+		counts[r->key.sk_type / 4]++;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	free(r);
+}
+
+static void check_volume(struct fixture *f)
+{
+	struct scoutfs_super_block super;
+	struct sfs_check_report r;
+	int ret;
+
+	assert_int_equal(sfs_super_read(&f->fs, &super), 0);
+	ret = sfs_check_volume(&f->fs, &super, &r);
+	if (ret)
+		fail_msg("volume check: %s", r.why[0] ? r.why : strerror(-ret));
+}
+
+/* a mount doing compaction steps until there is no work; the steps taken */
+static unsigned int compact_all(struct fixture *f, uint64_t rid, uint64_t max_blocks)
+{
+	unsigned int steps = 0;
+	int ret;
+
+	start_client(f, rid);
+	while ((ret = sfs_srch_compact_run_one(&f->fs, max_blocks)) == 0)
+		steps++;
+	assert_int_equal(ret, -ENOENT);
+	assert_int_equal(sfs_client_farewell(&f->fs), 0);
+	sfs_client_destroy(&f->fs);
+	return steps;
+}
+
+static void test_srch_compaction(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_srch_compact sc, again;
+	struct srch_model m = { 0 };
+	unsigned int counts[5];
+	uint64_t commits;
+	int k;
+
+	start_server(f);
+	for (k = 0; k < 4; k++)
+		srch_mount(f, k, &m);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 4);
+	check_srch(f, &m);
+
+	/* a job of the 4 log files; asking again gets the same one */
+	start_client(f, 0xa);
+	assert_int_equal(sfs_client_srch_get_compact(&f->fs, &sc), 0);
+	assert_int_equal(sc.nr, 4);
+	assert_int_equal(sc.flags, SCOUTFS_SRCH_COMPACT_FLAG_LOG);
+	assert_true(le64toh(sc.meta_avail.total_nr) > 0);
+	assert_int_equal(sfs_client_srch_get_compact(&f->fs, &again), 0);
+	assert_int_equal(le64toh(again.id), le64toh(sc.id));
+	assert_int_equal(sfs_counter(&f->fs, srch_compact_get_again), 1);
+	/* no second job while its inputs are busy: another mount gets none */
+	sfs_client_destroy(&f->fs);
+	start_client(f, 0xc);
+	assert_int_equal(sfs_client_srch_get_compact(&f->fs, &again), 0);
+	assert_int_equal(again.nr, 0);
+	assert_int_equal(sfs_client_farewell(&f->fs), 0);
+	sfs_client_destroy(&f->fs);
+
+	/* the mount holding it dies: the job waits for another */
+	assert_int_equal(sfs_server_reclaim_mount(&f->fs, 0xa), 0);
+	assert_int_equal(sfs_counter(&f->fs, srch_compact_cancel), 1);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_PENDING_TYPE / 4], 1);
+	assert_int_equal(counts[SCOUTFS_SRCH_BUSY_TYPE / 4], 0);
+	check_volume(f);
+
+	/* another does it: sorted, then the inputs deleted */
+	assert_int_equal(compact_all(f, 0xb, 0), 2);
+	assert_int_equal(sfs_counter(&f->fs, srch_compact_done), 1);
+	assert_int_equal(sfs_counter(&f->fs, srch_compact_freed), 1);
+	assert_true(sfs_counter(&f->fs, srch_compact_removed_entry) >= 201);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 0);
+	assert_int_equal(counts[SCOUTFS_SRCH_BLOCKS_TYPE / 4], 1);
+	assert_int_equal(counts[SCOUTFS_SRCH_PENDING_TYPE / 4], 0);
+	check_srch(f, &m);
+	check_volume(f);
+
+	/* a resent commit of the finished job changes nothing */
+	start_client(f, 0xb);
+	commits = sfs_counter(&f->fs, srch_compact_commit);
+	sc.flags |= SCOUTFS_SRCH_COMPACT_FLAG_DONE;
+	assert_int_equal(sfs_client_srch_commit_compact(&f->fs, &sc), 0);
+	assert_int_equal(sfs_counter(&f->fs, srch_compact_commit), commits);
+	assert_int_equal(sfs_client_farewell(&f->fs), 0);
+	sfs_client_destroy(&f->fs);
+
+	/* 12 more mounts: 3 more sorted files, then the 4 merge into one, in steps */
+	for (k = 4; k < 16; k++) {
+		srch_mount(f, k, &m);
+		if (k == 7 || k == 11)
+			compact_all(f, 0xb, 0);
+	}
+	/* the last 4 logs: sorted and their inputs deleted, two steps */
+	start_client(f, 0xb);
+	assert_int_equal(sfs_srch_compact_run_one(&f->fs, 0), 0);
+	assert_int_equal(sfs_srch_compact_run_one(&f->fs, 0), 0);
+	assert_int_equal(sfs_client_farewell(&f->fs), 0);
+	sfs_client_destroy(&f->fs);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_BLOCKS_TYPE / 4], 4);
+	check_srch(f, &m);
+	assert_true(compact_all(f, 0xd, 1) > 3);
+	assert_true(sfs_counter(&f->fs, srch_compact_progress) > 0);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 0);
+	assert_int_equal(counts[SCOUTFS_SRCH_BLOCKS_TYPE / 4], 1);
+	assert_int_equal(counts[SCOUTFS_SRCH_PENDING_TYPE / 4], 0);
+	assert_int_equal(counts[SCOUTFS_SRCH_BUSY_TYPE / 4], 0);
+	check_srch(f, &m);
+	assert_true(sfs_counter(&f->fs, srch_search_sorted) > 0);
+	check_volume(f);
+
+	/* a new server from disk: the same answers */
+	sfs_server_stop(&f->fs);
+	start_server(f);
+	check_srch(f, &m);
+	free(m.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resend_across_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_greeting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srch_compaction, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
