@@ -791,6 +791,17 @@ int scoutfs_inject_totl_delta(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_
 	return call(ctl);
 }
 
+int scoutfs_trigger(struct scoutfs_ctl *ctl, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 64)
+		return -EINVAL;
+	begin(ctl, SCOUTFS_CTL_TRIGGER);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_NAME, name, (uint32_t)len);
+	return call(ctl);
+}
+
 int scoutfs_get_quota_rules(struct scoutfs_ctl *ctl, struct scoutfs_ctl_quota_iter *iter,
 			    struct scoutfs_ctl_quota_rule *rules, unsigned int nr)
 {

@@ -23,7 +23,9 @@
 #include "fs_int.h"
 #include "inode.h"
 #include "item.h"
+#include "log.h"
 #include "server.h"
+#include "trigger.h"
 #include "wait.h"
 
 struct sfs_fuse *sfs_ctl_req_sf(struct sfs_ctl_req *req)
@@ -751,6 +753,30 @@ static int op_counters(struct sfs_ctl_req *req)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* TRIGGER                                                              */
+/* ------------------------------------------------------------------ */
+
+static int op_trigger(struct sfs_ctl_req *req)
+{
+	char name[65];
+	const void *v;
+	uint32_t len;
+	int t;
+
+	v = sfs_ctl_get(req->in, SCOUTFS_CTL_T_NAME, &len);
+	if (!v || len == 0 || len >= sizeof(name) || memchr(v, '\0', len))
+		return -EINVAL;
+	memcpy(name, v, len);
+	name[len] = '\0';
+	t = sfs_trigger_lookup(name);
+	if (t < 0)
+		return -ENOENT;
+	sfs_trigger_arm(req->fs, (enum sfs_trigger)t);
+	sfs_info(req->fs, "ctl: trigger %s armed", name);
+	return 0;
+}
+
 static const struct sfs_ctl_op ops[] = {
 	{ SCOUTFS_CTL_WALK_INODES, "walk_inodes", false, op_walk_inodes },
 	{ SCOUTFS_CTL_INO_PATH, "ino_path", true, op_ino_path },
@@ -767,6 +793,7 @@ static const struct sfs_ctl_op ops[] = {
 	{ SCOUTFS_CTL_PUNCH_OFFLINE, "punch_offline", false, op_punch_offline },
 	{ SCOUTFS_CTL_MOVE_BLOCKS, "move_blocks", false, op_move_blocks },
 	{ SCOUTFS_CTL_DATA_WAIT_ERR, "data_wait_err", true, op_data_wait_err },
+	{ SCOUTFS_CTL_TRIGGER, "trigger", true, op_trigger },
 };
 
 /* every module's requests; one line per module, before the end marker */

@@ -76,6 +76,7 @@
 #include "server.h"
 #include "srch.h"
 #include "super.h"
+#include "trigger.h"
 
 #define OP_DATA_MAX 1024
 
@@ -1277,7 +1278,9 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 		lt.max_item_seq = in->max_item_seq;
 	lt.commit_trans_seq = lt.get_trans_seq;
 	/* a full log file: the mount's next transaction starts a new one */
-	if (le64toh(lt.srch_file.blocks) >= SFS_SRCH_LOG_ROTATE_BLOCKS) {
+	if (le64toh(lt.srch_file.blocks) >= SFS_SRCH_LOG_ROTATE_BLOCKS ||
+	    (lt.srch_file.ref.blkno &&
+	     sfs_trigger_fired(server->fs, SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE))) {
 		ret = rotate_srch_log(server, &lt.srch_file);
 		if (ret) {
 			server->broken = true;

@@ -49,6 +49,7 @@ struct sfs_fs {
 	struct sfs_inodes *inodes;	/* inode.c: inode numbers, format version */
 	struct sfs_ctl_state *ctl;	/* ctl.c: the run directory and control socket */
 	struct sfs_quota *quota;	/* quota.c: rule set and check caches */
+	unsigned int triggers;		/* trigger.h: armed one-shot test triggers, atomic */
 };
 
 #endif

@@ -675,10 +675,19 @@ static void print_srch_walks(struct print_ctx *ctx)
 		ki = &ctx->srch_items.items[i];
 		if (ki->key.sk_type == SCOUTFS_SRCH_PENDING_TYPE ||
 		    ki->key.sk_type == SCOUTFS_SRCH_BUSY_TYPE) {
+			/*
+			 * An input a DELETE phase has started freeing may have
+			 * blocks in use elsewhere by now: not walked.  Before
+			 * that phase the output so far is the job's alone.
+			 */
 			memcpy(&sc, ki->val, sizeof(sc));
 			nr = sc.nr < SCOUTFS_SRCH_COMPACT_NR ? sc.nr : SCOUTFS_SRCH_COMPACT_NR;
 			for (j = 0; j < nr; j++)
-				print_srch_file(ctx, &sc.in[j].sfl);
+				if (!(sc.flags & SCOUTFS_SRCH_COMPACT_FLAG_DELETE) ||
+				    (!sc.in[j].blk && !sc.in[j].pos))
+					print_srch_file(ctx, &sc.in[j].sfl);
+			if (!(sc.flags & SCOUTFS_SRCH_COMPACT_FLAG_DELETE) && sc.out.ref.blkno)
+				print_srch_file(ctx, &sc.out);
 		} else {
 			memcpy(&sfl, ki->val, sizeof(sfl));
 			print_srch_file(ctx, &sfl);

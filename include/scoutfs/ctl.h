@@ -95,6 +95,7 @@ enum scoutfs_ctl_type {
 	SCOUTFS_CTL_READ_XATTR_INDEX = 23,
 	SCOUTFS_CTL_PUNCH_OFFLINE = 24,
 	SCOUTFS_CTL_INJECT_TOTL_DELTA = 25,
+	SCOUTFS_CTL_TRIGGER = 26,
 	/* ours */
 	SCOUTFS_CTL_HELLO = 64,
 	SCOUTFS_CTL_COUNTERS = 65,
@@ -578,6 +579,13 @@ int scoutfs_listxattr_hidden(struct scoutfs_ctl *ctl, struct scoutfs_file_ref fi
  */
 int scoutfs_inject_totl_delta(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_totl_name *name,
 			      int64_t total, int64_t count);
+
+/*
+ * TRIGGER (root only): arm the daemon's one-shot test trigger named name,
+ * as the reference's debugfs trigger/NAME files do (docs/ctl-protocol.md
+ * lists them).  -ENOENT for a name the daemon does not have.
+ */
+int scoutfs_trigger(struct scoutfs_ctl *ctl, const char *name);
 
 /*
  * Quota rules (root only, format v2: -EOPNOTSUPP on v1 volumes).

@@ -896,7 +896,7 @@ static void c_oversized(void)
 
 static void c_unknown_type(void)
 {
-	static const uint16_t unknown[] = { 0, 26, 63, 66, 999, 0x7fff, 0xffff };
+	static const uint16_t unknown[] = { 0, 27, 63, 66, 999, 0x7fff, 0xffff };
 	/* in ctl.h: some served, some not yet (EOPNOTSUPP) */
 	static const uint16_t defined[] = {
 		SCOUTFS_CTL_RELEASE, SCOUTFS_CTL_STAGE, SCOUTFS_CTL_DATA_WAITING,
@@ -905,7 +905,7 @@ static void c_unknown_type(void)
 		SCOUTFS_CTL_RESIZE_DEVICES, SCOUTFS_CTL_READ_XATTR_TOTALS, SCOUTFS_CTL_SET_ATTR_X,
 		SCOUTFS_CTL_GET_QUOTA_RULES, SCOUTFS_CTL_ADD_QUOTA_RULE,
 		SCOUTFS_CTL_DEL_QUOTA_RULE, SCOUTFS_CTL_READ_XATTR_INDEX,
-		SCOUTFS_CTL_PUNCH_OFFLINE, SCOUTFS_CTL_INJECT_TOTL_DELTA,
+		SCOUTFS_CTL_PUNCH_OFFLINE, SCOUTFS_CTL_INJECT_TOTL_DELTA, SCOUTFS_CTL_TRIGGER,
 	};
 	struct msg *m = m_new();
 	int s = conn_hello("hello");

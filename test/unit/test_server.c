@@ -33,6 +33,7 @@
 #include "server.h"
 #include "srch.h"
 #include "super.h"
+#include "trigger.h"
 #include "volume.h"
 
 struct fixture {
@@ -297,6 +298,25 @@ static struct scoutfs_srch_entry mount_entry(int k, uint64_t j)
 	return sfs_srch_entry(name, strlen(name), 100000 + (uint64_t)k * 5000 + j, j);
 }
 
+/* a transaction of the client's that logs n srch entries, committed */
+static void srch_commit(struct fixture *f, struct scoutfs_log_trees *lt,
+			const struct scoutfs_srch_entry *ents, size_t n)
+{
+	struct sfs_alloc_lists lists;
+	struct sfs_block_writer wri;
+
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, lt), 0);
+	sfs_block_writer_init(&wri);
+	sfs_alloc_lists_init(&lists, &lt->meta_avail, &lt->meta_freed);
+	assert_int_equal(sfs_srch_append(&f->fs, &lists.alloc, &wri, &lt->srch_file, ents, n), 0);
+	assert_int_equal(sfs_block_writer_write(&f->fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_block_flush(&f->fs, SFS_DEV_META), 0);
+	lt->meta_avail = lists.avail;
+	lt->meta_freed = lists.freed;
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, lt), 0);
+}
+
 /*
  * Mount k (its own rid) logs its entries in one committed transaction
  * and leaves: the farewell rotates its log file into srch_root.  It
@@ -307,8 +327,6 @@ static void srch_mount(struct fixture *f, int k, struct srch_model *m)
 {
 	struct scoutfs_srch_entry *ents = calloc(SRCH_PER_MOUNT + 202, sizeof(*ents));
 	struct scoutfs_log_trees lt;
-	struct sfs_alloc_lists lists;
-	struct sfs_block_writer wri;
 	size_t n = 0;
 	uint64_t j;
 
@@ -322,16 +340,7 @@ static void srch_mount(struct fixture *f, int k, struct srch_model *m)
 		model_add(m, ents[j]);
 
 	start_client(f, 0x100 + (uint64_t)k);
-	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
-	sfs_block_writer_init(&wri);
-	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
-	assert_int_equal(sfs_srch_append(&f->fs, &lists.alloc, &wri, &lt.srch_file, ents, n), 0);
-	assert_int_equal(sfs_block_writer_write(&f->fs, &wri), 0);
-	sfs_block_writer_destroy(&wri);
-	assert_int_equal(sfs_block_flush(&f->fs, SFS_DEV_META), 0);
-	lt.meta_avail = lists.avail;
-	lt.meta_freed = lists.freed;
-	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), 0);
+	srch_commit(f, &lt, ents, n);
 	assert_int_equal(sfs_client_farewell(&f->fs), 0);
 	sfs_client_destroy(&f->fs);
 	free(ents);
@@ -515,6 +524,65 @@ static void test_srch_compaction(void **state)
 	free(m.v);
 }
 
+/*
+ * A mount's log file moves into srch_root when a commit finds it at 16
+ * blocks or more, or when the srch_force_log_rotate trigger is armed;
+ * not before.
+ */
+static void test_srch_rotate(void **state)
+{
+	struct fixture *f = *state;
+	size_t n = 20000, i, total = 0;
+	struct scoutfs_srch_entry *ents = calloc(n, sizeof(*ents));
+	struct srch_model m = { 0 };
+	struct scoutfs_log_trees lt;
+	unsigned int counts[5];
+
+	assert_non_null(ents);
+	start_server(f);
+	start_client(f, 0x7);
+	while (1) {
+		for (i = 0; i < n; i++) {
+			ents[i] = mount_entry(1, total + i);
+			model_add(&m, ents[i]);
+		}
+		total += n;
+		srch_commit(f, &lt, ents, n);
+		count_srch_items(f, counts);
+		if (le64toh(lt.srch_file.blocks) >= SFS_SRCH_LOG_ROTATE_BLOCKS)
+			break;
+		assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 0);
+		assert_true(total < 40 * n);
+	}
+	/* the commit that found 16 blocks rotated it; the next transaction starts afresh */
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 1);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	assert_int_equal(lt.srch_file.ref.blkno, 0);
+	check_srch(f, &m);
+
+	/* a small file rotates only when the trigger is armed, once */
+	srch_commit(f, &lt, ents, 10);
+	for (i = 0; i < 10; i++)
+		model_add(&m, ents[i]);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 1);
+	sfs_trigger_arm(&f->fs, SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE);
+	srch_commit(f, &lt, ents + 10, 10);
+	for (i = 10; i < 20; i++)
+		model_add(&m, ents[i]);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 2);
+	srch_commit(f, &lt, ents + 20, 10);
+	for (i = 20; i < 30; i++)
+		model_add(&m, ents[i]);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 2);
+	check_srch(f, &m);
+	check_volume(f);
+	free(ents);
+	free(m.v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +590,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resend_across_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_greeting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srch_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srch_rotate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_TRIGGER_H
+#define SFS_TRIGGER_H
+
+/*
+ * One-shot test triggers, the reference's debugfs trigger/NAME files:
+ * armed through the control socket (TRIGGER), consumed by the code that
+ * tests it the next time it passes there.  They change only when
+ * something happens, never what a result is.
+ */
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "sfs.h"
+
+enum sfs_trigger {
+	/* the server rotates the next srch log file it commits, whatever its size */
+	SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE,
+	SFS_TRIGGER_NR,
+};
+
+static inline const char *sfs_trigger_name(enum sfs_trigger t)
+{
+	static const char *const names[SFS_TRIGGER_NR] = {
+		[SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE] = "srch_force_log_rotate",
+	};
+
+	return (unsigned int)t < SFS_TRIGGER_NR ? names[t] : "unknown";
+}
+
+/* the trigger of a name, or -1 */
+static inline int sfs_trigger_lookup(const char *name)
+{
+	int t;
+
+	for (t = 0; t < SFS_TRIGGER_NR; t++)
+		if (strcmp(name, sfs_trigger_name((enum sfs_trigger)t)) == 0)
+			return t;
+	return -1;
+}
+
+static inline void sfs_trigger_arm(struct sfs_fs *fs, enum sfs_trigger t)
+{
+	__atomic_or_fetch(&fs->triggers, 1U << t, __ATOMIC_SEQ_CST);
+}
+
+/* was it armed?  Disarms it. */
+static inline bool sfs_trigger_fired(struct sfs_fs *fs, enum sfs_trigger t)
+{
+	return __atomic_fetch_and(&fs->triggers, ~(1U << t), __ATOMIC_SEQ_CST) & (1U << t);
+}
+
+#endif
