@@ -12,8 +12,19 @@
  * its log_trees item (trans.c does it at commit, with the commit's
  * allocator and writer).  The server moves a log file into srch_root (a
  * LOG item) when it reaches SFS_SRCH_LOG_ROTATE_BLOCKS blocks or its
- * tree is finalized (server.c).  Compacting LOG files into sorted BLOCKS
- * files is not done yet; search reads every file whole.
+ * tree is finalized (server.c).
+ *
+ * Compaction: the server hands out jobs (server.c has their lifecycle):
+ * 4 LOG files sorted into one BLOCKS file, or 4 BLOCKS files of one size
+ * class merged into one.  Each mount's worker (this file) asks for one
+ * every compact_delay_ms and does it with the job's own allocator: LOG
+ * inputs are read whole, sorted and written out at once; SORTED inputs
+ * are merged from per-input cursors and a step stops once it has written
+ * its share, to be resumed by a later request; in both, an entry equal
+ * to the one before it cancels with it.  Once the output replaces the
+ * inputs in srch_root, a DELETE step frees the inputs' blocks onto the
+ * job's freed list.  Search reads log files whole and sorted files by a
+ * binary search over their blocks' first and last entries.
  *
  * A file is a dense radix: leaves hold encoded entries (format.h,
  * sfs_srch_encode_entry), parents 4094 refs.  Logical block b lives
@@ -32,7 +43,9 @@
  *     block per writer): the committed file is never changed in place.
  *
  * Failure: a failed append leaves sfl half changed and blocks dirty in
- * the writer; the caller forgets them (trans.c drops the attempt).
+ * the writer; the caller forgets them (trans.c drops the attempt).  A
+ * failed compaction step reports ERROR: the server keeps the job as it
+ * handed it out, whose allocator still holds every block the step wrote.
  * Reads report -ESTALE for a rewritten block (the caller re-reads the
  * roots) and -EIO for a block that does not decode.
  */
