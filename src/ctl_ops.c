@@ -121,8 +121,17 @@ static int op_get_attr_x(struct sfs_ctl_req *req)
 	if (ret)
 		return ret;
 	mask &= SCOUTFS_ATTR_X_ALL;
-	if (sfs_inode_bytes(req->fs) < sizeof(struct scoutfs_inode))
+	/*
+	 * Retention and project IDs are format v2 features: asked for by
+	 * name on a v1 volume they are EOPNOTSUPP, as in the reference;
+	 * "everything" (no mask given) means everything the volume has.
+	 */
+	if (sfs_inode_bytes(req->fs) < sizeof(struct scoutfs_inode) &&
+	    (mask & (SCOUTFS_ATTR_X_RETENTION | SCOUTFS_ATTR_X_PROJECT_ID))) {
+		if (sfs_ctl_has(req->in, SCOUTFS_CTL_T_FLAGS))
+			return -EOPNOTSUPP;
 		mask &= ~(SCOUTFS_ATTR_X_RETENTION | SCOUTFS_ATTR_X_PROJECT_ID);
+	}
 	ax.x_mask = mask;
 	if (mask & SCOUTFS_ATTR_X_META_SEQ)
 		ax.meta_seq = le64toh(di.meta_seq);

@@ -660,13 +660,25 @@ int sfs_cmd_get_attr_x(int argc, char **argv)
 	memset(&ax, 0, sizeof(ax));
 	ax.x_mask = want ? want : SCOUTFS_ATTR_X_ALL;
 	ret = scoutfs_get_attr_x(ctl, SCOUTFS_FILE_FD(fd), &ax);
+	if (ret == -EOPNOTSUPP && !want) {
+		/* all of them: a format version 1 volume has no v2 fields */
+		memset(&ax, 0, sizeof(ax));
+		ax.x_mask = SCOUTFS_ATTR_X_ALL &
+			    ~(uint64_t)(SCOUTFS_ATTR_X_RETENTION | SCOUTFS_ATTR_X_PROJECT_ID);
+		ret = scoutfs_get_attr_x(ctl, SCOUTFS_FILE_FD(fd), &ax);
+	}
 	scoutfs_ctl_close(ctl);
+	/* fields asked for by name that the volume does not have (format version 1) */
+	missing = want & ~ax.x_mask;
+	if (ret == -EOPNOTSUPP &&
+	    (want & (SCOUTFS_ATTR_X_RETENTION | SCOUTFS_ATTR_X_PROJECT_ID))) {
+		missing = want & (SCOUTFS_ATTR_X_RETENTION | SCOUTFS_ATTR_X_PROJECT_ID);
+		ret = 0;
+	}
 	if (ret) {
 		ret = sfs_cli_fail(cmd, file, ret);
 		goto out;
 	}
-	/* fields asked for by name that the volume does not have (format version 1) */
-	missing = want & ~ax.x_mask;
 	for (i = 0; i < NR_ATTR_X; i++) {
 		if (missing & attr_x_fields[i].bit) {
 			snprintf(what, sizeof(what), "%s: %s", file, attr_x_fields[i].name);
