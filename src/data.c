@@ -672,16 +672,16 @@ static int park_if_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino,
 	return ret;
 }
 
-int sfs_data_wait_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, unsigned int op,
-			  sfs_wait_retry_fn retry, const void *buf, size_t size)
+int sfs_data_wait_size(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t new_size,
+		       sfs_wait_retry_fn retry, const void *buf, size_t size)
 {
 	struct scoutfs_inode di;
 	int ret;
 
 	contents_lock(sf, ino, false);
 	ret = sfs_inode_read(sf->fs, ino, &di);
-	if (!ret)
-		ret = park_if_offline(sf, req, ino, &di, op, retry, buf, size, 0);
+	if (!ret && le64toh(di.size) != new_size)
+		ret = park_if_offline(sf, req, ino, &di, SFS_WAIT_CHANGE_SIZE, retry, buf, size, 0);
 	contents_unlock(sf, ino, false);
 	return ret;
 }

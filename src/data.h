@@ -73,13 +73,14 @@ int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, 
 			 uint64_t to, uint64_t to_off, uint64_t dv, bool stage);
 
 /*
- * A change that covers the whole file (a size change) waits while any of
- * it is offline: park req (op SFS_WAIT_*, retry with a copy of buf) if an
- * offline block is there.  1 when parked (answered later), 0 when the
- * file has none, or -errno.
+ * A size change covers the whole file (data_version): it waits while any
+ * of it is offline.  Park req (op CHANGE_SIZE, retried with a copy of
+ * buf) if the file has an offline block and new_size is not its size
+ * (a "change" to the same size changes no data and never waits).  1
+ * when parked (answered later), 0 when it need not wait, or -errno.
  */
-int sfs_data_wait_offline(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, unsigned int op,
-			  sfs_wait_retry_fn retry, const void *buf, size_t size);
+int sfs_data_wait_size(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t new_size,
+		       sfs_wait_retry_fn retry, const void *buf, size_t size);
 
 void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);

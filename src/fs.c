@@ -662,8 +662,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		/* data_version covers the whole file: a size change waits for offline data */
 		args.attr = *attr;
 		args.to_set = to_set;
-		ret = sfs_data_wait_offline(sf, req, ino, SFS_WAIT_CHANGE_SIZE, retry_setattr, &args,
-					    sizeof(args));
+		ret = sfs_data_wait_size(sf, req, ino, (uint64_t)attr->st_size, retry_setattr,
+					 &args, sizeof(args));
 		if (ret == 1)
 			return;
 		if (ret)

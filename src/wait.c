@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bsd/sys/tree.h>
 
@@ -88,6 +89,7 @@ struct sfs_waits {
 	pthread_t watcher;
 	bool watcher_started;
 	bool stopping;			/* lock */
+	bool closed;			/* lock: new waiters get EIO */
 	pthread_cond_t cond;		/* stopping */
 };
 
@@ -147,6 +149,26 @@ int sfs_waits_setup(struct sfs_fuse *sf)
 		sfs_err(sf->fs, "data waiting: no watcher thread: interrupted readers of "
 				"offline data wait until it is staged");
 	return 0;
+}
+
+void sfs_waits_close(struct sfs_fuse *sf)
+{
+	struct sfs_waits *w = sf->waits;
+	struct waiter *wt;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->closed = true;
+	while ((wt = RB_MIN(waiter_tree, &w->tree))) {
+		RB_REMOVE(waiter_tree, &w->tree, wt);
+		w->nr--;
+		pthread_mutex_unlock(&w->lock);
+		fuse_reply_err(wt->req, EIO);
+		waiter_free(wt);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
 }
 
 void sfs_waits_destroy(struct sfs_fuse *sf)
@@ -311,6 +333,7 @@ int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t ib
 {
 	struct sfs_waits *w = sf->waits;
 	struct waiter *wt = calloc(1, sizeof(*wt));
+	char task[64];
 	uint64_t id;
 	int err;
 
@@ -327,8 +350,21 @@ int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t ib
 		}
 		memcpy(wt->buf, buf, size);
 	}
+	/*
+	 * A thread of this daemon reading its own mount's offline data (a
+	 * stage or move from a file of the same mount) would wait for
+	 * itself: it fails instead.
+	 */
+	snprintf(task, sizeof(task), "/proc/self/task/%d", (int)wt->pid);
+	if (wt->pid > 0 && access(task, F_OK) == 0) {
+		sfs_warn(sf->fs, "inode %llu block %llu: the daemon itself reads offline data "
+			 "(staging from an offline file of this mount?): it fails",
+			 (unsigned long long)ino, (unsigned long long)iblock);
+		waiter_free(wt);
+		return -EDEADLK;
+	}
 	pthread_mutex_lock(&w->lock);
-	err = sticky_err_locked(w, ino, iblock, op);
+	err = w->closed ? -EIO : sticky_err_locked(w, ino, iblock, op);
 	if (err) {
 		pthread_mutex_unlock(&w->lock);
 		waiter_free(wt);
@@ -384,11 +420,18 @@ unsigned int sfs_wait_err(struct sfs_fuse *sf, uint64_t ino, uint64_t first, uin
 			  unsigned int ops, int err)
 {
 	struct sfs_waits *w = sf->waits;
-	struct waiter *wt, *nx;
+	struct waiter *wt, *nx, *list;
 	struct sticky *st;
 	unsigned int n = 0;
 
-	st = calloc(1, sizeof(*st));
+	/*
+	 * When it fails waiters, the kernel may ask again for what a failed
+	 * readahead covered: that gets the error too for a while (armed
+	 * before anyone is answered).  Matching no waiter, it changes
+	 * nothing, as the reference's.
+	 */
+	list = take(w, ino, first, last, ops);
+	st = list ? calloc(1, sizeof(*st)) : NULL;
 	if (st) {
 		*st = (struct sticky){ .ino = ino, .first = first, .last = last, .ops = ops,
 				       .err = err, .until = now_ns() + STICKY_NS };
@@ -398,7 +441,7 @@ unsigned int sfs_wait_err(struct sfs_fuse *sf, uint64_t ino, uint64_t first, uin
 		w->sticky = st;
 		pthread_mutex_unlock(&w->lock);
 	}
-	for (wt = take(w, ino, first, last, ops); wt; wt = nx) {
+	for (wt = list; wt; wt = nx) {
 		nx = wt->next;
 		fuse_reply_err(wt->req, -err);
 		waiter_free(wt);
@@ -416,11 +459,20 @@ unsigned int sfs_wait_list(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock,
 	unsigned int n = 0;
 
 	pthread_mutex_lock(&w->lock);
-	/* strictly after (ino, iblock): several waiters of one block show once each */
-	for (wt = RB_NFIND(waiter_tree, &w->tree, &key); wt && n < nr;
+	/*
+	 * Strictly after (ino, iblock); one entry per block, with the ops of
+	 * all its waiters, as the reference lists them.
+	 */
+	for (wt = RB_NFIND(waiter_tree, &w->tree, &key); wt;
 	     wt = RB_NEXT(waiter_tree, &w->tree, wt)) {
 		if (wt->ino == ino && wt->iblock == iblock)
 			continue;
+		if (n && ents[n - 1].ino == wt->ino && ents[n - 1].iblock == wt->iblock) {
+			ents[n - 1].op |= (uint8_t)wt->op;
+			continue;
+		}
+		if (n == nr)
+			break;
 		ents[n].ino = wt->ino;
 		ents[n].iblock = wt->iblock;
 		ents[n].op = (uint8_t)wt->op;

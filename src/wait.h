@@ -29,7 +29,13 @@ typedef void (*sfs_wait_retry_fn)(fuse_req_t req, uint64_t ino, size_t size, uin
 				  const char *buf);
 
 int sfs_waits_setup(struct sfs_fuse *sf);
-/* every parked request is answered with EIO (unmount) */
+/*
+ * Unmount: every parked request is answered with EIO, and so is every
+ * later one that would park (a control request reading the mount may
+ * be waiting on one: it must end before the control socket can stop).
+ */
+void sfs_waits_close(struct sfs_fuse *sf);
+/* what close does, then everything is freed */
 void sfs_waits_destroy(struct sfs_fuse *sf);
 
 /*
@@ -50,8 +56,9 @@ int sfs_wait_park(struct sfs_fuse *sf, fuse_req_t req, uint64_t ino, uint64_t ib
 void sfs_wait_wake(struct sfs_fuse *sf, uint64_t ino);
 
 /*
- * DATA_WAITING: up to nr waiters after (ino, iblock), in order.  Returns
- * how many were put in the arrays.
+ * DATA_WAITING: up to nr blocks with waiters after (ino, iblock), in
+ * order, each once with the ops of all its waiters.  Returns how many
+ * were put in the arrays.
  */
 struct sfs_wait_ent {
 	uint64_t ino;

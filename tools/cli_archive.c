@@ -129,7 +129,16 @@ static int release_stage(int argc, char **argv, bool stage)
 	if (ret)
 		goto out;
 	if (stage) {
-		staged = scoutfs_stage(ctl, SCOUTFS_FILE_FD(fd), vers, off, len, src, off);
+		/*
+		 * The archive holds the file's bytes at the same offsets; a
+		 * pipe (stage <(cat archive) ...) holds just the range, read
+		 * from where it is.
+		 */
+		uint64_t src_off = off;
+
+		if (lseek(src, 0, SEEK_CUR) < 0 && errno == ESPIPE)
+			src_off = UINT64_MAX;
+		staged = scoutfs_stage(ctl, SCOUTFS_FILE_FD(fd), vers, off, len, src, src_off);
 		ret = staged < 0 ? (int)staged : 0;
 	} else {
 		ret = scoutfs_release(ctl, SCOUTFS_FILE_FD(fd), off, len, vers);

@@ -45,6 +45,7 @@
 #include "quorum.h"
 #include "quota.h"
 #include "super.h"
+#include "wait.h"
 
 static void usage(FILE *f)
 {
@@ -573,7 +574,12 @@ int main(int argc, char **argv)
 		sfs_err(&fs, "the FUSE session ended with %d", ret);
 	ret = 0;
 out:
-	/* no control request may run once the session is gone */
+	/*
+	 * No control request may run once the session is gone.  One that
+	 * reads the mount may wait on parked data: those fail first.
+	 */
+	if (sf)
+		sfs_waits_close(sf);
 	sfs_ctl_stop(&fs);
 	sfs_fuse_session_end(sf);
 	if (se) {
