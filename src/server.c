@@ -1745,6 +1745,7 @@ static int op_srch_get_compact(struct sfs_server *server, struct server_op *op)
 {
 	struct scoutfs_srch_compact *sc = (void *)op->resp;
 	struct scoutfs_key key;
+	bool low;
 	int ret;
 
 	if (op->len != 0)
@@ -1761,9 +1762,18 @@ static int op_srch_get_compact(struct sfs_server *server, struct server_op *op)
 	if (ret && ret != -ENOENT)
 		return ret;
 
+	/*
+	 * Compacting needs room for its output until the inputs are freed:
+	 * within a job's allocator of the reserve that mounts' transactions
+	 * need, only DELETE phases (which give space back) are handed out.
+	 */
+	low = meta_free(server->super) < server->opts.meta_reserve + server->opts.client_meta_target;
 	key = srch_key(SCOUTFS_SRCH_PENDING_TYPE, 0, 0);
-	ret = srch_next(server, SCOUTFS_SRCH_PENDING_TYPE, &key, sc, sizeof(*sc));
-	if (!ret) {
+	while ((ret = srch_next(server, SCOUTFS_SRCH_PENDING_TYPE, &key, sc, sizeof(*sc))) == 0) {
+		if (low && !(sc->flags & SCOUTFS_SRCH_COMPACT_FLAG_DELETE)) {
+			sfs_key_inc(&key);
+			continue;
+		}
 		ret = srch_delete(server, &key);
 		if (ret)
 			goto broken;
@@ -1772,6 +1782,9 @@ static int op_srch_get_compact(struct sfs_server *server, struct server_op *op)
 	if (ret != -ENOENT)
 		return ret;
 
+	memset(sc, 0, sizeof(*sc));
+	if (low)
+		return 0;
 	ret = srch_new_job(server, sc);
 	if (ret || sc->nr == 0)
 		return ret;
