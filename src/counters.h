@@ -75,6 +75,7 @@
 	X(srch_compact_sorted)     \
 	X(srch_compact_delete)     \
 	X(srch_compact_progress)   \
+	X(srch_compact_pad)        \
 	X(srch_compact_entry)      \
 	X(srch_compact_removed_entry) \
 	X(srch_compact_error)      \

@@ -61,6 +61,7 @@
 #include "counters.h"
 #include "log.h"
 #include "srch.h"
+#include "trigger.h"
 
 struct scoutfs_srch_entry sfs_srch_entry(const char *name, size_t len, uint64_t ino,
 					 uint64_t id)
@@ -668,6 +669,54 @@ out:
 /* Compaction work (a mount's worker, given a job by the server)        */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The srch_compact_logs_pad_safe trigger: the last block of sfl, which
+ * holds one entry, is filled with entries equal to it (all-zero
+ * differences, in non-minimal lengths) so that the last one starts
+ * exactly at SCOUTFS_SRCH_BLOCK_SAFE_BYTES, the latest a reader may
+ * find one; the block is then full.  Their number is even, so they
+ * cancel in pairs and the block still holds its one entry.
+ */
+static int pad_last_block(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_writer *wri,
+			  struct scoutfs_srch_file *sfl)
+{
+	struct scoutfs_srch_block *sb;
+	struct sfs_block *bl;
+	uint32_t pos, fill, m, i, len, n;
+	int ret;
+
+	ret = dirty_leaf(fs, alloc, wri, sfl, le64toh(sfl->blocks) - 1, &bl);
+	if (ret)
+		return ret;
+	sb = bl->data;
+	pos = le32toh(sb->entry_bytes);
+	if (le32toh(sb->entry_nr) != 1 || pos + 2 * 26 > SCOUTFS_SRCH_BLOCK_SAFE_BYTES) {
+		sfs_block_put(fs, bl);
+		return 0;
+	}
+	/* an odd number m of entries of 2..26 bytes up to SAFE, then a 2-byte one */
+	fill = SCOUTFS_SRCH_BLOCK_SAFE_BYTES - pos;
+	m = (fill + 25) / 26;
+	if (m % 2 == 0)
+		m++;
+	for (i = 0; i < m; i++) {
+		len = fill / m + (i < fill % m ? 1 : 0);
+		n = len - 2;
+		memset(sb->entries + pos, 0, len);
+		sb->entries[pos] = (uint8_t)((n > 8 ? 8 : n) | ((n > 8 ? (n > 16 ? 8 : n - 8) : 0) << 4));
+		sb->entries[pos + 1] = (uint8_t)(n > 16 ? n - 16 : 0);
+		pos += len;
+	}
+	memset(sb->entries + pos, 0, 2);
+	pos += 2;
+	sb->entry_nr = htole32(le32toh(sb->entry_nr) + m + 1);
+	sb->entry_bytes = htole32(pos);
+	sfl->entries = htole64(le64toh(sfl->entries) + m + 1);
+	sfs_block_put(fs, bl);
+	sfs_inc(fs, srch_compact_pad);
+	return 0;
+}
+
 #define OUT_BATCH 1024
 
 /*
@@ -681,6 +730,7 @@ struct out_file {
 	struct sfs_block_writer *wri;
 	struct scoutfs_srch_file *sfl;
 	uint64_t max_blocks;		/* -ENOSPC past this many blocks */
+	bool pad;			/* pad_last_block after the first entry */
 	struct scoutfs_srch_entry pend;
 	bool have_pend;
 	size_t nr;
@@ -709,6 +759,13 @@ static int out_add(struct out_file *o, const struct scoutfs_srch_entry *e)
 	}
 	if (o->have_pend) {
 		o->ents[o->nr++] = o->pend;
+		if (o->pad) {
+			int ret = out_flush(o) ?: pad_last_block(o->fs, o->alloc, o->wri, o->sfl);
+
+			o->pad = false;
+			if (ret)
+				return ret;
+		}
 		if (o->nr == OUT_BATCH) {
 			int ret = out_flush(o);
 
@@ -723,10 +780,16 @@ static int out_add(struct out_file *o, const struct scoutfs_srch_entry *e)
 
 static int out_finish(struct out_file *o)
 {
+	int ret;
+
 	if (o->have_pend)
 		o->ents[o->nr++] = o->pend;
 	o->have_pend = false;
-	return out_flush(o);
+	ret = out_flush(o);
+	if (!ret && o->pad && o->nr == 0 && o->sfl->blocks)
+		ret = pad_last_block(o->fs, o->alloc, o->wri, o->sfl);
+	o->pad = false;
+	return ret;
 }
 
 struct ent_vec {
@@ -779,6 +842,7 @@ static int compact_logs(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_b
 				.max_blocks = max_blocks };
 	if (ev.nr)
 		qsort(ev.v, ev.nr, sizeof(ev.v[0]), entry_sort_cmp);
+	o->pad = sfs_trigger_fired(fs, SFS_TRIGGER_SRCH_COMPACT_LOGS_PAD_SAFE);
 	for (i = 0; i < ev.nr && !ret; i++)
 		ret = out_add(o, &ev.v[i]);
 	if (!ret)
@@ -928,6 +992,12 @@ static int compact_sorted(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs
 		 * fits.  At least one batch goes out per call.
 		 */
 		if (added && o->nr == 0 && le64toh(sc->out.blocks) + 2 > o->max_blocks) {
+			sfs_inc(fs, srch_compact_progress);
+			break;
+		}
+		/* the srch_merge_stop_safe trigger: a step ends on a safe-bytes cursor */
+		if (rd[min].pos == SCOUTFS_SRCH_BLOCK_SAFE_BYTES &&
+		    sfs_trigger_fired(fs, SFS_TRIGGER_SRCH_MERGE_STOP_SAFE)) {
 			sfs_inc(fs, srch_compact_progress);
 			break;
 		}

@@ -17,6 +17,10 @@
 enum sfs_trigger {
 	/* the server rotates the next srch log file it commits, whatever its size */
 	SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE,
+	/* the next log compaction fills its output's first block up to the safe-bytes limit */
+	SFS_TRIGGER_SRCH_COMPACT_LOGS_PAD_SAFE,
+	/* the next sorted merge to reach an input entry at the safe-bytes limit stops there */
+	SFS_TRIGGER_SRCH_MERGE_STOP_SAFE,
 	SFS_TRIGGER_NR,
 };
 
@@ -24,6 +28,8 @@ static inline const char *sfs_trigger_name(enum sfs_trigger t)
 {
 	static const char *const names[SFS_TRIGGER_NR] = {
 		[SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE] = "srch_force_log_rotate",
+		[SFS_TRIGGER_SRCH_COMPACT_LOGS_PAD_SAFE] = "srch_compact_logs_pad_safe",
+		[SFS_TRIGGER_SRCH_MERGE_STOP_SAFE] = "srch_merge_stop_safe",
 	};
 
 	return (unsigned int)t < SFS_TRIGGER_NR ? names[t] : "unknown";
