@@ -106,6 +106,40 @@ static int write_file(struct sfs_ctl_state *st, const char *name, const char *fm
 	return ret;
 }
 
+static int counter_cmp(const void *a, const void *b)
+{
+	return strcmp(sfs_counter_name(*(const enum sfs_counter *)a),
+		      sfs_counter_name(*(const enum sfs_counter *)b));
+}
+
+/*
+ * The counters file: "name value" lines in name order, as the reference's
+ * sysfs counters directory and `scoutfs counters` show them; rewritten
+ * every second while the daemon runs.
+ */
+static void write_counters(struct sfs_ctl_state *st)
+{
+	enum sfs_counter order[SFS_CTR_NR];
+	char *buf, *p;
+	size_t cap = (size_t)SFS_CTR_NR * 96;
+	int c;
+
+	buf = malloc(cap);
+	if (!buf)
+		return;
+	for (c = 0; c < SFS_CTR_NR; c++)
+		order[c] = (enum sfs_counter)c;
+	qsort(order, SFS_CTR_NR, sizeof(order[0]), counter_cmp);
+	p = buf;
+	*p = '\0';
+	for (c = 0; c < SFS_CTR_NR; c++)
+		p += snprintf(p, cap - (size_t)(p - buf), "%s %llu\n", sfs_counter_name(order[c]),
+			      (unsigned long long)sfs_counter_get(st->fs, order[c]));
+	if (write_file(st, "counters", "%s", buf))
+		sfs_inc(st->fs, ctl_errors);
+	free(buf);
+}
+
 /* a socket nobody listens on: its daemon is gone */
 static bool socket_dead(const char *path)
 {
@@ -204,6 +238,8 @@ static int make_run_dir(struct sfs_ctl_state *st)
 		ret = write_file(st, "mount_options", "%s\n", st->mount_options);
 	if (!ret)
 		ret = write_file(st, "pid", "%d\n", (int)getpid());
+	if (!ret)
+		write_counters(st);
 	if (ret)
 		sfs_err(fs, "ctl: cannot write the files of %s: %s", st->dir, strerror(-ret));
 	return ret;
@@ -484,7 +520,7 @@ static void *accept_thread(void *arg)
 	struct ctl_conn *c;
 	socklen_t clen;
 	bool logged = false;
-	int sock;
+	int sock, n;
 
 	pfd[0].fd = st->listen_fd;
 	pfd[0].events = POLLIN;
@@ -492,11 +528,16 @@ static void *accept_thread(void *arg)
 	pfd[1].events = POLLIN;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		n = poll(pfd, 2, 1000);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			sfs_err(fs, "ctl: poll: %s", strerror(errno));
 			break;
+		}
+		if (n == 0) {
+			write_counters(st);
+			continue;
 		}
 		if (pfd[1].revents)
 			break;

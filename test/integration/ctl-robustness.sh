@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The control socket against bad peers (docs/ctl-protocol.md): the run
-# directory's files, then sfs-ctl-fuzz's cases on a live mount (malformed
+# directory's files (its counters file follows the counters), then sfs-ctl-fuzz's cases on a live mount (malformed
 # messages, lying lengths, duplicate and unknown REQUIRED fields, oversized
 # messages, unknown types, requests before HELLO, impossible versions, bad
 # and foreign fds, random and mutated messages, 300 connections at once,
@@ -30,7 +30,7 @@ socks=("$SCOUTFS_RUN_DIR"/*/ctl.sock)
 	t_fail "want one control socket under $SCOUTFS_RUN_DIR, found: ${socks[*]}"
 sock=${socks[0]}
 run=$(dirname "$sock")
-for f in fsid rid format_version mount_point dev mount_options pid; do
+for f in fsid rid format_version mount_point dev mount_options pid counters; do
 	[ -s "$run/$f" ] || t_fail "run directory $run has no $f"
 done
 [ "$(stat -c %a "$sock")" = 666 ] || t_fail "ctl.sock mode $(stat -c %a "$sock"), want 666"
@@ -41,6 +41,18 @@ done
 	t_fail "run directory dev $(cat "$run/dev"), the mount is $(stat -c '%Hd:%Ld' "$M")"
 [ "$(basename "$run")" = "$(cat "$run/fsid").$(cat "$run/rid")" ] ||
 	t_fail "run directory $(basename "$run") is not <fsid>.<rid>"
+# the counters file has every counter scoutfs counters shows, and follows them
+"$SCOUTFS" counters -p "$M" | awk '{ print $1 }' >"$T_DIR/names.cli"
+awk '{ print $1 }' "$run/counters" >"$T_DIR/names.file"
+diff -u "$T_DIR/names.cli" "$T_DIR/names.file" >&2 || t_fail "the counters file's names differ"
+reqs0=$(awk '$1 == "ctl_requests" { print $2 }' "$run/counters")
+for i in 1 2 3 4 5; do "$SCOUTFS" statfs -p "$M" >/dev/null; done
+for i in $(seq 50); do
+	reqs1=$(awk '$1 == "ctl_requests" { print $2 }' "$run/counters")
+	[ "$reqs1" -ge $((reqs0 + 5)) ] && break
+	sleep 0.1
+done
+[ "$reqs1" -ge $((reqs0 + 5)) ] || t_fail "the counters file's ctl_requests stayed at $reqs1"
 
 # counters NAME FILE: the value of a counter in a --counters listing
 counter() {
