@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The archive agent's commands: release, stage, data-waiting and
- * data-wait-err (reference-scoutfs.md 5.2, 5.3 and 8), over libscoutfs.
+ * data-wait-err (reference-scoutfs.md 5.2, 5.3 and 8), punch-offline and
+ * move-blocks, over libscoutfs.  With --json each prints one JSON value:
+ * what it did (an object of the file, range and numbers it used or got),
+ * or what it found.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +33,8 @@ static int parse_num(const char *cmd, const char *usage, const char *what, const
 /* release, stage                                                       */
 /* ------------------------------------------------------------------ */
 
-#define RELEASE_USAGE "FILE -V VERSION [-o OFFSET] [-l LENGTH]"
-#define STAGE_USAGE "ARCHIVE-FILE FILE -V VERSION [-o OFFSET] [-l LENGTH]"
+#define RELEASE_USAGE "FILE -V VERSION [-o OFFSET] [-l LENGTH] [--json]"
+#define STAGE_USAGE "ARCHIVE-FILE FILE -V VERSION [-o OFFSET] [-l LENGTH] [--json]"
 
 /* release (stage = false) and stage share their options */
 static int release_stage(int argc, char **argv, bool stage)
@@ -40,17 +43,19 @@ static int release_stage(int argc, char **argv, bool stage)
 		{ "data-version", required_argument, NULL, 'V' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = stage ? "stage" : "release";
 	const char *usage = stage ? STAGE_USAGE : RELEASE_USAGE;
 	uint64_t vers = 0, off = 0, len = 0;
-	bool have_vers = false, have_len = false;
+	bool have_vers = false, have_len = false, json = false;
 	const char *archive = NULL, *file;
+	struct json_object *obj;
 	struct scoutfs_ctl *ctl;
 	struct stat sb;
-	int64_t staged;
+	int64_t staged = 0;
 	int fd = -1, src = -1;
 	int ret;
 	int c;
@@ -76,6 +81,9 @@ static int release_stage(int argc, char **argv, bool stage)
 				return ret;
 			have_len = true;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
 			return sfs_cli_help(cmd, usage, stage ?
@@ -85,14 +93,17 @@ static int release_stage(int argc, char **argv, bool stage)
 				"FILE.  FILE's times, size and data_version do not change.\n\n"
 				"  -V, --data-version VERSION  the data_version the archive copy has\n"
 				"  -o, --offset OFFSET         where in FILE (and ARCHIVE-FILE)\n"
-				"  -l, --length LENGTH         how many bytes (K, M, G suffixes)\n" :
+				"  -l, --length LENGTH         how many bytes (K, M, G suffixes)\n"
+				"      --json                  print what was staged as a JSON object\n" :
 				"Release FILE's blocks in [OFFSET, OFFSET + LENGTH) to the archive:\n"
 				"they become offline and their space is freed, if FILE's data_version\n"
 				"is still VERSION.  OFFSET and LENGTH are multiples of 4096; the\n"
 				"default is the whole file.  Readers of offline blocks wait for stage.\n\n"
 				"  -V, --data-version VERSION  the data_version that was archived\n"
 				"  -o, --offset OFFSET         start (K, M, G suffixes)\n"
-				"  -l, --length LENGTH         length (K, M, G suffixes)\n");
+				"  -l, --length LENGTH         length (K, M, G suffixes)\n"
+				"      --json                  print what was released as a JSON\n"
+				"                              object\n");
 		default:
 			return sfs_cli_getopt_error(cmd, usage, c, argv);
 		}
@@ -144,8 +155,20 @@ static int release_stage(int argc, char **argv, bool stage)
 		ret = scoutfs_release(ctl, SCOUTFS_FILE_FD(fd), off, len, vers);
 	}
 	scoutfs_ctl_close(ctl);
-	if (ret)
+	if (ret) {
 		ret = sfs_cli_fail(cmd, file, ret);
+	} else if (json) {
+		obj = json_object_new_object();
+		if (stage)
+			json_object_object_add(obj, "archive", json_object_new_string(archive));
+		json_object_object_add(obj, "file", json_object_new_string(file));
+		json_object_object_add(obj, "offset", sfs_json_u64(off));
+		json_object_object_add(obj, "length", sfs_json_u64(len));
+		json_object_object_add(obj, "data_version", sfs_json_u64(vers));
+		if (stage)
+			json_object_object_add(obj, "staged", sfs_json_u64((uint64_t)staged));
+		ret = sfs_json_print(cmd, obj);
+	}
 out:
 	if (src >= 0)
 		close(src);
@@ -168,7 +191,7 @@ int sfs_cmd_stage(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 
 #define WAITING_USAGE "-I INO -B BLOCK [-p PATH] [--json]"
-#define WAIT_ERR_USAGE "-I INO -V VERSION -F OFFSET -C COUNT -O OP -E ERR [-p PATH]"
+#define WAIT_ERR_USAGE "-I INO -V VERSION -F OFFSET -C COUNT -O OP -E ERR [-p PATH] [--json]"
 
 static void ops_text(unsigned int op, char *buf, size_t size)
 {
@@ -271,13 +294,15 @@ int sfs_cmd_data_wait_err(int argc, char **argv)
 		{ "op", required_argument, NULL, 'O' },
 		{ "err", required_argument, NULL, 'E' },
 		{ "path", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "data-wait-err", *path = NULL;
 	uint64_t ino = 0, vers = 0, off = 0, count = 0, err = 0;
 	unsigned int op = 0;
-	bool have_ino = false, have_count = false, have_err = false;
+	bool have_ino = false, have_count = false, have_err = false, json = false;
+	struct json_object *obj;
 	struct scoutfs_ctl *ctl;
 	char *s, *tok;
 	long e;
@@ -338,13 +363,17 @@ int sfs_cmd_data_wait_err(int argc, char **argv)
 		case 'p':
 			path = optarg;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
 			return sfs_cli_help(cmd, WAIT_ERR_USAGE,
 				"Give the error ERR (an errno number, e.g. 5 for EIO) to the requests\n"
 				"of inode INO waiting for offline data in [OFFSET, OFFSET + COUNT)\n"
 				"for operation OP (read, write, change_size; comma separated).\n"
-				"Prints \"data_wait_err found N waiters.\"\n");
+				"Prints \"data_wait_err found N waiters.\"\n\n"
+				"      --json  print {\"waiters\": N} instead\n");
 		default:
 			return sfs_cli_getopt_error(cmd, WAIT_ERR_USAGE, c, argv);
 		}
@@ -361,6 +390,11 @@ int sfs_cmd_data_wait_err(int argc, char **argv)
 	scoutfs_ctl_close(ctl);
 	if (ret < 0)
 		return sfs_cli_fail(cmd, "data_wait_err", ret);
+	if (json) {
+		obj = json_object_new_object();
+		json_object_object_add(obj, "waiters", json_object_new_int(ret));
+		return sfs_json_print(cmd, obj);
+	}
 	printf("data_wait_err found %d waiters.\n", ret);
 	return sfs_cli_flush(cmd);
 }
@@ -369,7 +403,7 @@ int sfs_cmd_data_wait_err(int argc, char **argv)
 /* punch-offline, move-blocks                                           */
 /* ------------------------------------------------------------------ */
 
-#define PUNCH_USAGE "FILE -V VERSION -o OFFSET -l LENGTH"
+#define PUNCH_USAGE "FILE -V VERSION -o OFFSET -l LENGTH [--json]"
 
 int sfs_cmd_punch_offline(int argc, char **argv)
 {
@@ -377,12 +411,14 @@ int sfs_cmd_punch_offline(int argc, char **argv)
 		{ "data-version", required_argument, NULL, 'V' },
 		{ "offset", required_argument, NULL, 'o' },
 		{ "length", required_argument, NULL, 'l' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "punch-offline", *file;
 	uint64_t vers = 0, off = 0, len = 0;
-	bool have_vers = false, have_off = false, have_len = false;
+	bool have_vers = false, have_off = false, have_len = false, json = false;
+	struct json_object *obj;
 	struct scoutfs_ctl *ctl;
 	int fd, ret, c;
 
@@ -408,13 +444,17 @@ int sfs_cmd_punch_offline(int argc, char **argv)
 				return ret;
 			have_len = true;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
 			return sfs_cli_help(cmd, PUNCH_USAGE,
 				"Turn the released (offline, unmapped) extents of FILE in\n"
 				"[OFFSET, OFFSET + LENGTH) into sparse holes, if FILE's data_version\n"
 				"is still VERSION (it does not change).  Used when restoring sparse\n"
-				"files.  Fails if data is mapped in the range.  4096 aligned.\n");
+				"files.  Fails if data is mapped in the range.  4096 aligned.\n\n"
+				"      --json  print what was punched as a JSON object\n");
 		default:
 			return sfs_cli_getopt_error(cmd, PUNCH_USAGE, c, argv);
 		}
@@ -431,14 +471,22 @@ int sfs_cmd_punch_offline(int argc, char **argv)
 	if (!ret) {
 		ret = scoutfs_punch_offline(ctl, SCOUTFS_FILE_FD(fd), off, len, vers);
 		scoutfs_ctl_close(ctl);
-		if (ret)
+		if (ret) {
 			ret = sfs_cli_fail(cmd, file, ret);
+		} else if (json) {
+			obj = json_object_new_object();
+			json_object_object_add(obj, "file", json_object_new_string(file));
+			json_object_object_add(obj, "offset", sfs_json_u64(off));
+			json_object_object_add(obj, "length", sfs_json_u64(len));
+			json_object_object_add(obj, "data_version", sfs_json_u64(vers));
+			ret = sfs_json_print(cmd, obj);
+		}
 	}
 	close(fd);
 	return ret;
 }
 
-#define MOVE_USAGE "FROM -f FROM-OFFSET -l LENGTH TO -t TO-OFFSET"
+#define MOVE_USAGE "FROM -f FROM-OFFSET -l LENGTH TO -t TO-OFFSET [--json]"
 
 int sfs_cmd_move_blocks(int argc, char **argv)
 {
@@ -446,12 +494,14 @@ int sfs_cmd_move_blocks(int argc, char **argv)
 		{ "from-offset", required_argument, NULL, 'f' },
 		{ "length", required_argument, NULL, 'l' },
 		{ "to-offset", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "move-blocks", *from, *to;
 	uint64_t foff = 0, toff = 0, len = 0;
-	bool have_f = false, have_t = false, have_l = false;
+	bool have_f = false, have_t = false, have_l = false, json = false;
+	struct json_object *obj;
 	struct scoutfs_ctl *ctl;
 	int ffd, tfd, ret, c;
 
@@ -477,13 +527,17 @@ int sfs_cmd_move_blocks(int argc, char **argv)
 				return ret;
 			have_t = true;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
 			return sfs_cli_help(cmd, MOVE_USAGE,
 				"Move the blocks of FROM in [FROM-OFFSET, FROM-OFFSET + LENGTH) to\n"
 				"TO at TO-OFFSET without copying them; FROM is left with a hole\n"
 				"there.  Offsets are 4096 aligned, LENGTH too unless the range ends\n"
-				"at FROM's size.  Neither file may have offline data.\n");
+				"at FROM's size.  Neither file may have offline data.\n\n"
+				"      --json  print what was moved as a JSON object\n");
 		default:
 			return sfs_cli_getopt_error(cmd, MOVE_USAGE, c, argv);
 		}
@@ -507,8 +561,17 @@ int sfs_cmd_move_blocks(int argc, char **argv)
 	if (!ret) {
 		ret = scoutfs_move_blocks(ctl, ffd, foff, len, tfd, toff, 0, 0);
 		scoutfs_ctl_close(ctl);
-		if (ret)
+		if (ret) {
 			ret = sfs_cli_fail(cmd, "move_blocks", ret);
+		} else if (json) {
+			obj = json_object_new_object();
+			json_object_object_add(obj, "from", json_object_new_string(from));
+			json_object_object_add(obj, "from_offset", sfs_json_u64(foff));
+			json_object_object_add(obj, "length", sfs_json_u64(len));
+			json_object_object_add(obj, "to", json_object_new_string(to));
+			json_object_object_add(obj, "to_offset", sfs_json_u64(toff));
+			ret = sfs_json_print(cmd, obj);
+		}
 	}
 	close(tfd);
 	close(ffd);

@@ -4,8 +4,9 @@
  * 5.4, 5.5 and 8), over libscoutfs: setattr (SETATTR_MORE) and
  * set-attr-x (SET_ATTR_X).  Both need root; the daemon checks the values.
  *
- * Each returns 0, 1 after an error it explained in one line on stderr
- * ("scoutfs CMD: FILE: REASON"), or 2 for a usage error.
+ * Neither prints anything on success; with --json each prints one JSON
+ * object of what it set.  Each returns 0, 1 after an error it explained in
+ * one line on stderr ("scoutfs CMD: FILE: REASON"), or 2 for a usage error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +20,11 @@
 #include "cli_json.h"
 #include "cmd.h"
 
-#define OPT_HELP 0x100
+/* long options without a short one; values outside the range of short options */
+enum {
+	OPT_JSON = 0x100,
+	OPT_HELP,
+};
 
 /*
  * A time as the reference writes it: SECONDS[.NANOSECONDS], the part after
@@ -67,7 +72,7 @@ static int open_and_connect(const char *cmd, const char *file, int flags, int *f
 /* setattr                                                              */
 /* ------------------------------------------------------------------ */
 
-#define SETATTR_USAGE "FILE [-V VERSION] [-s SIZE [-o]] [-t SECS.NSECS]"
+#define SETATTR_USAGE "FILE [-V VERSION] [-s SIZE [-o]] [-t SECS.NSECS] [--json]"
 
 int sfs_cmd_setattr(int argc, char **argv)
 {
@@ -76,14 +81,16 @@ int sfs_cmd_setattr(int argc, char **argv)
 		{ "size", required_argument, NULL, 's' },
 		{ "offline", no_argument, NULL, 'o' },
 		{ "ctime", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *cmd = "setattr", *file;
 	struct scoutfs_ctl_setattr_more sm = { 0 };
+	struct json_object *obj;
 	struct scoutfs_ctl *ctl;
 	struct timespec now;
-	bool have_time = false;
+	bool have_time = false, json = false;
 	int fd;
 	int ret;
 	int c;
@@ -114,6 +121,9 @@ int sfs_cmd_setattr(int argc, char **argv)
 							   "bad time '%s' (SECS.NSECS)", optarg);
 			have_time = true;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
 			return sfs_cli_help(cmd, SETATTR_USAGE,
@@ -127,6 +137,7 @@ int sfs_cmd_setattr(int argc, char **argv)
 				"  -s, --size SIZE             i_size (K, M, G, T, P suffixes)\n"
 				"  -o, --offline               make [0, SIZE) offline (needs -s)\n"
 				"  -t, --ctime SECS.NSECS      ctime and crtime (default: now)\n"
+				"      --json                  print what was set as a JSON object\n"
 				"  -h, --help                  this text\n");
 		default:
 			return sfs_cli_getopt_error(cmd, SETATTR_USAGE, c, argv);
@@ -159,7 +170,17 @@ int sfs_cmd_setattr(int argc, char **argv)
 	close(fd);
 	if (ret)
 		return sfs_cli_fail(cmd, file, ret);
-	return SFS_CLI_OK;
+	if (!json)
+		return SFS_CLI_OK;
+	obj = json_object_new_object();
+	json_object_object_add(obj, "file", json_object_new_string(file));
+	json_object_object_add(obj, "data_version", sfs_json_u64(sm.data_version));
+	json_object_object_add(obj, "size", sfs_json_u64(sm.i_size));
+	json_object_object_add(obj, "offline",
+			       json_object_new_boolean(!!(sm.flags & SCOUTFS_CTL_SETATTR_MORE_OFFLINE)));
+	json_object_object_add(obj, "ctime", sfs_json_time(sm.ctime.sec, sm.ctime.nsec));
+	json_object_object_add(obj, "crtime", sfs_json_time(sm.crtime.sec, sm.crtime.nsec));
+	return sfs_json_print(cmd, obj);
 }
 
 /* ------------------------------------------------------------------ */
@@ -167,7 +188,36 @@ int sfs_cmd_setattr(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 
 #define SET_ATTR_X_USAGE \
-	"FILE [-v VERSION] [-s SIZE [-o]] [-c SECS.NSECS] [-r SECS.NSECS] [-t 0|1] [-p PROJECT]"
+	"FILE [-v VERSION] [-s SIZE [-o]] [-c SECS.NSECS] [-r SECS.NSECS] [-t 0|1] [-p PROJECT] " \
+	"[--json]"
+
+/*
+ * --json: {"file": FILE} and the fields set, named as get-attr-x names
+ * them (times {sec, nsec}, retention 0 or 1), "offline": true with -o
+ */
+static int set_attr_x_json(const char *cmd, const char *file, const struct scoutfs_ctl_attr_x *ax)
+{
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "file", json_object_new_string(file));
+	if (ax->x_mask & SCOUTFS_ATTR_X_DATA_VERSION)
+		json_object_object_add(obj, "data_version", sfs_json_u64(ax->data_version));
+	if (ax->x_mask & SCOUTFS_ATTR_X_CTIME)
+		json_object_object_add(obj, "ctime", sfs_json_time(ax->ctime_sec, ax->ctime_nsec));
+	if (ax->x_mask & SCOUTFS_ATTR_X_CRTIME)
+		json_object_object_add(obj, "crtime",
+				       sfs_json_time(ax->crtime_sec, ax->crtime_nsec));
+	if (ax->x_mask & SCOUTFS_ATTR_X_SIZE)
+		json_object_object_add(obj, "size", sfs_json_u64(ax->size));
+	if (ax->x_flags & SCOUTFS_ATTR_X_F_SIZE_OFFLINE)
+		json_object_object_add(obj, "offline", json_object_new_boolean(1));
+	if (ax->x_mask & SCOUTFS_ATTR_X_RETENTION)
+		json_object_object_add(obj, "retention",
+				       sfs_json_u64((ax->bits & SCOUTFS_ATTR_X_B_RETENTION) ? 1 : 0));
+	if (ax->x_mask & SCOUTFS_ATTR_X_PROJECT_ID)
+		json_object_object_add(obj, "project_id", sfs_json_u64(ax->project_id));
+	return sfs_json_print(cmd, obj);
+}
 
 int sfs_cmd_set_attr_x(int argc, char **argv)
 {
@@ -183,6 +233,7 @@ int sfs_cmd_set_attr_x(int argc, char **argv)
 		{ "retention", required_argument, NULL, 't' },
 		{ "project_id", required_argument, NULL, 'p' },
 		{ "offline", no_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -190,6 +241,7 @@ int sfs_cmd_set_attr_x(int argc, char **argv)
 	struct scoutfs_ctl_attr_x ax = { 0 };
 	struct scoutfs_ctl *ctl;
 	uint64_t ignored, bit;
+	bool json = false;
 	int fd;
 	int ret;
 	int c;
@@ -241,6 +293,9 @@ int sfs_cmd_set_attr_x(int argc, char **argv)
 		case 'o':
 			ax.x_flags |= SCOUTFS_ATTR_X_F_SIZE_OFFLINE;
 			break;
+		case OPT_JSON:
+			json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
 			return sfs_cli_help(cmd, SET_ATTR_X_USAGE,
@@ -259,6 +314,7 @@ int sfs_cmd_set_attr_x(int argc, char **argv)
 				"  -r, --crtime SECS.NSECS     creation time\n"
 				"  -t, --retention 0|1         clear or set the retention flag\n"
 				"  -p, --project_id PROJECT    project ID (0: none)\n"
+				"      --json                  print what was set as a JSON object\n"
 				"  -h, --help                  this text\n");
 		default:
 			return sfs_cli_getopt_error(cmd, SET_ATTR_X_USAGE, c, argv);
@@ -274,7 +330,7 @@ int sfs_cmd_set_attr_x(int argc, char **argv)
 	file = argv[optind];
 	/* nothing named: nothing to do, as the reference */
 	if (ax.x_mask == 0 && ax.x_flags == 0)
-		return SFS_CLI_OK;
+		return json ? set_attr_x_json(cmd, file, &ax) : SFS_CLI_OK;
 
 	ret = open_and_connect(cmd, file, O_RDONLY, &fd, &ctl);
 	if (ret)
@@ -284,5 +340,5 @@ int sfs_cmd_set_attr_x(int argc, char **argv)
 	close(fd);
 	if (ret)
 		return sfs_cli_fail(cmd, file, ret);
-	return SFS_CLI_OK;
+	return json ? set_attr_x_json(cmd, file, &ax) : SFS_CLI_OK;
 }

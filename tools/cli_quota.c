@@ -5,9 +5,11 @@
  * LIMIT FLAG"), quota-list (the reference's text, one rule a line,
  * highest first unless -U asks for storage order), quota-wipe (deletes
  * every rule) and quota-restore (adds every rule of quota-list output
- * read on stdin).  The rule text is parsed and printed by quota.c.  Each
- * returns 0, 1 after an error it explained on stderr, or 2 for a usage
- * error.
+ * read on stdin).  The rule text is parsed and printed by quota.c.  With
+ * --json each prints one JSON value: quota-list an array of rule objects,
+ * quota-add and quota-del the rule object, quota-wipe {"deleted": N} and
+ * quota-restore {"added": N}.  Each returns 0, 1 after an error it
+ * explained on stderr, or 2 for a usage error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,11 +22,12 @@
 #include "cmd.h"
 #include "quota.h"
 
+#define OPT_JSON 1000
 #define OPT_HELP 1001
 #define RULES_BATCH 512
 
-#define MOD_USAGE "-r RULE [-p PATH]"
-#define BULK_USAGE "[-p PATH] [-U]"
+#define MOD_USAGE "-r RULE [-p PATH] [--json]"
+#define BULK_USAGE "[-p PATH] [-U] [--json]"
 
 #define RULE_TEXT_HELP \
 	"A rule is 'PRIO A,S,F B,S,F C,S,F OP LIMIT FLAG': PRIO 0-255; for\n" \
@@ -40,9 +43,13 @@ struct bulk_opts {
 	const char *path;
 	const char *rule;
 	bool unsorted;
+	bool json;
 };
 
-/* the options of every command; 0 or the exit status to return */
+/*
+ * The options of every command: 0 when the command goes on, -1 after
+ * --help (the command exits 0), or the exit status to return.
+ */
 static int parse_opts(const char *cmd, const char *usage, const char *help, bool mod, int argc,
 		      char **argv, struct bulk_opts *o)
 {
@@ -50,9 +57,11 @@ static int parse_opts(const char *cmd, const char *usage, const char *help, bool
 		{ "path", required_argument, NULL, 'p' },
 		{ "rule", required_argument, NULL, 'r' },
 		{ "unsorted", no_argument, NULL, 'U' },
+		{ "json", no_argument, NULL, OPT_JSON },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	int ret;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -73,9 +82,13 @@ static int parse_opts(const char *cmd, const char *usage, const char *help, bool
 				return sfs_cli_usage_error(cmd, usage, "unknown option -U");
 			o->unsorted = true;
 			break;
+		case OPT_JSON:
+			o->json = true;
+			break;
 		case 'h':
 		case OPT_HELP:
-			return sfs_cli_help(cmd, usage, help);
+			ret = sfs_cli_help(cmd, usage, help);
+			return ret ? ret : -1;
 		default:
 			return sfs_cli_getopt_error(cmd, usage, c, argv);
 		}
@@ -96,6 +109,66 @@ static void print_rule(FILE *f, const struct scoutfs_ctl_quota_rule *rule)
 	fprintf(f, "%s\n", buf);
 }
 
+/* the letters of the rule text (quota.c prints '?' for a value without one) */
+static const char source_chars[SCOUTFS_QUOTA_NR_SOURCES] = {
+	[SCOUTFS_QUOTA_SOURCE_LITERAL] = 'L',
+	[SCOUTFS_QUOTA_SOURCE_PROJ] = 'P',
+	[SCOUTFS_QUOTA_SOURCE_UID] = 'U',
+	[SCOUTFS_QUOTA_SOURCE_GID] = 'G',
+};
+static const char op_chars[SCOUTFS_QUOTA_NR_OPS] = {
+	[SCOUTFS_QUOTA_OP_INODE] = 'I',
+	[SCOUTFS_QUOTA_OP_DATA] = 'D',
+};
+
+static struct json_object *json_char(char c)
+{
+	return json_object_new_string_len(&c, 1);
+}
+
+/*
+ * A rule as JSON, its parts named as in the text 'PRIO A,S,F B,S,F C,S,F
+ * OP LIMIT FLAG': {"prio": N, "a": {"value": N, "source": "L", "flag":
+ * "-"}, "b": ..., "c": ..., "op": "I", "limit": N, "flag": "-"}, the
+ * letters those of the text.
+ */
+static struct json_object *rule_json(const struct scoutfs_ctl_quota_rule *r)
+{
+	static const char *const parts[3] = { "a", "b", "c" };
+	struct json_object *obj = json_object_new_object();
+	struct json_object *part;
+	int i;
+
+	json_object_object_add(obj, "prio", sfs_json_u64(r->prio));
+	for (i = 0; i < 3; i++) {
+		part = json_object_new_object();
+		json_object_object_add(part, "value", sfs_json_u64(r->name_val[i]));
+		json_object_object_add(part, "source",
+				       json_char(r->name_source[i] < SCOUTFS_QUOTA_NR_SOURCES ?
+						 source_chars[r->name_source[i]] : '?'));
+		json_object_object_add(part, "flag",
+				       json_char((r->name_flags[i] & SCOUTFS_QUOTA_FLAG_SELECT) ?
+						 'S' : '-'));
+		json_object_object_add(obj, parts[i], part);
+	}
+	json_object_object_add(obj, "op", json_char(r->op < SCOUTFS_QUOTA_NR_OPS ?
+						    op_chars[r->op] : '?'));
+	json_object_object_add(obj, "limit", sfs_json_u64(r->limit));
+	json_object_object_add(obj, "flag",
+			       json_char((r->rule_flags & SCOUTFS_QUOTA_RULE_FLAG_TOTL_COUNT) ?
+					 'C' : '-'));
+	return obj;
+}
+
+/* {"NAME": N}: what quota-wipe and quota-restore did */
+static int print_count(const char *cmd, const char *name, size_t n)
+{
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, name, sfs_json_u64(n));
+	return sfs_json_print(cmd, obj);
+}
+
 static int mod_cmd(int argc, char **argv, bool add)
 {
 	const char *cmd = add ? "quota-add" : "quota-del";
@@ -107,11 +180,13 @@ static int mod_cmd(int argc, char **argv, bool add)
 	ret = parse_opts(cmd, MOD_USAGE,
 			 add ? "Add a quota rule.\n\n" RULE_TEXT_HELP
 			       "  -r, --rule RULE  the rule\n"
+			       "      --json       print the rule added as a JSON object\n"
 			     : "Delete the quota rule whose every field equals RULE.\n\n"
-			       RULE_TEXT_HELP "  -r, --rule RULE  the rule\n",
+			       RULE_TEXT_HELP "  -r, --rule RULE  the rule\n"
+			       "      --json       print the rule deleted as a JSON object\n",
 			 true, argc, argv, &o);
 	if (ret)
-		return ret;
+		return ret < 0 ? 0 : ret;
 	if (sfs_quota_parse_rule(o.rule, &rule))
 		return sfs_cli_usage_error(cmd, MOD_USAGE, "invalid rule '%s'", o.rule);
 	ret = sfs_cli_connect(cmd, o.path, &ctl);
@@ -119,7 +194,9 @@ static int mod_cmd(int argc, char **argv, bool add)
 		return ret;
 	ret = add ? scoutfs_add_quota_rule(ctl, &rule) : scoutfs_del_quota_rule(ctl, &rule);
 	scoutfs_ctl_close(ctl);
-	return ret ? sfs_cli_fail(cmd, o.rule, ret) : 0;
+	if (ret)
+		return sfs_cli_fail(cmd, o.rule, ret);
+	return o.json ? sfs_json_print(cmd, rule_json(&rule)) : 0;
 }
 
 int sfs_cmd_quota_add(int argc, char **argv)
@@ -175,6 +252,7 @@ int sfs_cmd_quota_list(int argc, char **argv)
 {
 	const char *cmd = "quota-list";
 	struct scoutfs_ctl_quota_rule *rules = NULL;
+	struct json_object *arr = NULL;
 	struct scoutfs_ctl *ctl;
 	struct bulk_opts o;
 	size_t nr = 0, i;
@@ -183,10 +261,12 @@ int sfs_cmd_quota_list(int argc, char **argv)
 	ret = parse_opts(cmd, BULK_USAGE,
 			 "Print the quota rules, one a line, highest priority first.\n\n"
 			 RULE_TEXT_HELP
-			 "  -U, --unsorted   in storage (hash) order instead\n",
+			 "  -U, --unsorted   in storage (hash) order instead\n"
+			 "      --json       print a JSON array of {prio, a, b, c, op, limit,\n"
+			 "                   flag} instead; a, b and c are {value, source, flag}\n",
 			 false, argc, argv, &o);
 	if (ret)
-		return ret;
+		return ret < 0 ? 0 : ret;
 	ret = sfs_cli_connect(cmd, o.path, &ctl);
 	if (ret)
 		return ret;
@@ -196,10 +276,16 @@ int sfs_cmd_quota_list(int argc, char **argv)
 		return ret;
 	if (!o.unsorted)
 		qsort(rules, nr, sizeof(*rules), cmp_desc);
-	for (i = 0; i < nr; i++)
-		print_rule(stdout, &rules[i]);
+	if (o.json)
+		arr = json_object_new_array();
+	for (i = 0; i < nr; i++) {
+		if (arr)
+			json_object_array_add(arr, rule_json(&rules[i]));
+		else
+			print_rule(stdout, &rules[i]);
+	}
 	free(rules);
-	return sfs_cli_flush(cmd);
+	return arr ? sfs_json_print(cmd, arr) : sfs_cli_flush(cmd);
 }
 
 int sfs_cmd_quota_wipe(int argc, char **argv)
@@ -213,10 +299,11 @@ int sfs_cmd_quota_wipe(int argc, char **argv)
 
 	ret = parse_opts(cmd, BULK_USAGE,
 			 "Delete every quota rule.\n\n" RULE_TEXT_HELP
-			 "  -U, --unsorted   accepted (rules go in storage order)\n",
+			 "  -U, --unsorted   accepted (rules go in storage order)\n"
+			 "      --json       print {\"deleted\": N}, N the rules deleted\n",
 			 false, argc, argv, &o);
 	if (ret)
-		return ret;
+		return ret < 0 ? 0 : ret;
 	ret = sfs_cli_connect(cmd, o.path, &ctl);
 	if (ret)
 		return ret;
@@ -231,6 +318,8 @@ int sfs_cmd_quota_wipe(int argc, char **argv)
 	}
 	scoutfs_ctl_close(ctl);
 	free(rules);
+	if (!ret && o.json)
+		ret = print_count(cmd, "deleted", nr);
 	return ret;
 }
 
@@ -241,7 +330,7 @@ int sfs_cmd_quota_restore(int argc, char **argv)
 	struct scoutfs_ctl *ctl;
 	struct bulk_opts o;
 	char *line = NULL;
-	size_t size = 0;
+	size_t size = 0, added = 0;
 	unsigned long lnr = 0;
 	ssize_t len;
 	int ret, err;
@@ -249,10 +338,11 @@ int sfs_cmd_quota_restore(int argc, char **argv)
 	ret = parse_opts(cmd, BULK_USAGE,
 			 "Add the quota rules of quota-list output read on stdin.\n\n"
 			 RULE_TEXT_HELP
-			 "  -U, --unsorted   accepted (rules go in input order)\n",
+			 "  -U, --unsorted   accepted (rules go in input order)\n"
+			 "      --json       print {\"added\": N}, N the rules added\n",
 			 false, argc, argv, &o);
 	if (ret)
-		return ret;
+		return ret < 0 ? 0 : ret;
 	ret = sfs_cli_connect(cmd, o.path, &ctl);
 	if (ret)
 		return ret;
@@ -274,11 +364,15 @@ int sfs_cmd_quota_restore(int argc, char **argv)
 				lnr);
 			print_rule(stderr, &rule);
 			ret = sfs_cli_fail(cmd, o.path, err);
+		} else {
+			added++;
 		}
 	}
 	if (!ret && ferror(stdin))
 		ret = sfs_cli_fail(cmd, "stdin", -EIO);
 	free(line);
 	scoutfs_ctl_close(ctl);
+	if (!ret && o.json)
+		ret = print_count(cmd, "added", added);
 	return ret;
 }
