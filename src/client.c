@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "lock.h"
 #include "log.h"
 #include "merge.h"
 #include "net.h"
@@ -50,6 +51,11 @@ static int request(struct sfs_fs *fs, uint16_t cmd, const void *data, uint32_t l
 	return 0;
 }
 
+/* the server's requests: lock invalidations (lock.c) */
+static const sfs_net_handler_fn client_handlers[SCOUTFS_NET_CMD__NR] = {
+	[SCOUTFS_NET_CMD_LOCK] = sfs_lock_net_request,
+};
+
 int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 {
 	struct scoutfs_net_greeting g, resp;
@@ -71,6 +77,9 @@ int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 	if (ret)
 		goto out;
 	nopts.role = SFS_NET_CLIENT;
+	nopts.handlers = client_handlers;
+	nopts.nr_handlers = SCOUTFS_NET_CMD__NR;
+	nopts.handler_arg = fs;
 	client->net = sfs_net_create(fs, &nopts);
 	if (!client->net) {
 		ret = -ENOMEM;
@@ -113,6 +122,11 @@ void sfs_client_destroy(struct sfs_fs *fs)
 struct sfs_net *sfs_client_net(struct sfs_fs *fs)
 {
 	return fs->client ? fs->client->net : NULL;
+}
+
+struct sfs_net_conn *sfs_client_conn(struct sfs_fs *fs)
+{
+	return fs->client ? fs->client->conn : NULL;
 }
 
 int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, uint64_t *nr)

@@ -47,5 +47,7 @@ int sfs_client_farewell(struct sfs_fs *fs);
 
 /* tests: the client's net, e.g. to drop its connection */
 struct sfs_net *sfs_client_net(struct sfs_fs *fs);
+/* the session with the server (NULL before setup) */
+struct sfs_net_conn *sfs_client_conn(struct sfs_fs *fs);
 
 #endif

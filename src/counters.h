@@ -61,6 +61,18 @@
 	X(log_merge_items)         \
 	X(log_merge_deletions)     \
 	X(log_merge_stale_logs)    \
+	X(lock_request)            \
+	X(lock_request_error)      \
+	X(lock_grant)              \
+	X(lock_get_error)          \
+	X(lock_shrink)             \
+	X(lock_invalidate_request) \
+	X(lock_invalidate)         \
+	X(lock_server_request)     \
+	X(lock_server_grant)       \
+	X(lock_server_invalidate)  \
+	X(lock_server_response)    \
+	X(lock_server_stray_response) \
 	X(srch_rotate_log)         \
 	X(srch_search_log)         \
 	X(srch_search_sorted)      \

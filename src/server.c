@@ -70,6 +70,7 @@
 #include "block.h"
 #include "btree.h"
 #include "counters.h"
+#include "lock_server.h"
 #include "log.h"
 #include "merge.h"
 #include "net.h"
@@ -135,6 +136,21 @@ struct sfs_server {
 	uint64_t *absent;		/* lock */
 	size_t absent_nr;		/* lock */
 	struct timespec reclaim_at;	/* CLOCK_MONOTONIC */
+
+	/*
+	 * Cluster locks (lock_server.c), served on the net thread.  seq_ctr
+	 * is the server's seq counter, shared by next_seq (the worker) and
+	 * lock write_seqs (any thread): atomic; super.seq catches up with it
+	 * at each commit.  lock_conns: each mount's session, for sending it
+	 * invalidations (lock).
+	 */
+	struct sfs_lock_server *locks;
+	uint64_t seq_ctr;
+	struct lock_conn {
+		uint64_t rid;
+		struct sfs_net_conn *conn;	/* referenced */
+	} *lock_conns;			/* lock */
+	size_t lock_conns_nr;		/* lock */
 };
 
 /* how the caller of an internal op waits for its commit */
@@ -238,7 +254,7 @@ static int store_log_trees(struct sfs_server *server, const struct scoutfs_log_t
 /* the next value of the server's seq counter (persisted as super.seq) */
 static uint64_t next_seq(struct sfs_server *server)
 {
-	uint64_t seq = le64toh(server->super->seq) + 1;
+	uint64_t seq = __atomic_add_fetch(&server->seq_ctr, 1, __ATOMIC_SEQ_CST);
 
 	server->super->seq = htole64(seq);
 	server->dirty = true;
@@ -958,6 +974,7 @@ static bool reclaim_due(struct sfs_server *server)
 
 static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how);
 static int cancel_rid_jobs(struct sfs_server *server, uint64_t rid);
+static void lock_conn_forget(struct sfs_server *server, uint64_t rid);
 
 /* worker: reclaim the mounts that did not come back in time */
 static int reclaim_absent(struct sfs_server *server)
@@ -1089,6 +1106,9 @@ static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how
 		server->broken = true;
 		return ret;
 	}
+	if (server->locks)
+		sfs_lock_server_farewell(server->locks, rid);
+	lock_conn_forget(server, rid);
 	sfs_info(server->fs, "server: mount rid %016llx %s", (unsigned long long)rid, how);
 	return 0;
 }
@@ -2007,6 +2027,9 @@ static int server_commit(struct sfs_server *server)
 
 	super->server_meta_avail[server->cur] = server->lists.avail;
 	super->server_meta_freed[server->cur] = server->lists.freed;
+	/* seqs handed out with lock grants since are above every committed one */
+	if (__atomic_load_n(&server->seq_ctr, __ATOMIC_SEQ_CST) > le64toh(super->seq))
+		super->seq = htole64(__atomic_load_n(&server->seq_ctr, __ATOMIC_SEQ_CST));
 
 	ret = sfs_block_writer_write(fs, &server->wri) ?: sfs_block_flush(fs, SFS_DEV_META);
 	if (ret)
@@ -2237,6 +2260,176 @@ static int server_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t c
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Cluster locks: lock_server.c over the net                            */
+/* ------------------------------------------------------------------ */
+
+struct lock_req_ctx {
+	struct sfs_net_conn *conn;	/* referenced */
+	uint64_t req_id;
+};
+
+struct lock_inval_ctx {
+	struct sfs_server *server;
+	uint64_t rid;
+};
+
+/* remember rid's session for invalidations (takes a reference) */
+static void lock_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_net_conn *conn)
+{
+	struct lock_conn *lc;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->lock_conns_nr; i++) {
+		if (server->lock_conns[i].rid == rid) {
+			if (server->lock_conns[i].conn != conn) {
+				sfs_net_conn_get(conn);
+				sfs_net_conn_put(server->lock_conns[i].conn);
+				server->lock_conns[i].conn = conn;
+			}
+			pthread_mutex_unlock(&server->lock);
+			return;
+		}
+	}
+	lc = realloc(server->lock_conns, (server->lock_conns_nr + 1) * sizeof(*lc));
+	if (lc) {
+		server->lock_conns = lc;
+		sfs_net_conn_get(conn);
+		lc[server->lock_conns_nr].rid = rid;
+		lc[server->lock_conns_nr].conn = conn;
+		server->lock_conns_nr++;
+	}
+	pthread_mutex_unlock(&server->lock);
+}
+
+/* rid's session, referenced, or NULL */
+static struct sfs_net_conn *lock_conn_get(struct sfs_server *server, uint64_t rid)
+{
+	struct sfs_net_conn *conn = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->lock_conns_nr; i++) {
+		if (server->lock_conns[i].rid == rid) {
+			conn = server->lock_conns[i].conn;
+			sfs_net_conn_get(conn);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+	return conn;
+}
+
+static void lock_conn_forget(struct sfs_server *server, uint64_t rid)
+{
+	struct sfs_net_conn *conn = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->lock_conns_nr; i++) {
+		if (server->lock_conns[i].rid == rid) {
+			conn = server->lock_conns[i].conn;
+			server->lock_conns[i] = server->lock_conns[--server->lock_conns_nr];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+	if (conn)
+		sfs_net_conn_put(conn);
+}
+
+static void lock_grant(void *arg, uint64_t rid, void *ctx, const struct scoutfs_net_lock *nl)
+{
+	struct lock_req_ctx *rc = ctx;
+
+	(void)arg, (void)rid;
+	sfs_net_respond(rc->conn, rc->req_id, SCOUTFS_NET_CMD_LOCK, 0, nl, sizeof(*nl));
+	sfs_net_conn_put(rc->conn);
+	free(rc);
+}
+
+static void lock_drop(void *arg, uint64_t rid, void *ctx)
+{
+	struct lock_req_ctx *rc = ctx;
+
+	(void)arg, (void)rid;
+	sfs_net_conn_put(rc->conn);
+	free(rc);
+}
+
+static void lock_inval_resp(void *arg, int err, const void *data, uint32_t len)
+{
+	struct lock_inval_ctx *ic = arg;
+
+	/* no answer (the session ended): the mount's farewell or reclaim settles it */
+	if (!err && len == sizeof(struct scoutfs_net_lock) && ic->server->locks)
+		sfs_lock_server_response(ic->server->locks, ic->rid, data);
+	free(ic);
+}
+
+static void lock_invalidate(void *arg, uint64_t rid, const struct scoutfs_net_lock *nl)
+{
+	struct sfs_server *server = arg;
+	struct sfs_net_conn *conn = lock_conn_get(server, rid);
+	struct lock_inval_ctx *ic;
+
+	ic = conn ? calloc(1, sizeof(*ic)) : NULL;
+	if (!ic) {
+		sfs_warn(server->fs, "server: cannot ask mount %016llx to give a lock back",
+			 (unsigned long long)rid);
+		if (conn)
+			sfs_net_conn_put(conn);
+		return;
+	}
+	ic->server = server;
+	ic->rid = rid;
+	if (sfs_net_request(conn, SCOUTFS_NET_CMD_LOCK, nl, sizeof(*nl), lock_inval_resp, ic))
+		free(ic);
+	sfs_net_conn_put(conn);
+}
+
+static uint64_t lock_next_write_seq(void *arg)
+{
+	struct sfs_server *server = arg;
+
+	return __atomic_add_fetch(&server->seq_ctr, 1, __ATOMIC_SEQ_CST);
+}
+
+/* net thread: a mount asks for a lock mode (answered by lock_grant) */
+static int server_lock_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			       const void *data, uint32_t len, void *arg)
+{
+	struct sfs_server *server = arg;
+	uint64_t rid = sfs_net_conn_session_id(conn);
+	struct lock_req_ctx *rc;
+	int ret;
+
+	(void)cmd;
+	if (len != sizeof(struct scoutfs_net_lock) || !server->locks)
+		return -EINVAL;
+	rc = calloc(1, sizeof(*rc));
+	if (!rc)
+		return -ENOMEM;
+	lock_conn_set(server, rid, conn);
+	sfs_net_conn_get(conn);
+	rc->conn = conn;
+	rc->req_id = req_id;
+	ret = sfs_lock_server_request(server->locks, rid, data, rc);
+	if (ret) {
+		sfs_net_conn_put(conn);
+		free(rc);
+	}
+	return ret;
+}
+
+static const struct sfs_lock_server_ops lock_server_ops = {
+	.invalidate = lock_invalidate,
+	.grant = lock_grant,
+	.drop = lock_drop,
+	.next_write_seq = lock_next_write_seq,
+};
+
 static const sfs_net_handler_fn handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_GREETING] = server_request,
 	[SCOUTFS_NET_CMD_ALLOC_INODES] = server_request,
@@ -2250,6 +2443,7 @@ static const sfs_net_handler_fn handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_COMMIT_LOG_MERGE] = server_request,
 	[SCOUTFS_NET_CMD_SRCH_GET_COMPACT] = server_request,
 	[SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT] = server_request,
+	[SCOUTFS_NET_CMD_LOCK] = server_lock_request,
 };
 
 /* ------------------------------------------------------------------ */
@@ -2310,6 +2504,7 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	if (ret)
 		goto out;
 	memcpy(server->stable, server->super, SCOUTFS_BLOCK_SM_SIZE);
+	server->seq_ctr = le64toh(server->super->seq);
 	ret = find_absent(server);
 	if (ret)
 		goto out;
@@ -2327,6 +2522,17 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		goto out;
 	}
 	server->thread_started = true;
+
+	{
+		struct sfs_lock_server_ops lops = lock_server_ops;
+
+		lops.arg = server;
+		server->locks = sfs_lock_server_create(fs, &lops);
+		if (!server->locks) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
 
 	ret = sfs_net_derive_key(server->super->uuid, nopts.key);
 	if (ret)
@@ -2375,6 +2581,12 @@ void sfs_server_stop(struct sfs_fs *fs)
 			complete_op(op);
 		}
 	}
+	/* queued lock requests go (their conns are put) while the net still runs */
+	sfs_lock_server_destroy(server->locks);
+	server->locks = NULL;
+	while (server->lock_conns_nr)
+		sfs_net_conn_put(server->lock_conns[--server->lock_conns_nr].conn);
+	free(server->lock_conns);
 	sfs_net_destroy(&server->net);
 	/* anything dirty was never committed: it is not on disk */
 	sfs_block_writer_forget(fs, &server->wri);

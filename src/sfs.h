@@ -46,6 +46,7 @@ struct sfs_fs {
 	struct sfs_mount *mount;	/* mount.c */
 	struct sfs_merge *merge;	/* merge.c, the mount's merge worker */
 	struct sfs_srch *srch;		/* srch.c, the mount's srch compaction worker */
+	struct sfs_locks *locks;	/* lock.c: this mount's cluster locks */
 	struct sfs_inodes *inodes;	/* inode.c: inode numbers, format version */
 	struct sfs_ctl_state *ctl;	/* ctl.c: the run directory and control socket */
 	struct sfs_quota *quota;	/* quota.c: rule set and check caches */

@@ -1293,7 +1293,22 @@ struct scoutfs_net_statfs {
 	__le64 committed_seq;		/* 56 */
 };
 
+/*
+ * 48 bytes: LOCK requests and answers in both directions.  A client asks
+ * for new_mode saying it holds old_mode; the grant echoes them with the
+ * write_seq its writes under the lock must exceed.  The server asks a
+ * holder to go from old_mode down to new_mode; the answer echoes them.
+ */
+struct scoutfs_net_lock {
+	struct scoutfs_key key;	/*  0: the lock's name, the first key of its range */
+	__le64 write_seq;	/* 32 */
+	__u8 old_mode;		/* 40 */
+	__u8 new_mode;		/* 41 */
+	__u8 __pad[6];		/* 42 */
+};
+
 SFS_ASSERT_SIZE(struct scoutfs_net_greeting, 40);
+SFS_ASSERT_SIZE(struct scoutfs_net_lock, 48);
 SFS_ASSERT_SIZE(struct scoutfs_net_inode_alloc, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_roots, 72);
 SFS_ASSERT_SIZE(struct scoutfs_net_statfs, 64);

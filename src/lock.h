@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef SFS_LOCK_H
+#define SFS_LOCK_H
+
+/*
+ * Cluster locks, the mount's side (reference-scoutfs.md 4.3): the modes
+ * this mount holds, the users of each, the LOCK requests to the server
+ * and the invalidations it asks for.  See the design comment in lock.c;
+ * the modes are lock_server.h's.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "item.h"
+#include "lock_server.h"
+#include "net.h"
+#include "sfs.h"
+
+struct sfs_lock;
+
+struct sfs_lock_ops {
+	/*
+	 * Before this mount gives lock down from old_mode to new_mode:
+	 * make that safe for the other mounts (commit what was written
+	 * under it, drop what is cached under it).  Runs on the lock's
+	 * invalidation thread with no lock module lock held, once no user
+	 * of a mode new_mode does not allow is left.  An error is logged;
+	 * the lock is given down anyway (the other mount must not wait
+	 * forever).
+	 */
+	int (*invalidate)(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode);
+	void *arg;
+};
+
+struct sfs_lock_opts {
+	struct sfs_lock_ops ops;
+	/* locks kept with no users before the oldest is given back [10000] */
+	uint32_t idle_count;
+	/* how long a lock_get waits for a grant before -ETIMEDOUT [0: forever] */
+	uint32_t timeout_ms;
+};
+
+/* fs->client must be set up: requests go over its session */
+int sfs_lock_setup(struct sfs_fs *fs, const struct sfs_lock_opts *opts);
+/* gives nothing back (the server forgets a mount that leaves); safe twice */
+void sfs_lock_destroy(struct sfs_fs *fs);
+
+/*
+ * Hold mode of the lock that covers range (named by range->start; every
+ * user of one name must give the same range).  Waits for the server's
+ * grant if this mount does not hold a mode that allows it (a granted
+ * WRITE allows READ users).  Returns the lock with a user counted; 0,
+ * -EINVAL, -ENOMEM, -ETIMEDOUT, -ESHUTDOWN, or the server's error.
+ */
+int sfs_lock_get(struct sfs_fs *fs, const struct sfs_item_range *range, uint8_t mode,
+		 struct sfs_lock **lock_ret);
+void sfs_lock_put(struct sfs_fs *fs, struct sfs_lock *lock, uint8_t mode);
+
+/* what a holder knows of its lock */
+const struct sfs_item_range *sfs_lock_range(const struct sfs_lock *lock);
+/* items written under the lock need a seq above this */
+uint64_t sfs_lock_write_seq(const struct sfs_lock *lock);
+/* a writer records the transaction it wrote under the lock in */
+void sfs_lock_mark_written(struct sfs_lock *lock, uint64_t trans_seq);
+uint64_t sfs_lock_written_seq(const struct sfs_lock *lock);
+/* the mode this mount holds now (tests, diagnostics) */
+uint8_t sfs_lock_mode(struct sfs_fs *fs, const struct scoutfs_key *name);
+
+/* the client's handler of the server's LOCK requests (invalidations) */
+int sfs_lock_net_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			 const void *data, uint32_t len, void *arg);
+
+#endif

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Cluster locks end to end (lock.c, lock_server.c, their glue in
+ * server.c and client.c): a server on a volume made by scoutfs-mkfs and
+ * three mounts' clients in one process, over TCP on loopback.  Checked:
+ * a writer is downgraded to READ for a reader and the invalidate op runs
+ * with the modes; an invalidation waits for the holder's users; grants
+ * carry growing write_seqs; idle locks beyond the limit are given back;
+ * a mount's farewell lets the others through; and a stress run of
+ * threads on every mount taking random modes of a few locks, checking
+ * that no two mounts ever have users whose modes conflict.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <sched.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <cmocka.h>
+
+#include "client.h"
+#include "counters.h"
+#include "lock.h"
+#include "log.h"
+#include "server.h"
+#include "super.h"
+#include "volume.h"
+
+#define NR_MOUNTS 3
+
+struct mount {
+	struct sfs_fs fs;
+	struct sfs_counters counters;
+	int index;
+	uint64_t invalidations;			/* ops.invalidate calls */
+	uint8_t last_old, last_new;
+};
+
+struct fixture {
+	struct test_volume tv;
+	struct sfs_fs fs;			/* the server's */
+	struct sfs_counters counters;
+	struct scoutfs_super_block super;
+	struct sockaddr_storage bound;
+	struct mount m[NR_MOUNTS];
+	pthread_mutex_t model_lock;
+	uint64_t users[NR_MOUNTS][4][SFS_LOCK_NR_MODES];	/* the stress model */
+	uint64_t conflicts;
+};
+
+static int mount_invalidate(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode)
+{
+	struct mount *m = arg;
+
+	(void)lock;
+	__atomic_add_fetch(&m->invalidations, 1, __ATOMIC_SEQ_CST);
+	m->last_old = old_mode;
+	m->last_new = new_mode;
+	return 0;
+}
+
+static void start_mount(struct fixture *f, int i, uint32_t idle_count)
+{
+	struct mount *m = &f->m[i];
+	struct sfs_client_opts copts = { .addr = (struct sockaddr *)&f->bound,
+					 .addr_len = sizeof(struct sockaddr_in),
+					 .rid = 0x100 + (uint64_t)i, .uuid = f->super.uuid,
+					 .fmt_vers = le64toh(f->super.fmt_vers),
+					 .timeout_ms = 10000 };
+	struct sfs_lock_opts lopts = { .ops = { .invalidate = mount_invalidate, .arg = m },
+				       .idle_count = idle_count, .timeout_ms = 20000 };
+
+	memset(m, 0, sizeof(*m));
+	m->index = i;
+	sfs_fs_log_init(&m->fs, "mount");
+	m->fs.counters = &m->counters;
+	m->fs.fsid = f->fs.fsid;
+	assert_int_equal(sfs_client_setup(&m->fs, &copts), 0);
+	assert_int_equal(sfs_lock_setup(&m->fs, &lopts), 0);
+}
+
+static void stop_mount(struct fixture *f, int i, bool farewell)
+{
+	struct mount *m = &f->m[i];
+
+	if (!m->fs.client)
+		return;
+	sfs_lock_destroy(&m->fs);
+	if (farewell)
+		assert_int_equal(sfs_client_farewell(&m->fs), 0);
+	sfs_client_destroy(&m->fs);
+}
+
+static int setup(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sfs_server_opts sopts = { .addr = (struct sockaddr *)&sin, .addr_len = sizeof(sin),
+					 .term = 1, .client_data_target = 8192 };
+	struct sfs_block_opts bopts = { 0 };
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (test_volume_make(&f->tv, "lock", "512M", "1G")) {
+		free(f);
+		return -1;
+	}
+	sfs_fs_log_init(&f->fs, "server");
+	f->fs.counters = &f->counters;
+	bopts.meta_path = f->tv.meta;
+	bopts.data_path = f->tv.data;
+	assert_int_equal(sfs_block_setup(&f->fs, &bopts), 0);
+	assert_int_equal(sfs_super_read(&f->fs, &f->super), 0);
+	assert_int_equal(sfs_server_start(&f->fs, &sopts, &f->bound), 0);
+	pthread_mutex_init(&f->model_lock, NULL);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	int i;
+
+	for (i = 0; i < NR_MOUNTS; i++)
+		stop_mount(f, i, false);
+	sfs_server_stop(&f->fs);
+	sfs_block_destroy(&f->fs);
+	test_volume_remove(&f->tv);
+	pthread_mutex_destroy(&f->model_lock);
+	free(f);
+	return 0;
+}
+
+static struct sfs_item_range group(uint64_t g)
+{
+	struct sfs_item_range r = {
+		.start = sfs_key_make(SCOUTFS_FS_ZONE, g * 1024, 0, 0, 0, 0),
+		.end = sfs_key_make(SCOUTFS_FS_ZONE, g * 1024 + 1023, 255, UINT64_MAX, UINT64_MAX,
+				    255),
+	};
+
+	return r;
+}
+
+/* a mount's lock_get on a thread of its own */
+struct getter {
+	struct fixture *f;
+	int mount;
+	uint64_t g;
+	uint8_t mode;
+	struct sfs_lock *lock;
+	int ret;
+	bool done;
+	pthread_t thread;
+};
+
+static void *getter_thread(void *arg)
+{
+	struct getter *gt = arg;
+	struct sfs_item_range r = group(gt->g);
+
+	gt->ret = sfs_lock_get(&gt->f->m[gt->mount].fs, &r, gt->mode, &gt->lock);
+	__atomic_store_n(&gt->done, true, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void start_getter(struct getter *gt, struct fixture *f, int mount, uint64_t g, uint8_t mode)
+{
+	memset(gt, 0, sizeof(*gt));
+	gt->f = f;
+	gt->mount = mount;
+	gt->g = g;
+	gt->mode = mode;
+	assert_int_equal(pthread_create(&gt->thread, NULL, getter_thread, gt), 0);
+}
+
+static void join_getter(struct getter *gt)
+{
+	pthread_join(gt->thread, NULL);
+	assert_int_equal(gt->ret, 0);
+}
+
+/* wait up to 10 s for *v to reach want */
+static void wait_u64(uint64_t *v, uint64_t want)
+{
+	int i;
+
+	for (i = 0; i < 1000 && __atomic_load_n(v, __ATOMIC_SEQ_CST) < want; i++)
+		usleep(10000);
+	assert_true(__atomic_load_n(v, __ATOMIC_SEQ_CST) >= want);
+}
+
+static void test_downgrade_and_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct sfs_item_range r = group(1);
+	struct sfs_lock *a, *b;
+	struct getter gt;
+	uint64_t seq1;
+
+	start_mount(f, 0, 0);
+	start_mount(f, 1, 0);
+
+	/* mount 0 writes, then mount 1 reads: 0 goes down to READ */
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE, &a), 0);
+	seq1 = sfs_lock_write_seq(a);
+	assert_true(seq1 > 0);
+	sfs_lock_put(&f->m[0].fs, a, SFS_LOCK_WRITE);
+	assert_int_equal(sfs_lock_get(&f->m[1].fs, &r, SFS_LOCK_READ, &b), 0);
+	assert_int_equal(f->m[0].invalidations, 1);
+	assert_int_equal(f->m[0].last_old, SFS_LOCK_WRITE);
+	assert_int_equal(f->m[0].last_new, SFS_LOCK_READ);
+	assert_int_equal(sfs_lock_mode(&f->m[0].fs, &r.start), SFS_LOCK_READ);
+	assert_int_equal(sfs_lock_mode(&f->m[1].fs, &r.start), SFS_LOCK_READ);
+	/* mount 0 reads again without asking the server */
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_READ, &a), 0);
+	assert_int_equal(sfs_counter(&f->m[0].fs, lock_request), 1);
+
+	/* mount 1 wants to write while mount 0 reads: it waits for 0's user */
+	sfs_lock_put(&f->m[1].fs, b, SFS_LOCK_READ);
+	start_getter(&gt, f, 1, 1, SFS_LOCK_WRITE);
+	usleep(300000);
+	assert_false(__atomic_load_n(&gt.done, __ATOMIC_SEQ_CST));
+	assert_int_equal(f->m[0].invalidations, 1);
+	sfs_lock_put(&f->m[0].fs, a, SFS_LOCK_READ);
+	join_getter(&gt);
+	assert_int_equal(f->m[0].invalidations, 2);
+	assert_int_equal(f->m[0].last_old, SFS_LOCK_READ);
+	assert_int_equal(f->m[0].last_new, SFS_LOCK_NULL);
+	assert_true(sfs_lock_write_seq(gt.lock) > seq1);
+	assert_int_equal(sfs_lock_mode(&f->m[0].fs, &r.start), SFS_LOCK_NULL);
+	sfs_lock_put(&f->m[1].fs, gt.lock, SFS_LOCK_WRITE);
+
+	/* write-only users of two mounts share */
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE_ONLY, &a), 0);
+	assert_int_equal(sfs_lock_get(&f->m[1].fs, &r, SFS_LOCK_WRITE_ONLY, &b), 0);
+	sfs_lock_put(&f->m[0].fs, a, SFS_LOCK_WRITE_ONLY);
+	sfs_lock_put(&f->m[1].fs, b, SFS_LOCK_WRITE_ONLY);
+
+	/* a bad mode or range is refused */
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_NULL, &a), -EINVAL);
+	r.end = r.start;
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_READ, &a), -EINVAL);
+}
+
+static void test_idle_and_farewell(void **state)
+{
+	struct fixture *f = *state;
+	struct sfs_item_range r;
+	struct sfs_lock *l;
+	struct getter gt;
+	uint64_t g;
+
+	start_mount(f, 0, 4);
+	start_mount(f, 1, 0);
+	/* 12 locks used once: the oldest idle ones go back to the server */
+	for (g = 10; g < 22; g++) {
+		r = group(g);
+		assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE, &l), 0);
+		sfs_lock_put(&f->m[0].fs, l, SFS_LOCK_WRITE);
+	}
+	assert_true(sfs_counter(&f->m[0].fs, lock_shrink) >= 7);
+	r = group(10);
+	for (g = 0; g < 1000 && sfs_lock_mode(&f->m[0].fs, &r.start) != SFS_LOCK_NULL; g++)
+		usleep(10000);
+	assert_int_equal(sfs_lock_mode(&f->m[0].fs, &r.start), SFS_LOCK_NULL);
+	/* given back: another mount gets it without invalidating mount 0 */
+	assert_int_equal(sfs_lock_get(&f->m[1].fs, &r, SFS_LOCK_WRITE, &l), 0);
+	sfs_lock_put(&f->m[1].fs, l, SFS_LOCK_WRITE);
+	assert_int_equal(f->m[0].invalidations, 0);
+
+	/* mount 0 holds a write user and leaves: mount 1's request goes through */
+	r = group(21);
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE, &l), 0);
+	start_getter(&gt, f, 1, 21, SFS_LOCK_WRITE);
+	wait_u64(&f->m[0].counters.vals[SFS_CTR_lock_invalidate_request], 1);
+	assert_false(__atomic_load_n(&gt.done, __ATOMIC_SEQ_CST));
+	sfs_lock_put(&f->m[0].fs, l, SFS_LOCK_WRITE);
+	join_getter(&gt);
+	sfs_lock_put(&f->m[1].fs, gt.lock, SFS_LOCK_WRITE);
+
+	/* mount 0 takes it back, dies holding it (no answer), and is reclaimed */
+	start_getter(&gt, f, 0, 21, SFS_LOCK_WRITE);
+	join_getter(&gt);
+	stop_mount(f, 0, true);
+	assert_int_equal(sfs_lock_get(&f->m[1].fs, &r, SFS_LOCK_WRITE, &l), 0);
+	sfs_lock_put(&f->m[1].fs, l, SFS_LOCK_WRITE);
+}
+
+/* stress: every mount's threads take random modes of 4 locks */
+struct stresser {
+	struct fixture *f;
+	int mount;
+	unsigned int seed;
+	pthread_t thread;
+};
+
+static bool user_modes_compatible(uint8_t a, uint8_t b)
+{
+	return (a == SFS_LOCK_READ && b == SFS_LOCK_READ) ||
+	       (a == SFS_LOCK_WRITE_ONLY && b == SFS_LOCK_WRITE_ONLY);
+}
+
+static void *stress_thread(void *arg)
+{
+	static const uint8_t modes[] = { SFS_LOCK_READ, SFS_LOCK_WRITE, SFS_LOCK_WRITE_ONLY };
+	struct stresser *st = arg;
+	struct fixture *f = st->f;
+	struct sfs_item_range r;
+	struct sfs_lock *l;
+	uint8_t mode;
+	int i, o, m, g;
+
+	for (i = 0; i < 400; i++) {
+		g = rand_r(&st->seed) % 4;
+		mode = modes[rand_r(&st->seed) % 3];
+		r = group((uint64_t)g + 100);
+		if (sfs_lock_get(&f->m[st->mount].fs, &r, mode, &l)) {
+			__atomic_add_fetch(&f->conflicts, 1000000, __ATOMIC_SEQ_CST);
+			break;
+		}
+		pthread_mutex_lock(&f->model_lock);
+		for (o = 0; o < NR_MOUNTS; o++) {
+			if (o == st->mount)
+				continue;
+			for (m = 1; m < SFS_LOCK_NR_MODES; m++)
+				if (f->users[o][g][m] && !user_modes_compatible(mode, (uint8_t)m))
+					f->conflicts++;
+		}
+		f->users[st->mount][g][mode]++;
+		pthread_mutex_unlock(&f->model_lock);
+		if (rand_r(&st->seed) % 4 == 0)
+			usleep(100);
+		else
+			sched_yield();
+		pthread_mutex_lock(&f->model_lock);
+		f->users[st->mount][g][mode]--;
+		pthread_mutex_unlock(&f->model_lock);
+		sfs_lock_put(&f->m[st->mount].fs, l, mode);
+	}
+	return NULL;
+}
+
+static void test_stress(void **state)
+{
+	struct fixture *f = *state;
+	struct stresser st[NR_MOUNTS * 2];
+	uint64_t invals = 0;
+	int i;
+
+	for (i = 0; i < NR_MOUNTS; i++)
+		start_mount(f, i, 0);
+	for (i = 0; i < NR_MOUNTS * 2; i++) {
+		st[i].f = f;
+		st[i].mount = i % NR_MOUNTS;
+		st[i].seed = 7 + (unsigned int)i;
+		assert_int_equal(pthread_create(&st[i].thread, NULL, stress_thread, &st[i]), 0);
+	}
+	for (i = 0; i < NR_MOUNTS * 2; i++)
+		pthread_join(st[i].thread, NULL);
+	assert_int_equal(f->conflicts, 0);
+	for (i = 0; i < NR_MOUNTS; i++)
+		invals += f->m[i].invalidations;
+	assert_true(invals > 100);
+	assert_int_equal(sfs_counter(&f->fs, lock_server_stray_response), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_downgrade_and_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_and_farewell, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
