@@ -121,6 +121,50 @@ static void free_locks(struct sfs_locks *ls)
 	free(ls);
 }
 
+struct sfs_item_range sfs_lock_name_ino(uint64_t ino)
+{
+	uint64_t first = ino & ~SCOUTFS_LOCK_INODE_GROUP_MASK;
+	struct sfs_item_range n = {
+		.start = sfs_key_make(SCOUTFS_FS_ZONE, first, 0, 0, 0, 0),
+		.end = sfs_key_make(SCOUTFS_FS_ZONE, first | SCOUTFS_LOCK_INODE_GROUP_MASK, UINT8_MAX,
+				    UINT64_MAX, UINT64_MAX, UINT8_MAX),
+	};
+
+	return n;
+}
+
+struct sfs_item_range sfs_lock_name_index(uint8_t type, uint64_t seq)
+{
+	uint64_t first = seq & ~SCOUTFS_LOCK_SEQ_GROUP_MASK;
+	struct sfs_item_range n = {
+		.start = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, type, first, 0, 0),
+		.end = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, type,
+				    first | SCOUTFS_LOCK_SEQ_GROUP_MASK, UINT64_MAX, UINT8_MAX),
+	};
+
+	return n;
+}
+
+struct sfs_item_range sfs_lock_name_zone(uint8_t zone)
+{
+	struct sfs_item_range n = {
+		.start = sfs_key_make(zone, 0, 0, 0, 0, 0),
+		.end = sfs_key_make(zone, UINT64_MAX, UINT8_MAX, UINT64_MAX, UINT64_MAX, UINT8_MAX),
+	};
+
+	return n;
+}
+
+struct sfs_item_range sfs_lock_name_rename(void)
+{
+	struct sfs_item_range n = {
+		.start = sfs_key_make(SCOUTFS_LOCK_ZONE, 0, SCOUTFS_RENAME_TYPE, 0, 0, 0),
+		.end = sfs_key_make(SCOUTFS_LOCK_ZONE, 0, SCOUTFS_RENAME_TYPE, 0, 0, 0),
+	};
+
+	return n;
+}
+
 static struct sfs_locks *locks_of(struct sfs_fs *fs)
 {
 	return fs->locks;

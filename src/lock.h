@@ -17,6 +17,21 @@
 #include "net.h"
 #include "sfs.h"
 
+/*
+ * Lock names (reference-scoutfs.md 4.2): the key range each kind of
+ * item is locked by.  The first key names the lock.  Every key of a
+ * range has the same forest lock group (forest.c sfs_forest_lock_start),
+ * as the item cache needs.
+ */
+/* every FS-zone item of the 1024-inode group of ino */
+struct sfs_item_range sfs_lock_name_ino(uint64_t ino);
+/* the seq index type (META_SEQ, DATA_SEQ) items of the 1024 seqs around seq */
+struct sfs_item_range sfs_lock_name_index(uint8_t type, uint64_t seq);
+/* a whole zone: orphans, xattr totals, xattr index, quota rules */
+struct sfs_item_range sfs_lock_name_zone(uint8_t zone);
+/* the global rename lock: one key */
+struct sfs_item_range sfs_lock_name_rename(void);
+
 struct sfs_lock;
 
 struct sfs_lock_ops {

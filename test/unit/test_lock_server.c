@@ -23,6 +23,8 @@
 #include <cmocka.h>
 
 #include "counters.h"
+#include "forest.h"
+#include "lock.h"
 #include "lock_server.h"
 #include "log.h"
 
@@ -425,10 +427,68 @@ static void test_random(void **state)
 	free(m);
 }
 
+/* key in [n.start, n.end] */
+static bool in_name(const struct sfs_item_range *n, const struct scoutfs_key *key)
+{
+	return sfs_key_cmp(&n->start, key) <= 0 && sfs_key_cmp(key, &n->end) <= 0;
+}
+
+/* reference-scoutfs.md 4.2, and one forest lock group per name (forest.c) */
+static void test_names(void **state)
+{
+	struct sfs_item_range n, m;
+	struct scoutfs_key k;
+	uint64_t ino;
+
+	(void)state;
+	for (ino = 1; ino < 5000; ino += 511) {
+		n = sfs_lock_name_ino(ino);
+		/* an inode's items and those of the other inodes of its group */
+		k = sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_INODE_TYPE, 0, 0, 0);
+		assert_true(in_name(&n, &k));
+		k = sfs_key_make(SCOUTFS_FS_ZONE, (ino & ~1023ULL) + 1023, 255, ~0ULL, ~0ULL, 255);
+		assert_true(in_name(&n, &k));
+		k = sfs_key_make(SCOUTFS_FS_ZONE, (ino | 1023) + 1, 0, 0, 0, 0);
+		assert_false(in_name(&n, &k));
+		/* the next group starts right after it */
+		m = sfs_lock_name_ino((ino | 1023) + 1);
+		assert_true(sfs_key_cmp(&n.end, &m.start) < 0);
+		assert_int_equal(le64toh(m.start._sk_first), (ino | 1023) + 1);
+		k = n.start;
+		assert_int_equal(sfs_key_cmp(&k, &n.start), 0);
+		assert_true(sfs_forest_same_lock(&n.start, &n.end));
+		k = sfs_forest_lock_start(&n.end);
+		assert_int_equal(sfs_key_cmp(&k, &n.start), 0);
+	}
+	n = sfs_lock_name_index(SCOUTFS_INODE_INDEX_META_SEQ_TYPE, 5000);
+	k = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, 4096, 77, 0);
+	assert_true(in_name(&n, &k));
+	k = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, 5119, ~0ULL, 0);
+	assert_true(in_name(&n, &k));
+	k = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, SCOUTFS_INODE_INDEX_META_SEQ_TYPE, 5120, 0, 0);
+	assert_false(in_name(&n, &k));
+	k = sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE, 5000, 1, 0);
+	assert_false(in_name(&n, &k));
+	k = sfs_forest_lock_start(&n.end);
+	assert_int_equal(sfs_key_cmp(&k, &n.start), 0);
+	n = sfs_lock_name_zone(SCOUTFS_ORPHAN_ZONE);
+	k = sfs_key_make(SCOUTFS_ORPHAN_ZONE, 0, SCOUTFS_ORPHAN_TYPE, 12345, 0, 0);
+	assert_true(in_name(&n, &k));
+	assert_true(sfs_forest_same_lock(&n.start, &n.end));
+	n = sfs_lock_name_zone(SCOUTFS_XATTR_TOTL_ZONE);
+	k = sfs_key_make(SCOUTFS_XATTR_INDX_ZONE, 0, 0, 0, 0, 0);
+	assert_false(in_name(&n, &k));
+	n = sfs_lock_name_rename();
+	assert_int_equal(sfs_key_cmp(&n.start, &n.end), 0);
+	assert_int_equal(n.start.sk_zone, SCOUTFS_LOCK_ZONE);
+	assert_int_equal(n.start.sk_type, SCOUTFS_RENAME_TYPE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_modes),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_farewell, setup, teardown),
