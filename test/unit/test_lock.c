@@ -293,6 +293,45 @@ static void test_idle_and_farewell(void **state)
 	sfs_lock_put(&f->m[1].fs, l, SFS_LOCK_WRITE);
 }
 
+/*
+ * write_seqs come from the server's seq counter: a commit persists it
+ * in super.seq, so a new server's grants follow the old one's.
+ */
+static void test_write_seq_persists(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sfs_server_opts sopts = { .addr = (struct sockaddr *)&sin, .addr_len = sizeof(sin),
+					 .term = 2, .client_data_target = 8192 };
+	struct scoutfs_super_block super;
+	struct sfs_item_range r;
+	struct sfs_lock *l;
+	uint64_t s1 = 0, ino, nr;
+	int i;
+
+	start_mount(f, 0, 0);
+	for (i = 0; i < 5; i++) {
+		r = group(200 + (uint64_t)i);
+		assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE, &l), 0);
+		assert_true(sfs_lock_write_seq(l) > s1);
+		s1 = sfs_lock_write_seq(l);
+		sfs_lock_put(&f->m[0].fs, l, SFS_LOCK_WRITE);
+	}
+	/* any server commit (here: inode numbers) carries the counter into super.seq */
+	assert_int_equal(sfs_client_alloc_inodes(&f->m[0].fs, 10, &ino, &nr), 0);
+	assert_int_equal(sfs_super_read(&f->fs, &super), 0);
+	assert_true(le64toh(super.seq) >= s1);
+	stop_mount(f, 0, true);
+
+	sfs_server_stop(&f->fs);
+	assert_int_equal(sfs_server_start(&f->fs, &sopts, &f->bound), 0);
+	start_mount(f, 1, 0);
+	r = group(300);
+	assert_int_equal(sfs_lock_get(&f->m[1].fs, &r, SFS_LOCK_WRITE, &l), 0);
+	assert_true(sfs_lock_write_seq(l) > s1);
+	sfs_lock_put(&f->m[1].fs, l, SFS_LOCK_WRITE);
+}
+
 /* stress: every mount's threads take random modes of 4 locks */
 struct stresser {
 	struct fixture *f;
@@ -376,6 +415,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_downgrade_and_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_and_farewell, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_seq_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
 	};
 
