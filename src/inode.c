@@ -32,6 +32,7 @@
 
 #include "client.h"
 #include "inode.h"
+#include "lock.h"
 #include "log.h"
 
 /* inode numbers asked of the server at a time (the reference asks for 10240) */
@@ -72,14 +73,7 @@ void sfs_inodes_destroy(struct sfs_fs *fs)
 
 struct sfs_item_range sfs_inode_lock(uint64_t ino)
 {
-	uint64_t g = ino & ~SCOUTFS_LOCK_INODE_GROUP_MASK;
-	struct sfs_item_range r = {
-		.start = sfs_key_make(SCOUTFS_FS_ZONE, g, 0, 0, 0, 0),
-		.end = sfs_key_make(SCOUTFS_FS_ZONE, g + SCOUTFS_LOCK_INODE_GROUP_MASK, 255,
-				    UINT64_MAX, UINT64_MAX, 255),
-	};
-
-	return r;
+	return sfs_lock_name_ino(ino);
 }
 
 struct sfs_item_range sfs_all_lock(void)
