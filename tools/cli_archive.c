@@ -160,8 +160,8 @@ static int release_stage(int argc, char **argv, bool stage)
 	} else if (json) {
 		obj = json_object_new_object();
 		if (stage)
-			json_object_object_add(obj, "archive", json_object_new_string(archive));
-		json_object_object_add(obj, "file", json_object_new_string(file));
+			json_object_object_add(obj, "archive", sfs_json_str(archive));
+		json_object_object_add(obj, "file", sfs_json_str(file));
 		json_object_object_add(obj, "offset", sfs_json_u64(off));
 		json_object_object_add(obj, "length", sfs_json_u64(len));
 		json_object_object_add(obj, "data_version", sfs_json_u64(vers));
@@ -475,7 +475,7 @@ int sfs_cmd_punch_offline(int argc, char **argv)
 			ret = sfs_cli_fail(cmd, file, ret);
 		} else if (json) {
 			obj = json_object_new_object();
-			json_object_object_add(obj, "file", json_object_new_string(file));
+			json_object_object_add(obj, "file", sfs_json_str(file));
 			json_object_object_add(obj, "offset", sfs_json_u64(off));
 			json_object_object_add(obj, "length", sfs_json_u64(len));
 			json_object_object_add(obj, "data_version", sfs_json_u64(vers));
@@ -565,10 +565,10 @@ int sfs_cmd_move_blocks(int argc, char **argv)
 			ret = sfs_cli_fail(cmd, "move_blocks", ret);
 		} else if (json) {
 			obj = json_object_new_object();
-			json_object_object_add(obj, "from", json_object_new_string(from));
+			json_object_object_add(obj, "from", sfs_json_str(from));
 			json_object_object_add(obj, "from_offset", sfs_json_u64(foff));
 			json_object_object_add(obj, "length", sfs_json_u64(len));
-			json_object_object_add(obj, "to", json_object_new_string(to));
+			json_object_object_add(obj, "to", sfs_json_str(to));
 			json_object_object_add(obj, "to_offset", sfs_json_u64(toff));
 			ret = sfs_json_print(cmd, obj);
 		}

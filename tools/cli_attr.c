@@ -173,7 +173,7 @@ int sfs_cmd_setattr(int argc, char **argv)
 	if (!json)
 		return SFS_CLI_OK;
 	obj = json_object_new_object();
-	json_object_object_add(obj, "file", json_object_new_string(file));
+	json_object_object_add(obj, "file", sfs_json_str(file));
 	json_object_object_add(obj, "data_version", sfs_json_u64(sm.data_version));
 	json_object_object_add(obj, "size", sfs_json_u64(sm.i_size));
 	json_object_object_add(obj, "offline",
@@ -199,7 +199,7 @@ static int set_attr_x_json(const char *cmd, const char *file, const struct scout
 {
 	struct json_object *obj = json_object_new_object();
 
-	json_object_object_add(obj, "file", json_object_new_string(file));
+	json_object_object_add(obj, "file", sfs_json_str(file));
 	if (ax->x_mask & SCOUTFS_ATTR_X_DATA_VERSION)
 		json_object_object_add(obj, "data_version", sfs_json_u64(ax->data_version));
 	if (ax->x_mask & SCOUTFS_ATTR_X_CTIME)

@@ -79,6 +79,53 @@ int sfs_cli_getopt_error(const char *cmd, const char *usage, int c, char **argv)
 	return sfs_cli_usage_error(cmd, usage, "unknown option '%s'", argv[optind - 1]);
 }
 
+/* strict UTF-8: no overlong forms, surrogates or code points past U+10FFFF */
+static bool valid_utf8(const unsigned char *s, size_t len)
+{
+	size_t i = 0, n, k;
+	uint32_t cp, min;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			n = 1, cp = s[i] & 0x1f, min = 0x80;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			n = 2, cp = s[i] & 0x0f, min = 0x800;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			n = 3, cp = s[i] & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i <= n)
+			return false;
+		for (k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+struct json_object *sfs_json_name(const char *s, size_t len)
+{
+	struct json_object *arr;
+	size_t i;
+
+	if (valid_utf8((const unsigned char *)s, len) && !memchr(s, '\0', len))
+		return json_object_new_string_len(s, (int)len);
+	arr = json_object_new_array();
+	for (i = 0; i < len; i++)
+		json_object_array_add(arr, json_object_new_int((unsigned char)s[i]));
+	return arr;
+}
+
 struct json_object *sfs_json_time(uint64_t sec, uint32_t nsec)
 {
 	struct json_object *t = json_object_new_object();

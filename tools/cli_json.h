@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -50,6 +51,17 @@ int sfs_cli_getopt_error(const char *cmd, const char *usage, int c, char **argv)
 static inline struct json_object *sfs_json_u64(uint64_t v)
 {
 	return json_object_new_uint64(v);
+}
+
+/*
+ * A name or path from the filesystem: a JSON string when it is valid
+ * UTF-8, else (names are bytes) an array of its byte values, as
+ * journalctl's JSON output does for such fields.
+ */
+struct json_object *sfs_json_name(const char *s, size_t len);
+static inline struct json_object *sfs_json_str(const char *s)
+{
+	return sfs_json_name(s, strlen(s));
 }
 
 /* {"sec": S, "nsec": N} */

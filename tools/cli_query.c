@@ -956,7 +956,7 @@ int sfs_cmd_ino_path(int argc, char **argv)
 		}
 		snprintf(full, len + 1 + PATH_MAX, "%s/%s", mnt, rel);
 		if (arr)
-			json_object_array_add(arr, json_object_new_string(full));
+			json_object_array_add(arr, sfs_json_str(full));
 		else
 			printf("%s\n", full);
 		if (dir_ino == 0 && dir_pos == 0)
@@ -997,7 +997,7 @@ static int print_referring_entry(void *arg, const struct scoutfs_ctl_dirent *ent
 	json_object_object_add(o, "dir", sfs_json_u64(ent->dir_ino));
 	json_object_object_add(o, "pos", sfs_json_u64(ent->dir_pos));
 	json_object_object_add(o, "type", sfs_json_u64(ent->d_type));
-	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(o, "name", sfs_json_str(name));
 	json_object_array_add(arr, o);
 	return 0;
 }

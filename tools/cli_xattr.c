@@ -315,7 +315,7 @@ int sfs_cmd_list_hidden_xattrs(int argc, char **argv)
 			break;
 		for (off = 0; off < n; off += (int)strlen(buf + off) + 1) {
 			if (arr)
-				json_object_array_add(arr, json_object_new_string(buf + off));
+				json_object_array_add(arr, sfs_json_str(buf + off));
 			else
 				printf("%s\n", buf + off);
 		}

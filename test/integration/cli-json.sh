@@ -346,6 +346,29 @@ printf '%s\nbogus\n' "$R2" >"$T_DIR/bad"
 [ ! -s "$T_DIR/qrb" ] || t_fail "quota-restore --json printed $(cat "$T_DIR/qrb") on an error"
 grep -q "line 2: invalid rule 'bogus'" "$T_DIR/qrb.err" || t_fail "quota-restore: $(cat "$T_DIR/qrb.err")"
 silent quota-wipe -p "$M"
+
+# --- names that are not UTF-8: valid JSON, the name as an array of its bytes ----
+python3 -c 'import os, sys; open(os.path.join(sys.argv[1].encode(), b"bad\xff\x01"), "w").close();
+open(os.path.join(sys.argv[1].encode(), "gr\u00fcn".encode()), "w").close()' "$M"
+for n in bad grün; do
+	ino=$(python3 -c 'import os, sys; print(os.stat(os.path.join(sys.argv[1].encode(),
+	    [e for e in os.listdir(sys.argv[1].encode()) if e.startswith(sys.argv[2].encode()[:3])][0])).st_ino)' "$M" "$n")
+	"$S" get-referring-entries "$ino" -p "$M" --json >"$T_DIR/gre.json" ||
+		t_fail "get-referring-entries --json of $n failed"
+	"$S" ino-path "$ino" -p "$M" --json >"$T_DIR/ip.json" || t_fail "ino-path --json of $n failed"
+	python3 - "$T_DIR/gre.json" "$T_DIR/ip.json" "$n" <<'PY' || t_fail "the JSON of a name $n is wrong"
+import json, sys
+gre = json.load(open(sys.argv[1]))
+ip = json.load(open(sys.argv[2]))
+want = b"bad\xff\x01" if sys.argv[3] == "bad" else "gr\u00fcn"
+if sys.argv[3] == "bad":
+    assert gre[0]["name"] == list(want), gre
+    assert isinstance(ip[0], list) and bytes(ip[0]).endswith(want), ip
+else:
+    assert gre[0]["name"] == want, gre
+    assert ip[0].endswith(want), ip
+PY
+done
 t_umount "$M"
 
 # --- format version 1: no quota rules; every quota command fails alike ----------
