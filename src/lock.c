@@ -39,7 +39,7 @@
  *     once the server has granted it back to NULL.
  *
  * Locking: locks->mutex protects everything here; one condition
- * variable wakes both waiting users and the worker.  Nothing sends or
+ * variable wakes waiting users and the workers.  Nothing sends or
  * calls ops with it held, except sfs_net_request (which only queues).
  */
 #include <errno.h>
@@ -110,8 +110,8 @@ struct sfs_locks {
 	bool stopping;
 	uint64_t outstanding;		/* requests whose grant_resp has not run */
 	bool zombie;			/* destroyed: the last grant_resp frees it */
-	pthread_t worker;
-	bool worker_started;
+	pthread_t workers[SFS_LOCK_WORKERS_MAX];
+	unsigned int nr_workers;
 };
 
 static void free_locks(struct sfs_locks *ls)
@@ -570,10 +570,15 @@ static struct inval *next_runnable(struct sfs_locks *ls)
 }
 
 /*
- * The invalidation worker.  It never waits on one lock's users while
+ * The invalidation workers.  None waits on one lock's users while
  * another lock's invalidation could run: each runs as soon as its own
  * lock's users allow, so a user holding one lock while it waits for
- * another cannot stall the invalidations of the others.
+ * another cannot stall the invalidations of the others.  There are
+ * several, so that one whose ops.invalidate blocks (a kernel
+ * notification can wait on a request that a FUSE thread must first
+ * finish) does not hold up the other locks either; a lock's
+ * invalidations still run one at a time, in order (only the head of its
+ * list is runnable, and it leaves the list when done).
  */
 static void *inval_worker(void *arg)
 {
@@ -644,12 +649,18 @@ int sfs_lock_setup(struct sfs_fs *fs, const struct sfs_lock_opts *opts)
 	RB_INIT(&ls->tree);
 	ls->work_tail = &ls->work;
 	fs->locks = ls;
-	ret = -pthread_create(&ls->worker, NULL, inval_worker, ls);
-	if (ret) {
-		sfs_lock_destroy(fs);
-		return ret;
+	if (!ls->opts.workers)
+		ls->opts.workers = 4;
+	if (ls->opts.workers > SFS_LOCK_WORKERS_MAX)
+		ls->opts.workers = SFS_LOCK_WORKERS_MAX;
+	while (ls->nr_workers < ls->opts.workers) {
+		ret = -pthread_create(&ls->workers[ls->nr_workers], NULL, inval_worker, ls);
+		if (ret) {
+			sfs_lock_destroy(fs);
+			return ret;
+		}
+		ls->nr_workers++;
 	}
-	ls->worker_started = true;
 	return 0;
 }
 
@@ -665,8 +676,8 @@ void sfs_lock_destroy(struct sfs_fs *fs)
 	ls->stopping = true;
 	pthread_cond_broadcast(&ls->cond);
 	pthread_mutex_unlock(&ls->mutex);
-	if (ls->worker_started)
-		pthread_join(ls->worker, NULL);
+	while (ls->nr_workers)
+		pthread_join(ls->workers[--ls->nr_workers], NULL);
 	while ((iv = ls->work)) {
 		ls->work = iv->work_next;
 		sfs_net_conn_put(iv->conn);

@@ -54,7 +54,10 @@ struct sfs_lock_opts {
 	uint32_t idle_count;
 	/* how long a lock_get waits for a grant before -ETIMEDOUT [0: forever] */
 	uint32_t timeout_ms;
+	/* invalidation threads [4] */
+	unsigned int workers;
 };
+#define SFS_LOCK_WORKERS_MAX 16
 
 /* fs->client must be set up: requests go over its session */
 int sfs_lock_setup(struct sfs_fs *fs, const struct sfs_lock_opts *opts);
