@@ -508,6 +508,103 @@ uint8_t sfs_lock_mode(struct sfs_fs *fs, const struct scoutfs_key *name)
 }
 
 /* ------------------------------------------------------------------ */
+/* Lock sets                                                            */
+/* ------------------------------------------------------------------ */
+
+void sfs_lock_set_init(struct sfs_lock_set *set)
+{
+	set->nr = 0;
+}
+
+/* the mode that allows users of both */
+static uint8_t combine_modes(uint8_t a, uint8_t b)
+{
+	if (a == b)
+		return a;
+	if (mode_allows(a, b))
+		return a;
+	if (mode_allows(b, a))
+		return b;
+	return SFS_LOCK_WRITE;
+}
+
+int sfs_lock_set_add(struct sfs_lock_set *set, const struct sfs_item_range *range, uint8_t mode)
+{
+	struct sfs_lock_set_entry *e;
+	unsigned int i;
+
+	if (mode == SFS_LOCK_NULL || mode >= SFS_LOCK_NR_MODES)
+		return -EINVAL;
+	for (i = 0; i < set->nr; i++) {
+		e = &set->e[i];
+		if (sfs_key_cmp(&e->range.start, &range->start))
+			continue;
+		if (sfs_key_cmp(&e->range.end, &range->end))
+			return -EINVAL;
+		e->mode = combine_modes(e->mode, mode);
+		return 0;
+	}
+	if (set->nr == SFS_LOCK_SET_MAX)
+		return -EINVAL;
+	e = &set->e[set->nr++];
+	e->range = *range;
+	e->mode = mode;
+	e->lock = NULL;
+	return 0;
+}
+
+static int set_entry_cmp(const void *a, const void *b)
+{
+	const struct sfs_lock_set_entry *ea = a, *eb = b;
+
+	return sfs_key_cmp(&ea->range.start, &eb->range.start);
+}
+
+int sfs_lock_set_get(struct sfs_fs *fs, struct sfs_lock_set *set)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (!locks_of(fs))
+		return 0;
+	qsort(set->e, set->nr, sizeof(set->e[0]), set_entry_cmp);
+	for (i = 0; i < set->nr; i++) {
+		ret = sfs_lock_get(fs, &set->e[i].range, set->e[i].mode, &set->e[i].lock);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		while (i-- > 0) {
+			sfs_lock_put(fs, set->e[i].lock, set->e[i].mode);
+			set->e[i].lock = NULL;
+		}
+	}
+	return ret;
+}
+
+void sfs_lock_set_put(struct sfs_fs *fs, struct sfs_lock_set *set)
+{
+	unsigned int i;
+
+	for (i = set->nr; i-- > 0;) {
+		if (set->e[i].lock)
+			sfs_lock_put(fs, set->e[i].lock, set->e[i].mode);
+		set->e[i].lock = NULL;
+	}
+}
+
+struct sfs_lock *sfs_lock_set_find(const struct sfs_lock_set *set, const struct scoutfs_key *key)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->nr; i++)
+		if (sfs_key_cmp(&set->e[i].range.start, key) <= 0 &&
+		    sfs_key_cmp(key, &set->e[i].range.end) <= 0)
+			return set->e[i].lock;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
 /* Invalidations                                                        */
 /* ------------------------------------------------------------------ */
 

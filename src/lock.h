@@ -85,6 +85,32 @@ uint64_t sfs_lock_written_seq(const struct sfs_lock *lock);
 /* the mode this mount holds now (tests, diagnostics) */
 uint8_t sfs_lock_mode(struct sfs_fs *fs, const struct scoutfs_key *name);
 
+/*
+ * The locks one operation needs.  They are taken in name order, so two
+ * operations never wait for each other's locks in a cycle, and given
+ * back together.  The same name added twice is taken once, in a mode
+ * that allows both (READ and WRITE_ONLY together take WRITE).  Without
+ * cluster locks (fs->locks not set up: a volume with one mount) get
+ * takes nothing and succeeds.
+ */
+#define SFS_LOCK_SET_MAX 8
+struct sfs_lock_set {
+	unsigned int nr;
+	struct sfs_lock_set_entry {
+		struct sfs_item_range range;
+		uint8_t mode;
+		struct sfs_lock *lock;	/* held after get */
+	} e[SFS_LOCK_SET_MAX];
+};
+void sfs_lock_set_init(struct sfs_lock_set *set);
+/* -EINVAL for a bad mode, a name given with another range, or a full set */
+int sfs_lock_set_add(struct sfs_lock_set *set, const struct sfs_item_range *range, uint8_t mode);
+/* all of them or, on an error, none */
+int sfs_lock_set_get(struct sfs_fs *fs, struct sfs_lock_set *set);
+void sfs_lock_set_put(struct sfs_fs *fs, struct sfs_lock_set *set);
+/* the held lock of the set whose range holds key, NULL if none */
+struct sfs_lock *sfs_lock_set_find(const struct sfs_lock_set *set, const struct scoutfs_key *key);
+
 /* the client's handler of the server's LOCK requests (invalidations) */
 int sfs_lock_net_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
 			 const void *data, uint32_t len, void *arg);

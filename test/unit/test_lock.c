@@ -293,6 +293,56 @@ static void test_idle_and_farewell(void **state)
 	sfs_lock_put(&f->m[1].fs, l, SFS_LOCK_WRITE);
 }
 
+/* sets: merged modes, name order, all or nothing, no lock without cluster locks */
+static void test_sets(void **state)
+{
+	struct fixture *f = *state;
+	struct sfs_lock_set set, other;
+	struct sfs_item_range r1 = group(41), r2 = group(40), r3 = group(42), r4 = group(43);
+	struct sfs_item_range bad = group(40);
+	struct sfs_fs none = { 0 };
+	struct getter gt;
+	unsigned int i;
+
+	start_mount(f, 0, 0);
+	start_mount(f, 1, 0);
+	sfs_lock_set_init(&set);
+	assert_int_equal(sfs_lock_set_add(&set, &r1, SFS_LOCK_READ), 0);
+	assert_int_equal(sfs_lock_set_add(&set, &r2, SFS_LOCK_WRITE_ONLY), 0);
+	assert_int_equal(sfs_lock_set_add(&set, &r1, SFS_LOCK_WRITE_ONLY), 0);	/* -> WRITE */
+	assert_int_equal(sfs_lock_set_add(&set, &r3, SFS_LOCK_READ), 0);
+	assert_int_equal(sfs_lock_set_add(&set, &r3, SFS_LOCK_READ), 0);
+	assert_int_equal(sfs_lock_set_add(&set, &r2, SFS_LOCK_NULL), -EINVAL);
+	bad.end = bad.start;
+	assert_int_equal(sfs_lock_set_add(&set, &bad, SFS_LOCK_READ), -EINVAL);
+	assert_int_equal(set.nr, 3);
+	assert_int_equal(sfs_lock_set_get(&f->m[0].fs, &set), 0);
+	for (i = 1; i < set.nr; i++)
+		assert_true(sfs_key_cmp(&set.e[i - 1].range.start, &set.e[i].range.start) < 0);
+	assert_int_equal(sfs_lock_mode(&f->m[0].fs, &r1.start), SFS_LOCK_WRITE);
+	assert_int_equal(sfs_lock_mode(&f->m[0].fs, &r2.start), SFS_LOCK_WRITE_ONLY);
+	assert_int_equal(sfs_lock_mode(&f->m[0].fs, &r3.start), SFS_LOCK_READ);
+	assert_ptr_equal(sfs_lock_set_find(&set, &r1.end), set.e[1].lock);
+	assert_null(sfs_lock_set_find(&set, &r4.start));
+
+	/* another mount's set with a conflicting member waits for this one */
+	sfs_lock_set_init(&other);
+	assert_int_equal(sfs_lock_set_add(&other, &r3, SFS_LOCK_READ), 0);
+	assert_int_equal(sfs_lock_set_get(&f->m[1].fs, &other), 0);	/* READ + READ */
+	sfs_lock_set_put(&f->m[1].fs, &other);
+	start_getter(&gt, f, 1, 41, SFS_LOCK_READ);
+	usleep(300000);
+	assert_false(__atomic_load_n(&gt.done, __ATOMIC_SEQ_CST));
+	sfs_lock_set_put(&f->m[0].fs, &set);
+	join_getter(&gt);
+	sfs_lock_put(&f->m[1].fs, gt.lock, SFS_LOCK_READ);
+
+	/* a volume without cluster locks: nothing to take */
+	none.counters = &f->counters;
+	assert_int_equal(sfs_lock_set_get(&none, &set), 0);
+	sfs_lock_set_put(&none, &set);
+}
+
 /*
  * write_seqs come from the server's seq counter: a commit persists it
  * in super.seq, so a new server's grants follow the old one's.
@@ -357,6 +407,27 @@ static void *stress_thread(void *arg)
 	int i, o, m, g;
 
 	for (i = 0; i < 400; i++) {
+		/* every other time a set of two locks: name order keeps it deadlock-free */
+		if (i % 2) {
+			struct sfs_lock_set set;
+			struct sfs_item_range r2;
+			int g2;
+
+			g = rand_r(&st->seed) % 4;
+			g2 = (g + 1 + rand_r(&st->seed) % 3) % 4;
+			r = group((uint64_t)g + 100);
+			r2 = group((uint64_t)g2 + 100);
+			sfs_lock_set_init(&set);
+			if (sfs_lock_set_add(&set, &r2, modes[rand_r(&st->seed) % 3]) ||
+			    sfs_lock_set_add(&set, &r, modes[rand_r(&st->seed) % 3]) ||
+			    sfs_lock_set_get(&f->m[st->mount].fs, &set)) {
+				__atomic_add_fetch(&f->conflicts, 1000000, __ATOMIC_SEQ_CST);
+				break;
+			}
+			usleep(50);
+			sfs_lock_set_put(&f->m[st->mount].fs, &set);
+			continue;
+		}
 		g = rand_r(&st->seed) % 4;
 		mode = modes[rand_r(&st->seed) % 3];
 		r = group((uint64_t)g + 100);
@@ -415,6 +486,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_downgrade_and_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_and_farewell, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_seq_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
 	};
