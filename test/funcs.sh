@@ -91,9 +91,30 @@ t_live_fs_keys() {
 	     END { for (k in seq) if (fl[k] == "-") print k }' "$1"
 }
 
+# t_free_port [FIRST]: a TCP and UDP port on 127.0.0.1 nobody is bound to,
+# from FIRST (default: one picked from the test's pid) upwards.  Ports
+# stay below the kernel's ephemeral range (32768 and up by default), so
+# the daemons' own outgoing connections cannot take them.
+t_free_port() {
+	python3 - "${1:-$((20000 + $$ % 12000))}" <<'PY'
+import socket, sys
+p = int(sys.argv[1])
+while True:
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", p))
+            s.close()
+        print(p)
+        break
+    except OSError:
+        p = 20000 + (p - 20000 + 1) % 12000
+PY
+}
+
 # t_mkfs [MKFS ARGS...]: a one-slot volume on $META and $DATA (t_images first)
 t_mkfs() {
-	T_PORT=${T_PORT:-$((20000 + $$ % 20000))}
+	T_PORT=${T_PORT:-$(t_free_port)}
 	"$SCOUTFS_MKFS" -A -Q "0,127.0.0.1,$T_PORT" "$@" "$META" "$DATA" >"$T_DIR/mkfs.out" 2>&1 ||
 		t_fail "mkfs: $(cat "$T_DIR/mkfs.out")"
 }
