@@ -99,7 +99,33 @@
 	X(ctl_denied)              \
 	X(data_wait)               \
 	X(data_wait_retry)         \
-	X(data_wait_interrupted)
+	X(data_wait_interrupted)   \
+	X(quorum_elections)        \
+	X(quorum_elected)          \
+	X(quorum_writes)           \
+	X(quorum_errors)           \
+	X(quorum_old_leaders)      \
+	X(quorum_server_starts)    \
+	X(quorum_server_stops)     \
+	X(quorum_term_follower)    \
+	X(quorum_step_down)        \
+	X(quorum_send_request)     \
+	X(quorum_send_vote)        \
+	X(quorum_send_heartbeat)   \
+	X(quorum_send_resignation) \
+	X(quorum_send_error)       \
+	X(quorum_recv_request)     \
+	X(quorum_recv_vote)        \
+	X(quorum_recv_heartbeat)   \
+	X(quorum_recv_resignation) \
+	X(quorum_recv_invalid)     \
+	X(quorum_recv_bad_hmac)    \
+	X(quorum_recv_bad_fsid)    \
+	X(quorum_recv_bad_type)    \
+	X(quorum_recv_bad_slot)    \
+	X(quorum_recv_replay)      \
+	X(quorum_recv_old_term)    \
+	X(quorum_recv_error)
 
 enum sfs_counter {
 #define SFS_COUNTER_ENUM(name) SFS_CTR_##name,

@@ -196,13 +196,22 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	qopts.start_server = start_server;
 	qopts.stop_server = stop_server;
 	qopts.arg = m;
+	qopts.heartbeat_timeout_ms = opts->quorum_heartbeat_timeout_ms;
 	ret = sfs_quorum_setup(fs, &qopts) ?: sfs_quorum_start(fs);
 	if (ret)
 		goto out;
+	/*
+	 * A member waits for the election: it leads, or it heard the leader
+	 * of its term and the quorum blocks show it; either way find_server
+	 * then finds a live server.  Standing may first take a heartbeat
+	 * timeout, when the blocks show a leader that may be dead.
+	 */
 	if (opts->quorum_slot_nr >= 0) {
-		ret = sfs_quorum_wait_role(fs, SFS_QUORUM_ROLE_LEADER, m->opts.server_wait_ms);
+		ret = sfs_quorum_wait_server(fs, m->opts.server_wait_ms +
+						 (opts->quorum_heartbeat_timeout_ms ?:
+						  SFS_QUORUM_HB_TIMEOUT_DEF_MS));
 		if (ret) {
-			sfs_err(fs, "mount: quorum slot %d did not become leader: %s",
+			sfs_err(fs, "mount: quorum slot %d: no server was elected: %s",
 				opts->quorum_slot_nr, strerror(-ret));
 			goto out;
 		}

@@ -20,6 +20,7 @@ struct sfs_mount_opts {
 	const char *meta_path;
 	const char *data_path;
 	int quorum_slot_nr;		/* -1: not a quorum member */
+	unsigned int quorum_heartbeat_timeout_ms; /* 0: the quorum default [10000] */
 	uint64_t rid;			/* 0: a random one */
 	/* 0 means the default of the layer it goes to */
 	uint32_t commit_interval_ms;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "quorum.h"
 
 #include <scoutfs/format.h>
 
@@ -16,6 +17,7 @@ void sfs_options_init(struct sfs_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->quorum_slot_nr = -1;
+	o->quorum_heartbeat_timeout_ms = SFS_QUORUM_HB_TIMEOUT_DEF_MS;
 	o->data_prealloc_blocks = 2048;
 	o->data_prealloc_contig_only = true;
 	o->orphan_scan_delay_ms = 10000;
@@ -105,6 +107,12 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 		o->quorum_slot_nr = (int)v;
 		return ret;
 	}
+	if (strcmp(opt, "quorum_heartbeat_timeout_ms") == 0 && val) {
+		ret = parse_num(opt, val, SFS_QUORUM_HB_TIMEOUT_MIN_MS,
+				SFS_QUORUM_HB_TIMEOUT_MAX_MS, &v, err, err_len);
+		o->quorum_heartbeat_timeout_ms = (uint32_t)v;
+		return ret;
+	}
 	if (strcmp(opt, "data_prealloc_blocks") == 0 && val) {
 		ret = parse_num(opt, val, 1, UINT32_MAX, &v, err, err_len);
 		o->data_prealloc_blocks = v;
@@ -144,6 +152,7 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 		return -EINVAL;
 	}
 	if (strcmp(opt, "quorum_slot_nr") == 0 || strcmp(opt, "data_prealloc_blocks") == 0 ||
+	    strcmp(opt, "quorum_heartbeat_timeout_ms") == 0 ||
 	    strcmp(opt, "data_prealloc_contig_only") == 0 ||
 	    strcmp(opt, "orphan_scan_delay_ms") == 0 || strcmp(opt, "run_dir") == 0 ||
 	    strcmp(opt, "srch_compact_delay_ms") == 0) {

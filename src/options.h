@@ -10,6 +10,7 @@
 struct sfs_options {
 	char *metadev_path;		/* required */
 	int quorum_slot_nr;		/* -1: not a quorum member */
+	uint32_t quorum_heartbeat_timeout_ms; /* [10000], 2000..60000 */
 	uint64_t data_prealloc_blocks;	/* [2048] */
 	bool data_prealloc_contig_only;	/* [1] */
 	uint32_t orphan_scan_delay_ms;	/* [10000] */

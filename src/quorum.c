@@ -9,7 +9,9 @@
  * 5.2).  IPv4 slots store the address as a host-order u32 and only bytes
  * 0..7 are defined: the reference mkfs leaves stack garbage in bytes
  * 8..31, so nothing here ever looks at them.  IPv6 slots store the address
- * in network order.  We write the unused bytes as zero.
+ * in network order.  We write the unused bytes as zero.  Every mount,
+ * member or not, refuses a configuration sfs_quorum_config_check()
+ * refuses (among others, slots mixing IPv4 and IPv6).
  *
  * Model
  * -----
@@ -23,40 +25,85 @@
  * read the blocks and connect to the slot with the greatest ELECT term
  * that is greater than its STOP term (sfs_quorum_find_server()).
  *
- * The election is the reference's simplified raft.  sfs_quorum_start()
- * reads all 15 blocks on the caller's thread (so a bad block fails the
- * mount), takes the greatest term of any event with a rid as its term,
- * notes a leader of this slot that never wrote STOP (a dead previous
- * instance: one slot, one mount), writes BEGIN and starts the worker.
- * The worker loops: recv_msg() until a message or its timeout, then
- * quorum_step() applies the rules below.  Roles (worker-private
- * struct qstate; published copies for status and waiters):
+ * The election is the reference's simplified raft among the present
+ * slots, over UDP.  sfs_quorum_start() binds a UDP socket to our slot's
+ * address (a second mount of the slot on this host gets EADDRINUSE and is
+ * refused before anything is written), reads all 15 blocks on the
+ * caller's thread (so a bad block fails the mount), takes the greatest
+ * term of any event with a rid as its term, notes a leader of this slot
+ * that never wrote STOP (a dead previous instance: one slot, one mount),
+ * writes BEGIN and starts the worker.  It waits a heartbeat timeout
+ * before standing when another slot shows a live leader, an election
+ * timeout otherwise (none when it is the only slot).  The worker loops:
+ * recv_msg() until an authenticated message, its timeout or a wake-up,
+ * then quorum_step() applies the rules:
  *
- *                   timeout, server down: term++, TERM
+ *  - a message of an older term is dropped; one of a newer term makes us
+ *    a follower of that term, persisted with TERM before anything else (a
+ *    leader's server stops);
+ *  - a HEARTBEAT of our term names the leader (leader_slot): it puts our
+ *    election off by the heartbeat timeout (quorum_heartbeat_timeout_ms),
+ *    and a candidate of that term lost: it follows.  Two leaders of one
+ *    term happen only where one vote elects (one or two slots, both
+ *    standing at once): the one with the greater slot steps down;
+ *  - a RESIGNATION of our term makes a follower stand after an election
+ *    timeout;
+ *  - a follower votes once per term, for the first REQUEST_VOTE;
+ *  - a follower or candidate whose timeout passed, its server down,
+ *    stands: term + 1, TERM, REQUEST_VOTE to every other slot, a new
+ *    election timeout (250 ms + 0..100 ms random, so split votes end);
+ *  - a candidate with votes_needed votes (its own counts; a strict
+ *    majority of the present slots, one vote with one or two slots)
+ *    leads: HEARTBEAT at once, ELECT, fence_old_leaders(),
+ *    start_server(term), FENCE; then a HEARTBEAT every 100 ms.
+ *
+ * Roles (worker-private struct qstate; published copies for status and
+ * waiters):
+ *
+ *                timeout, server down: term++, TERM, REQUEST_VOTE
  *          +-----------------------------------------------+
  *          |                                               v
- *      FOLLOWER <----- message of a newer term: TERM ---- CANDIDATE <-+
- *          ^                                               |  |       | timeout:
- *          |                                               |  +-------+ term++, TERM
+ *      FOLLOWER <--- newer term: TERM; HEARTBEAT of ---- CANDIDATE <-+
+ *          ^         our term                              |  |       | timeout:
+ *          |                                               |  +-------+ term++, TERM,
+ *          |                                               |            REQUEST_VOTE
  *          |                                               | votes >= votes_needed:
- *          |                                               |   ELECT, fence_old_leaders(),
+ *          |                                               |   HEARTBEAT, ELECT,
+ *          |                                               |   fence_old_leaders(),
  *          |                                               v   start_server(term), FENCE
- *          +---------------------------------------------- LEADER
- *             message of a newer term: TERM, stop_server, STOP;
+ *          +---------------------------------------------- LEADER (HEARTBEAT / 100 ms)
+ *             newer term: TERM, stop_server, STOP;
+ *             HEARTBEAT of our term from a lower slot: stop_server, STOP;
  *             server down (start_server or fencing failed, or it
- *             stopped on its own): STOP
+ *             stopped on its own): STOP, RESIGNATION
  *
  * Every transition is in quorum_step(); the writes go through
  * update_block().  sfs_quorum_stop(): the worker leaves the loop, calls
- * stop_server, writes STOP (the server's term) and then END.
+ * stop_server, sends RESIGNATION, writes STOP (the server's term) and
+ * then END, and the socket is closed.
+ *
+ * Messages
+ * --------
+ * struct scoutfs_quorum_message (format.h): one 72-byte datagram tagged
+ * with HMAC-SHA256 under the quorum key, derived from the volume uuid
+ * (sfs_quorum_derive_key()): only hosts that can read the metadata device
+ * can take part.  send_msg() sends to every other present slot, or to
+ * one (a VOTE); a failed send is counted, never fatal: UDP may lose any
+ * message and the timeouts cover it.  recv_msg() checks each datagram in
+ * the order format.h gives (size, tag, version, fsid, type, slot,
+ * replay) and drops what fails, counting the reason; quorum_step() drops
+ * and counts older terms.  The counts are the agent's stats (status text,
+ * sfs_quorum_get_stats()) and the daemon's quorum_* counters.
  *
  * Invariants
  * ----------
- *  1. Only the member of a slot writes its block.  Every update after
- *     BEGIN re-reads the block first and refuses (-EBUSY, "another mount
- *     is using quorum slot N") when events[BEGIN].rid is not ours; the
- *     agent then stops.  Every write is followed by a flush of the meta
- *     device, so the events are durable in the order they were written.
+ *  1. Only the member of a slot writes its block.  On one host the slot's
+ *     UDP address is bound by one agent at a time, from before BEGIN
+ *     until after END.  Across hosts, every update after BEGIN re-reads
+ *     the block first and refuses (-EBUSY, "another mount is using quorum
+ *     slot N") when events[BEGIN].rid is not ours; the agent then stops.
+ *     Every write is followed by a flush of the meta device, so the
+ *     events are durable in the order they were written.
  *  2. Terms never go backwards: the starting term is the greatest term of
  *     any event with rid != 0 in any of the 15 blocks, a candidate writes
  *     TERM before it asks for votes, and every message of a newer term is
@@ -70,61 +117,72 @@
  *  5. LEADER is published (status, sfs_quorum_wait_role()) only once its
  *     server started and FENCE is durable: the worker publishes at the
  *     top of its loop, never in the middle of a step.
+ *  6. One vote per member per term: vote_for is set when it votes or
+ *     stands (for itself) and cleared only with a new term; a candidate
+ *     counts each slot's vote once.
+ *  7. Only messages whose tag verified and that passed every check are
+ *     acted on, and none of an older term.
  *
  * Locks and threads
  * -----------------
  * q->lock protects shutdown, server_stopped, running, the published
  * status (pub), err, stats, the old leaders and the last server found;
- * q->wake (the worker waits for shutdown, a stopped server, later a
- * message) and q->changed (status waiters) wait under it.  The worker's
- * struct qstate and server_running are the worker's alone.  Block I/O
- * and the start/stop_server callbacks run without q->lock held.  The
- * fields set by setup are read-only afterwards.
+ * q->changed (status waiters) waits under it.  The worker sleeps in
+ * ppoll() on the socket and q->evfd, an eventfd that sfs_quorum_stop()
+ * and sfs_quorum_server_stopped() write after setting their flag.  The
+ * worker's struct qstate, server_running, send_seq and last_recv are the
+ * worker's alone.  Block I/O, sends and the start/stop_server callbacks
+ * run without q->lock held.  The fields set by setup are read-only
+ * afterwards; sock and evfd are set by start before the worker exists
+ * and closed by stop after it has exited.
  *
  * Failure
  * -------
  * A quorum block that fails its checks (crc, magic, fsid, blkno, fields)
- * is -EIO with the slot and block logged.  In start, any read or the
- * BEGIN write failing fails start and nothing else is written.  In the
- * worker a failed block update ends the agent (as in the reference): it
- * stops a running server without writing, records the error and
- * sfs_quorum_stop() returns it.  A failed fencing pass or start_server is
- * the server failing: STOP, FOLLOWER, and stand again after an election
- * timeout in a new term.
+ * is -EIO with the slot and block logged.  In start, a socket that cannot
+ * be bound, any read or the BEGIN write failing fails start and nothing
+ * else is written.  In the worker a failed block update ends the agent
+ * (as in the reference): it stops a running server without writing,
+ * records the error and sfs_quorum_stop() returns it; so does a failed
+ * ppoll().  A failed fencing pass or start_server is the server failing:
+ * STOP, FOLLOWER, RESIGNATION, and stand again after an election timeout
+ * in a new term.
  *
- * The seam for the cluster
- * ------------------------
- * This issue elects a single slot.  The multi-slot election adds, without
- * changing quorum_step():
- *  - recv_msg()/send_msg(): today recv_msg() only waits for the timeout
- *    or a wake-up and never returns a message, and send_msg() sends
- *    nothing.  They become the UDP socket bound to our slot's address
- *    (the 32-byte message: fsid, version, term, type, from, crc32c);
- *    quorum_step() already applies the term, heartbeat, resignation and
- *    vote rules to whatever recv_msg() returns.
- *  - setup refuses a member when more than one slot is present
- *    (-EOPNOTSUPP): without messages two members would both elect
- *    themselves.  votes_needed is already computed as the reference does.
+ * Left for the cluster's recovery and fencing (issue 7)
+ * ------------------------------------------------------
  *  - fence_old_leaders() records and logs the leaders it finds; the
  *    cluster issue hands each one to the fence subsystem and waits up to
- *    SFS_QUORUM_FENCE_TO_MS.
- *  - start_server is synchronous; if the server becomes asynchronous,
- *    FENCE moves to its "up" notification, as in the reference.
+ *    SFS_QUORUM_FENCE_TO_MS.  Among them can be the other leader of a
+ *    split term (one or two slots), which steps down by itself here.
+ *  - start_server is synchronous and no heartbeats go out while it runs:
+ *    a server start slower than the followers' heartbeat timeout makes
+ *    them stand.  If the server becomes asynchronous, FENCE moves to its
+ *    "up" notification, as in the reference.
+ *  - Clients of a server that died keep trying its address; finding and
+ *    greeting the new one is the client's recovery.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "block.h"
+#include "counters.h"
 #include "log.h"
+#include "net.h"
 #include "quorum.h"
 #include "text.h"
 
@@ -324,13 +382,13 @@ out:
 
 _Static_assert(SCOUTFS_QUORUM_MAX_SLOTS <= 32, "vote_bits is a u32");
 
-/* the reference's UDP message types (their wire values), and no message */
+/* the message types (format.h's wire values), and no message */
 enum quorum_msg_type {
-	MSG_REQUEST_VOTE = 0,
-	MSG_VOTE = 1,
-	MSG_HEARTBEAT = 2,
-	MSG_RESIGNATION = 3,
-	MSG_NONE,		/* recv_msg() returned on a timeout or a wake-up */
+	MSG_REQUEST_VOTE = SCOUTFS_QUORUM_MSG_REQUEST_VOTE,
+	MSG_VOTE = SCOUTFS_QUORUM_MSG_VOTE,
+	MSG_HEARTBEAT = SCOUTFS_QUORUM_MSG_HEARTBEAT,
+	MSG_RESIGNATION = SCOUTFS_QUORUM_MSG_RESIGNATION,
+	MSG_NONE = SCOUTFS_QUORUM_MSG__NR, /* recv_msg() returned on a timeout or a wake-up */
 };
 
 /* the fields of a received message that passed its checks */
@@ -346,8 +404,9 @@ struct qstate {
 	uint64_t term;
 	uint64_t server_start_term;	/* term of our started server, 0: none to STOP */
 	int server_event;		/* last event written for it: ELECT, FENCE, STOP or -1 */
-	int vote_for;			/* slot voted for in this term, or -1 */
+	int vote_for;			/* slot voted for in this term (ours: stood), or -1 */
 	uint32_t vote_bits;		/* slots that voted for us in this term */
+	int leader_slot;		/* whose HEARTBEAT of this term we heard, or -1 */
 	uint64_t timeout_ns;		/* CLOCK_MONOTONIC deadline of the current wait */
 };
 
@@ -357,12 +416,19 @@ struct old_leader {
 	uint64_t term;
 };
 
+/* the last message taken from a slot, against replays */
+struct last_recv {
+	uint64_t rid;
+	uint64_t seq;
+};
+
 struct sfs_quorum {
 	struct sfs_fs *fs;
 
 	/* set by setup, read-only afterwards */
 	int slot_nr;
 	uint64_t rid;
+	uint64_t fsid;
 	struct scoutfs_quorum_config qconf;
 	int (*start_server)(void *arg, uint64_t term);
 	void (*stop_server)(void *arg);
@@ -370,24 +436,27 @@ struct sfs_quorum {
 	unsigned int hb_timeout_ms;
 	int nr_present;
 	int votes_needed;
+	uint8_t key[SCOUTFS_NET_KEY_BYTES];	/* members: the quorum message key */
 
 	/* the thread calling start/stop/destroy */
 	pthread_t thread;
 	bool thread_started;
+	int sock;			/* UDP, bound to our slot's address; -1 */
+	int evfd;			/* wakes the worker; -1 */
 
 	/* the worker's, prepared by start before the thread exists */
 	struct qstate qst;
 	bool server_running;
 	uint64_t rng;
+	uint64_t send_seq;		/* datagrams sent since start */
+	struct last_recv last_recv[SCOUTFS_QUORUM_MAX_SLOTS];
 	struct old_leader start_old[2];	/* our slot's leaders that never stopped, at start */
 	int nr_start_old;
 
 	/* lock and what it protects */
 	pthread_mutex_t lock;
-	pthread_cond_t wake;		/* worker: shutdown, server_stopped */
 	pthread_cond_t changed;		/* waiters: pub, running */
 	bool lock_init;
-	bool wake_init;
 	bool changed_init;
 	bool shutdown;
 	bool server_stopped;
@@ -448,6 +517,11 @@ static struct timespec ns_to_ts(uint64_t ns)
 	return ts;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static uint64_t next_rand(struct sfs_quorum *q)
 {
 	q->rng ^= q->rng << 13;
@@ -472,12 +546,15 @@ static uint64_t heartbeat_interval(void)
 	return now_ns() + SFS_QUORUM_HB_IVAL_MS * NSEC_PER_MSEC;
 }
 
-static void stat_inc(struct sfs_quorum *q, uint64_t *ctr)
-{
-	pthread_mutex_lock(&q->lock);
-	(*ctr)++;
-	pthread_mutex_unlock(&q->lock);
-}
+/* count in the agent's stats and in the daemon's quorum_<name> counter */
+#define STAT_ADD(q, name, n)                                        \
+	do {                                                        \
+		pthread_mutex_lock(&(q)->lock);                     \
+		(q)->stats.name += (n);                             \
+		pthread_mutex_unlock(&(q)->lock);                   \
+		sfs_counter_add((q)->fs, SFS_CTR_quorum_##name, n); \
+	} while (0)
+#define STAT_INC(q, name) STAT_ADD(q, name, 1)
 
 /* ------------------------------------------------------------------ */
 /* Quorum blocks                                                        */
@@ -563,12 +640,12 @@ static int update_block(struct sfs_quorum *q, int event, uint64_t term, bool che
 			strerror(-ret));
 		goto out;
 	}
-	stat_inc(q, &q->stats.writes);
+	STAT_INC(q, writes);
 	sfs_debug(fs, "quorum slot %d: wrote %s term %llu write_nr %llu", q->slot_nr,
 		  event_name(event), (unsigned long long)term, (unsigned long long)nr);
 out:
 	if (ret)
-		stat_inc(q, &q->stats.errors);
+		STAT_INC(q, errors);
 	return ret;
 }
 
@@ -596,7 +673,7 @@ static int scan_blocks(struct sfs_quorum *q, uint64_t *greatest, bool *live_othe
 	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
 		ret = read_block(q->fs, i, &blk, 0);
 		if (ret) {
-			stat_inc(q, &q->stats.errors);
+			STAT_INC(q, errors);
 			goto out;
 		}
 		evs = blk.qb.events;
@@ -704,48 +781,355 @@ static int fence_old_leaders(struct sfs_quorum *q, uint64_t term)
 	pthread_mutex_unlock(&q->lock);
 out:
 	if (ret)
-		stat_inc(q, &q->stats.errors);
+		STAT_INC(q, errors);
 	return ret;
 }
 
 /* ------------------------------------------------------------------ */
-/* Messages: the seam for the cluster's UDP transport                   */
+/* Messages: keys, the slot's UDP socket, send and receive              */
 /* ------------------------------------------------------------------ */
 
+int sfs_quorum_derive_key(const uint8_t uuid[SCOUTFS_UUID_BYTES],
+			  uint8_t key[SCOUTFS_NET_KEY_BYTES])
+{
+	static const char label[] = SCOUTFS_QUORUM_KEY_LABEL;
+	uint8_t vkey[SCOUTFS_NET_KEY_BYTES];
+	unsigned int len = 0;
+	int ret;
+
+	ret = sfs_net_derive_key(uuid, vkey);
+	if (ret)
+		goto out;
+	if (!HMAC(EVP_sha256(), vkey, sizeof(vkey), (const unsigned char *)label,
+		  sizeof(label) - 1, key, &len) ||
+	    len != SCOUTFS_NET_KEY_BYTES)
+		ret = -EIO;
+out:
+	OPENSSL_cleanse(vkey, sizeof(vkey));
+	return ret;
+}
+
+static int msg_tag(const uint8_t *key, const struct scoutfs_quorum_message *qm,
+		   uint8_t tag[SCOUTFS_QUORUM_TAG_BYTES])
+{
+	unsigned int len = 0;
+
+	if (!HMAC(EVP_sha256(), key, SCOUTFS_NET_KEY_BYTES, (const unsigned char *)qm,
+		  offsetof(struct scoutfs_quorum_message, tag), tag, &len) ||
+	    len != SCOUTFS_QUORUM_TAG_BYTES)
+		return -EIO;
+	return 0;
+}
+
+int sfs_quorum_msg_seal(const uint8_t key[SCOUTFS_NET_KEY_BYTES],
+			struct scoutfs_quorum_message *qm)
+{
+	return msg_tag(key, qm, qm->tag);
+}
+
+/* a slot's address as a socket address */
+static int slot_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_storage *ss,
+			 socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (le16toh(addr->v4.family) == SCOUTFS_AF_IPV4) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(le16toh(addr->v4.port));
+		sin->sin_addr.s_addr = htonl(le32toh(addr->v4.addr));
+		*len = sizeof(*sin);
+		return 0;
+	}
+	if (le16toh(addr->v6.family) == SCOUTFS_AF_IPV6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(le16toh(addr->v6.port));
+		memcpy(&sin6->sin6_addr, addr->v6.addr, 16);
+		sin6->sin6_scope_id = le32toh(addr->v6.scope_id);
+		*len = sizeof(*sin6);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* by start (failed) and stop, never while the worker runs */
+static void close_socket(struct sfs_quorum *q)
+{
+	int sock, evfd;
+
+	if (q->sock < 0 && q->evfd < 0)
+		return;
+	/* under the lock: sfs_quorum_server_stopped() may be writing evfd */
+	pthread_mutex_lock(&q->lock);
+	sock = q->sock;
+	evfd = q->evfd;
+	q->sock = -1;
+	q->evfd = -1;
+	pthread_mutex_unlock(&q->lock);
+	if (sock >= 0)
+		close(sock);
+	if (evfd >= 0)
+		close(evfd);
+}
+
 /*
- * Wait until @deadline_ns, a shutdown or a stopped server, and return the
- * message received, if any.  Nothing is ever received yet: the cluster
- * issue waits on the slot's UDP socket here and checks each datagram
- * (size, crc, fsid, type, from a present slot) before returning it.
+ * Bind the UDP socket of our slot, and make the worker's eventfd.  The
+ * bind is what finds another mount of the slot on this host.
+ */
+static int open_socket(struct sfs_quorum *q)
+{
+	const union scoutfs_inet_addr *addr = &q->qconf.slots[q->slot_nr].addr;
+	char text[SFS_TEXT_ADDR_LEN];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int one = 1;
+	int ret;
+
+	sfs_text_inet_addr(text, sizeof(text), addr);
+	ret = slot_sockaddr(addr, &ss, &len);
+	if (ret)
+		goto out;
+
+	q->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->evfd < 0) {
+		ret = -errno;
+		sfs_err(q->fs, "quorum: eventfd: %s", strerror(-ret));
+		goto out;
+	}
+	q->sock = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (q->sock < 0) {
+		ret = -errno;
+		sfs_err(q->fs, "quorum slot %d (%s): cannot make a UDP socket: %s", q->slot_nr,
+			text, strerror(-ret));
+		goto out;
+	}
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(q->sock, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) {
+		ret = -errno;
+		sfs_err(q->fs, "quorum slot %d (%s): IPV6_V6ONLY: %s", q->slot_nr, text,
+			strerror(-ret));
+		goto out;
+	}
+	if (bind(q->sock, (struct sockaddr *)&ss, len) < 0) {
+		ret = -errno;
+		if (ret == -EADDRINUSE)
+			sfs_err(q->fs,
+				"quorum slot %d (%s) is in use by another mount; a quorum_slot_nr must be used by one mount only",
+				q->slot_nr, text);
+		else if (ret == -EADDRNOTAVAIL)
+			sfs_err(q->fs,
+				"quorum slot %d (%s): the address is not one of this host's: %s",
+				q->slot_nr, text, strerror(-ret));
+		else
+			sfs_err(q->fs, "quorum slot %d (%s): binding the UDP socket failed: %s",
+				q->slot_nr, text, strerror(-ret));
+		goto out;
+	}
+out:
+	if (ret)
+		close_socket(q);
+	return ret;
+}
+
+/* wake the worker from its ppoll(); the caller set the flag first */
+static void wake_worker(struct sfs_quorum *q)
+{
+	uint64_t one = 1;
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	/* EAGAIN: the counter is already non-zero, the worker will wake */
+	if (q->evfd >= 0)
+		n = write(q->evfd, &one, sizeof(one));
+	pthread_mutex_unlock(&q->lock);
+	(void)n;
+}
+
+/*
+ * Send a message of @type for @term to slot @only, or to every other
+ * present slot when @only < 0.  Each datagram sent counts as
+ * send_<type>, each failure as send_error; a failure is never fatal (a
+ * lost message is the timeouts' business).  Returns the number that
+ * failed.  Only the worker sends.
+ */
+static int send_msg(struct sfs_quorum *q, int type, uint64_t term, int only)
+{
+	struct scoutfs_quorum_message qm;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint64_t sent = 0;
+	int failed = 0;
+	ssize_t n;
+	int i;
+
+	if (q->sock < 0)
+		return 0;
+	memset(&qm, 0, sizeof(qm));
+	qm.fsid = htole64(q->fsid);
+	qm.rid = htole64(q->rid);
+	qm.seq = htole64(++q->send_seq);
+	qm.term = htole64(term);
+	qm.version = SCOUTFS_QUORUM_MSG_VERSION;
+	qm.type = (uint8_t)type;
+	qm.from = (uint8_t)q->slot_nr;
+	if (msg_tag(q->key, &qm, qm.tag)) {
+		STAT_INC(q, send_error);
+		return 1;
+	}
+
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
+		if (i == q->slot_nr || (only >= 0 && i != only) ||
+		    !sfs_quorum_slot_present(&q->qconf.slots[i]) ||
+		    slot_sockaddr(&q->qconf.slots[i].addr, &ss, &len))
+			continue;
+		n = sendto(q->sock, &qm, sizeof(qm), MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (struct sockaddr *)&ss, len);
+		if (n == (ssize_t)sizeof(qm)) {
+			sent++;
+		} else {
+			failed++;
+			sfs_debug(q->fs, "quorum: sending type %d term %llu to slot %d failed: %s",
+				  type, (unsigned long long)term, i,
+				  n < 0 ? strerror(errno) : "short send");
+		}
+	}
+
+	switch (type) {
+	case MSG_REQUEST_VOTE:
+		STAT_ADD(q, send_request, sent);
+		break;
+	case MSG_VOTE:
+		STAT_ADD(q, send_vote, sent);
+		break;
+	case MSG_HEARTBEAT:
+		STAT_ADD(q, send_heartbeat, sent);
+		break;
+	default:
+		STAT_ADD(q, send_resignation, sent);
+		break;
+	}
+	if (failed)
+		STAT_ADD(q, send_error, (uint64_t)failed);
+	return failed;
+}
+
+/*
+ * Check a datagram of @len bytes in format.h's order; 0 with @msg filled,
+ * or -EINVAL once the reason is counted.  The tag comes first: nothing
+ * else in a datagram is looked at before it verified.
+ */
+static int check_msg(struct sfs_quorum *q, const struct scoutfs_quorum_message *qm, ssize_t len,
+		     struct quorum_msg *msg)
+{
+	static const uint8_t zero[sizeof(qm->__pad)];
+	uint8_t tag[SCOUTFS_QUORUM_TAG_BYTES];
+	struct last_recv *last;
+	uint64_t rid, seq;
+	int from;
+
+	if (len != (ssize_t)sizeof(*qm)) {
+		STAT_INC(q, recv_invalid);
+		return -EINVAL;
+	}
+	if (msg_tag(q->key, qm, tag) || CRYPTO_memcmp(tag, qm->tag, sizeof(tag)) != 0) {
+		STAT_INC(q, recv_bad_hmac);
+		return -EINVAL;
+	}
+	rid = le64toh(qm->rid);
+	seq = le64toh(qm->seq);
+	if (qm->version != SCOUTFS_QUORUM_MSG_VERSION || memcmp(qm->__pad, zero, sizeof(zero)) ||
+	    rid == 0 || rid == ~0ULL || seq == 0) {
+		STAT_INC(q, recv_invalid);
+		return -EINVAL;
+	}
+	if (le64toh(qm->fsid) != q->fsid) {
+		STAT_INC(q, recv_bad_fsid);
+		return -EINVAL;
+	}
+	if (qm->type >= SCOUTFS_QUORUM_MSG__NR) {
+		STAT_INC(q, recv_bad_type);
+		return -EINVAL;
+	}
+	from = qm->from;
+	if (from >= (int)SCOUTFS_QUORUM_MAX_SLOTS || from == q->slot_nr ||
+	    !sfs_quorum_slot_present(&q->qconf.slots[from])) {
+		STAT_INC(q, recv_bad_slot);
+		return -EINVAL;
+	}
+	last = &q->last_recv[from];
+	if (rid == last->rid && seq <= last->seq) {
+		STAT_INC(q, recv_replay);
+		return -EINVAL;
+	}
+	last->rid = rid;
+	last->seq = seq;
+
+	msg->type = qm->type;
+	msg->term = le64toh(qm->term);
+	msg->from = from;
+	return 0;
+}
+
+/*
+ * Wait until @deadline_ns, a shutdown or a stopped server, and return
+ * the first message that passed its checks in @msg (type MSG_NONE when
+ * there was none).  Datagrams that fail are counted and dropped, and the
+ * wait goes on.  0, or -errno of a failed ppoll().
  */
 static int recv_msg(struct sfs_quorum *q, struct quorum_msg *msg, uint64_t deadline_ns)
 {
-	struct timespec ts = ns_to_ts(deadline_ns);
+	struct scoutfs_quorum_message qm;
+	struct pollfd pfd[2];
+	struct timespec rel;
+	uint64_t now, val;
+	bool stop;
+	ssize_t n;
+	int ret = 0;
 
 	msg->type = MSG_NONE;
 	msg->term = 0;
 	msg->from = -1;
 
-	pthread_mutex_lock(&q->lock);
-	while (!q->shutdown && !q->server_stopped && now_ns() < deadline_ns)
-		pthread_cond_timedwait(&q->wake, &q->lock, &ts);
-	pthread_mutex_unlock(&q->lock);
-	return 0;
-}
+	for (;;) {
+		pthread_mutex_lock(&q->lock);
+		stop = q->shutdown || q->server_stopped;
+		pthread_mutex_unlock(&q->lock);
+		now = now_ns();
+		if (stop || now >= deadline_ns)
+			break;
 
-/*
- * Send a message of @type for @term to slot @only, or to every other
- * present slot when @only < 0.  Returns the number of sends that failed.
- * With one slot there is no one to send to; the cluster issue sends
- * datagrams here.
- */
-static int send_msg(struct sfs_quorum *q, int type, uint64_t term, int only)
-{
-	(void)q;
-	(void)type;
-	(void)term;
-	(void)only;
-	return 0;
+		rel = ns_to_ts(deadline_ns - now);
+		pfd[0] = (struct pollfd){ .fd = q->sock, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = q->evfd, .events = POLLIN };
+		if (ppoll(pfd, 2, &rel, NULL) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			sfs_err(q->fs, "quorum: waiting for messages failed: %s", strerror(-ret));
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			n = read(q->evfd, &val, sizeof(val));
+			(void)n;
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLERR)))
+			continue;
+
+		/* MSG_TRUNC: the datagram's real length, to refuse longer ones */
+		n = recv(q->sock, &qm, sizeof(qm), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				STAT_INC(q, recv_error);
+				sfs_debug(q->fs, "quorum: receiving failed: %s", strerror(errno));
+			}
+			continue;
+		}
+		if (check_msg(q, &qm, n, msg) == 0)
+			break;
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -775,7 +1159,7 @@ static void stop_our_server(struct sfs_quorum *q, uint64_t term)
 	sfs_info(q->fs, "quorum: stopping the server of term %llu", (unsigned long long)term);
 	q->stop_server(q->arg);
 	q->server_running = false;
-	stat_inc(q, &q->stats.server_stops);
+	STAT_INC(q, server_stops);
 }
 
 /* become leader of qst->term: ELECT, look for old leaders, start the server, FENCE */
@@ -786,7 +1170,8 @@ static int lead(struct sfs_quorum *q, struct qstate *qst)
 	int err;
 
 	qst->role = SFS_QUORUM_ROLE_LEADER;
-	stat_inc(q, &q->stats.elected);
+	qst->leader_slot = q->slot_nr;
+	STAT_INC(q, elected);
 	send_msg(q, MSG_HEARTBEAT, qst->term, -1);
 	qst->timeout_ns = heartbeat_interval();
 
@@ -805,11 +1190,11 @@ static int lead(struct sfs_quorum *q, struct qstate *qst)
 		/* the server is down: the caller writes STOP and we stand again */
 		sfs_err(fs, "quorum: starting the server of term %llu failed: %s",
 			(unsigned long long)qst->term, strerror(err < 0 ? -err : err));
-		stat_inc(q, &q->stats.errors);
+		STAT_INC(q, errors);
 		goto out;
 	}
 	q->server_running = true;
-	stat_inc(q, &q->stats.server_starts);
+	STAT_INC(q, server_starts);
 
 	ret = update_block(q, SCOUTFS_QUORUM_EVENT_FENCE, qst->term, true);
 	if (ret)
@@ -840,12 +1225,30 @@ static int quorum_step(struct sfs_quorum *q, struct qstate *qst, struct quorum_m
 		sfs_warn(fs, "quorum: the server of term %llu stopped on its own",
 			 (unsigned long long)qst->server_start_term);
 		q->server_running = false;
-		stat_inc(q, &q->stats.server_stops);
+		STAT_INC(q, server_stops);
 	}
 
-	/* messages of older terms are ignored */
-	if (msg->type != MSG_NONE && msg->term < qst->term)
+	/* messages of older terms are dropped */
+	if (msg->type != MSG_NONE && msg->term < qst->term) {
+		STAT_INC(q, recv_old_term);
 		msg->type = MSG_NONE;
+	}
+	switch (msg->type) {
+	case MSG_REQUEST_VOTE:
+		STAT_INC(q, recv_request);
+		break;
+	case MSG_VOTE:
+		STAT_INC(q, recv_vote);
+		break;
+	case MSG_HEARTBEAT:
+		STAT_INC(q, recv_heartbeat);
+		break;
+	case MSG_RESIGNATION:
+		STAT_INC(q, recv_resignation);
+		break;
+	default:
+		break;
+	}
 
 	/* a newer term: follow it, persisted first */
 	if (msg->type != MSG_NONE && msg->term > qst->term) {
@@ -858,21 +1261,43 @@ static int quorum_step(struct sfs_quorum *q, struct qstate *qst, struct quorum_m
 		qst->term = msg->term;
 		qst->vote_for = -1;
 		qst->vote_bits = 0;
+		qst->leader_slot = -1;
 		qst->timeout_ns = msg->type == MSG_HEARTBEAT ? heartbeat_timeout(q) :
 							       election_timeout(q);
+		STAT_INC(q, term_follower);
 		ret = update_block(q, SCOUTFS_QUORUM_EVENT_TERM, qst->term, true);
 		if (ret)
 			goto out;
 	}
 
-	/* a leader's heartbeats put off elections */
-	if (msg->type == MSG_HEARTBEAT)
-		qst->timeout_ns = heartbeat_timeout(q);
+	/*
+	 * A heartbeat of our term names its leader and puts off elections;
+	 * a candidate of the term lost.  Another leader of our own term
+	 * (one vote elects with one or two slots, and both stood at once):
+	 * the greater slot steps down, its server stops below.
+	 */
+	if (msg->type == MSG_HEARTBEAT) {
+		if (qst->role == SFS_QUORUM_ROLE_LEADER && msg->from < q->slot_nr) {
+			sfs_warn(fs,
+				 "quorum: slot %d is also leader of term %llu; slot %d steps down",
+				 msg->from, (unsigned long long)qst->term, q->slot_nr);
+			STAT_INC(q, step_down);
+			qst->role = SFS_QUORUM_ROLE_FOLLOWER;
+			qst->vote_bits = 0;
+		}
+		if (qst->role != SFS_QUORUM_ROLE_LEADER) {
+			qst->role = SFS_QUORUM_ROLE_FOLLOWER;
+			qst->leader_slot = msg->from;
+			qst->timeout_ns = heartbeat_timeout(q);
+		}
+	}
 
-	/* a resigning leader starts the next election now */
+	/* a resigning leader: its followers stand after an election timeout */
 	if (msg->type == MSG_RESIGNATION && qst->role == SFS_QUORUM_ROLE_FOLLOWER &&
-	    msg->term == qst->term)
+	    msg->term == qst->term) {
+		qst->leader_slot = -1;
 		qst->timeout_ns = election_timeout(q);
+	}
 
 	/* followers and candidates stand on timeout, once their server is down */
 	if (qst->role != SFS_QUORUM_ROLE_LEADER && now_ns() >= qst->timeout_ns) {
@@ -881,18 +1306,19 @@ static int quorum_step(struct sfs_quorum *q, struct qstate *qst, struct quorum_m
 		} else {
 			qst->role = SFS_QUORUM_ROLE_CANDIDATE;
 			qst->term++;
-			qst->vote_for = -1;
+			qst->vote_for = q->slot_nr;
 			qst->vote_bits = 1U << q->slot_nr;
+			qst->leader_slot = -1;
 			send_msg(q, MSG_REQUEST_VOTE, qst->term, -1);
 			qst->timeout_ns = election_timeout(q);
-			stat_inc(q, &q->stats.elections);
+			STAT_INC(q, elections);
 			ret = update_block(q, SCOUTFS_QUORUM_EVENT_TERM, qst->term, true);
 			if (ret)
 				goto out;
 		}
 	}
 
-	/* candidates count the votes of their term */
+	/* candidates count the votes of their term, each slot's once */
 	if (qst->role == SFS_QUORUM_ROLE_CANDIDATE && msg->type == MSG_VOTE) {
 		if (qst->vote_bits & (1U << msg->from))
 			sfs_warn(fs,
@@ -918,8 +1344,8 @@ static int quorum_step(struct sfs_quorum *q, struct qstate *qst, struct quorum_m
 	if (qst->server_start_term > 0 && !q->server_running) {
 		if (qst->role == SFS_QUORUM_ROLE_LEADER) {
 			qst->role = SFS_QUORUM_ROLE_FOLLOWER;
-			qst->vote_for = -1;
 			qst->vote_bits = 0;
+			qst->leader_slot = -1;
 			qst->timeout_ns = election_timeout(q);
 			send_msg(q, MSG_RESIGNATION, qst->server_start_term, -1);
 		}
@@ -1000,7 +1426,6 @@ static void *quorum_worker(void *arg)
 static int check_member(struct sfs_quorum *q, const struct sfs_quorum_opts *opts)
 {
 	struct sfs_fs *fs = q->fs;
-	char why[200];
 	char slots[SCOUTFS_QUORUM_MAX_SLOTS * 3 + 1];
 	size_t off = 0;
 	int ret = 0;
@@ -1011,12 +1436,6 @@ static int check_member(struct sfs_quorum *q, const struct sfs_quorum_opts *opts
 		ret = -EINVAL;
 		goto out;
 	}
-	if (sfs_quorum_config_check(&q->qconf, why, sizeof(why))) {
-		sfs_err(fs, "quorum: %s", why);
-		ret = -EINVAL;
-		goto out;
-	}
-
 	slots[0] = '\0';
 	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
 		if (!sfs_quorum_slot_present(&q->qconf.slots[i]))
@@ -1035,13 +1454,9 @@ static int check_member(struct sfs_quorum *q, const struct sfs_quorum_opts *opts
 	/* a strict majority, except that one or two slots need one vote */
 	q->votes_needed = q->nr_present < 3 ? 1 : q->nr_present / 2 + 1;
 
-	/* removed by the cluster issue, which brings the messages */
-	if (q->nr_present != 1) {
-		sfs_err(fs,
-			"quorum: %d slots are configured (%s); elections among several members are not supported yet, only a single quorum slot",
-			q->nr_present, slots);
-		ret = -EOPNOTSUPP;
-	}
+	ret = sfs_quorum_derive_key(opts->super->uuid, q->key);
+	if (ret)
+		sfs_err(fs, "quorum: deriving the message key failed");
 out:
 	return ret;
 }
@@ -1050,6 +1465,7 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 {
 	pthread_condattr_t attr;
 	struct sfs_quorum *q;
+	char why[200];
 	int ret;
 
 	if (fs->quorum) {
@@ -1065,6 +1481,8 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 	if (!q)
 		return -ENOMEM;
 	q->fs = fs;
+	q->sock = -1;
+	q->evfd = -1;
 	fs->quorum = q;
 
 	ret = -pthread_mutex_init(&q->lock, NULL);
@@ -1076,10 +1494,6 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 		goto out;
 	ret = -pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (!ret) {
-		ret = -pthread_cond_init(&q->wake, &attr);
-		q->wake_init = !ret;
-	}
-	if (!ret) {
 		ret = -pthread_cond_init(&q->changed, &attr);
 		q->changed_init = !ret;
 	}
@@ -1089,6 +1503,7 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 
 	q->slot_nr = opts->slot_nr;
 	q->rid = opts->rid;
+	q->fsid = le64toh(opts->super->hdr.fsid);
 	q->qconf = opts->super->qconf;
 	q->start_server = opts->start_server;
 	q->stop_server = opts->stop_server;
@@ -1096,6 +1511,7 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 	q->hb_timeout_ms = opts->heartbeat_timeout_ms ?: SFS_QUORUM_HB_TIMEOUT_DEF_MS;
 	q->qst.server_event = -1;
 	q->qst.vote_for = -1;
+	q->qst.leader_slot = -1;
 	q->pub = q->qst;
 
 	if (q->rid == 0 || q->rid == ~0ULL) {
@@ -1129,6 +1545,12 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 		ret = -EINVAL;
 		goto out;
 	}
+	/* every mount: members elect among the slots, the others connect to them */
+	if (sfs_quorum_config_check(&q->qconf, why, sizeof(why))) {
+		sfs_err(fs, "quorum: %s", why);
+		ret = -EINVAL;
+		goto out;
+	}
 	if (q->slot_nr >= 0)
 		ret = check_member(q, opts);
 out:
@@ -1158,6 +1580,10 @@ int sfs_quorum_start(struct sfs_fs *fs)
 		goto out;
 	}
 
+	/* before anything is written: a second mount of the slot here fails the bind */
+	ret = open_socket(q);
+	if (ret)
+		goto out;
 	ret = scan_blocks(q, &greatest, &live_other);
 	if (ret)
 		goto out;
@@ -1166,11 +1592,14 @@ int sfs_quorum_start(struct sfs_fs *fs)
 	if (!q->rng)
 		q->rng = 1;
 	q->server_running = false;
+	q->send_seq = 0;
+	memset(q->last_recv, 0, sizeof(q->last_recv));
 	qst = &q->qst;
 	memset(qst, 0, sizeof(*qst));
 	qst->role = SFS_QUORUM_ROLE_FOLLOWER;
 	qst->term = greatest;
 	qst->vote_for = -1;
+	qst->leader_slot = -1;
 	qst->server_event = -1;
 	/* alone: nobody to hear from; a live leader elsewhere: its heartbeats */
 	if (q->nr_present == 1)
@@ -1204,9 +1633,11 @@ int sfs_quorum_start(struct sfs_fs *fs)
 		goto out;
 	}
 	q->thread_started = true;
-	sfs_info(fs, "quorum: slot %d agent started in term %llu", q->slot_nr,
-		 (unsigned long long)greatest);
+	sfs_info(fs, "quorum: slot %d agent started in term %llu (%d slots, %d votes elect)",
+		 q->slot_nr, (unsigned long long)greatest, q->nr_present, q->votes_needed);
 out:
+	if (ret && q && !q->thread_started)
+		close_socket(q);
 	return ret;
 }
 
@@ -1220,11 +1651,12 @@ int sfs_quorum_stop(struct sfs_fs *fs)
 	if (q->thread_started) {
 		pthread_mutex_lock(&q->lock);
 		q->shutdown = true;
-		pthread_cond_broadcast(&q->wake);
 		pthread_mutex_unlock(&q->lock);
+		wake_worker(q);
 		pthread_join(q->thread, NULL);
 		q->thread_started = false;
 	}
+	close_socket(q);
 	pthread_mutex_lock(&q->lock);
 	ret = q->err;
 	pthread_mutex_unlock(&q->lock);
@@ -1240,10 +1672,10 @@ void sfs_quorum_destroy(struct sfs_fs *fs)
 		return;
 	if (q->thread_started)
 		sfs_quorum_stop(fs);
+	close_socket(q);
+	OPENSSL_cleanse(q->key, sizeof(q->key));
 	if (q->changed_init)
 		pthread_cond_destroy(&q->changed);
-	if (q->wake_init)
-		pthread_cond_destroy(&q->wake);
 	if (q->lock_init)
 		pthread_mutex_destroy(&q->lock);
 	free(q);
@@ -1258,8 +1690,8 @@ void sfs_quorum_server_stopped(struct sfs_fs *fs)
 		return;
 	pthread_mutex_lock(&q->lock);
 	q->server_stopped = true;
-	pthread_cond_broadcast(&q->wake);
 	pthread_mutex_unlock(&q->lock);
+	wake_worker(q);
 }
 
 int sfs_quorum_wait_role(struct sfs_fs *fs, enum sfs_quorum_role role, unsigned int timeout_ms)
@@ -1296,8 +1728,8 @@ int sfs_quorum_wait_role(struct sfs_fs *fs, enum sfs_quorum_role role, unsigned 
 /* Finding the server, status, counters                                 */
 /* ------------------------------------------------------------------ */
 
-int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *super,
-			   union scoutfs_inet_addr *addr, uint64_t *term)
+static int find_server(struct sfs_fs *fs, const struct scoutfs_quorum_config *qconf,
+		       union scoutfs_inet_addr *addr, uint64_t *term)
 {
 	struct sfs_quorum *q = fs->quorum;
 	union scoutfs_inet_addr found;
@@ -1309,19 +1741,19 @@ int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *
 
 	memset(&found, 0, sizeof(found));
 	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
-		if (!sfs_quorum_slot_present(&super->qconf.slots[i]))
+		if (!sfs_quorum_slot_present(&qconf->slots[i]))
 			continue;
 		ret = read_block(fs, i, &blk, 0);
 		if (ret) {
 			if (q)
-				stat_inc(q, &q->stats.errors);
+				STAT_INC(q, errors);
 			goto out;
 		}
 		elect = le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_ELECT].term);
 		stop = le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_STOP].term);
 		if (elect > best && elect > stop) {
 			best = elect;
-			found = super->qconf.slots[i].addr;
+			found = qconf->slots[i].addr;
 		}
 	}
 	if (best == 0) {
@@ -1337,6 +1769,57 @@ out:
 		q->server_term = best;
 		pthread_mutex_unlock(&q->lock);
 	}
+	return ret;
+}
+
+int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *super,
+			   union scoutfs_inet_addr *addr, uint64_t *term)
+{
+	return find_server(fs, &super->qconf, addr, term);
+}
+
+int sfs_quorum_wait_server(struct sfs_fs *fs, unsigned int timeout_ms)
+{
+	struct sfs_quorum *q = fs->quorum;
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
+	union scoutfs_inet_addr addr;
+	struct timespec ts;
+	uint64_t heard, term;
+	int ret;
+
+	if (!q || q->slot_nr < 0)
+		return -EINVAL;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		if (q->pub.role == SFS_QUORUM_ROLE_LEADER) {
+			ret = 0;
+			break;
+		}
+		if (!q->running) {
+			ret = q->err ? q->err : -ESRCH;
+			break;
+		}
+		/* a leader we heard from: is its ELECT (or a newer one) in the blocks? */
+		heard = q->pub.leader_slot >= 0 ? q->pub.term : 0;
+		if (heard) {
+			pthread_mutex_unlock(&q->lock);
+			ret = find_server(fs, &q->qconf, &addr, &term);
+			pthread_mutex_lock(&q->lock);
+			if (ret == 0 && term >= heard)
+				break;
+			if (ret && ret != -ENOENT)
+				break;
+		}
+		if (now_ns() >= deadline) {
+			ret = -ETIMEDOUT;
+			break;
+		}
+		/* the blocks change without telling us: look again every 100 ms */
+		ts = ns_to_ts(min_u64(deadline, now_ns() + 100 * NSEC_PER_MSEC));
+		pthread_cond_timedwait(&q->changed, &q->lock, &ts);
+	}
+	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
 
@@ -1405,6 +1888,7 @@ int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len)
 		   (unsigned long long)pub.server_start_term);
 	status_add(buf, len, &off, "server_event %s\n", event_name(pub.server_event));
 	status_add(buf, len, &off, "vote_for %d\n", pub.vote_for);
+	status_add(buf, len, &off, "leader_slot %d\n", pub.leader_slot);
 	status_add(buf, len, &off, "vote_bits 0x%x (count %d)\n", pub.vote_bits,
 		   __builtin_popcount(pub.vote_bits));
 	status_add(buf, len, &off, "votes_needed %d\n", q->votes_needed);

@@ -4,8 +4,9 @@
 
 /*
  * Quorum: the configured slots of a volume, the agent that elects the
- * server among the members, and finding the elected server through the
- * quorum blocks.  See the design comment at the top of quorum.c.
+ * server among the members (over UDP between the slots' addresses), and
+ * finding the elected server through the quorum blocks.  See the design
+ * comment at the top of quorum.c.
  *
  * A slot is "present" when its address family is IPv4 or IPv6.  One volume
  * never mixes the two families: mkfs, change-quorum-config and mount all
@@ -69,19 +70,24 @@ struct sfs_quorum_opts {
 	int (*start_server)(void *arg, uint64_t term);
 	void (*stop_server)(void *arg);
 	void *arg;
-	unsigned int heartbeat_timeout_ms; /* 0: SFS_QUORUM_HB_TIMEOUT_DEF_MS */
+	/* quorum_heartbeat_timeout_ms: how long without a leader's heartbeat
+	 * before standing; 0: SFS_QUORUM_HB_TIMEOUT_DEF_MS */
+	unsigned int heartbeat_timeout_ms;
 };
 
 /*
- * Lifecycle.  setup checks the options and the configuration (a member's
- * slot must be present) and does no I/O.  start, for a member, reads and
- * validates all 15 quorum blocks, writes BEGIN and starts the agent's
- * thread, which elects itself and starts the server; for a non-member it
+ * Lifecycle.  setup checks the options and the configuration (every
+ * mount: sfs_quorum_config_check(); a member's slot must be present) and
+ * does no I/O.  start, for a member, binds the UDP socket of its slot
+ * (-EADDRINUSE, "quorum slot N (ADDR) is in use by another mount", when
+ * another agent on this host has it), reads and validates all 15 quorum
+ * blocks, writes BEGIN and starts the agent's thread, which takes part in
+ * the elections and starts the server when it wins; for a non-member it
  * does nothing.  stop ends the agent: the server is stopped, STOP and END
- * are written; it returns 0 or the first error that ended the agent (for
- * example -EBUSY when another mount took over the slot).  destroy stops a
- * running agent and frees everything; it accepts a half-built state and
- * is safe twice.
+ * are written, the socket closed; it returns 0 or the first error that
+ * ended the agent (for example -EBUSY when a mount on another host took
+ * over the slot).  destroy stops a running agent and frees everything; it
+ * accepts a half-built state and is safe twice.
  */
 int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts);
 int sfs_quorum_start(struct sfs_fs *fs);
@@ -103,6 +109,17 @@ void sfs_quorum_server_stopped(struct sfs_fs *fs);
 int sfs_quorum_wait_role(struct sfs_fs *fs, enum sfs_quorum_role role, unsigned int timeout_ms);
 
 /*
+ * A member's mount waits here for a server to connect to: until its agent
+ * is LEADER, or it heard the HEARTBEAT of a leader of its term and the
+ * quorum blocks show that leader's ELECT (or a newer one), so that
+ * sfs_quorum_find_server() finds a live server and not an older, dead
+ * one.  Returns 0, -ETIMEDOUT after timeout_ms, -EINVAL for a
+ * non-member, -EIO for a bad block, or the agent's error once it is not
+ * running (-ESRCH if it had none).
+ */
+int sfs_quorum_wait_server(struct sfs_fs *fs, unsigned int timeout_ms);
+
+/*
  * Find the current server from the quorum blocks of the present slots in
  * @super's qconf: the slot with the greatest events[ELECT].term among
  * those whose ELECT.term > STOP.term.  Sets *addr (that slot's qconf
@@ -117,26 +134,47 @@ int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *
 /*
  * The agent's status as "name value" lines for the run directory and the
  * control socket: slot, rid, role, term, server term and event, votes,
- * timeout, last known server address, old leaders found and the counters.
+ * the leader heard from, timeout, last known server address, old leaders
+ * found and the counters.
  * Returns the length of the whole text (as snprintf; truncated to fit
  * @len) or -ENOENT without an agent.
  */
 int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len);
 
 /*
- * Counters, in the order the status text lists them:
- *   elections      candidacies: new terms stood for
- *   elected        elections won
- *   writes         quorum block writes (each followed by a flush)
- *   errors         failed quorum block reads, checks and writes, and
- *                  failed server starts
- *   old_leaders    previous leaders found that had to be fenced
- *   server_starts  start_server calls that succeeded
- *   server_stops   servers stopped, by the agent or on their own
+ * Counters, in the order the status text lists them; each is also the
+ * daemon's counter quorum_<name> (counters.h):
+ *   elections        candidacies: new terms stood for
+ *   elected          elections won
+ *   writes           quorum block writes (each followed by a flush)
+ *   errors           failed quorum block reads, checks and writes, and
+ *                    failed server starts
+ *   old_leaders      previous leaders found that had to be fenced
+ *   server_starts    start_server calls that succeeded
+ *   server_stops     servers stopped, by the agent or on their own
+ *   term_follower    newer terms taken from a message
+ *   step_down        leaderships given up to a lower slot's of the same term
+ *   send_request, send_vote, send_heartbeat, send_resignation
+ *                    datagrams sent, by type
+ *   send_error       datagrams that could not be sent
+ *   recv_request, recv_vote, recv_heartbeat, recv_resignation
+ *                    messages taken (passed every check, not an older term)
+ *   recv_invalid     dropped: wrong size, version, pad, rid or seq 0
+ *   recv_bad_hmac    dropped: the tag did not verify
+ *   recv_bad_fsid    dropped: another volume's fsid
+ *   recv_bad_type    dropped: an unknown type
+ *   recv_bad_slot    dropped: from no present slot, or from our own
+ *   recv_replay      dropped: (rid, seq) not newer than the last from that slot
+ *   recv_old_term    dropped: a term older than ours
+ *   recv_error       failed receives
  */
 #define SFS_QUORUM_STATS(X) \
 	X(elections) X(elected) X(writes) X(errors) X(old_leaders) X(server_starts) \
-	X(server_stops)
+	X(server_stops) X(term_follower) X(step_down) X(send_request) X(send_vote) \
+	X(send_heartbeat) X(send_resignation) X(send_error) X(recv_request) X(recv_vote) \
+	X(recv_heartbeat) X(recv_resignation) X(recv_invalid) X(recv_bad_hmac) \
+	X(recv_bad_fsid) X(recv_bad_type) X(recv_bad_slot) X(recv_replay) X(recv_old_term) \
+	X(recv_error)
 
 struct sfs_quorum_stats {
 #define SFS_QUORUM_STAT_FIELD(name) uint64_t name;
@@ -146,5 +184,16 @@ struct sfs_quorum_stats {
 
 /* all zero without an agent */
 void sfs_quorum_get_stats(struct sfs_fs *fs, struct sfs_quorum_stats *st);
+
+/*
+ * The quorum message key of a volume: HMAC-SHA256(net volume key,
+ * SCOUTFS_QUORUM_KEY_LABEL) (format.h).  0 or -EIO.
+ */
+int sfs_quorum_derive_key(const uint8_t uuid[SCOUTFS_UUID_BYTES],
+			  uint8_t key[SCOUTFS_NET_KEY_BYTES]);
+
+/* write the tag of a message whose other fields are set (tests build messages with it) */
+int sfs_quorum_msg_seal(const uint8_t key[SCOUTFS_NET_KEY_BYTES],
+			struct scoutfs_quorum_message *qm);
 
 #endif

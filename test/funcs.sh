@@ -200,3 +200,123 @@ t_sbin_helpers() {
 		fi
 	done
 }
+
+# ---- several quorum members on one host ------------------------------
+
+# t_quorum_ports N [ADDR]: set T_QPORT to the first of N consecutive ports
+# free for UDP and TCP on ADDR (127.0.0.1), tried from one derived from
+# the test's pid (12004..19999: below t_free_port's and the kernel's
+# ephemeral ranges) so that tests running in parallel do not meet
+t_quorum_ports() {
+	local n=$1 addr=${2:-127.0.0.1}
+	T_QPORT=$(python3 - "$n" "$addr" "$$" <<'PY'
+import socket, sys
+n, addr, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+def free(p):
+    for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        s = socket.socket(fam, t)
+        try:
+            s.bind((addr, p))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+for k in range(2000):
+    base = 12004 + ((pid + k * 7919) % 998) * 8
+    if all(free(base + i) for i in range(n)):
+        print(base)
+        sys.exit(0)
+sys.exit(1)
+PY
+) || t_fail "no $n free ports on $addr for the quorum slots"
+}
+
+# t_mkfs_slots N [ADDR [MKFS ARGS...]]: a volume with quorum slots 0..N-1
+# on ADDR (127.0.0.1) at ports T_QPORT.. (t_quorum_ports picks them when
+# T_QPORT is unset) on $META and $DATA (t_images first)
+t_mkfs_slots() {
+	local n=$1 addr=${2:-127.0.0.1} i args=()
+	shift 2 2>/dev/null || shift
+	[ -n "${T_QPORT:-}" ] || t_quorum_ports "$n" "$addr"
+	for ((i = 0; i < n; i++)); do
+		args+=(-Q "$i,$addr,$((T_QPORT + i))")
+	done
+	"$SCOUTFS_MKFS" -A "${args[@]}" "$@" "$META" "$DATA" >"$T_DIR/mkfs.out" 2>&1 ||
+		t_fail "mkfs: $(cat "$T_DIR/mkfs.out")"
+}
+
+# t_mount_slot MNT SLOT [EXTRA -o OPTIONS]: start scoutfsd -f on $DATA/$META
+# at MNT (made if missing) as the member of quorum slot SLOT, with its own
+# run directory base $T_DIR/run.<name of MNT>, in the background; its pid
+# in T_MOUNT_PID[MNT], its log in $T_DIR/scoutfsd.<name>.log.  Returns at
+# once: a member's mount is live only once a leader is elected, which may
+# need the others (t_mount_wait).
+t_mount_slot() {
+	local mnt=$1 slot=$2 extra=${3:-} name log pid
+	: "${SCOUTFSD:?run through meson test or test/run.sh}"
+	mkdir -p "$mnt"
+	name=$(basename "$mnt")
+	log="$T_DIR/scoutfsd.$name.log"
+	mkdir -p "$T_DIR/run.$name"
+	"$SCOUTFSD" -f -o "metadev_path=$META,quorum_slot_nr=$slot,run_dir=$T_DIR/run.$name${extra:+,$extra}" \
+		"$DATA" "$mnt" >>"$log" 2>&1 &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_MOUNTS+=("$mnt")
+	T_MOUNT_PID[$mnt]=$pid
+}
+
+# t_mount_wait MNT [SECONDS]: wait (30 s) until the mount started by
+# t_mount_slot is live
+t_mount_wait() {
+	local mnt=$1 secs=${2:-30} pid=${T_MOUNT_PID[$1]} log i
+	log="$T_DIR/scoutfsd.$(basename "$mnt").log"
+	for ((i = 0; i < secs * 20; i++)); do
+		findmnt -n "$mnt" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || t_fail "scoutfsd exited before mounting $mnt: $(tail -5 "$log")"
+		sleep 0.05
+	done
+	t_fail "scoutfsd did not mount $mnt in $secs s: $(tail -5 "$log")"
+}
+
+# t_scoutfs_at MNT CMD [ARGS...]: the scoutfs CLI for the mount started by
+# t_mount_slot (its own run directory)
+t_scoutfs_at() {
+	local mnt=$1
+	shift
+	SCOUTFS_RUN_DIR="$T_DIR/run.$(basename "$mnt")" "$SCOUTFS" "$@"
+}
+
+# t_quorum_term META SLOT EVENT: the term of EVENT (begin, term, elect,
+# fence, stop, end) in quorum slot SLOT's block of META (format-spec.md 6)
+t_quorum_term() {
+	local idx
+	case $3 in
+	begin) idx=0 ;; term) idx=1 ;; elect) idx=2 ;; fence) idx=3 ;; stop) idx=4 ;; end) idx=5 ;;
+	*) t_fail "t_quorum_term: no event $3" ;;
+	esac
+	od -An -v -tu8 -j $(((17 + $2) * 4096 + 40 + 40 * idx + 16)) -N 8 "$1" | tr -d ' '
+}
+
+# t_quorum_server META NSLOTS: "SLOT TERM LIVE" as the quorum blocks of
+# slots 0..NSLOTS-1 say: the slot with the greatest ELECT term above its
+# STOP term whose FENCE is that term (a server that started), and how
+# many slots show an ELECT above their STOP (running or dead leaders);
+# SLOT is -1 without a server
+t_quorum_server() {
+	local meta=$1 n=$2 i e f s best=-1 term=0 live=0
+	for ((i = 0; i < n; i++)); do
+		e=$(t_quorum_term "$meta" "$i" elect)
+		f=$(t_quorum_term "$meta" "$i" fence)
+		s=$(t_quorum_term "$meta" "$i" stop)
+		[ "$e" -gt "$s" ] || continue
+		live=$((live + 1))
+		if [ "$f" -eq "$e" ] && [ "$e" -gt "$term" ]; then
+			best=$i
+			term=$e
+		fi
+	done
+	echo "$best $term $live"
+}

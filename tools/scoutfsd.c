@@ -56,7 +56,8 @@ static void usage(FILE *f)
 		"  -f            stay in the foreground (log to stderr)\n"
 		"  -d            log debug messages\n"
 		"  -o OPTIONS    comma-separated mount options: metadev_path=PATH (required),\n"
-		"                quorum_slot_nr=N, data_prealloc_blocks=N, data_prealloc_contig_only=0|1,\n"
+		"                quorum_slot_nr=N, quorum_heartbeat_timeout_ms=N,\n"
+		"                data_prealloc_blocks=N, data_prealloc_contig_only=0|1,\n"
 		"                orphan_scan_delay_ms=N, srch_compact_delay_ms=N, acl|noacl,\n"
 		"                and FUSE's (allow_other, ...)\n"
 		"  -h, --help    this help\n"
@@ -368,9 +369,9 @@ static int start_ctl(struct sfs_fs *fs, struct sfs_fuse *sf, const struct sfs_op
 			strerror(-ret));
 		return ret;
 	}
-	if (asprintf(&mo, "metadev_path=%s,quorum_slot_nr=%d,data_prealloc_blocks=%llu,"
-		     "data_prealloc_contig_only=%d,orphan_scan_delay_ms=%u,%s",
-		     opts->metadev_path, opts->quorum_slot_nr,
+	if (asprintf(&mo, "metadev_path=%s,quorum_slot_nr=%d,quorum_heartbeat_timeout_ms=%u,"
+		     "data_prealloc_blocks=%llu,data_prealloc_contig_only=%d,orphan_scan_delay_ms=%u,%s",
+		     opts->metadev_path, opts->quorum_slot_nr, opts->quorum_heartbeat_timeout_ms,
 		     (unsigned long long)opts->data_prealloc_blocks,
 		     opts->data_prealloc_contig_only ? 1 : 0, opts->orphan_scan_delay_ms,
 		     opts->acl ? "acl" : "noacl") < 0)
@@ -495,6 +496,7 @@ int main(int argc, char **argv)
 	mopts.meta_path = opts.metadev_path;
 	mopts.data_path = data;
 	mopts.quorum_slot_nr = opts.quorum_slot_nr;
+	mopts.quorum_heartbeat_timeout_ms = opts.quorum_heartbeat_timeout_ms;
 	mopts.srch_compact_delay_ms = opts.srch_compact_delay_ms;
 	ret = sfs_mount_setup(&fs, &mopts);
 	if (ret) {

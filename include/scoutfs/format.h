@@ -1313,4 +1313,60 @@ SFS_ASSERT_SIZE(struct scoutfs_net_inode_alloc, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_roots, 72);
 SFS_ASSERT_SIZE(struct scoutfs_net_statfs, 64);
 
+/* ------------------------------------------------------------------ */
+/* Wire: quorum messages                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The UDP datagram quorum members exchange (quorum.c), one message per
+ * datagram, from and to the slots' addresses.  The reference sends 32
+ * bytes checked by a crc32c; ours carries an authenticator instead, and
+ * the sender's rid and a sequence number against replays.
+ *
+ * Key: the quorum key is HMAC-SHA256(volume key, SCOUTFS_QUORUM_KEY_LABEL),
+ * the volume key being net.c's (HKDF-SHA256 of super.uuid under
+ * SCOUTFS_NET_KEY_LABEL, see the net frames above).  Its own label keeps
+ * a quorum tag from ever passing for a net frame's and back.  The tag is
+ * HMAC-SHA256(quorum key, bytes 0..39 of the message).
+ *
+ * A receiver drops (and counts) a datagram of the wrong size, a tag that
+ * does not verify, another version or non-zero pad, another fsid, an
+ * unknown type, a from that is not a present slot other than its own, a
+ * (rid, seq) not newer than the last one it took from that slot (same
+ * rid, seq not greater: a replay), and then a term older than its own.
+ * seq counts the sender's datagrams from 1 each time its agent starts
+ * (with a new rid per mount, a restarted sender is a new rid).
+ */
+#define SCOUTFS_QUORUM_MSG_VERSION 1
+#define SCOUTFS_QUORUM_KEY_LABEL "scoutfsd quorum v1"
+#define SCOUTFS_QUORUM_TAG_BYTES 32
+
+/* the reference's message types, with its wire values */
+enum scoutfs_quorum_msg_type {
+	SCOUTFS_QUORUM_MSG_REQUEST_VOTE = 0,
+	SCOUTFS_QUORUM_MSG_VOTE = 1,
+	SCOUTFS_QUORUM_MSG_HEARTBEAT = 2,
+	SCOUTFS_QUORUM_MSG_RESIGNATION = 3,
+	SCOUTFS_QUORUM_MSG__NR = 4,
+};
+
+/* 72 bytes, one UDP datagram */
+struct scoutfs_quorum_message {
+	__le64 fsid;		/*  0: the volume's fsid */
+	__le64 rid;		/*  8: the sender's mount rid (never 0) */
+	__le64 seq;		/* 16: the sender's datagram number, from 1 */
+	__le64 term;		/* 24: the sender's raft term */
+	__u8 version;		/* 32: SCOUTFS_QUORUM_MSG_VERSION */
+	__u8 type;		/* 33: enum scoutfs_quorum_msg_type */
+	__u8 from;		/* 34: the sender's slot */
+	__u8 __pad[5];		/* 35: zero */
+	__u8 tag[SCOUTFS_QUORUM_TAG_BYTES]; /* 40: HMAC-SHA256 over bytes 0..39 */
+};
+
+SFS_ASSERT_SIZE(struct scoutfs_quorum_message, 72);
+SFS_ASSERT_OFF(struct scoutfs_quorum_message, term, 24);
+SFS_ASSERT_OFF(struct scoutfs_quorum_message, version, 32);
+SFS_ASSERT_OFF(struct scoutfs_quorum_message, from, 34);
+SFS_ASSERT_OFF(struct scoutfs_quorum_message, tag, 40);
+
 #endif /* SCOUTFS_FORMAT_H */
