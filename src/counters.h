@@ -97,6 +97,9 @@
 	X(ctl_errors)              \
 	X(ctl_malformed)           \
 	X(ctl_denied)              \
+	X(fuse_entries)            \
+	X(fuse_forgets)            \
+	X(fuse_kernel_invalidate)  \
 	X(data_wait)               \
 	X(data_wait_retry)         \
 	X(data_wait_interrupted)   \

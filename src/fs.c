@@ -42,6 +42,7 @@
 #include <bsd/sys/tree.h>
 
 #include "client.h"
+#include "counters.h"
 #include "data.h"
 #include "dir.h"
 #include "fs.h"
@@ -129,6 +130,7 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 	}
 	pthread_mutex_init(&sf->opens_lock, NULL);
 	RB_INIT(&sf->opens);
+	RB_INIT(&sf->known);
 	pthread_mutex_init(&sf->inflight_lock, NULL);
 	pthread_cond_init(&sf->inflight_cond, NULL);
 	pthread_mutex_init(&sf->orphan_lock, NULL);
@@ -160,6 +162,10 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 	sfs_data_wait_all(sf);
 	pthread_cond_destroy(&sf->inflight_cond);
 	pthread_mutex_destroy(&sf->inflight_lock);
+	RB_FOREACH_SAFE(o, open_tree, &sf->known, next) {
+		RB_REMOVE(open_tree, &sf->known, o);
+		free(o);
+	}
 	RB_FOREACH_SAFE(o, open_tree, &sf->opens, next) {
 		RB_REMOVE(open_tree, &sf->opens, o);
 		free(o);
@@ -223,6 +229,109 @@ static bool is_open(struct sfs_fuse *sf, uint64_t ino)
 	open = RB_FIND(open_tree, &sf->opens, &key) != NULL;
 	pthread_mutex_unlock(&sf->opens_lock);
 	return open;
+}
+
+/* ------------------------------------------------------------------ */
+/* what the kernel knows                                                */
+/* ------------------------------------------------------------------ */
+
+/* the kernel got an entry for ino: one more lookup it will FORGET */
+static void known_add(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->known, &key);
+	if (!o) {
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			o->ino = ino;
+			RB_INSERT(open_tree, &sf->known, o);
+		}
+	}
+	if (o)
+		o->count++;
+	pthread_mutex_unlock(&sf->opens_lock);
+	sfs_inc(sf->fs, fuse_entries);
+}
+
+static void known_forget(struct sfs_fuse *sf, uint64_t ino, uint64_t nlookup)
+{
+	struct open_ino key = { .ino = ino }, *o;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->known, &key);
+	if (o && o->count <= nlookup) {
+		RB_REMOVE(open_tree, &sf->known, o);
+		free(o);
+	} else if (o) {
+		o->count -= nlookup;
+	}
+	pthread_mutex_unlock(&sf->opens_lock);
+	sfs_counter_add(sf->fs, SFS_CTR_fuse_forgets, nlookup);
+}
+
+/* reply with an entry the kernel will hold a lookup of */
+static void reply_entry(struct sfs_fuse *sf, fuse_req_t req, const struct fuse_entry_param *e)
+{
+	known_add(sf, e->ino);
+	if (fuse_reply_entry(req, e))
+		known_forget(sf, e->ino, 1);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	known_forget(sf_of(req), ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		known_forget(sf_of(req), forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+size_t sfs_fuse_nr_known(struct sfs_fuse *sf)
+{
+	struct open_ino *o;
+	size_t nr = 0;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	RB_FOREACH(o, open_tree, &sf->known)
+		nr++;
+	pthread_mutex_unlock(&sf->opens_lock);
+	return nr;
+}
+
+void sfs_fuse_kernel_invalidate(struct sfs_fuse *sf, uint64_t first, uint64_t last)
+{
+	struct open_ino key = { .ino = first }, *o;
+	uint64_t *inos = NULL, *n;
+	size_t nr = 0, cap = 0, i;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	for (o = RB_NFIND(open_tree, &sf->known, &key); o && o->ino <= last;
+	     o = RB_NEXT(open_tree, &sf->known, o)) {
+		if (nr == cap) {
+			n = realloc(inos, (cap ? cap * 2 : 64) * sizeof(*inos));
+			if (!n)
+				break;
+			inos = n;
+			cap = cap ? cap * 2 : 64;
+		}
+		inos[nr++] = o->ino;
+	}
+	pthread_mutex_unlock(&sf->opens_lock);
+	/* no daemon lock held: the kernel may wait on our own requests */
+	for (i = 0; i < nr; i++) {
+		sfs_fuse_inval_data(sf, inos[i], 0, 0);
+		sfs_wait_wake(sf, inos[i]);
+		sfs_inc(sf->fs, fuse_kernel_invalidate);
+	}
+	free(inos);
 }
 
 /* ------------------------------------------------------------------ */
@@ -609,7 +718,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	fill_entry(&e, de.ino, &di);
-	fuse_reply_entry(req, &e);
+	reply_entry(sf, req, &e);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -838,7 +947,7 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
-		fuse_reply_entry(req, &e);
+		reply_entry(sf_of(req), req, &e);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -850,7 +959,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
-		fuse_reply_entry(req, &e);
+		reply_entry(sf_of(req), req, &e);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -862,7 +971,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
-		fuse_reply_entry(req, &e);
+		reply_entry(sf_of(req), req, &e);
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -889,8 +998,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	 * the file to stage it would hang behind them.
 	 */
 	fi->keep_cache = 1;
-	if (fuse_reply_create(req, &e, fi))
+	known_add(sf, e.ino);
+	if (fuse_reply_create(req, &e, fi)) {
 		open_put(sf, e.ino);
+		known_forget(sf, e.ino, 1);
+	}
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -1035,7 +1147,7 @@ out:
 		return;
 	}
 	fill_entry(&e, ino, cdi);
-	fuse_reply_entry(req, &e);
+	reply_entry(sf, req, &e);
 }
 
 /* the parent of a directory: the dir of its one LINK_BACKREF item */
@@ -1411,6 +1523,8 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 const struct fuse_lowlevel_ops sfs_fuse_ops = {
 	.init = op_init,
 	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
 	.getattr = op_getattr,
 	.setattr = op_setattr,
 	.readlink = op_readlink,

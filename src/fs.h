@@ -19,6 +19,16 @@ void sfs_fuse_set_session(struct sfs_fuse *sf, struct fuse_session *se);
 /* before the session is destroyed: parked requests are answered (EIO) */
 void sfs_fuse_session_end(struct sfs_fuse *sf);
 
+/*
+ * A cluster lock over inodes [first, last] is being given up: the kernel
+ * drops what it caches of every one of them it knows (pages, attributes),
+ * and requests parked on their offline data look again.  Holds no daemon
+ * lock while the kernel works (it may wait on our own requests).
+ */
+void sfs_fuse_kernel_invalidate(struct sfs_fuse *sf, uint64_t first, uint64_t last);
+/* how many inodes the kernel holds lookups of (tests, diagnostics) */
+size_t sfs_fuse_nr_known(struct sfs_fuse *sf);
+
 extern const struct fuse_lowlevel_ops sfs_fuse_ops;
 
 #endif

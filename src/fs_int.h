@@ -41,6 +41,12 @@ struct sfs_fuse {
 	pthread_rwlock_t data_locks[SFS_INO_LOCKS];	/* file contents, hashed too */
 	pthread_mutex_t opens_lock;
 	struct open_tree opens;
+	/*
+	 * The inodes the kernel knows (entries we replied with, less what
+	 * it FORGOT), with their lookup counts: what a lock revoke must make
+	 * it drop (sfs_fuse_kernel_invalidate).  opens_lock.
+	 */
+	struct open_tree known;
 
 	/*
 	 * File data writes in flight (data.c): replied to, still being
