@@ -107,6 +107,11 @@ void sfs_fuse_contents_unlock(struct sfs_fuse *sf, uint64_t ino)
 	pthread_rwlock_unlock(&sf->ns);
 }
 
+static void kernel_inval_hook(void *arg, uint64_t first, uint64_t last)
+{
+	sfs_fuse_kernel_invalidate(arg, first, last);
+}
+
 struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *opts)
 {
 	struct sfs_fuse *sf = calloc(1, sizeof(*sf));
@@ -139,6 +144,8 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 		sf->orphan_started = true;
 	else
 		sfs_err(fs, "no orphan scan thread: unlinked files left by a crash stay");
+	fs->kernel_inval_arg = sf;
+	__atomic_store_n(&fs->kernel_inval, kernel_inval_hook, __ATOMIC_RELEASE);
 	return sf;
 }
 
@@ -149,6 +156,7 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 
 	if (!sf)
 		return;
+	__atomic_store_n(&sf->fs->kernel_inval, NULL, __ATOMIC_RELEASE);
 	sfs_waits_destroy(sf);
 	if (sf->orphan_started) {
 		pthread_mutex_lock(&sf->orphan_lock);

@@ -26,6 +26,7 @@
 #include "block.h"
 #include "client.h"
 #include "item.h"
+#include "lock.h"
 #include "log.h"
 #include "merge.h"
 #include "mount.h"
@@ -114,6 +115,36 @@ static int item_get_roots(void *arg, struct sfs_forest_roots *roots)
 	return sfs_client_get_roots(arg, roots);
 }
 
+/*
+ * A cluster lock goes down (lock.c runs this on an invalidation worker,
+ * docs/cluster.md): what was written under it is committed, so the
+ * other mount's reads after its grant see it; and when this mount may
+ * no longer read (NULL), the cached items of the range go, and so does
+ * what the kernel caches of the inodes in it.
+ */
+static int lock_invalidate(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode)
+{
+	struct sfs_fs *fs = arg;
+	const struct sfs_item_range *r = sfs_lock_range(lock);
+	bool wrote = old_mode == SFS_LOCK_WRITE || old_mode == SFS_LOCK_WRITE_ONLY;
+	void (*inval)(void *arg, uint64_t first, uint64_t last);
+	int ret = 0;
+
+	if (wrote && sfs_lock_written_seq(lock) > sfs_trans_committed_seq(fs))
+		ret = sfs_trans_sync(fs);
+	if (ret || new_mode != SFS_LOCK_NULL)
+		return ret;
+	ret = sfs_item_invalidate(fs, &r->start, &r->end);
+	if (ret == -EBUSY) {
+		/* dirty items the lock's users did not record: commit them too */
+		ret = sfs_trans_sync(fs) ?: sfs_item_invalidate(fs, &r->start, &r->end);
+	}
+	inval = __atomic_load_n(&fs->kernel_inval, __ATOMIC_ACQUIRE);
+	if (!ret && r->start.sk_zone == SCOUTFS_FS_ZONE && inval)
+		inval(fs->kernel_inval_arg, le64toh(r->start._sk_first), le64toh(r->end._sk_first));
+	return ret;
+}
+
 /* look for a running server in the quorum blocks until it shows up */
 static int find_server(struct sfs_mount *m, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -151,6 +182,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	struct sfs_trans_opts topts = { 0 };
 	struct sfs_merge_opts mopts = { 0 };
 	struct sfs_srch_opts sopts = { 0 };
+	struct sfs_lock_opts lopts = { 0 };
 	struct sockaddr_storage ss;
 	struct sfs_mount *m;
 	socklen_t len;
@@ -230,6 +262,13 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	if (ret)
 		goto out;
 
+	lopts.ops.invalidate = lock_invalidate;
+	lopts.ops.arg = fs;
+	lopts.idle_count = opts->lock_idle_count;
+	ret = sfs_lock_setup(fs, &lopts);
+	if (ret)
+		goto out;
+
 	iopts.get_roots = item_get_roots;
 	iopts.arg = fs;
 	iopts.max_bytes = opts->item_cache_bytes;
@@ -273,6 +312,8 @@ int sfs_mount_unmount(struct sfs_fs *fs)
 		 */
 		sfs_trans_stop(fs);
 	}
+	/* everything written is committed: what we hold can go as we leave */
+	sfs_lock_destroy(fs);
 	if (fs->client) {
 		err = sfs_client_farewell(fs);
 		if (!ret)
@@ -296,6 +337,7 @@ void sfs_mount_destroy(struct sfs_fs *fs)
 
 	sfs_srch_destroy(fs);
 	sfs_merge_destroy(fs);
+	sfs_lock_destroy(fs);
 	sfs_trans_destroy(fs);
 	sfs_item_destroy(fs);
 	sfs_client_destroy(fs);

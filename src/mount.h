@@ -36,6 +36,7 @@ struct sfs_mount_opts {
 	uint64_t merge_meta_target;	/* server: blocks per merge request */
 	uint32_t merge_poll_ms;		/* merge worker: idle poll interval */
 	uint32_t srch_compact_delay_ms;	/* srch compaction worker: idle poll interval */
+	uint32_t lock_idle_count;	/* cluster locks kept idle [10000] */
 };
 
 struct sfs_mount;

@@ -51,6 +51,9 @@ struct sfs_fs {
 	struct sfs_ctl_state *ctl;	/* ctl.c: the run directory and control socket */
 	struct sfs_quota *quota;	/* quota.c: rule set and check caches */
 	unsigned int triggers;		/* trigger.h: armed one-shot test triggers, atomic */
+	/* fs.c: make the kernel drop what it caches of inodes [first, last] */
+	void (*kernel_inval)(void *arg, uint64_t first, uint64_t last);
+	void *kernel_inval_arg;
 };
 
 #endif
