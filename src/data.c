@@ -58,6 +58,7 @@
 #include "fs_int.h"
 #include "inode.h"
 #include "item.h"
+#include "lock.h"
 #include "log.h"
 #include "quota.h"
 #include "trans.h"
@@ -820,9 +821,10 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 	struct sfs_fuse *sf = sf_of(req);
 	struct sfs_fs *fs = sf->fs;
 	struct scoutfs_inode di;
+	struct sfs_lock_set set;
 	size_t written = 0;
 	bool retried = false;
-	uint64_t seq;
+	uint64_t seq = 0;
 	int ret;
 
 	(void)fi;
@@ -834,6 +836,11 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 		fuse_reply_write(req, 0);
 		return;
 	}
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, ino, 0, 0, 0);
+	if (ret) {
+		sfs_fuse_reply_err(req, ret);
+		return;
+	}
 again:
 	contents_lock(sf, ino, true);
 	/* the contents lock keeps the inode as read here until the write is done */
@@ -843,11 +850,13 @@ again:
 				      (uint64_t)off);
 	if (ret == 1) {
 		contents_unlock(sf, ino, true);
+		sfs_fuse_unlock(sf, &set, seq);
 		return;
 	}
 	if (!ret)
 		ret = sfs_trans_hold(fs, true, &seq);
 	if (!ret) {
+		seq = sfs_fuse_lock_seq(&set, seq);
 		if (!S_ISREG(le32toh(di.mode)))
 			ret = -EINVAL;
 		if (!ret)
@@ -866,6 +875,7 @@ again:
 		if (!ret)
 			goto again;
 	}
+	sfs_fuse_unlock(sf, &set, seq);
 	if (ret && !written)
 		sfs_fuse_reply_err(req, ret);
 	else
@@ -930,10 +940,16 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct sfs_fs *fs = sf->fs;
 	struct scoutfs_inode di;
 	uint64_t isize, b0, b1, offline = 0;
+	struct sfs_lock_set set;
 	char *buf = NULL;
 	int ret;
 
 	(void)fi;
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (ret) {
+		sfs_fuse_reply_err(req, ret);
+		return;
+	}
 	contents_lock(sf, ino, false);
 	ret = sfs_inode_read(fs, ino, &di);
 	if (ret)
@@ -963,6 +979,7 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 unlock:
 	contents_unlock(sf, ino, false);
+	sfs_fuse_unlock(sf, &set, 0);
 	if (ret == 1) {
 		free(buf);
 		return;

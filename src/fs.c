@@ -50,6 +50,7 @@
 #include "wait.h"
 #include "inode.h"
 #include "item.h"
+#include "lock.h"
 #include "log.h"
 #include "trans.h"
 #include "quota.h"
@@ -432,6 +433,48 @@ static int del_entry(struct sfs_fs *fs, uint64_t dir_ino, struct scoutfs_inode *
 	return ret;
 }
 
+/* ------------------------------------------------------------------ */
+/* cluster locks of FUSE ops (docs/cluster.md)                          */
+/* ------------------------------------------------------------------ */
+
+int sfs_fuse_lock_inodes(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t mode,
+			 uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+	const uint64_t inos[] = { a, b, c, d };
+	struct sfs_item_range r;
+	unsigned int i;
+	int ret = 0;
+
+	sfs_lock_set_init(set);
+	for (i = 0; i < 4 && !ret; i++) {
+		if (!inos[i])
+			continue;
+		r = sfs_lock_name_ino(inos[i]);
+		ret = sfs_lock_set_add(set, &r, mode);
+	}
+	return ret ?: sfs_lock_set_get(sf->fs, set);
+}
+
+uint64_t sfs_fuse_lock_seq(const struct sfs_lock_set *set, uint64_t seq)
+{
+	unsigned int i;
+
+	for (i = 0; i < set->nr; i++)
+		if (set->e[i].lock && sfs_lock_write_seq(set->e[i].lock) > seq)
+			seq = sfs_lock_write_seq(set->e[i].lock);
+	return seq;
+}
+
+void sfs_fuse_unlock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t written_seq)
+{
+	unsigned int i;
+
+	for (i = 0; written_seq && i < set->nr; i++)
+		if (set->e[i].lock && set->e[i].mode != SFS_LOCK_READ)
+			sfs_lock_mark_written(set->e[i].lock, written_seq);
+	sfs_lock_set_put(sf->fs, set);
+}
+
 /* a namespace change: the namespace exclusively, then the transaction */
 int sfs_fuse_change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq)
 {
@@ -642,11 +685,16 @@ void sfs_fuse_reply_err(fuse_req_t req, int err)
 int sfs_fuse_get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	int ret;
 
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_inode_read(sf->fs, ino, di);
-	pthread_rwlock_unlock(&sf->ns);
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (!ret) {
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_inode_read(sf->fs, ino, di);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
+	}
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	return ret;
@@ -700,6 +748,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	struct fuse_entry_param e;
 	struct scoutfs_inode di;
 	struct sfs_dirent de;
@@ -710,17 +759,27 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_dir_lookup(sf->fs, parent, name, (unsigned int)strlen(name), &de);
+	/* the directory's lock, then the inode's: never two out of order */
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, parent, 0, 0, 0);
 	if (!ret) {
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_dir_lookup(sf->fs, parent, name, (unsigned int)strlen(name), &de);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
+	}
+	if (!ret)
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, de.ino, 0, 0, 0);
+	if (!ret) {
+		pthread_rwlock_rdlock(&sf->ns);
 		ret = sfs_inode_read(sf->fs, de.ino, &di);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
 		if (ret == -ENOENT) {
 			sfs_err(sf->fs, "dir %llu: entry '%s' names inode %llu, which has no item",
 				(unsigned long long)parent, name, (unsigned long long)de.ino);
 			ret = -EIO;
 		}
 	}
-	pthread_rwlock_unlock(&sf->ns);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
@@ -767,28 +826,37 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct sfs_fs *fs = sf->fs;
 	struct op_inodes oi = { .nr = 0 };
 	struct setattr_args args;
+	struct sfs_lock_set set;
 	struct scoutfs_inode *di;
 	struct timespec now;
 	struct stat st;
-	uint64_t seq;
+	uint64_t seq = 0;
 	uint32_t mode;
 	int ret;
 
 	(void)fi;
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, ino, 0, 0, 0);
+	if (ret) {
+		sfs_fuse_reply_err(req, ret);
+		return;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		/* data_version covers the whole file: a size change waits for offline data */
 		args.attr = *attr;
 		args.to_set = to_set;
 		ret = sfs_data_wait_size(sf, req, ino, (uint64_t)attr->st_size, retry_setattr,
 					 &args, sizeof(args));
-		if (ret == 1)
+		if (ret == 1) {
+			sfs_fuse_unlock(sf, &set, 0);
 			return;
+		}
 		if (ret)
 			goto out;
 	}
 	ret = sfs_fuse_change_begin(sf, false, &seq);
 	if (ret)
 		goto out;
+	seq = sfs_fuse_lock_seq(&set, seq);
 	ret = sfs_op_inode(fs, &oi, ino, &di) ?: sfs_inode_retention_check(di);
 	if (ret)
 		goto release;
@@ -840,6 +908,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 release:
 	sfs_fuse_change_end(sf);
 out:
+	sfs_fuse_unlock(sf, &set, seq);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
@@ -862,7 +931,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	struct scoutfs_inode *dir, ndi;
 	unsigned int len = (unsigned int)strlen(name);
 	struct sfs_dirent de;
-	uint64_t seq, ino;
+	struct sfs_lock_set set;
+	uint64_t seq = 0, ino;
 	uint32_t gid = ctx->gid;
 	int ret;
 
@@ -871,9 +941,17 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		return ret;
 	if (target && strlen(target) + 1 > 4096)
 		return -ENAMETOOLONG;
+	/* its number first: the new inode's lock is taken with the parent's */
+	ret = sfs_inode_alloc_ino(fs, &ino);
+	if (ret)
+		return ret;
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, parent, ino, 0, 0);
+	if (ret)
+		return ret;
 	ret = sfs_fuse_change_begin(sf, true, &seq);
 	if (ret)
 		goto out;
+	seq = sfs_fuse_lock_seq(&set, seq);
 	ret = sfs_op_inode(fs, &oi, parent, &dir);
 	if (ret)
 		goto release;
@@ -894,9 +972,6 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 		ret = -EMLINK;
 		goto release;
 	}
-	ret = sfs_inode_alloc_ino(fs, &ino);
-	if (ret)
-		goto release;
 
 	/* setgid directories pass their group on, and the bit to subdirectories */
 	if (le32toh(dir->mode) & S_ISGID) {
@@ -929,6 +1004,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 release:
 	sfs_fuse_change_end(sf);
 out:
+	sfs_fuse_unlock(sf, &set, seq);
 	if (!ret)
 		fill_entry(e, ino, &ndi);
 	return ret;
@@ -1038,16 +1114,43 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	struct scoutfs_inode *pdi, *cdi;
 	unsigned int len = (unsigned int)strlen(name);
 	struct sfs_dirent de;
-	uint64_t seq;
-	int ret;
+	struct sfs_lock_set set;
+	uint64_t seq = 0, ino;
+	int ret, tries;
 
 	ret = check_name(name);
 	if (ret)
 		return ret;
-	ret = sfs_fuse_change_begin(sf, false, &seq);
-	if (ret)
-		goto out;
-	ret = sfs_dir_lookup(fs, parent, name, len, &de) ?: sfs_op_inode(fs, &oi, parent, &pdi) ?:
+	/*
+	 * Which inode the name is, under the directory's lock; then both
+	 * locks, in order, and the name must still be that inode (another
+	 * mount may have changed it between): else again.
+	 */
+	for (tries = 0;; tries++) {
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, parent, 0, 0, 0);
+		if (ret)
+			return ret;
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_dir_lookup(fs, parent, name, len, &de);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
+		if (ret)
+			return ret;
+		ino = de.ino;
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, parent, ino, 0, 0);
+		if (ret)
+			return ret;
+		ret = sfs_fuse_change_begin(sf, false, &seq);
+		if (ret)
+			goto out;
+		seq = sfs_fuse_lock_seq(&set, seq);
+		ret = sfs_dir_lookup(fs, parent, name, len, &de);
+		if (ret || de.ino == ino || tries == 10)
+			break;
+		sfs_fuse_change_end(sf);
+		sfs_fuse_unlock(sf, &set, 0);
+	}
+	ret = ret ?: (de.ino != ino ? -EAGAIN : 0) ?: sfs_op_inode(fs, &oi, parent, &pdi) ?:
 	      sfs_op_inode(fs, &oi, de.ino, &cdi);
 	if (ret)
 		goto release;
@@ -1084,6 +1187,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 release:
 	sfs_fuse_change_end(sf);
 out:
+	sfs_fuse_unlock(sf, &set, seq);
 	return ret;
 }
 
@@ -1462,6 +1566,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct sfs_fuse *sf = sf_of(req);
 	struct fill_ctx fc = { .req = req, .size = size };
+	struct sfs_lock_set set;
 	int ret = 0;
 
 	(void)fi;
@@ -1474,10 +1579,14 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		goto reply;
 	if (off <= 1 && fill_one(&fc, "..", ino, S_IFDIR, 2))
 		goto reply;
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (ret)
+		goto reply;
 	pthread_rwlock_rdlock(&sf->ns);
 	ret = sfs_dir_readdir(sf->fs, ino, off > 2 ? (uint64_t)off : SCOUTFS_DIRENT_FIRST_POS,
 			      fill_cb, &fc);
 	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, &set, 0);
 reply:
 	if (ret < 0)
 		sfs_fuse_reply_err(req, ret);

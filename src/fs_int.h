@@ -103,6 +103,18 @@ void sfs_fuse_inval_data(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64
 void sfs_fuse_reply_err(fuse_req_t req, int err);
 /* an inode read under the shared namespace lock; on failure the error is the reply */
 int sfs_fuse_get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di);
+
+/*
+ * Cluster locks of an op (docs/cluster.md): the groups of up to four
+ * inodes (0: none) in mode, taken before anything local; items written
+ * under them get at least sfs_fuse_lock_seq(); unlock records the seq
+ * the op wrote in (0: none) and gives them back.
+ */
+struct sfs_lock_set;
+int sfs_fuse_lock_inodes(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t mode,
+			 uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+uint64_t sfs_fuse_lock_seq(const struct sfs_lock_set *set, uint64_t seq);
+void sfs_fuse_unlock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t written_seq);
 /* a namespace change: the namespace exclusively, then the transaction */
 int sfs_fuse_change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq);
 void sfs_fuse_change_end(struct sfs_fuse *sf);

@@ -109,6 +109,7 @@ struct sfs_locks {
 	struct inval *work, **work_tail;	/* invalidations to run, in order */
 	bool stopping;
 	uint64_t outstanding;		/* requests whose grant_resp has not run */
+	uint64_t max_write_seq;		/* the greatest write_seq granted: atomic */
 	bool zombie;			/* destroyed: the last grant_resp frees it */
 	pthread_t workers[SFS_LOCK_WORKERS_MAX];
 	unsigned int nr_workers;
@@ -273,9 +274,16 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 		lock->request_err = err;
 		sfs_inc(ls->fs, lock_request_error);
 	} else {
+		bool could_read = lock->mode == SFS_LOCK_READ || lock->mode == SFS_LOCK_WRITE;
+		bool can_read = nl->new_mode == SFS_LOCK_READ || nl->new_mode == SFS_LOCK_WRITE;
+
+		if (can_read && !could_read && ls->opts.ops.granted)
+			ls->opts.ops.granted(ls->opts.ops.arg, lock, lock->mode, nl->new_mode);
 		lock->mode = nl->new_mode;
 		if (le64toh(nl->write_seq))
 			lock->write_seq = le64toh(nl->write_seq);
+		if (lock->write_seq > __atomic_load_n(&ls->max_write_seq, __ATOMIC_RELAXED))
+			__atomic_store_n(&ls->max_write_seq, lock->write_seq, __ATOMIC_RELEASE);
 		lock->request_err = 0;
 		sfs_inc(ls->fs, lock_grant);
 	}
@@ -464,6 +472,13 @@ void sfs_lock_put(struct sfs_fs *fs, struct sfs_lock *lock, uint8_t mode)
 	}
 	pthread_cond_broadcast(&ls->cond);
 	pthread_mutex_unlock(&ls->mutex);
+}
+
+uint64_t sfs_lock_max_write_seq(struct sfs_fs *fs)
+{
+	struct sfs_locks *ls = locks_of(fs);
+
+	return ls ? __atomic_load_n(&ls->max_write_seq, __ATOMIC_ACQUIRE) : 0;
 }
 
 const struct sfs_item_range *sfs_lock_range(const struct sfs_lock *lock)

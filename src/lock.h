@@ -45,6 +45,13 @@ struct sfs_lock_ops {
 	 * forever).
 	 */
 	int (*invalidate)(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode);
+	/*
+	 * The server granted a mode that may read where this mount could
+	 * not read before: anything cached of the range without the lock
+	 * (reads made before it was held) must go before its users look.
+	 * Runs on the net thread: no I/O, no waiting.
+	 */
+	void (*granted)(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode);
 	void *arg;
 };
 
@@ -79,6 +86,13 @@ void sfs_lock_put(struct sfs_fs *fs, struct sfs_lock *lock, uint8_t mode);
 const struct sfs_item_range *sfs_lock_range(const struct sfs_lock *lock);
 /* items written under the lock need a seq above this */
 uint64_t sfs_lock_write_seq(const struct sfs_lock *lock);
+/*
+ * The greatest write_seq this mount was granted: every item it writes
+ * from then on gets at least this seq (sfs_trans_hold), whatever lock
+ * covers it, so a mount's seqs never go backwards and a later writer's
+ * versions sort after an earlier one's.
+ */
+uint64_t sfs_lock_max_write_seq(struct sfs_fs *fs);
 /* a writer records the transaction it wrote under the lock in */
 void sfs_lock_mark_written(struct sfs_lock *lock, uint64_t trans_seq);
 uint64_t sfs_lock_written_seq(const struct sfs_lock *lock);

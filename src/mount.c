@@ -145,6 +145,19 @@ static int lock_invalidate(void *arg, struct sfs_lock *lock, uint8_t old_mode, u
 	return ret;
 }
 
+/* a lock this mount may now read under: nothing cached without it stays */
+static void lock_granted(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode)
+{
+	struct sfs_fs *fs = arg;
+	const struct sfs_item_range *r = sfs_lock_range(lock);
+	int ret;
+
+	(void)old_mode, (void)new_mode;
+	ret = sfs_item_invalidate(fs, &r->start, &r->end);
+	if (ret)
+		sfs_warn(fs, "lock: cached items of a newly granted lock stay: %s", strerror(-ret));
+}
+
 /* look for a running server in the quorum blocks until it shows up */
 static int find_server(struct sfs_mount *m, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -263,6 +276,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 		goto out;
 
 	lopts.ops.invalidate = lock_invalidate;
+	lopts.ops.granted = lock_granted;
 	lopts.ops.arg = fs;
 	lopts.idle_count = opts->lock_idle_count;
 	ret = sfs_lock_setup(fs, &lopts);

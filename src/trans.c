@@ -51,6 +51,7 @@
 #include "counters.h"
 #include "forest.h"
 #include "item.h"
+#include "lock.h"
 #include "log.h"
 #include "srch.h"
 #include "trans.h"
@@ -740,6 +741,9 @@ again:
 		}
 	}
 	*seq = le64toh(trans->lt.get_trans_seq);
+	/* a write_seq granted since the transaction opened is the floor (lock.h) */
+	if (sfs_lock_max_write_seq(fs) > *seq)
+		*seq = sfs_lock_max_write_seq(fs);
 	return 0;
 }
 

@@ -11,9 +11,10 @@
 #    quorum block.
 #  - SIGKILL of the leader: a survivor is elected in a greater term after
 #    the heartbeat timeout (quorum_heartbeat_timeout_ms=2000) plus a
-#    margin, logs the dead leader as an old leader to fence, and the
-#    survivors' mounts still serve local file operations.  (Clients
-#    moving to the new server is the cluster recovery's, not tested.)
+#    margin and logs the dead leader as an old leader to fence.  (The
+#    survivors' file operations need cluster locks from a server, and
+#    moving clients to the new server is the recovery of issue 7: not
+#    tested here.)
 #  - IPv6: 2 slots on ::1 elect one leader, and both unmount cleanly
 #    (skipped without ::1).
 . "$(dirname "$0")/../funcs.sh"
@@ -134,13 +135,6 @@ grep -q "previous leader rid [0-9a-f]* of term $T1 in slot $L (127.0.0.1:$((P + 
 for i in 0 1 2; do
 	[ "$i" -eq "$L" ] && continue
 	no_drops "${M[$i]}"
-	# the survivors' mounts still work locally
-	timeout 30 sh -c "echo 'after $i' > '${M[$i]}/after.$i'" ||
-		t_fail "creating a file on the mount of slot $i after the kill"
-	[ "$(timeout 30 cat "${M[$i]}/after.$i")" = "after $i" ] ||
-		t_fail "reading back the file on the mount of slot $i"
-	[ "$(timeout 30 cat "${M[$i]}/before.$i")" = "before $i" ] ||
-		t_fail "reading the file written before the kill on slot $i"
 done
 for i in 0 1 2; do
 	[ "$i" -eq "$L" ] || t_kill_mount "${M[$i]}"
