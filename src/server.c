@@ -350,20 +350,26 @@ static struct scoutfs_key range_key(const struct scoutfs_key *start)
 }
 
 /* the first item of zone at or after *key: 0 (*key set), -ENOENT, or an error */
-static int merge_next(struct sfs_server *server, uint8_t zone, struct scoutfs_key *key, void *val,
-		      size_t val_len)
+/*
+ * The first item of root at or after *key in zone (and of type, unless
+ * type is -1), its value exactly val_len bytes (else -EIO, logged as an
+ * item of what): 0 with *key and val filled, -ENOENT, or an error.
+ */
+static int root_next(struct sfs_server *server, const struct scoutfs_btree_root *root,
+		     const char *what, uint8_t zone, int type, struct scoutfs_key *key, void *val,
+		     size_t val_len)
 {
 	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
 	int ret;
 
 	if (!r)
 		return -ENOMEM;
-	ret = sfs_btree_next(server->fs, &server->super->log_merge, key, r);
-	if (!ret && r->key.sk_zone != zone)
+	ret = sfs_btree_next(server->fs, root, key, r);
+	if (!ret && (r->key.sk_zone != zone || (type >= 0 && r->key.sk_type != type)))
 		ret = -ENOENT;
 	if (!ret && r->val_len != val_len) {
-		sfs_err(server->fs, "server: log_merge item of zone %u has %u bytes, expected %zu",
-			zone, r->val_len, val_len);
+		sfs_err(server->fs, "server: %s item %u.%u has %u bytes, expected %zu", what,
+			r->key.sk_zone, r->key.sk_type, r->val_len, val_len);
 		ret = -EIO;
 	}
 	if (!ret) {
@@ -372,6 +378,13 @@ static int merge_next(struct sfs_server *server, uint8_t zone, struct scoutfs_ke
 	}
 	free(r);
 	return ret;
+}
+
+static int merge_next(struct sfs_server *server, uint8_t zone, struct scoutfs_key *key, void *val,
+		      size_t val_len)
+{
+	return root_next(server, &server->super->log_merge, "log_merge", zone, -1, key, val,
+			 val_len);
 }
 
 static int merge_store(struct sfs_server *server, const struct scoutfs_key *key, const void *val,
@@ -1609,25 +1622,8 @@ static struct scoutfs_key srch_file_key(uint8_t type, const struct scoutfs_srch_
 static int srch_next(struct sfs_server *server, uint8_t type, struct scoutfs_key *key, void *val,
 		     size_t val_len)
 {
-	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
-	int ret;
-
-	if (!r)
-		return -ENOMEM;
-	ret = sfs_btree_next(server->fs, &server->super->srch_root, key, r);
-	if (!ret && (r->key.sk_zone != SCOUTFS_SRCH_ZONE || r->key.sk_type != type))
-		ret = -ENOENT;
-	if (!ret && r->val_len != val_len) {
-		sfs_err(server->fs, "server: srch_root item of type %u has %u bytes, expected %zu",
-			type, r->val_len, val_len);
-		ret = -EIO;
-	}
-	if (!ret) {
-		*key = r->key;
-		memcpy(val, r->val, val_len);
-	}
-	free(r);
-	return ret;
+	return root_next(server, &server->super->srch_root, "srch_root", SCOUTFS_SRCH_ZONE, type,
+			 key, val, val_len);
 }
 
 static int srch_store(struct sfs_server *server, const struct scoutfs_key *key, const void *val,
