@@ -12,6 +12,9 @@
 # the same run, right after the engine is done with it, each to a part of
 # the file never written before (as the commits write new blocks).
 #   targets: >= 500000 lookups/s, >= 200000 inserts/s, ratio >= 0.7
+# Then, as root, bench/cluster-bench.sh on the same build: lock transfer
+# latencies between two mounts against the commit time, and creates on 1,
+# 2 and 3 mounts as ratios to one (its header says how; ROUNDS, FILES).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -57,3 +60,10 @@ fio_bw=$(sed -n 2p "$dir/fio.bw")
 echo "fio_write_bw $fio_bw MB/s (median of $(paste -sd' ' "$dir/fio.bw"))"
 commit_bw=$(sed -n 's/^commit_write_bw \([0-9.]*\) MB\/s.*/\1/p' "$dir/engine.out")
 python3 -c 'import sys; c, f = float(sys.argv[1]), float(sys.argv[2]); print("commit_bw_ratio %.2f (commit %s MB/s / fio %s MB/s, target >= 0.7)" % (c / f, sys.argv[1], sys.argv[2]))' "$commit_bw" "$fio_bw"
+
+# the cluster benchmark: several mounts of one volume, same build
+if [ "$(id -u)" = 0 ] && [ -e /dev/fuse ]; then
+	BUILD="$top/build-bench" BENCH_DIR="${SFS_BENCH_DIR:-/var/tmp}" bench/cluster-bench.sh
+else
+	echo "cluster-bench: skipped (needs root and /dev/fuse)"
+fi

@@ -691,6 +691,87 @@ int sfs_alloc_move(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_
 	return ret;
 }
 
+static bool zone_bit(const uint64_t *zones, uint64_t nr)
+{
+	return (zones[nr / 64] >> (nr % 64)) & 1;
+}
+
+/*
+ * Move up to *total blocks of the zones set in zones from src to dst:
+ * zone by zone, lowest blocks first, each piece clipped to its zone.
+ * *total is what is still to move.
+ */
+static int move_zones(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_writer *wri,
+		      struct scoutfs_alloc_root *dst, struct scoutfs_alloc_root *src,
+		      uint64_t *total, uint64_t zone_blocks, const uint64_t *zones)
+{
+	uint64_t z, zs, ze, pos, s, l, start, end, len;
+	int ret;
+
+	for (z = 0; z < SCOUTFS_DATA_ALLOC_MAX_ZONES && *total; z++) {
+		if (!zone_bit(zones, z))
+			continue;
+		zs = z * zone_blocks;
+		if (zs / zone_blocks != z)
+			break;	/* past any device */
+		ze = zs + zone_blocks < zs ? UINT64_MAX : zs + zone_blocks;
+		for (pos = zs; *total && pos < ze; pos = start + len) {
+			ret = next_extent(fs, src, pos, &s, &l);
+			if (ret == -ENOENT)
+				return 0;	/* nothing free from here on */
+			if (ret)
+				return ret;
+			if (s >= ze)
+				break;
+			start = s > pos ? s : pos;
+			end = s + l < ze ? s + l : ze;
+			len = end - start < *total ? end - start : *total;
+			ret = sfs_alloc_remove_extent(fs, alloc, wri, src, start, len) ?:
+			      sfs_alloc_insert_extent(fs, alloc, wri, dst, start, len);
+			if (ret)
+				return ret;
+			*total -= len;
+		}
+	}
+	return 0;
+}
+
+int sfs_alloc_move_zoned(struct sfs_fs *fs, struct sfs_alloc *alloc,
+			 struct sfs_block_writer *wri, struct scoutfs_alloc_root *dst,
+			 struct scoutfs_alloc_root *src, uint64_t total, uint64_t zone_blocks,
+			 const uint64_t *exclusive, const uint64_t *vacant)
+{
+	int ret = 0;
+
+	if (zone_blocks) {
+		if (exclusive)
+			ret = move_zones(fs, alloc, wri, dst, src, &total, zone_blocks, exclusive);
+		if (!ret && vacant)
+			ret = move_zones(fs, alloc, wri, dst, src, &total, zone_blocks, vacant);
+	}
+	if (!ret && total)
+		ret = sfs_alloc_move(fs, alloc, wri, dst, src, total);
+	return ret;
+}
+
+void sfs_alloc_zones_mark(uint64_t *zones, uint64_t zone_blocks, uint64_t start, uint64_t len,
+			  bool set)
+{
+	uint64_t z, last;
+
+	if (!zone_blocks || !len)
+		return;
+	last = (start + len - 1) / zone_blocks;
+	if (last >= SCOUTFS_DATA_ALLOC_MAX_ZONES)
+		last = SCOUTFS_DATA_ALLOC_MAX_ZONES - 1;
+	for (z = start / zone_blocks; z <= last; z++) {
+		if (set)
+			zones[z / 64] |= 1ULL << (z % 64);
+		else
+			zones[z / 64] &= ~(1ULL << (z % 64));
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Walking what an allocator holds, for audits                         */
 /* ------------------------------------------------------------------ */

@@ -106,6 +106,26 @@ int sfs_alloc_move(struct sfs_fs *fs, struct sfs_alloc *alloc, struct sfs_block_
 		   struct scoutfs_alloc_root *dst, struct scoutfs_alloc_root *src, uint64_t total);
 
 /*
+ * Data allocation zones (the volume option data_alloc_zone_blocks): the
+ * data device in zones of zone_blocks blocks, at most
+ * SCOUTFS_DATA_ALLOC_MAX_ZONES, as bitmaps of SCOUTFS_DATA_ALLOC_ZONE_LE64S
+ * host-order words (zone n: bit n % 64 of word n / 64).
+ *
+ * move_zoned moves total blocks as sfs_alloc_move does, but takes them
+ * first from the zones set in exclusive, then from those in vacant
+ * (either may be NULL), lowest blocks first within a zone and each piece
+ * inside one zone, and only the rest from anywhere.  zone_blocks 0: no
+ * preference.  zones_mark sets (or clears) the bits of the zones that
+ * [start, start + len) touches.
+ */
+int sfs_alloc_move_zoned(struct sfs_fs *fs, struct sfs_alloc *alloc,
+			 struct sfs_block_writer *wri, struct scoutfs_alloc_root *dst,
+			 struct scoutfs_alloc_root *src, uint64_t total, uint64_t zone_blocks,
+			 const uint64_t *exclusive, const uint64_t *vacant);
+void sfs_alloc_zones_mark(uint64_t *zones, uint64_t zone_blocks, uint64_t start, uint64_t len,
+			  bool set);
+
+/*
  * Audits: every entry of a list (list_block false) and every list block
  * (true); every extent of a tree in order, checking that extents neither
  * overlap nor touch, that both indexes agree and that total_len is right.

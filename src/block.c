@@ -118,6 +118,7 @@
 
 #include "block.h"
 #include "log.h"
+#include "trigger.h"
 
 #define SFS_BLOCK_DEF_CACHE_BYTES (64ULL << 20)
 #define SFS_BLOCK_DEF_QUEUE_DEPTH 128U
@@ -1708,6 +1709,33 @@ static void fetch_blocks(struct sfs_block_state *st, const struct scoutfs_block_
 	free(ios);
 }
 
+/*
+ * The block_remove_stale trigger (trigger.h): the first slot that holds a
+ * clean copy of a btree block read by reference, if the trigger is armed
+ * (which disarms it), else -1.  Dirty blocks are their writer's own and
+ * never stale; callers that write read only clean copies of their own
+ * trees, so the test arms it where nothing is being committed.
+ */
+static int stale_trigger_slot(struct sfs_block_state *st, struct read_slot *slots, int nr)
+{
+	struct sfs_fs *fs = st->fs;
+	int found = -1;
+	int i;
+
+	if (!(__atomic_load_n(&fs->triggers, __ATOMIC_RELAXED) &
+	      (1U << SFS_TRIGGER_BLOCK_REMOVE_STALE)))
+		return -1;
+	pthread_mutex_lock(&st->cache_lock);
+	for (i = 0; i < nr && found < 0; i++)
+		if (slots[i].todo && slots[i].cb && !slots[i].err &&
+		    !(slots[i].cb->flags & CB_DIRTY))
+			found = i;
+	pthread_mutex_unlock(&st->cache_lock);
+	if (found >= 0 && !sfs_trigger_fired(fs, SFS_TRIGGER_BLOCK_REMOVE_STALE))
+		found = -1;
+	return found;
+}
+
 static int read_lg(struct sfs_fs *fs, const struct scoutfs_block_ref *refs, int nr, uint32_t magic,
 		   bool check_seq, struct sfs_block **bls, int *errs)
 {
@@ -1717,6 +1745,7 @@ static int read_lg(struct sfs_fs *fs, const struct scoutfs_block_ref *refs, int 
 	struct read_slot *s;
 	bool failed;
 	int attempt;
+	int forced = -1; /* block_remove_stale: this slot's copies are taken as stale */
 	int ret = 0;
 	int i;
 
@@ -1740,6 +1769,8 @@ static int read_lg(struct sfs_fs *fs, const struct scoutfs_block_ref *refs, int 
 	/* the first attempt may use cached copies; the second rereads failures */
 	for (attempt = 0; attempt < 2; attempt++) {
 		fetch_blocks(st, refs, slots, nr, attempt > 0, attempt == 1);
+		if (attempt == 0 && check_seq && magic == SCOUTFS_BLOCK_MAGIC_BTREE)
+			forced = stale_trigger_slot(st, slots, nr);
 
 		failed = false;
 		for (i = 0; i < nr; i++) {
@@ -1756,6 +1787,12 @@ static int read_lg(struct sfs_fs *fs, const struct scoutfs_block_ref *refs, int 
 					.check_seq = check_seq,
 				};
 				s->err = check_hdr(fs, "meta", w.blkno, s->cb->bl.data, &w);
+				if (!s->err && i == forced) {
+					sfs_debug(fs, "meta block %llu: taken as stale (trigger block_remove_stale)%s",
+						  (unsigned long long)w.blkno,
+						  attempt ? "" : ", reading it again");
+					s->err = -ESTALE;
+				}
 			}
 			if (s->err) {
 				if (s->cb)

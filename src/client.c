@@ -9,13 +9,24 @@
  * reconnects and resends it, and the server answers once the change is
  * durable, recognising resends.
  *
+ * The server's requests run on the net thread and must not block: LOCK
+ * (lock.c queues it), SYNC_LOG_TREES (the commit thread is kicked
+ * through the hook trans.c registers; answered at once, the commit
+ * follows), OPEN_INO_MAP (answered at once with the bits fs.c's
+ * omap_local hook reports).
+ *
  * Threads: any number of callers; each call waits on its own request.
+ * hook_lock protects sync_fn; it is held while the hook runs, so once
+ * sfs_client_set_sync_fn(fs, NULL) returns the hook is not running and
+ * will not run again.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
+#include "counters.h"
 #include "lock.h"
 #include "log.h"
 #include "merge.h"
@@ -29,6 +40,8 @@ struct sfs_client {
 	struct sfs_client_opts opts;
 	uint64_t server_term;
 	uint64_t last_lt_nr;		/* the log tree nr of the last GET_LOG_TREES */
+	pthread_mutex_t hook_lock;
+	void (*sync_fn)(struct sfs_fs *fs);	/* hook_lock */
 };
 
 static int request(struct sfs_fs *fs, uint16_t cmd, const void *data, uint32_t len, void *resp,
@@ -51,9 +64,51 @@ static int request(struct sfs_fs *fs, uint16_t cmd, const void *data, uint32_t l
 	return 0;
 }
 
-/* the server's requests: lock invalidations (lock.c) */
+/* net thread: the server wants our open transaction committed now */
+static int client_sync_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			       const void *data, uint32_t len, void *arg)
+{
+	struct sfs_fs *fs = arg;
+	struct sfs_client *client = fs->client;
+
+	(void)data;
+	if (len != 0)
+		return -EINVAL;
+	pthread_mutex_lock(&client->hook_lock);
+	if (client->sync_fn)
+		client->sync_fn(fs);
+	pthread_mutex_unlock(&client->hook_lock);
+	return sfs_net_respond(conn, req_id, cmd, 0, NULL, 0);
+}
+
+/* net thread: the server asks which inodes of a group are open here */
+static int client_omap_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			       const void *data, uint32_t len, void *arg)
+{
+	void (*local)(void *arg, uint64_t group_nr, uint64_t bits[16]);
+	uint64_t bits[SCOUTFS_OPEN_INO_MAP_LE64S] = { 0 };
+	struct scoutfs_open_ino_map map;
+	struct sfs_fs *fs = arg;
+	int i;
+
+	if (len != sizeof(map.args))
+		return -EINVAL;
+	memset(&map, 0, sizeof(map));
+	memcpy(&map.args, data, sizeof(map.args));
+	local = __atomic_load_n(&fs->omap_local, __ATOMIC_ACQUIRE);
+	if (local)
+		local(fs->omap_arg, le64toh(map.args.group_nr), bits);
+	for (i = 0; i < SCOUTFS_OPEN_INO_MAP_LE64S; i++)
+		map.bits[i] = htole64(bits[i]);
+	sfs_inc(fs, client_omap_answered);
+	return sfs_net_respond(conn, req_id, cmd, 0, &map, sizeof(map));
+}
+
+/* the server's requests */
 static const sfs_net_handler_fn client_handlers[SCOUTFS_NET_CMD__NR] = {
+	[SCOUTFS_NET_CMD_SYNC_LOG_TREES] = client_sync_request,
 	[SCOUTFS_NET_CMD_LOCK] = sfs_lock_net_request,
+	[SCOUTFS_NET_CMD_OPEN_INO_MAP] = client_omap_request,
 };
 
 int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
@@ -69,6 +124,7 @@ int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 	if (!client)
 		return -ENOMEM;
 	fs->client = client;
+	pthread_mutex_init(&client->hook_lock, NULL);
 	client->opts = *opts;
 	if (!client->opts.timeout_ms)
 		client->opts.timeout_ms = CLIENT_TIMEOUT_MS;
@@ -115,8 +171,20 @@ void sfs_client_destroy(struct sfs_fs *fs)
 	if (!client)
 		return;
 	sfs_net_destroy(&client->net);
+	pthread_mutex_destroy(&client->hook_lock);
 	free(client);
 	fs->client = NULL;
+}
+
+void sfs_client_set_sync_fn(struct sfs_fs *fs, void (*fn)(struct sfs_fs *fs))
+{
+	struct sfs_client *client = fs->client;
+
+	if (!client)
+		return;
+	pthread_mutex_lock(&client->hook_lock);
+	client->sync_fn = fn;
+	pthread_mutex_unlock(&client->hook_lock);
 }
 
 struct sfs_net *sfs_client_net(struct sfs_fs *fs)
@@ -226,4 +294,40 @@ int sfs_client_farewell(struct sfs_fs *fs)
 	uint32_t len = 0;
 
 	return request(fs, SCOUTFS_NET_CMD_FAREWELL, NULL, 0, NULL, 0, &len);
+}
+
+int sfs_client_open_ino_map(struct sfs_fs *fs, uint64_t group_nr,
+			    uint64_t bits[SCOUTFS_OPEN_INO_MAP_LE64S])
+{
+	struct scoutfs_open_ino_map_args args = { .group_nr = htole64(group_nr) };
+	struct scoutfs_open_ino_map map;
+	int ret, i;
+
+	ret = request(fs, SCOUTFS_NET_CMD_OPEN_INO_MAP, &args, sizeof(args), &map, sizeof(map),
+		      NULL);
+	if (!ret && le64toh(map.args.group_nr) != group_nr)
+		ret = -EIO;
+	if (!ret)
+		for (i = 0; i < SCOUTFS_OPEN_INO_MAP_LE64S; i++)
+			bits[i] = le64toh(map.bits[i]);
+	return ret;
+}
+
+int sfs_client_get_volopt(struct sfs_fs *fs, struct scoutfs_volume_options *vo)
+{
+	return request(fs, SCOUTFS_NET_CMD_GET_VOLOPT, NULL, 0, vo, sizeof(*vo), NULL);
+}
+
+int sfs_client_set_volopt(struct sfs_fs *fs, const struct scoutfs_volume_options *vo)
+{
+	uint32_t len = 0;
+
+	return request(fs, SCOUTFS_NET_CMD_SET_VOLOPT, vo, sizeof(*vo), NULL, 0, &len);
+}
+
+int sfs_client_clear_volopt(struct sfs_fs *fs, const struct scoutfs_volume_options *vo)
+{
+	uint32_t len = 0;
+
+	return request(fs, SCOUTFS_NET_CMD_CLEAR_VOLOPT, vo, sizeof(*vo), NULL, 0, &len);
 }

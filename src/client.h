@@ -45,6 +45,31 @@ int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st);
 /* a clean unmount: the server forgets this mount */
 int sfs_client_farewell(struct sfs_fs *fs);
 
+/*
+ * The union of the inodes open on every mounted client (this one's
+ * included) in inode group group_nr (ino >> 10): bit ino & 1023 of bits.
+ * A mount that leaves while the server gathers the answers counts as
+ * having none open.
+ */
+int sfs_client_open_ino_map(struct sfs_fs *fs, uint64_t group_nr,
+			    uint64_t bits[SCOUTFS_OPEN_INO_MAP_LE64S]);
+
+/*
+ * Volume options (super.volopt): read; set the options whose set_bits
+ * are given (validated by the server: -EINVAL); clear the options whose
+ * set_bits are given.  Each returns once the change is durable.
+ */
+int sfs_client_get_volopt(struct sfs_fs *fs, struct scoutfs_volume_options *vo);
+int sfs_client_set_volopt(struct sfs_fs *fs, const struct scoutfs_volume_options *vo);
+int sfs_client_clear_volopt(struct sfs_fs *fs, const struct scoutfs_volume_options *vo);
+
+/*
+ * trans.c: fn(fs) is called (on the network thread, it must not block)
+ * when the server asks for the open transaction to be committed now
+ * (SYNC_LOG_TREES).  NULL unhooks; once that returns fn is not running.
+ */
+void sfs_client_set_sync_fn(struct sfs_fs *fs, void (*fn)(struct sfs_fs *fs));
+
 /* tests: the client's net, e.g. to drop its connection */
 struct sfs_net *sfs_client_net(struct sfs_fs *fs);
 /* the session with the server (NULL before setup) */

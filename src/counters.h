@@ -20,6 +20,14 @@
 	X(forest_set_bloom_bits)   \
 	X(forest_trees_read)       \
 	X(server_commit)           \
+	X(server_omap_request)     \
+	X(server_omap_waited)      \
+	X(server_omap_departed)    \
+	X(server_data_short)       \
+	X(server_data_reclaim)     \
+	X(server_data_sync_sent)   \
+	X(client_omap_answered)    \
+	X(trans_data_wait)         \
 	X(trans_commit)            \
 	X(trans_commit_items)      \
 	X(item_alloc)              \
@@ -100,6 +108,12 @@
 	X(fuse_entries)            \
 	X(fuse_forgets)            \
 	X(fuse_kernel_invalidate)  \
+	X(fuse_inval_deferred)     \
+	X(omap_requests)           \
+	X(omap_cached)             \
+	X(orphan_deleted)          \
+	X(orphan_kept_open)        \
+	X(rename_retries)          \
 	X(data_wait)               \
 	X(data_wait_retry)         \
 	X(data_wait_interrupted)   \

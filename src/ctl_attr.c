@@ -51,6 +51,7 @@
 #include "data.h"
 #include "fs_int.h"
 #include "inode.h"
+#include "lock.h"
 #include "trans.h"
 
 /* the attributes that exist from format version 2 on */
@@ -153,8 +154,9 @@ static int set_attr_x(struct sfs_ctl_req *req, uint64_t ino, const struct scoutf
 {
 	struct sfs_fuse *sf = sfs_ctl_req_sf(req);
 	struct sfs_fs *fs = req->fs;
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
-	uint64_t seq;
+	uint64_t seq = 0;
 	int ret;
 
 	if (ax->x_mask == 0)
@@ -163,6 +165,9 @@ static int set_attr_x(struct sfs_ctl_req *req, uint64_t ino, const struct scoutf
 	if (ret)
 		return ret;
 
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, ino, 0, 0, 0);
+	if (ret)
+		return ret;
 	sfs_fuse_contents_lock(sf, ino);
 	ret = sfs_inode_read(fs, ino, &di);
 	if (!ret)
@@ -170,11 +175,13 @@ static int set_attr_x(struct sfs_ctl_req *req, uint64_t ino, const struct scoutf
 	if (!ret) {
 		ret = sfs_trans_hold(fs, true, &seq);
 		if (!ret) {
+			seq = sfs_fuse_lock_seq(&set, seq);
 			ret = change(fs, ino, &di, ax, seq);
 			sfs_trans_release(fs);
 		}
 	}
 	sfs_fuse_contents_unlock(sf, ino);
+	sfs_fuse_unlock(sf, &set, seq);
 	/* the kernel's pages and attributes of the file are stale */
 	if (!ret)
 		sfs_fuse_inval_data(sf, ino, 0, 0);

@@ -23,6 +23,7 @@
 #include "fs_int.h"
 #include "inode.h"
 #include "item.h"
+#include "lock.h"
 #include "log.h"
 #include "server.h"
 #include "trigger.h"
@@ -38,13 +39,18 @@ struct sfs_fuse *sfs_ctl_req_sf(struct sfs_ctl_req *req)
 int sfs_ctl_req_inode(struct sfs_ctl_req *req, bool want_read, bool want_write, uint64_t *ino,
 		      struct scoutfs_inode *di)
 {
+	struct sfs_lock_set set;
 	int ret;
 
 	if (!sfs_ctl_has(req->in, SCOUTFS_CTL_T_FD) && req->uid != 0)
 		return -EPERM;
 	ret = sfs_ctl_req_file(req, want_read, want_write, ino);
 	if (!ret)
+		ret = sfs_fuse_lock_inodes(sfs_ctl_req_sf(req), &set, SFS_LOCK_READ, *ino, 0, 0, 0);
+	if (!ret) {
 		ret = sfs_inode_read(req->fs, *ino, di);
+		sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, 0);
+	}
 	return ret;
 }
 
@@ -193,12 +199,13 @@ static int walk_cb(void *arg, const struct scoutfs_key *key, const void *val,
  * that a transaction still open anywhere could use (the server's last
  * stable seq), so an agent sees entries appear in seq order only.
  */
+static int walk_locked(struct sfs_ctl_req *req, uint8_t type, uint64_t fmaj, uint64_t fino,
+		       uint64_t lmaj, uint64_t lino);
+
 static int op_walk_inodes(struct sfs_ctl_req *req)
 {
-	struct sfs_item_range lock = sfs_all_lock();
-	struct scoutfs_key start, last;
-	struct walk_ctx wc = { 0 };
-	uint64_t index, fmaj, fino, lmaj, lino, stable;
+	uint64_t index, fmaj, fino, lmaj, lino;
+	struct sfs_lock_set set;
 	uint8_t type;
 	int ret;
 
@@ -219,6 +226,28 @@ static int op_walk_inodes(struct sfs_ctl_req *req)
 		type = SCOUTFS_INODE_INDEX_DATA_SEQ_TYPE;
 	else
 		return -EINVAL;
+
+	/*
+	 * READ on the index zone takes back every mount's WRITE_ONLY, so the
+	 * changes they completed are committed before the stable seq is asked
+	 */
+	ret = sfs_fuse_lock_zone(sfs_ctl_req_sf(req), &set, SCOUTFS_INODE_INDEX_ZONE, SFS_LOCK_READ,
+				 false);
+	if (ret)
+		return ret;
+	ret = walk_locked(req, type, fmaj, fino, lmaj, lino);
+	sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, 0);
+	return ret;
+}
+
+static int walk_locked(struct sfs_ctl_req *req, uint8_t type, uint64_t fmaj, uint64_t fino,
+		       uint64_t lmaj, uint64_t lino)
+{
+	struct sfs_item_range lock = sfs_all_lock();
+	struct scoutfs_key start, last;
+	struct walk_ctx wc = { 0 };
+	uint64_t stable;
+	int ret;
 
 	ret = sfs_client_get_last_seq(req->fs, &stable);
 	if (ret)
@@ -307,6 +336,23 @@ static int prepend(char *buf, size_t *off, const char *name, unsigned int len, b
 	return 0;
 }
 
+/* first_ref under the READ lock of ino's group (its backrefs are there) */
+static int locked_first_ref(struct sfs_fuse *sf, uint64_t ino, uint64_t dir, uint64_t pos,
+			    struct first_ref *fr)
+{
+	struct sfs_lock_set set;
+	int ret;
+
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (ret)
+		return ret;
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = first_ref(sf->fs, ino, dir, pos, fr);
+	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, &set, 0);
+	return ret;
+}
+
 static int op_ino_path(struct sfs_ctl_req *req)
 {
 	struct sfs_fuse *sf = sfs_ctl_req_sf(req);
@@ -332,8 +378,7 @@ static int op_ino_path(struct sfs_ctl_req *req)
 	}
 	buf[off] = '\0';
 
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = first_ref(req->fs, ino, dir, pos, fr);
+	ret = locked_first_ref(sf, ino, dir, pos, fr);
 	if (ret)
 		goto unlock;
 	dir = fr->dir;
@@ -345,7 +390,7 @@ static int op_ino_path(struct sfs_ctl_req *req)
 			ret = -ELOOP;
 			break;
 		}
-		ret = first_ref(req->fs, up, 0, 0, fr);
+		ret = locked_first_ref(sf, up, 0, 0, fr);
 		if (ret == -ENOENT)
 			ret = -ESTALE;	/* an unlinked directory: no path */
 		if (!ret)
@@ -353,7 +398,6 @@ static int op_ino_path(struct sfs_ctl_req *req)
 		up = fr->dir;
 	}
 unlock:
-	pthread_rwlock_unlock(&sf->ns);
 	if (!ret) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_DIR_INO, dir);
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_DIR_POS, pos);
@@ -415,6 +459,7 @@ static int refs_cb(void *arg, uint64_t dir, const struct sfs_dirent *de, const c
 static int op_get_referring_entries(struct sfs_ctl_req *req)
 {
 	struct sfs_fuse *sf = sfs_ctl_req_sf(req);
+	struct sfs_lock_set set;
 	struct refs_ctx rc = { 0 };
 	uint64_t ino, dir, pos;
 	int ret;
@@ -433,9 +478,13 @@ static int op_get_referring_entries(struct sfs_ctl_req *req)
 	rc.buf = malloc(rc.room);
 	if (!rc.buf)
 		return -ENOMEM;
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_dir_backrefs(req->fs, ino, dir, pos, refs_cb, &rc);
-	pthread_rwlock_unlock(&sf->ns);
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (!ret) {
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_dir_backrefs(req->fs, ino, dir, pos, refs_cb, &rc);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
+	}
 	if (ret >= 0) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, !rc.full);
 		sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, rc.buf, rc.len);
@@ -454,6 +503,8 @@ static int op_get_allocated_inos(struct sfs_ctl_req *req)
 	struct sfs_btree_item_ret *r;
 	struct sfs_item_range lock;
 	struct scoutfs_key key, last;
+	struct sfs_lock_set set;
+	bool locked = false;
 	uint64_t start, end, *inos;
 	uint32_t max, nr = 0;
 	int ret;
@@ -472,6 +523,10 @@ static int op_get_allocated_inos(struct sfs_ctl_req *req)
 	}
 	last = sfs_key_make(SCOUTFS_FS_ZONE, end, 255, UINT64_MAX, UINT64_MAX, 255);
 	key = sfs_key_make(SCOUTFS_FS_ZONE, start, 0, 0, 0, 0);
+	ret = sfs_fuse_lock_inodes(sfs_ctl_req_sf(req), &set, SFS_LOCK_READ, start, 0, 0, 0);
+	if (ret)
+		goto out;
+	locked = true;
 	while (nr < max) {
 		ret = sfs_item_next(req->fs, &key, &last, &lock, r);
 		if (ret == -ENOENT) {
@@ -490,6 +545,8 @@ static int op_get_allocated_inos(struct sfs_ctl_req *req)
 	sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(uint64_t));
 	sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, inos, (size_t)nr * sizeof(*inos));
 out:
+	if (locked)
+		sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, 0);
 	free(inos);
 	free(r);
 	return ret;

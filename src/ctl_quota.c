@@ -13,7 +13,9 @@
 
 #include "ctl.h"
 #include "ctl_ops.h"
+#include "fs_int.h"
 #include "inode.h"
+#include "lock.h"
 #include "quota.h"
 
 /* a struct field of exactly size bytes: 0, -EINVAL when absent or of another size */
@@ -37,6 +39,7 @@ static int check_vers(struct sfs_ctl_req *req)
 static int op_get_quota_rules(struct sfs_ctl_req *req)
 {
 	struct scoutfs_ctl_quota_iter iter = { 0, 0 };
+	struct sfs_lock_set set;
 	struct scoutfs_ctl_quota_rule *rules;
 	uint32_t max;
 	int ret;
@@ -54,7 +57,12 @@ static int op_get_quota_rules(struct sfs_ctl_req *req)
 	rules = malloc((size_t)(max ? max : 1) * sizeof(*rules));
 	if (!rules)
 		return -ENOMEM;
-	ret = sfs_quota_get_rules(req->fs, &iter, rules, max);
+	ret = sfs_fuse_lock_zone(sfs_ctl_req_sf(req), &set, SCOUTFS_QUOTA_ZONE, SFS_LOCK_READ,
+				 false);
+	if (!ret) {
+		ret = sfs_quota_get_rules(req->fs, &iter, rules, max);
+		sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, 0);
+	}
 	if (ret >= 0) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(*rules));
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, (uint32_t)ret < max);
@@ -69,13 +77,23 @@ static int op_get_quota_rules(struct sfs_ctl_req *req)
 static int mod_rule(struct sfs_ctl_req *req, bool add)
 {
 	struct scoutfs_ctl_quota_rule rule;
+	struct sfs_lock_set set;
+	uint64_t seq = 0;
 	int ret;
 
 	ret = check_vers(req) ?:
 	      get_struct(req->in, SCOUTFS_CTL_T_QUOTA_RULE, &rule, sizeof(rule));
 	if (ret)
 		return ret;
-	return add ? sfs_quota_add_rule(req->fs, &rule) : sfs_quota_del_rule(req->fs, &rule);
+	/* the other mounts' READ grants go: they read the rules again */
+	ret = sfs_fuse_lock_zone(sfs_ctl_req_sf(req), &set, SCOUTFS_QUOTA_ZONE, SFS_LOCK_WRITE,
+				 false);
+	if (ret)
+		return ret;
+	ret = add ? sfs_quota_add_rule(req->fs, &rule, &seq) :
+		    sfs_quota_del_rule(req->fs, &rule, &seq);
+	sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, ret ? 0 : seq);
+	return ret;
 }
 
 static int op_add_quota_rule(struct sfs_ctl_req *req)

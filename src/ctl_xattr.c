@@ -27,6 +27,7 @@
 #include "ctl_ops.h"
 #include "forest.h"
 #include "fs_int.h"
+#include "lock.h"
 #include "trans.h"
 #include "xattr.h"
 
@@ -90,6 +91,7 @@ static int op_read_xattr_totals(struct sfs_ctl_req *req)
 {
 	struct scoutfs_ctl_totl_name pos = { { 0, 0, 0 } };
 	struct totals_ctx tc = { 0 };
+	struct sfs_lock_set set;
 	struct scoutfs_key start, last;
 	int ret;
 
@@ -102,7 +104,13 @@ static int op_read_xattr_totals(struct sfs_ctl_req *req)
 		return -ENOMEM;
 	start = sfs_xattr_totl_key(pos.name);
 	last = zone_last(SCOUTFS_XATTR_TOTL_ZONE);
-	ret = sfs_forest_walk_committed(req->fs, &start, &last, totals_cb, &tc);
+	/* every mount's deltas are committed once READ is granted */
+	ret = sfs_fuse_lock_zone(sfs_ctl_req_sf(req), &set, SCOUTFS_XATTR_TOTL_ZONE, SFS_LOCK_READ,
+				 true);
+	if (!ret) {
+		ret = sfs_forest_walk_committed(req->fs, &start, &last, totals_cb, &tc);
+		sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, 0);
+	}
 	if (ret >= 0) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_RECORD_SIZE, sizeof(*tc.recs));
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, !tc.more);
@@ -161,6 +169,7 @@ static int op_read_xattr_index(struct sfs_ctl_req *req)
 {
 	struct index_ctx ic = { 0 };
 	struct scoutfs_key start, last;
+	struct sfs_lock_set set;
 	uint64_t fmaj, fmin, fino, lmaj, lmin, lino;
 	int ret;
 
@@ -191,7 +200,12 @@ static int op_read_xattr_index(struct sfs_ctl_req *req)
 		return -ENOMEM;
 	start = sfs_xattr_indx_key((uint8_t)fmaj, fmin, fino, 0);
 	last = sfs_xattr_indx_key((uint8_t)lmaj, lmin, lino, UINT64_MAX);
-	ret = sfs_forest_walk_committed(req->fs, &start, &last, index_cb, &ic);
+	ret = sfs_fuse_lock_zone(sfs_ctl_req_sf(req), &set, SCOUTFS_XATTR_INDX_ZONE, SFS_LOCK_READ,
+				 true);
+	if (!ret) {
+		ret = sfs_forest_walk_committed(req->fs, &start, &last, index_cb, &ic);
+		sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, 0);
+	}
 	if (ret >= 0) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_END, !ic.more);
 		sfs_ctl_put(req->out, SCOUTFS_CTL_T_RECORDS, ic.ents,
@@ -211,6 +225,7 @@ static int op_read_xattr_index(struct sfs_ctl_req *req)
 
 static int op_listxattr_hidden(struct sfs_ctl_req *req)
 {
+	struct sfs_lock_set set;
 	struct sfs_fuse *sf = sfs_ctl_req_sf(req);
 	struct scoutfs_inode di;
 	uint64_t hash, id, size, ino;
@@ -239,11 +254,17 @@ static int op_listxattr_hidden(struct sfs_ctl_req *req)
 	if (!buf)
 		return -ENOMEM;
 
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
 	pthread_rwlock_rdlock(&sf->ns);
 	pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
 	ret = sfs_xattr_list_hidden(req->fs, ino, &hash, &id, buf, size, &end);
 	pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
 	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, &set, 0);
 	if (ret >= 0) {
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_XATTR_HASH, hash);
 		sfs_ctl_put_u64(req->out, SCOUTFS_CTL_T_XATTR_ID, id);
@@ -262,17 +283,26 @@ static int op_listxattr_hidden(struct sfs_ctl_req *req)
 static int op_inject_totl_delta(struct sfs_ctl_req *req)
 {
 	struct scoutfs_ctl_xattr_total delta;
+	struct sfs_lock_set set;
 	uint64_t seq;
 	int ret;
 
 	ret = get_struct(req->in, SCOUTFS_CTL_T_XATTR_TOTAL, &delta, sizeof(delta));
 	if (ret)
 		return ret == -ENOENT ? -EINVAL : ret;
-	ret = sfs_trans_hold(req->fs, true, &seq);
+	ret = sfs_fuse_lock_zone(sfs_ctl_req_sf(req), &set, SCOUTFS_XATTR_TOTL_ZONE,
+				 SFS_LOCK_WRITE_ONLY, false);
 	if (ret)
 		return ret;
-	ret = sfs_xattr_totl_delta(req->fs, delta.name, delta.total, delta.count, seq);
-	sfs_trans_release(req->fs);
+	ret = sfs_trans_hold(req->fs, true, &seq);
+	if (!ret) {
+		seq = sfs_fuse_lock_seq(&set, seq);
+		ret = sfs_xattr_totl_delta(req->fs, delta.name, delta.total, delta.count, seq);
+		sfs_trans_release(req->fs);
+	} else {
+		seq = 0;
+	}
+	sfs_fuse_unlock(sfs_ctl_req_sf(req), &set, seq);
 	return ret;
 }
 

@@ -266,6 +266,28 @@ static void contents_unlock(struct sfs_fuse *sf, uint64_t ino, bool change)
 	pthread_rwlock_unlock(&sf->ns);
 }
 
+/*
+ * The cluster lock of the file's group first (READ to look, WRITE to
+ * change), then its contents as above; the unlock records the seq the
+ * op last wrote with (0: nothing)
+ */
+static int cl_lock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t ino, bool change)
+{
+	int ret = sfs_fuse_lock_inodes_x(sf, set, change ? SFS_LOCK_WRITE : SFS_LOCK_READ,
+					 change ? SFS_FUSE_LOCK_QUOTA : 0, ino, 0, 0, 0);
+
+	if (!ret)
+		contents_lock(sf, ino, change);
+	return ret;
+}
+
+static void cl_unlock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t ino, bool change,
+		      uint64_t seq)
+{
+	contents_unlock(sf, ino, change);
+	sfs_fuse_unlock(sf, set, seq);
+}
+
 /* ------------------------------------------------------------------ */
 /* block I/O                                                            */
 /* ------------------------------------------------------------------ */
@@ -641,10 +663,16 @@ static int first_offline(struct sfs_fs *fs, uint64_t ino, uint64_t b0, uint64_t 
 	return 0;
 }
 
+/* a parked write's offset: this bit says "at the end" (O_APPEND) */
+#define APPEND_OFF (1ULL << 63)
+
+static void write_common(fuse_req_t req, uint64_t ino, const char *src, size_t size, off_t off,
+			 bool append);
+
 static void retry_write(fuse_req_t req, uint64_t ino, size_t size, uint64_t off,
 			const char *buf)
 {
-	sfs_op_write(req, ino, buf, size, (off_t)off, NULL);
+	write_common(req, ino, buf, size, (off_t)(off & ~APPEND_OFF), (off & APPEND_OFF) != 0);
 }
 
 /*
@@ -815,8 +843,21 @@ out:
 	return ret;
 }
 
+/*
+ * A write through a handle opened with O_APPEND goes to the end of the
+ * file as it is under the lock: the kernel picked the offset from the
+ * size it cached, which another mount may have moved since (pwrite on
+ * such a handle appends too, as on Linux).  Writeback of mmap pages
+ * keeps its offset.
+ */
 void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, off_t off,
 		  struct fuse_file_info *fi)
+{
+	write_common(req, ino, src, size, off, fi && (fi->flags & O_APPEND) && !fi->writepage);
+}
+
+static void write_common(fuse_req_t req, uint64_t ino, const char *src, size_t size, off_t off,
+			 bool append)
 {
 	struct sfs_fuse *sf = sf_of(req);
 	struct sfs_fs *fs = sf->fs;
@@ -827,7 +868,6 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 	uint64_t seq = 0;
 	int ret;
 
-	(void)fi;
 	if (off < 0 || (uint64_t)off + size > SFS_DATA_MAX_BYTES) {
 		sfs_fuse_reply_err(req, -EFBIG);
 		return;
@@ -836,7 +876,9 @@ void sfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *src, size_t size, 
 		fuse_reply_write(req, 0);
 		return;
 	}
-	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, ino, 0, 0, 0);
+	sfs_fuse_busy_get(sf, ino);
+	ret = sfs_fuse_lock_inodes_x(sf, &set, SFS_LOCK_WRITE, SFS_FUSE_LOCK_QUOTA, ino, 0, 0, 0);
+	sfs_fuse_busy_put(sf, ino);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
@@ -845,9 +887,14 @@ again:
 	contents_lock(sf, ino, true);
 	/* the contents lock keeps the inode as read here until the write is done */
 	ret = sfs_inode_read(fs, ino, &di);
+	if (!ret && append) {
+		off = (off_t)le64toh(di.size);
+		if ((uint64_t)off + size > SFS_DATA_MAX_BYTES)
+			ret = -EFBIG;
+	}
 	if (!ret)
 		ret = park_if_offline(sf, req, ino, &di, SFS_WAIT_WRITE, retry_write, src, size,
-				      (uint64_t)off);
+				      append ? APPEND_OFF : (uint64_t)off);
 	if (ret == 1) {
 		contents_unlock(sf, ino, true);
 		sfs_fuse_unlock(sf, &set, seq);
@@ -945,7 +992,9 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int ret;
 
 	(void)fi;
+	sfs_fuse_busy_get(sf, ino);
 	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	sfs_fuse_busy_put(sf, ino);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
@@ -1060,8 +1109,9 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 	struct sfs_fuse *sf = sf_of(req);
 	struct sfs_fs *fs = sf->fs;
 	bool punch = mode & FALLOC_FL_PUNCH_HOLE, retried = false, done = false;
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
-	uint64_t end, pos, b1, seq;
+	uint64_t end, pos, b1, seq = 0;
 	struct timespec now;
 	int ret = 0;
 
@@ -1087,9 +1137,12 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 	b1 = (end + BLK_MASK) >> BLK_SHIFT;
 
 	while (!done) {
-		contents_lock(sf, ino, true);
+		ret = cl_lock(sf, &set, ino, true);
+		if (ret)
+			break;
 		ret = sfs_trans_hold(fs, !punch, &seq);
 		if (!ret) {
+			seq = sfs_fuse_lock_seq(&set, seq);
 			ret = sfs_inode_read(fs, ino, &di);
 			if (!ret && !S_ISREG(le32toh(di.mode)))
 				ret = S_ISDIR(le32toh(di.mode)) ? -EISDIR : -ENODEV;
@@ -1118,7 +1171,7 @@ void sfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t
 			}
 			sfs_trans_release(fs);
 		}
-		contents_unlock(sf, ino, true);
+		cl_unlock(sf, &set, ino, true, seq);
 		if (ret == -ENOSPC && !retried) {
 			retried = true;
 			ret = sfs_trans_commit_for_space(fs);
@@ -1196,6 +1249,7 @@ void sfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		  struct fuse_file_info *fi)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
 	uint64_t res = 0;
 	int ret;
@@ -1209,10 +1263,12 @@ void sfs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 		sfs_fuse_reply_err(req, -ENXIO);
 		return;
 	}
-	contents_lock(sf, ino, false);
-	ret = sfs_inode_read(sf->fs, ino, &di) ?:
-	      seek_locked(sf->fs, ino, le64toh(di.size), (uint64_t)off, whence, &res);
-	contents_unlock(sf, ino, false);
+	ret = cl_lock(sf, &set, ino, false);
+	if (!ret) {
+		ret = sfs_inode_read(sf->fs, ino, &di) ?:
+		      seek_locked(sf->fs, ino, le64toh(di.size), (uint64_t)off, whence, &res);
+		cl_unlock(sf, &set, ino, false, 0);
+	}
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
@@ -1285,8 +1341,9 @@ int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t l
 		     uint64_t dv)
 {
 	struct sfs_fs *fs = sf->fs;
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
-	uint64_t b0, b1, pos, seq, keep;
+	uint64_t b0, b1, pos, seq = 0, keep;
 	bool done = false;
 	int ret;
 
@@ -1298,13 +1355,16 @@ int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t l
 	b0 = off >> BLK_SHIFT;
 	b1 = (off + len) >> BLK_SHIFT;
 
-	contents_lock(sf, ino, true);
+	ret = cl_lock(sf, &set, ino, true);
+	if (ret)
+		return ret;
 	wait_inflight(sf, ino, b0, b1);
 	pos = b0;
 	while (!done) {
 		ret = sfs_trans_hold(fs, false, &seq);
 		if (ret)
 			break;
+		seq = sfs_fuse_lock_seq(&set, seq);
 		ret = archive_inode(fs, ino, dv, &di);
 		if (!ret)
 			ret = release_batch(fs, ino, &di, &pos, b1, seq, &done);
@@ -1324,7 +1384,7 @@ int sfs_data_release(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t l
 		if (ret)
 			break;
 	}
-	contents_unlock(sf, ino, true);
+	cl_unlock(sf, &set, ino, true, seq);
 	if (!ret)
 		sfs_fuse_inval_data(sf, ino, off, len);
 	return ret;
@@ -1334,19 +1394,23 @@ int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
 		   const char *buf, size_t len)
 {
 	struct sfs_fs *fs = sf->fs;
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
 	size_t written = 0, w;
 	bool retried = false;
-	uint64_t seq, size;
+	uint64_t seq = 0, size;
 	int ret;
 
 	if (off & BLK_MASK)
 		return -EINVAL;
 	while (written < len) {
 		w = 0;
-		contents_lock(sf, ino, true);
+		ret = cl_lock(sf, &set, ino, true);
+		if (ret)
+			return ret;
 		ret = sfs_trans_hold(fs, true, &seq);
 		if (!ret) {
+			seq = sfs_fuse_lock_seq(&set, seq);
 			ret = archive_inode(fs, ino, dv, &di);
 			size = le64toh(di.size);
 			/* inside i_size, ending on a block or at i_size */
@@ -1359,7 +1423,7 @@ int sfs_data_stage(struct sfs_fuse *sf, uint64_t ino, uint64_t dv, uint64_t off,
 			written += w;
 			sfs_trans_release(fs);
 		}
-		contents_unlock(sf, ino, true);
+		cl_unlock(sf, &set, ino, true, seq);
 		/* readers parked on what came online look again */
 		if (w)
 			sfs_wait_wake(sf, ino);
@@ -1397,8 +1461,9 @@ int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint
 			   uint64_t dv)
 {
 	struct sfs_fs *fs = sf->fs;
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
-	uint64_t b0, b1, pos, seq;
+	uint64_t b0, b1, pos, seq = 0;
 	struct ext e, hole;
 	unsigned int n;
 	bool done = false;
@@ -1410,7 +1475,9 @@ int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint
 	b0 = off >> BLK_SHIFT;
 	b1 = (off + len) >> BLK_SHIFT;
 
-	contents_lock(sf, ino, true);
+	ret = cl_lock(sf, &set, ino, true);
+	if (ret)
+		return ret;
 	/* nothing changes unless every extent in the range is unmapped offline */
 	ret = archive_inode(fs, ino, dv, &di);
 	for (pos = b0; !ret && pos < b1; pos = ext_end(&e)) {
@@ -1426,6 +1493,7 @@ int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint
 		ret = sfs_trans_hold(fs, false, &seq);
 		if (ret)
 			break;
+		seq = sfs_fuse_lock_seq(&set, seq);
 		ret = archive_inode(fs, ino, dv, &di);
 		for (n = 0; !ret && n < RELEASE_BATCH; n++) {
 			ret = ext_next(fs, ino, pos, &e);
@@ -1449,7 +1517,7 @@ int sfs_data_punch_offline(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint
 			ret = sfs_inode_update(fs, ino, &di, seq);
 		sfs_trans_release(fs);
 	}
-	contents_unlock(sf, ino, true);
+	cl_unlock(sf, &set, ino, true, seq);
 	if (!ret)
 		sfs_wait_wake(sf, ino);	/* holes read as zeros: waiters may go on */
 	return ret;
@@ -1517,7 +1585,8 @@ int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, 
 {
 	struct sfs_fs *fs = sf->fs;
 	struct scoutfs_inode fdi, tdi;
-	uint64_t fb0, fb1, tb0, pos, seq, off_in, end, fsize;
+	uint64_t fb0, fb1, tb0, pos, seq = 0, off_in, end, fsize;
+	struct sfs_lock_set set;
 	struct ext e, part, hole;
 	struct timespec now;
 	unsigned int n;
@@ -1537,6 +1606,9 @@ int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, 
 	fb1 = (from_off + len + BLK_MASK) >> BLK_SHIFT;
 	tb0 = to_off >> BLK_SHIFT;
 
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, from, to, 0, 0);
+	if (ret)
+		return ret;
 	contents_lock_two(sf, from, to);
 	wait_inflight(sf, from, fb0, fb1);
 	wait_inflight(sf, to, tb0, tb0 + (fb1 - fb0));
@@ -1581,6 +1653,8 @@ int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, 
 
 	for (pos = fb0; !ret && !done;) {
 		ret = sfs_trans_hold(fs, false, &seq);
+		if (!ret)
+			seq = sfs_fuse_lock_seq(&set, seq);
 		if (ret)
 			break;
 		ret = sfs_inode_read(fs, from, &fdi) ?: sfs_inode_read(fs, to, &tdi);
@@ -1639,6 +1713,7 @@ int sfs_data_move_blocks(struct sfs_fuse *sf, uint64_t from, uint64_t from_off, 
 	}
 unlock:
 	contents_unlock_two(sf, from, to);
+	sfs_fuse_unlock(sf, &set, seq);
 	if (!ret) {
 		sfs_fuse_inval_data(sf, from, from_off, (fb1 - fb0) << BLK_SHIFT);
 		sfs_fuse_inval_data(sf, to, to_off, (fb1 - fb0) << BLK_SHIFT);

@@ -46,6 +46,7 @@
 #include "data.h"
 #include "dir.h"
 #include "fs.h"
+#include "forest.h"
 #include "fs_int.h"
 #include "wait.h"
 #include "inode.h"
@@ -66,6 +67,12 @@ static int open_cmp(const struct open_ino *a, const struct open_ino *b)
 RB_GENERATE_INTERNAL(open_tree, open_ino, node, open_cmp, RB_ATTR)
 
 static void *orphan_thread(void *arg);
+static void *kinval_thread(void *arg);
+static unsigned int append_direct(const struct fuse_file_info *fi);
+static void kinval_defer(struct sfs_fuse *sf, uint64_t ino);
+static bool ino_busy(struct sfs_fuse *sf, uint64_t ino);
+static void omap_local(void *arg, uint64_t group_nr, uint64_t bits[SFS_OMAP_WORDS]);
+static struct sfs_lock *set_lock_of(const struct sfs_lock_set *set, uint64_t ino);
 
 void sfs_fuse_set_session(struct sfs_fuse *sf, struct fuse_session *se)
 {
@@ -135,10 +142,17 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 		pthread_rwlock_init(&sf->data_locks[i], NULL);
 	}
 	pthread_mutex_init(&sf->opens_lock, NULL);
+	pthread_mutex_init(&sf->rename_mutex, NULL);
 	RB_INIT(&sf->opens);
 	RB_INIT(&sf->known);
+	RB_INIT(&sf->busy);
+	RB_INIT(&sf->kinval_deferred);
 	pthread_mutex_init(&sf->inflight_lock, NULL);
 	pthread_cond_init(&sf->inflight_cond, NULL);
+	pthread_mutex_init(&sf->kinval_lock, NULL);
+	pthread_cond_init(&sf->kinval_cond, NULL);
+	if (pthread_create(&sf->kinval_thread, NULL, kinval_thread, sf) == 0)
+		sf->kinval_started = true;
 	pthread_mutex_init(&sf->orphan_lock, NULL);
 	pthread_cond_init(&sf->orphan_cond, NULL);
 	if (pthread_create(&sf->orphan_thread, NULL, orphan_thread, sf) == 0)
@@ -147,6 +161,8 @@ struct sfs_fuse *sfs_fuse_create(struct sfs_fs *fs, const struct sfs_options *op
 		sfs_err(fs, "no orphan scan thread: unlinked files left by a crash stay");
 	fs->kernel_inval_arg = sf;
 	__atomic_store_n(&fs->kernel_inval, kernel_inval_hook, __ATOMIC_RELEASE);
+	fs->omap_arg = sf;
+	__atomic_store_n(&fs->omap_local, omap_local, __ATOMIC_RELEASE);
 	return sf;
 }
 
@@ -158,6 +174,7 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 	if (!sf)
 		return;
 	__atomic_store_n(&sf->fs->kernel_inval, NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&sf->fs->omap_local, NULL, __ATOMIC_RELEASE);
 	sfs_waits_destroy(sf);
 	if (sf->orphan_started) {
 		pthread_mutex_lock(&sf->orphan_lock);
@@ -168,6 +185,23 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 	}
 	pthread_cond_destroy(&sf->orphan_cond);
 	pthread_mutex_destroy(&sf->orphan_lock);
+	if (sf->kinval_started) {
+		pthread_mutex_lock(&sf->kinval_lock);
+		sf->kinval_stopping = true;
+		pthread_cond_broadcast(&sf->kinval_cond);
+		pthread_mutex_unlock(&sf->kinval_lock);
+		pthread_join(sf->kinval_thread, NULL);
+	}
+	RB_FOREACH_SAFE(o, open_tree, &sf->kinval_deferred, next) {
+		RB_REMOVE(open_tree, &sf->kinval_deferred, o);
+		free(o);
+	}
+	RB_FOREACH_SAFE(o, open_tree, &sf->busy, next) {
+		RB_REMOVE(open_tree, &sf->busy, o);
+		free(o);
+	}
+	pthread_cond_destroy(&sf->kinval_cond);
+	pthread_mutex_destroy(&sf->kinval_lock);
 	sfs_data_wait_all(sf);
 	pthread_cond_destroy(&sf->inflight_cond);
 	pthread_mutex_destroy(&sf->inflight_lock);
@@ -180,6 +214,7 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 		free(o);
 	}
 	pthread_mutex_destroy(&sf->opens_lock);
+	pthread_mutex_destroy(&sf->rename_mutex);
 	for (i = 0; i < SFS_INO_LOCKS; i++) {
 		pthread_mutex_destroy(&sf->ino_locks[i]);
 		pthread_rwlock_destroy(&sf->data_locks[i]);
@@ -241,6 +276,80 @@ static bool is_open(struct sfs_fuse *sf, uint64_t ino)
 }
 
 /* ------------------------------------------------------------------ */
+/* the open-inode map (reference-scoutfs.md 3.8)                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * An unlinked inode goes only once no mount has it open.  Each mount
+ * answers the server's OPEN_INO_MAP fan-out with the inodes of a group
+ * it has open (file handles: the kernel reaches an inode by nodeid
+ * without a handle only right after a lookup, and entry timeouts are 0,
+ * so a name another mount removed is looked up again and fails).
+ */
+static void omap_local(void *arg, uint64_t group_nr, uint64_t bits[SFS_OMAP_WORDS])
+{
+	struct sfs_fuse *sf = arg;
+	struct open_ino key = { .ino = group_nr << SFS_OMAP_SHIFT }, *o;
+
+	memset(bits, 0, SFS_OMAP_WORDS * sizeof(bits[0]));
+	pthread_mutex_lock(&sf->opens_lock);
+	for (o = RB_NFIND(open_tree, &sf->opens, &key); o && (o->ino >> SFS_OMAP_SHIFT) == group_nr;
+	     o = RB_NEXT(open_tree, &sf->opens, o))
+		bits[(o->ino & SFS_OMAP_MASK) / 64] |= 1ULL << (o->ino & 63);
+	pthread_mutex_unlock(&sf->opens_lock);
+}
+
+static bool omap_bit(const uint64_t *bits, uint64_t ino)
+{
+	return bits[(ino & SFS_OMAP_MASK) / 64] & (1ULL << (ino & 63));
+}
+
+/*
+ * Is ino open on any mount?  Asked with its group's WRITE lock held in
+ * set and no local lock: no mount can open an inode of the group until
+ * that lock is taken back, so a clear bit stays clear while the lock
+ * keeps its write_seq, and the map is kept per group for it (the
+ * reference keeps it on the lock the same way).  The map holds this
+ * mount's own opens of the time too; a set bit is asked again.  Without
+ * an answer (no server) the inode counts as open: it stays an orphan
+ * for a later try.
+ */
+static bool open_anywhere(struct sfs_fuse *sf, const struct sfs_lock_set *set, uint64_t ino)
+{
+	struct sfs_lock *lock = set_lock_of(set, ino);
+	uint64_t group = ino >> SFS_OMAP_SHIFT, ws, bits[SFS_OMAP_WORDS];
+	struct sfs_omap_cached *c = &sf->omap_cache[group % SFS_OMAP_CACHED];
+	bool hit;
+	int ret;
+
+	if (is_open(sf, ino))
+		return true;
+	if (!lock)
+		return false;	/* no cluster locks: the only mount */
+	ws = sfs_lock_write_seq(lock);
+	pthread_mutex_lock(&sf->opens_lock);
+	hit = c->write_seq && c->group == group && c->write_seq == ws && !omap_bit(c->bits, ino);
+	pthread_mutex_unlock(&sf->opens_lock);
+	if (hit) {
+		sfs_inc(sf->fs, omap_cached);
+		return false;
+	}
+	sfs_inc(sf->fs, omap_requests);
+	ret = sfs_client_open_ino_map(sf->fs, group, bits);
+	if (ret) {
+		sfs_warn(sf->fs, "inode %llu: cannot ask which mounts have it open (%s): kept as an orphan",
+			 (unsigned long long)ino, strerror(-ret));
+		return true;
+	}
+	pthread_mutex_lock(&sf->opens_lock);
+	c->group = group;
+	c->write_seq = ws;
+	memcpy(c->bits, bits, sizeof(bits));
+	pthread_mutex_unlock(&sf->opens_lock);
+	return omap_bit(bits, ino);
+}
+
+/* ------------------------------------------------------------------ */
 /* what the kernel knows                                                */
 /* ------------------------------------------------------------------ */
 
@@ -280,6 +389,49 @@ static void known_forget(struct sfs_fuse *sf, uint64_t ino, uint64_t nlookup)
 	sfs_counter_add(sf->fs, SFS_CTR_fuse_forgets, nlookup);
 }
 
+void sfs_fuse_busy_get(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->busy, &key);
+	if (!o) {
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			o->ino = ino;
+			RB_INSERT(open_tree, &sf->busy, o);
+		}
+	}
+	if (o)
+		o->count++;
+	pthread_mutex_unlock(&sf->opens_lock);
+}
+
+void sfs_fuse_busy_put(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->busy, &key);
+	if (o && --o->count == 0) {
+		RB_REMOVE(open_tree, &sf->busy, o);
+		free(o);
+	}
+	pthread_mutex_unlock(&sf->opens_lock);
+}
+
+/* does the kernel hold pages of ino locked for a request that waits? */
+static bool ino_busy(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino };
+	bool busy;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	busy = RB_FIND(open_tree, &sf->busy, &key) != NULL;
+	pthread_mutex_unlock(&sf->opens_lock);
+	return busy || sfs_wait_has(sf, ino);
+}
+
 /* reply with an entry the kernel will hold a lookup of */
 static void reply_entry(struct sfs_fuse *sf, fuse_req_t req, const struct fuse_entry_param *e)
 {
@@ -315,11 +467,176 @@ size_t sfs_fuse_nr_known(struct sfs_fuse *sf)
 	return nr;
 }
 
+/*
+ * A revoke makes the kernel forget what it has of the group's inodes:
+ * attributes at once (that takes no page lock), and cached pages in
+ * kinval_thread, waited for KINVAL_WAIT_MS at most.  The kernel holds
+ * pages locked while a read or write request is in the daemon, and such
+ * a request may be waiting for the very lock being revoked: waiting for
+ * its pages would never end.  Reads stay right meanwhile: the kernel
+ * asks for attributes before every read of a file whose attributes were
+ * dropped, and drops the pages itself when the size or mtime moved
+ * (FUSE_CAP_AUTO_INVAL_DATA, op_init).  Only pages mapped by mmap may be
+ * seen stale, until the deferred invalidation gets through.
+ */
+#define KINVAL_WAIT_MS 100
+
+struct sfs_kinval_job {
+	struct sfs_kinval_job *next;
+	uint64_t *inos;
+	size_t nr;
+	unsigned int refs;	/* kinval_lock: the waiter's and the thread's */
+	bool done;		/* kinval_lock */
+	pthread_cond_t cond;
+};
+
+static void kinval_put(struct sfs_fuse *sf, struct sfs_kinval_job *job)
+{
+	bool last;
+
+	pthread_mutex_lock(&sf->kinval_lock);
+	last = --job->refs == 0;
+	pthread_mutex_unlock(&sf->kinval_lock);
+	if (last) {
+		pthread_cond_destroy(&job->cond);
+		free(job->inos);
+		free(job);
+	}
+}
+
+/* kinval_lock held, dropped while invalidating: the deferred inodes no longer busy */
+static void kinval_deferred(struct sfs_fuse *sf)
+{
+	struct open_ino *o, *next;
+	uint64_t inos[64];
+	size_t nr = 0, i;
+
+	RB_FOREACH_SAFE(o, open_tree, &sf->kinval_deferred, next) {
+		if (nr == sizeof(inos) / sizeof(inos[0]))
+			break;
+		inos[nr++] = o->ino;
+		RB_REMOVE(open_tree, &sf->kinval_deferred, o);
+		free(o);
+	}
+	pthread_mutex_unlock(&sf->kinval_lock);
+	for (i = 0; i < nr; i++) {
+		if (ino_busy(sf, inos[i])) {
+			kinval_defer(sf, inos[i]);	/* still: next time */
+			continue;
+		}
+		sfs_fuse_inval_data(sf, inos[i], 0, 0);
+	}
+	pthread_mutex_lock(&sf->kinval_lock);
+}
+
+static void *kinval_thread(void *arg)
+{
+	struct sfs_fuse *sf = arg;
+	struct sfs_kinval_job *job;
+	struct timespec at;
+	size_t i;
+
+	pthread_mutex_lock(&sf->kinval_lock);
+	for (;;) {
+		while (!sf->kinval_head && !sf->kinval_stopping) {
+			if (RB_EMPTY(&sf->kinval_deferred)) {
+				pthread_cond_wait(&sf->kinval_cond, &sf->kinval_lock);
+				continue;
+			}
+			/* look at the deferred ones every 20 ms */
+			clock_gettime(CLOCK_REALTIME, &at);
+			at.tv_nsec += 20 * 1000000L;
+			if (at.tv_nsec >= 1000000000L) {
+				at.tv_sec++;
+				at.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&sf->kinval_cond, &sf->kinval_lock, &at) ==
+			    ETIMEDOUT)
+				kinval_deferred(sf);
+		}
+		job = sf->kinval_head;
+		if (!job)
+			break;
+		sf->kinval_head = job->next;
+		if (!sf->kinval_head)
+			sf->kinval_tail = NULL;
+		pthread_mutex_unlock(&sf->kinval_lock);
+		for (i = 0; i < job->nr; i++)
+			sfs_fuse_inval_data(sf, job->inos[i], 0, 0);
+		pthread_mutex_lock(&sf->kinval_lock);
+		job->done = true;
+		pthread_cond_broadcast(&job->cond);
+		pthread_mutex_unlock(&sf->kinval_lock);
+		kinval_put(sf, job);
+		pthread_mutex_lock(&sf->kinval_lock);
+	}
+	pthread_mutex_unlock(&sf->kinval_lock);
+	return NULL;
+}
+
+static void kinval_defer(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+
+	pthread_mutex_lock(&sf->kinval_lock);
+	if (!RB_FIND(open_tree, &sf->kinval_deferred, &key)) {
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			o->ino = ino;
+			RB_INSERT(open_tree, &sf->kinval_deferred, o);
+			pthread_cond_signal(&sf->kinval_cond);
+		}
+	}
+	pthread_mutex_unlock(&sf->kinval_lock);
+}
+
+static void kinval_pages(struct sfs_fuse *sf, uint64_t *inos, size_t nr)
+{
+	struct sfs_kinval_job *job;
+	struct timespec at;
+	size_t i;
+	int ret = 0;
+
+	job = calloc(1, sizeof(*job));
+	if (!job || !sf->kinval_started) {
+		/* no thread: at once, as before there were several mounts */
+		free(job);
+		for (i = 0; i < nr; i++)
+			sfs_fuse_inval_data(sf, inos[i], 0, 0);
+		free(inos);
+		return;
+	}
+	job->inos = inos;
+	job->nr = nr;
+	job->refs = 2;
+	pthread_cond_init(&job->cond, NULL);
+	clock_gettime(CLOCK_REALTIME, &at);
+	at.tv_nsec += KINVAL_WAIT_MS * 1000000L;
+	if (at.tv_nsec >= 1000000000L) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&sf->kinval_lock);
+	if (sf->kinval_tail)
+		sf->kinval_tail->next = job;
+	else
+		sf->kinval_head = job;
+	sf->kinval_tail = job;
+	pthread_cond_signal(&sf->kinval_cond);
+	while (!job->done && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&job->cond, &sf->kinval_lock, &at);
+	if (!job->done)
+		sfs_inc(sf->fs, fuse_inval_deferred);
+	pthread_mutex_unlock(&sf->kinval_lock);
+	kinval_put(sf, job);
+}
+
 void sfs_fuse_kernel_invalidate(struct sfs_fuse *sf, uint64_t first, uint64_t last)
 {
 	struct open_ino key = { .ino = first }, *o;
 	uint64_t *inos = NULL, *n;
-	size_t nr = 0, cap = 0, i;
+	size_t nr = 0, cap = 0, i, j;
+	int ret;
 
 	pthread_mutex_lock(&sf->opens_lock);
 	for (o = RB_NFIND(open_tree, &sf->known, &key); o && o->ino <= last;
@@ -335,12 +652,27 @@ void sfs_fuse_kernel_invalidate(struct sfs_fuse *sf, uint64_t first, uint64_t la
 	}
 	pthread_mutex_unlock(&sf->opens_lock);
 	/* no daemon lock held: the kernel may wait on our own requests */
-	for (i = 0; i < nr; i++) {
-		sfs_fuse_inval_data(sf, inos[i], 0, 0);
+	for (i = 0, j = 0; i < nr; i++) {
+		if (sf->se) {
+			ret = fuse_lowlevel_notify_inval_inode(sf->se, inos[i], -1, 0);
+			if (ret && ret != -ENOENT)
+				sfs_warn(sf->fs, "inode %llu: cannot drop the kernel's attributes: %s",
+					 (unsigned long long)inos[i], strerror(-ret));
+		}
 		sfs_wait_wake(sf, inos[i]);
 		sfs_inc(sf->fs, fuse_kernel_invalidate);
+		/* pages a waiting request holds locked: later, by kinval_thread */
+		if (sf->kinval_started && ino_busy(sf, inos[i])) {
+			kinval_defer(sf, inos[i]);
+			sfs_inc(sf->fs, fuse_inval_deferred);
+			continue;
+		}
+		inos[j++] = inos[i];
 	}
-	free(inos);
+	if (j && sf->se)
+		kinval_pages(sf, inos, j);
+	else
+		free(inos);
 }
 
 /* ------------------------------------------------------------------ */
@@ -440,6 +772,12 @@ static int del_entry(struct sfs_fs *fs, uint64_t dir_ino, struct scoutfs_inode *
 int sfs_fuse_lock_inodes(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t mode,
 			 uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 {
+	return sfs_fuse_lock_inodes_x(sf, set, mode, 0, a, b, c, d);
+}
+
+int sfs_fuse_lock_inodes_x(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t mode,
+			   unsigned int xflags, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
 	const uint64_t inos[] = { a, b, c, d };
 	struct sfs_item_range r;
 	unsigned int i;
@@ -452,7 +790,58 @@ int sfs_fuse_lock_inodes(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t 
 		r = sfs_lock_name_ino(inos[i]);
 		ret = sfs_lock_set_add(set, &r, mode);
 	}
+	/*
+	 * A change updates the inodes' seq index items too: WRITE_ONLY on
+	 * the index zone, which every writer holds at once and which a
+	 * walk-inodes READ takes back (so it sees every completed change)
+	 */
+	if (!ret && mode == SFS_LOCK_WRITE) {
+		r = sfs_lock_name_zone(SCOUTFS_INODE_INDEX_ZONE);
+		ret = sfs_lock_set_add(set, &r, SFS_LOCK_WRITE_ONLY);
+	}
+	/* xattr totals and indexes changed without reading: readers take READ */
+	if (!ret && (xflags & SFS_FUSE_LOCK_TOTL)) {
+		r = sfs_lock_name_zone(SCOUTFS_XATTR_TOTL_ZONE);
+		ret = sfs_lock_set_add(set, &r, SFS_LOCK_WRITE_ONLY);
+	}
+	if (!ret && (xflags & SFS_FUSE_LOCK_INDX)) {
+		r = sfs_lock_name_zone(SCOUTFS_XATTR_INDX_ZONE);
+		ret = sfs_lock_set_add(set, &r, SFS_LOCK_WRITE_ONLY);
+	}
+	if (!ret && (xflags & SFS_FUSE_LOCK_QUOTA)) {
+		r = sfs_lock_name_zone(SCOUTFS_QUOTA_ZONE);
+		ret = sfs_lock_set_add(set, &r, SFS_LOCK_READ);
+	}
 	return ret ?: sfs_lock_set_get(sf->fs, set);
+}
+
+int sfs_fuse_lock_zone(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t zone, uint8_t mode,
+		       bool own)
+{
+	struct sfs_item_range r = sfs_lock_name_zone(zone);
+	struct sfs_lock *lock;
+	int ret;
+
+	sfs_lock_set_init(set);
+	ret = sfs_lock_set_add(set, &r, mode) ?: sfs_lock_set_get(sf->fs, set);
+	if (ret || !own || mode != SFS_LOCK_READ)
+		return ret;
+	/* what this mount wrote under it is committed too */
+	lock = sfs_lock_set_find(set, &r.start);
+	if (lock && sfs_lock_written_seq(lock) > sfs_trans_committed_seq(sf->fs)) {
+		ret = sfs_trans_sync(sf->fs);
+		if (ret)
+			sfs_lock_set_put(sf->fs, set);
+	}
+	return ret;
+}
+
+/* the lock of ino's group in a held set (NULL without cluster locks) */
+static struct sfs_lock *set_lock_of(const struct sfs_lock_set *set, uint64_t ino)
+{
+	struct sfs_item_range r = sfs_lock_name_ino(ino);
+
+	return sfs_lock_set_find(set, &r.start);
 }
 
 uint64_t sfs_fuse_lock_seq(const struct sfs_lock_set *set, uint64_t seq)
@@ -521,11 +910,12 @@ static int delete_inode_items(struct sfs_fs *fs, uint64_t ino, const struct scou
 }
 
 /*
- * An inode lost a link in the op: with none left it goes now, or at its
- * last release with an orphan item meanwhile.
+ * An inode lost a link in the op: with none left it goes now, or, open
+ * here or on another mount (open, from open_anywhere before the op took
+ * the namespace), at its last release with an orphan item meanwhile.
  */
 static int unlinked(struct sfs_fuse *sf, struct op_inodes *oi, uint64_t ino,
-		    struct scoutfs_inode *di, uint64_t seq)
+		    struct scoutfs_inode *di, bool open, uint64_t seq)
 {
 	struct sfs_item_range all = sfs_all_lock();
 	struct scoutfs_key key;
@@ -533,7 +923,7 @@ static int unlinked(struct sfs_fuse *sf, struct op_inodes *oi, uint64_t ino,
 
 	if (le32toh(di->nlink) > 0)
 		return 0;
-	if (is_open(sf, ino)) {
+	if (open || is_open(sf, ino)) {
 		key = orphan_key(ino);
 		return sfs_item_force(sf->fs, &key, NULL, 0, seq, &all);
 	}
@@ -543,45 +933,61 @@ static int unlinked(struct sfs_fuse *sf, struct op_inodes *oi, uint64_t ino,
 	return delete_inode_items(sf->fs, ino, di, seq);
 }
 
-/* ------------------------------------------------------------------ */
-/* the orphan scan                                                      */
-/* ------------------------------------------------------------------ */
-
 /*
- * ORPHAN items mark inodes with no links that were open when their last
- * name went.  Their last release deletes them; after a crash nobody
- * releases them, so a scan every orphan_scan_delay_ms (with jitter, as
- * the reference) deletes the ones that are not open here.  Single node:
- * an inode open on another mount will be kept through the open-inode map
- * of the cluster work.
+ * Delete an inode that has no links and is open nowhere: at its last
+ * release here, and from the orphan scan (orphan: its orphan item goes
+ * too when the inode is gone already).  0 also when it stays (linked,
+ * open somewhere: that mount's last release or a later scan deletes it).
  */
-static int scan_one(struct sfs_fuse *sf, uint64_t ino)
+static int try_delete(struct sfs_fuse *sf, uint64_t ino, bool orphan)
 {
 	struct sfs_item_range all = sfs_all_lock();
 	struct sfs_fs *fs = sf->fs;
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
 	struct scoutfs_key key;
-	uint64_t seq;
-	bool gone;
+	uint64_t seq = 0;
+	bool gone, open;
 	int ret;
 
+	if (!orphan) {
+		/* most last closes are of linked files: look under READ first */
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+		if (ret)
+			return ret;
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_inode_read(fs, ino, &di);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
+		if (ret)
+			return ret == -ENOENT ? 0 : ret;
+		if (le32toh(di.nlink) > 0)
+			return 0;
+	}
+	ret = sfs_fuse_lock_inodes_x(sf, &set, SFS_LOCK_WRITE, SFS_FUSE_LOCK_DELETE, ino, 0, 0, 0);
+	if (ret)
+		return ret;
+	open = open_anywhere(sf, &set, ino);
 	pthread_rwlock_wrlock(&sf->ns);
-	if (is_open(sf, ino)) {
-		ret = 0;
+	if (open || is_open(sf, ino)) {
+		sfs_inc(fs, orphan_kept_open);
 		goto unlock;
 	}
-	/* ns is held exclusively from here on: the inode read stays true */
+	/* the WRITE lock and ns: the inode read stays true */
 	ret = sfs_inode_read(fs, ino, &di);
 	gone = ret == -ENOENT;
 	if (ret && !gone)
 		goto unlock;
+	ret = 0;
 	if (!gone && le32toh(di.nlink) > 0) {
-		/* linked again? not possible for an orphan; leave it, loudly */
-		sfs_warn(fs, "orphan item for inode %llu, which has %u links: kept",
-			 (unsigned long long)ino, le32toh(di.nlink));
-		ret = 0;
+		/* linked again?  not possible for an orphan; leave it, loudly */
+		if (orphan)
+			sfs_warn(fs, "orphan item for inode %llu, which has %u links: kept",
+				 (unsigned long long)ino, le32toh(di.nlink));
 		goto unlock;
 	}
+	if (gone && !orphan)
+		goto unlock;
 	ret = sfs_trans_hold(fs, false, &seq);
 	if (ret)
 		goto unlock;
@@ -593,43 +999,87 @@ static int scan_one(struct sfs_fuse *sf, uint64_t ino)
 		ret = delete_inode_items(fs, ino, &di, seq);
 	}
 	sfs_trans_release(fs);
-	if (!ret)
-		sfs_info(fs, "orphan scan: deleted unlinked inode %llu", (unsigned long long)ino);
+	if (!ret && !gone) {
+		sfs_inc(fs, orphan_deleted);
+		if (orphan)
+			sfs_info(fs, "orphan scan: deleted unlinked inode %llu",
+				 (unsigned long long)ino);
+	}
 unlock:
 	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, &set, seq);
 	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* the orphan scan                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * ORPHAN items mark inodes with no links that were open when their last
+ * name went.  Their last release deletes them; after a crash nobody
+ * releases them, so a scan every orphan_scan_delay_ms (with jitter, as
+ * the reference) deletes the ones no mount has open (try_delete).  It
+ * reads the committed orphans of every mount, not the item cache: the
+ * zone is written by all mounts without a lock readers could hold (the
+ * inode group locks order each inode's orphan item), and an orphan not
+ * committed yet belongs to a live mount, whose last release deletes it.
+ */
+#define ORPHAN_BATCH 256
+
+struct orphan_batch {
+	uint64_t inos[ORPHAN_BATCH];
+	unsigned int nr;
+};
+
+static int orphan_cb(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
+		     const void *val, unsigned int val_len)
+{
+	struct orphan_batch *ob = arg;
+
+	(void)seq, (void)flags, (void)val, (void)val_len;
+	if (key->sk_type != SCOUTFS_ORPHAN_TYPE)
+		return 0;
+	ob->inos[ob->nr++] = le64toh(key->_sk_second);
+	return ob->nr == ORPHAN_BATCH;
 }
 
 static void scan_orphans(struct sfs_fuse *sf)
 {
-	struct sfs_item_range all = sfs_all_lock();
 	struct scoutfs_key key = orphan_key(0), last = orphan_key(UINT64_MAX);
-	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
-	uint64_t ino;
+	struct orphan_batch *ob = malloc(sizeof(*ob));
+	unsigned int i;
+	uint64_t ino = 0;
 	int ret;
 
-	if (!r)
+	if (!ob)
 		return;
 	last._sk_third = htole64(UINT64_MAX);
 	last._sk_fourth = 255;
 	for (;;) {
-		pthread_rwlock_rdlock(&sf->ns);
-		ret = sfs_item_next(sf->fs, &key, &last, &all, r);
-		pthread_rwlock_unlock(&sf->ns);
-		if (ret)
+		ob->nr = 0;
+		ret = sfs_forest_walk_committed(sf->fs, &key, &last, orphan_cb, ob);
+		if (ret < 0)
 			break;
-		ino = le64toh(r->key._sk_second);
-		ret = scan_one(sf, ino);
-		if (ret)
-			sfs_err(sf->fs, "orphan scan: inode %llu: %s (the next scan tries again)",
-				(unsigned long long)ino, strerror(-ret));
-		if (ino == UINT64_MAX)
+		for (i = 0; i < ob->nr && !__atomic_load_n(&sf->stopping, __ATOMIC_RELAXED); i++) {
+			ino = ob->inos[i];
+			if (is_open(sf, ino))
+				continue;
+			ret = try_delete(sf, ino, true);
+			if (ret)
+				sfs_err(sf->fs, "orphan scan: inode %llu: %s (the next scan tries again)",
+					(unsigned long long)ino, strerror(-ret));
+		}
+		if (ob->nr < ORPHAN_BATCH || ino == UINT64_MAX ||
+		    __atomic_load_n(&sf->stopping, __ATOMIC_RELAXED)) {
+			ret = 0;
 			break;
+		}
 		key = orphan_key(ino + 1);
 	}
-	if (ret && ret != -ENOENT)
+	if (ret < 0)
 		sfs_err(sf->fs, "orphan scan: reading orphan items: %s", strerror(-ret));
-	free(r);
+	free(ob);
 }
 
 static void *orphan_thread(void *arg)
@@ -723,11 +1173,14 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
 	conn->want &= ~(unsigned int)FUSE_CAP_WRITEBACK_CACHE;
 	/*
-	 * No attribute check before every read: nothing but this kernel changes
-	 * a file on a single node, and other nodes' changes will arrive as
-	 * explicit invalidations (ARCHITECTURE.md section 4), not by polling.
+	 * The kernel checks the attributes before a read when they were
+	 * dropped (a revoke does, sfs_fuse_kernel_invalidate) or are older
+	 * than a tick, and drops the file's pages itself when its size or
+	 * mtime moved: reads stay right while a revoke's page invalidation
+	 * waits for pages a blocked request holds.
 	 */
-	conn->want &= ~(unsigned int)FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	/* open(O_TRUNC): the kernel truncates through setattr first (our truncate path) */
 	conn->want &= ~(unsigned int)FUSE_CAP_ATOMIC_O_TRUNC;
 	conn->max_write = 1U << 20;
@@ -751,34 +1204,44 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct sfs_lock_set set;
 	struct fuse_entry_param e;
 	struct scoutfs_inode di;
-	struct sfs_dirent de;
-	int ret;
+	struct sfs_dirent de = { .ino = 0 };
+	int ret, tries;
 
 	ret = check_name(name);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	/* the directory's lock, then the inode's: never two out of order */
-	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, parent, 0, 0, 0);
-	if (!ret) {
-		pthread_rwlock_rdlock(&sf->ns);
-		ret = sfs_dir_lookup(sf->fs, parent, name, (unsigned int)strlen(name), &de);
-		pthread_rwlock_unlock(&sf->ns);
-		sfs_fuse_unlock(sf, &set, 0);
-	}
-	if (!ret)
-		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, de.ino, 0, 0, 0);
-	if (!ret) {
-		pthread_rwlock_rdlock(&sf->ns);
-		ret = sfs_inode_read(sf->fs, de.ino, &di);
-		pthread_rwlock_unlock(&sf->ns);
-		sfs_fuse_unlock(sf, &set, 0);
-		if (ret == -ENOENT) {
+	/*
+	 * The directory's lock, then the inode's: never two out of order.
+	 * Between them another mount may remove the name and delete the
+	 * inode: look again; an entry that still names no inode is corrupt.
+	 */
+	for (tries = 0;; tries++) {
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, parent, 0, 0, 0);
+		if (!ret) {
+			pthread_rwlock_rdlock(&sf->ns);
+			ret = sfs_dir_lookup(sf->fs, parent, name, (unsigned int)strlen(name), &de);
+			pthread_rwlock_unlock(&sf->ns);
+			sfs_fuse_unlock(sf, &set, 0);
+		}
+		if (!ret)
+			ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, de.ino, 0, 0, 0);
+		if (!ret) {
+			pthread_rwlock_rdlock(&sf->ns);
+			ret = sfs_inode_read(sf->fs, de.ino, &di);
+			pthread_rwlock_unlock(&sf->ns);
+			sfs_fuse_unlock(sf, &set, 0);
+		}
+		if (ret != -ENOENT || !de.ino)
+			break;
+		if (tries == 3) {
 			sfs_err(sf->fs, "dir %llu: entry '%s' names inode %llu, which has no item",
 				(unsigned long long)parent, name, (unsigned long long)de.ino);
 			ret = -EIO;
+			break;
 		}
+		de.ino = 0;
 	}
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
@@ -945,7 +1408,8 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name, uint32
 	ret = sfs_inode_alloc_ino(fs, &ino);
 	if (ret)
 		return ret;
-	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, parent, ino, 0, 0);
+	ret = sfs_fuse_lock_inodes_x(sf, &set, SFS_LOCK_WRITE, SFS_FUSE_LOCK_QUOTA, parent, ino,
+				     0, 0);
 	if (ret)
 		return ret;
 	ret = sfs_fuse_change_begin(sf, true, &seq);
@@ -1072,7 +1536,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	fi->direct_io = 0;
+	fi->direct_io = append_direct(fi);
 	fi->noflush = 1;	/* flush does nothing here: spare close a round trip */
 	/*
 	 * Cached pages stay valid across opens: every change to a file's
@@ -1092,13 +1556,18 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	char buf[4096];
 	size_t len;
 	int ret;
 
-	pthread_rwlock_rdlock(&sf->ns);
-	ret = sfs_symlink_read(sf->fs, ino, buf, sizeof(buf), &len);
-	pthread_rwlock_unlock(&sf->ns);
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (!ret) {
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = sfs_symlink_read(sf->fs, ino, buf, sizeof(buf), &len);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
+	}
 	if (ret)
 		sfs_fuse_reply_err(req, ret);
 	else
@@ -1116,6 +1585,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	struct sfs_dirent de;
 	struct sfs_lock_set set;
 	uint64_t seq = 0, ino;
+	bool open;
 	int ret, tries;
 
 	ret = check_name(name);
@@ -1137,9 +1607,12 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 		if (ret)
 			return ret;
 		ino = de.ino;
-		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, parent, ino, 0, 0);
+		ret = sfs_fuse_lock_inodes_x(sf, &set, SFS_LOCK_WRITE, SFS_FUSE_LOCK_DELETE, parent,
+					     ino, 0, 0);
 		if (ret)
 			return ret;
+		/* if it loses its last link: is it open anywhere? (no local lock held) */
+		open = open_anywhere(sf, &set, ino);
 		ret = sfs_fuse_change_begin(sf, false, &seq);
 		if (ret)
 			goto out;
@@ -1183,7 +1656,7 @@ static int remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	}
 	sfs_ts_now(&cdi->ctime);
 	sfs_op_dirty(&oi, cdi);
-	ret = unlinked(sf, &oi, de.ino, cdi, seq) ?: sfs_op_write_inodes(fs, &oi, seq);
+	ret = unlinked(sf, &oi, de.ino, cdi, open, seq) ?: sfs_op_write_inodes(fs, &oi, seq);
 release:
 	sfs_fuse_change_end(sf);
 out:
@@ -1209,8 +1682,9 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct scoutfs_inode *pdi, *cdi;
 	unsigned int len = (unsigned int)strlen(newname);
 	struct fuse_entry_param e;
+	struct sfs_lock_set set;
 	struct sfs_dirent de;
-	uint64_t seq;
+	uint64_t seq = 0;
 	int ret;
 
 	ret = check_name(newname);
@@ -1218,9 +1692,15 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, newparent, ino, 0, 0);
+	if (ret) {
+		sfs_fuse_reply_err(req, ret);
+		return;
+	}
 	ret = sfs_fuse_change_begin(sf, true, &seq);
 	if (ret)
 		goto out;
+	seq = sfs_fuse_lock_seq(&set, seq);
 	ret = sfs_op_inode(fs, &oi, newparent, &pdi) ?: sfs_op_inode(fs, &oi, ino, &cdi);
 	if (ret)
 		goto release;
@@ -1254,6 +1734,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 release:
 	sfs_fuse_change_end(sf);
 out:
+	sfs_fuse_unlock(sf, &set, seq);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
@@ -1282,9 +1763,15 @@ static int dir_parent(struct sfs_fs *fs, uint64_t ino, uint64_t *parent)
 	return ret;
 }
 
-/* is dir (a directory) below (or) anc?  Walks up from dir to the root. */
-static int is_below(struct sfs_fs *fs, uint64_t dir, uint64_t anc)
+/*
+ * Is dir (a directory) below (or) anc?  Walks up from dir to the root,
+ * each step under the READ lock of its group, taken alone: the caller
+ * holds no other cluster lock but the rename lock, and rename_mutex, so
+ * no rename anywhere moves a directory until it is done.
+ */
+static int is_below(struct sfs_fuse *sf, uint64_t dir, uint64_t anc)
 {
+	struct sfs_lock_set set;
 	uint64_t ino = dir;
 	int depth, ret;
 
@@ -1293,13 +1780,52 @@ static int is_below(struct sfs_fs *fs, uint64_t dir, uint64_t anc)
 			return 1;
 		if (ino == SFS_ROOT_INO)
 			return 0;
-		ret = dir_parent(fs, ino, &ino);
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+		if (ret)
+			return ret;
+		pthread_rwlock_rdlock(&sf->ns);
+		ret = dir_parent(sf->fs, ino, &ino);
+		pthread_rwlock_unlock(&sf->ns);
+		sfs_fuse_unlock(sf, &set, 0);
 		if (ret)
 			return ret == -ENOENT ? 0 : ret;
 	}
 	return -ELOOP;
 }
 
+/* the inodes both names are now, under their directories' READ locks */
+static int rename_look(struct sfs_fuse *sf, uint64_t parent, const char *name, uint64_t newparent,
+		       const char *newname, struct sfs_dirent *sde, struct sfs_dirent *dde,
+		       bool *have_dst)
+{
+	struct sfs_lock_set set;
+	int ret;
+
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, parent, newparent, 0, 0);
+	if (ret)
+		return ret;
+	pthread_rwlock_rdlock(&sf->ns);
+	ret = sfs_dir_lookup(sf->fs, parent, name, (unsigned int)strlen(name), sde);
+	if (!ret) {
+		ret = sfs_dir_lookup(sf->fs, newparent, newname, (unsigned int)strlen(newname), dde);
+		*have_dst = ret == 0;
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, &set, 0);
+	return ret;
+}
+
+/*
+ * Rename, as the reference: look the names up under their directories'
+ * READ locks; check that a directory does not move below itself; take
+ * the WRITE locks of every inode involved in one set; then the names must
+ * still be what they were (another mount may have changed them between):
+ * else again.  A rename across directories first takes the cluster's
+ * rename lock (and this mount's rename_mutex), so no directory moves
+ * anywhere while the ancestry it checked is relied on.
+ */
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
@@ -1308,10 +1834,14 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct op_inodes oi = { .nr = 0 };
 	struct scoutfs_inode *opdi, *npdi, *sdi, *ddi = NULL;
 	unsigned int len = (unsigned int)strlen(name), nlen = (unsigned int)strlen(newname);
-	struct sfs_dirent sde, dde;
-	bool have_dst, sdir, ddir = false;
-	uint64_t seq;
-	int ret;
+	struct sfs_item_range rr = sfs_lock_name_rename();
+	struct sfs_dirent sde, dde, sde2, dde2;
+	struct sfs_lock *rlock = NULL;
+	struct sfs_lock_set set;
+	bool have_dst, have_dst2, sdir, ddir = false, cross = parent != newparent;
+	bool locked = false, open = false;
+	uint64_t seq = 0;
+	int ret, tries;
 
 	ret = check_name(name) ?: check_name(newname);
 	if (!ret && (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE)))
@@ -1322,28 +1852,82 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
-	ret = sfs_fuse_change_begin(sf, true, &seq);
-	if (ret)
-		goto out;
-	ret = sfs_dir_lookup(fs, parent, name, len, &sde);
-	if (ret)
-		goto release;
-	ret = sfs_dir_lookup(fs, newparent, newname, nlen, &dde);
-	if (ret && ret != -ENOENT)
-		goto release;
-	have_dst = ret == 0;
-	ret = 0;
-	if (have_dst && (flags & RENAME_NOREPLACE)) {
-		ret = -EEXIST;
-		goto release;
+	if (cross) {
+		pthread_mutex_lock(&sf->rename_mutex);
+		if (fs->locks) {
+			ret = sfs_lock_get(fs, &rr, SFS_LOCK_WRITE, &rlock);
+			if (ret)
+				goto out;
+		}
 	}
-	if (!have_dst && (flags & RENAME_EXCHANGE)) {
-		ret = -ENOENT;
-		goto release;
+	for (tries = 0;; tries++) {
+		ret = rename_look(sf, parent, name, newparent, newname, &sde, &dde, &have_dst);
+		if (ret)
+			goto out;
+		if (have_dst && (flags & RENAME_NOREPLACE)) {
+			ret = -EEXIST;
+			goto out;
+		}
+		if (!have_dst && (flags & RENAME_EXCHANGE)) {
+			ret = -ENOENT;
+			goto out;
+		}
+		/* the same inode under both names: nothing happens */
+		if (have_dst && dde.ino == sde.ino)
+			goto out;
+		/* a directory may not go below itself */
+		if (cross && sde.type == SCOUTFS_DT_DIR) {
+			ret = is_below(sf, newparent, sde.ino);
+			if (ret) {
+				ret = ret > 0 ? -EINVAL : ret;
+				goto out;
+			}
+		}
+		if (cross && (flags & RENAME_EXCHANGE) && dde.type == SCOUTFS_DT_DIR) {
+			ret = is_below(sf, parent, dde.ino);
+			if (ret) {
+				ret = ret > 0 ? -EINVAL : ret;
+				goto out;
+			}
+		}
+		ret = sfs_fuse_lock_inodes_x(sf, &set, SFS_LOCK_WRITE,
+					     have_dst ? SFS_FUSE_LOCK_DELETE : 0, parent, newparent,
+					     sde.ino, have_dst ? dde.ino : 0);
+		if (ret)
+			goto out;
+		locked = true;
+		/* a replaced inode that loses its last link: open anywhere? */
+		open = have_dst && !(flags & RENAME_EXCHANGE) && open_anywhere(sf, &set, dde.ino);
+		ret = sfs_fuse_change_begin(sf, true, &seq);
+		if (ret)
+			goto out;
+		seq = sfs_fuse_lock_seq(&set, seq);
+		if (rlock && sfs_lock_write_seq(rlock) > seq)
+			seq = sfs_lock_write_seq(rlock);
+		ret = sfs_dir_lookup(fs, parent, name, len, &sde2);
+		if (!ret) {
+			ret = sfs_dir_lookup(fs, newparent, newname, nlen, &dde2);
+			have_dst2 = ret == 0;
+			if (ret == -ENOENT)
+				ret = 0;
+		}
+		if (ret)
+			goto release;
+		if (sde2.ino == sde.ino && have_dst2 == have_dst && (!have_dst || dde2.ino == dde.ino))
+			break;
+		/* changed under us: again, from the start */
+		sfs_fuse_change_end(sf);
+		sfs_fuse_unlock(sf, &set, 0);
+		locked = false;
+		sfs_inc(fs, rename_retries);
+		if (tries == 100) {
+			ret = -EAGAIN;
+			goto out;
+		}
 	}
-	/* the same inode under both names: nothing happens */
-	if (have_dst && dde.ino == sde.ino)
-		goto release;
+	sde = sde2;
+	if (have_dst)
+		dde = dde2;
 	ret = sfs_op_inode(fs, &oi, parent, &opdi) ?: sfs_op_inode(fs, &oi, newparent, &npdi) ?:
 	      sfs_op_inode(fs, &oi, sde.ino, &sdi) ?:
 	      (have_dst ? sfs_op_inode(fs, &oi, dde.ino, &ddi) : 0);
@@ -1374,23 +1958,6 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 				goto release;
 		}
 	}
-	/* a directory may not go below itself */
-	if (parent != newparent) {
-		if (sdir) {
-			ret = is_below(fs, newparent, sde.ino);
-			if (ret) {
-				ret = ret > 0 ? -EINVAL : ret;
-				goto release;
-			}
-		}
-		if ((flags & RENAME_EXCHANGE) && ddir) {
-			ret = is_below(fs, parent, dde.ino);
-			if (ret) {
-				ret = ret > 0 ? -EINVAL : ret;
-				goto release;
-			}
-		}
-	}
 
 	/* the old names go */
 	ret = del_entry(fs, parent, opdi, len, &sde, seq) ?:
@@ -1402,7 +1969,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	ret = add_entry(fs, newparent, npdi, newname, nlen, sde.ino, sde.type, seq);
 	if (ret)
 		goto release;
-	if (sdir && parent != newparent) {
+	if (sdir && cross) {
 		add_nlink(opdi, -1);
 		add_nlink(npdi, 1);
 	}
@@ -1412,7 +1979,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		ret = add_entry(fs, parent, opdi, name, len, dde.ino, dde.type, seq);
 		if (ret)
 			goto release;
-		if (ddir && parent != newparent) {
+		if (ddir && cross) {
 			add_nlink(npdi, -1);
 			add_nlink(opdi, 1);
 		}
@@ -1428,7 +1995,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		}
 		sfs_ts_now(&ddi->ctime);
 		sfs_op_dirty(&oi, ddi);
-		ret = unlinked(sf, &oi, dde.ino, ddi, seq);
+		ret = unlinked(sf, &oi, dde.ino, ddi, open, seq);
 		if (ret)
 			goto release;
 	}
@@ -1442,16 +2009,54 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 release:
 	sfs_fuse_change_end(sf);
 out:
+	if (locked)
+		sfs_fuse_unlock(sf, &set, seq);
+	if (rlock) {
+		/* what moved is committed before another mount's rename looks */
+		if (seq)
+			sfs_lock_mark_written(rlock, seq);
+		sfs_lock_put(fs, rlock, SFS_LOCK_WRITE);
+	}
+	if (cross)
+		pthread_mutex_unlock(&sf->rename_mutex);
 	sfs_fuse_reply_err(req, ret);
+}
+
+/*
+ * O_APPEND handles write around the page cache (direct_io): the kernel
+ * then sends each write of up to max_write as one request, which the
+ * daemon puts at the end of the file as it is under the lock (data.c
+ * sfs_op_write), so records appended from several mounts never tear.
+ * Through the page cache the kernel splits a write at a page that is
+ * not up to date, and another mount's append could land between the
+ * halves.  Only write-only handles: they cannot be mmap-ed, and a
+ * direct_io handle could not be mmap-ed shared (before Linux 6.6).  An
+ * O_RDWR|O_APPEND handle keeps the page cache, and a write of it that
+ * starts in a page not up to date and spans into the next may tear
+ * against another mount's append.
+ */
+static unsigned int append_direct(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_APPEND) && (fi->flags & O_ACCMODE) == O_WRONLY ? 1 : 0;
 }
 
 /* open and opendir: the inode must be (dir) or must not be a directory */
 static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool dir)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
 	int ret;
 
+	/*
+	 * Counted open under the group lock: a mount deleting the inode
+	 * holds it for WRITE while it asks who has it open (open_anywhere)
+	 */
+	ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_READ, ino, 0, 0, 0);
+	if (ret) {
+		sfs_fuse_reply_err(req, ret);
+		return;
+	}
 	pthread_rwlock_rdlock(&sf->ns);
 	ret = sfs_inode_read(sf->fs, ino, &di);
 	if (!ret && S_ISDIR(le32toh(di.mode)) != dir)
@@ -1459,12 +2064,15 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (!ret)
 		ret = open_get(sf, ino);
 	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, &set, 0);
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
 	}
 	fi->noflush = 1;
 	fi->keep_cache = 1;	/* as in op_create */
+	if (!dir)
+		fi->direct_io = append_direct(fi);
 	if (fuse_reply_open(req, fi))
 		open_put(sf, ino);
 }
@@ -1474,30 +2082,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	open_common(req, ino, fi, false);
 }
 
-/* the last release of an unlinked inode deletes it */
+/* the last release of an unlinked inode deletes it, unless another mount has it open */
 static void release_ino(struct sfs_fuse *sf, uint64_t ino)
 {
-	struct sfs_fs *fs = sf->fs;
-	struct scoutfs_inode di;
-	uint64_t seq;
 	int ret;
 
-	pthread_rwlock_wrlock(&sf->ns);
 	if (!open_put(sf, ino))
-		goto unlock;
-	ret = sfs_inode_read(fs, ino, &di);
-	if (ret || le32toh(di.nlink) > 0)
-		goto unlock;
-	ret = sfs_trans_hold(fs, false, &seq);
+		return;
+	ret = try_delete(sf, ino, false);
 	if (ret)
-		goto unlock;
-	ret = delete_inode_items(fs, ino, &di, seq);
-	sfs_trans_release(fs);
-	if (ret)
-		sfs_err(fs, "inode %llu: deleting after its last close: %s (an orphan scan will)",
+		sfs_err(sf->fs, "inode %llu: deleting after its last close: %s (an orphan scan will)",
 			(unsigned long long)ino, strerror(-ret));
-unlock:
-	pthread_rwlock_unlock(&sf->ns);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -5,8 +5,11 @@
  * Shared by the FUSE op files (fs.c: inodes and names, data.c: file
  * contents, xattr.c: extended attributes).  Not for use outside them.
  *
- * Locking order: ns, then data locks, then inode locks (each ascending
- * inode number), then the transaction (sfs_trans_hold).  Namespace changes take ns exclusively;
+ * Locking order: rename_mutex (cross-directory renames), the cluster
+ * locks of the op (the rename lock first, then one sfs_lock_set, taken
+ * in name order), ns, then data locks, then inode locks (each ascending
+ * inode number), then the transaction (sfs_trans_hold).  Nothing local
+ * is held while a cluster lock is awaited.  Namespace changes take ns exclusively;
  * ops on one inode's contents or xattrs take ns shared and that inode's
  * lock, so they run in parallel for different inodes.
  */
@@ -20,6 +23,7 @@
 #include "scoutfs/format.h"
 
 struct sfs_inflight;
+struct sfs_kinval_job;
 
 struct open_ino {
 	RB_ENTRY(open_ino) node;
@@ -30,6 +34,19 @@ struct open_ino {
 RB_HEAD(open_tree, open_ino);
 
 #define SFS_INO_LOCKS 256
+
+/* the open-inode map: 1024-inode groups, as the inode group locks */
+#define SFS_OMAP_SHIFT 10
+#define SFS_OMAP_MASK ((1ULL << SFS_OMAP_SHIFT) - 1)
+#define SFS_OMAP_WORDS 16
+#define SFS_OMAP_CACHED 64
+
+/* a group's map as the server last answered it, valid for one write_seq */
+struct sfs_omap_cached {
+	uint64_t group;
+	uint64_t write_seq;	/* of the group's WRITE lock; 0: empty */
+	uint64_t bits[SFS_OMAP_WORDS];
+};
 
 struct sfs_fuse {
 	struct sfs_fs *fs;
@@ -47,6 +64,9 @@ struct sfs_fuse {
 	 * it drop (sfs_fuse_kernel_invalidate).  opens_lock.
 	 */
 	struct open_tree known;
+	struct sfs_omap_cached omap_cache[SFS_OMAP_CACHED];	/* opens_lock */
+	/* cross-directory renames of this mount, one at a time (fs.c op_rename) */
+	pthread_mutex_t rename_mutex;
 
 	/*
 	 * File data writes in flight (data.c): replied to, still being
@@ -55,6 +75,26 @@ struct sfs_fuse {
 	pthread_mutex_t inflight_lock;
 	pthread_cond_t inflight_cond;
 	struct sfs_inflight *inflight;	/* inflight_lock: a list */
+
+	/*
+	 * Page invalidations of revoked locks (fs.c sfs_fuse_kernel_invalidate):
+	 * run by kinval_thread, waited for a bounded time only, as the kernel
+	 * may hold the pages locked for a request that waits for the lock.
+	 */
+	pthread_t kinval_thread;
+	bool kinval_started;
+	pthread_mutex_t kinval_lock;
+	pthread_cond_t kinval_cond;
+	struct sfs_kinval_job *kinval_head;	/* kinval_lock: a FIFO */
+	struct sfs_kinval_job *kinval_tail;
+	bool kinval_stopping;			/* kinval_lock */
+	/* inodes whose pages wait until no request of theirs is busy */
+	struct open_tree kinval_deferred;	/* kinval_lock */
+	/*
+	 * Read and write requests waiting for their cluster lock, by inode
+	 * (the kernel holds their pages locked meanwhile).  opens_lock.
+	 */
+	struct open_tree busy;
 
 	/* the orphan scan (fs.c) */
 	pthread_t orphan_thread;
@@ -99,6 +139,14 @@ void sfs_fuse_contents_unlock(struct sfs_fuse *sf, uint64_t ino);
  */
 void sfs_fuse_inval_data(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64_t len);
 
+/*
+ * A read or write request of ino waits for its cluster lock between
+ * these: a revoke then leaves the inode's pages to later
+ * (sfs_fuse_kernel_invalidate)
+ */
+void sfs_fuse_busy_get(struct sfs_fuse *sf, uint64_t ino);
+void sfs_fuse_busy_put(struct sfs_fuse *sf, uint64_t ino);
+
 /* reply with a negative or positive errno */
 void sfs_fuse_reply_err(fuse_req_t req, int err);
 /* an inode read under the shared namespace lock; on failure the error is the reply */
@@ -113,7 +161,28 @@ int sfs_fuse_get_inode(fuse_req_t req, uint64_t ino, struct scoutfs_inode *di);
 struct sfs_lock_set;
 int sfs_fuse_lock_inodes(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t mode,
 			 uint64_t a, uint64_t b, uint64_t c, uint64_t d);
+/*
+ * The same with zone locks for what the op may change blind: xattr
+ * totals (TOTL), the xattr index (INDX); DELETE: both, as an inode's
+ * deletion drops its xattrs; and the quota rules it checks (QUOTA).  WRITE always adds the seq index zone
+ * (WRITE_ONLY): every change of an inode moves its index items.
+ */
+#define SFS_FUSE_LOCK_TOTL 0x1
+#define SFS_FUSE_LOCK_INDX 0x2
+#define SFS_FUSE_LOCK_DELETE (SFS_FUSE_LOCK_TOTL | SFS_FUSE_LOCK_INDX)
+/* the quota rules zone, READ: the op checks quotas (sfs_quota_check) */
+#define SFS_FUSE_LOCK_QUOTA 0x4
+int sfs_fuse_lock_inodes_x(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t mode,
+			   unsigned int xflags, uint64_t a, uint64_t b, uint64_t c, uint64_t d);
 uint64_t sfs_fuse_lock_seq(const struct sfs_lock_set *set, uint64_t seq);
+/*
+ * A whole zone's lock in mode (READ to read what every mount wrote
+ * blind under WRITE_ONLY: their grants are taken back, which commits
+ * them; own: this mount's own writes under it are committed too, for
+ * readers of committed items).  Given back with sfs_fuse_unlock.
+ */
+int sfs_fuse_lock_zone(struct sfs_fuse *sf, struct sfs_lock_set *set, uint8_t zone, uint8_t mode,
+		       bool own);
 void sfs_fuse_unlock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t written_seq);
 /* a namespace change: the namespace exclusively, then the transaction */
 int sfs_fuse_change_begin(struct sfs_fuse *sf, bool growth, uint64_t *seq);

@@ -1276,8 +1276,23 @@ void sfs_item_commit_done(struct sfs_fs *fs)
 /* Invalidation, introspection, lifecycle                               */
 /* ------------------------------------------------------------------ */
 
+static int invalidate(struct sfs_fs *fs, const struct scoutfs_key *start,
+		      const struct scoutfs_key *end, bool keep_dirty);
+
 int sfs_item_invalidate(struct sfs_fs *fs, const struct scoutfs_key *start,
 			const struct scoutfs_key *end)
+{
+	return invalidate(fs, start, end, false);
+}
+
+int sfs_item_invalidate_clean(struct sfs_fs *fs, const struct scoutfs_key *start,
+			      const struct scoutfs_key *end)
+{
+	return invalidate(fs, start, end, true);
+}
+
+static int invalidate(struct sfs_fs *fs, const struct scoutfs_key *start,
+		      const struct scoutfs_key *end, bool keep_dirty)
 {
 	struct sfs_item_cache *c = fs->item;
 	struct range *split, *r, *next_r;
@@ -1292,7 +1307,7 @@ int sfs_item_invalidate(struct sfs_fs *fs, const struct scoutfs_key *start,
 		return -ENOMEM;
 
 	cache_lock(c, true);
-	for (it = item_ceil(c, start); it && sfs_key_cmp(&it->key, end) <= 0;
+	for (it = item_ceil(c, start); !keep_dirty && it && sfs_key_cmp(&it->key, end) <= 0;
 	     it = RB_NEXT(item_tree, &c->items, it)) {
 		if (it->flags & ITEM_DIRTY) {
 			ret = -EBUSY;
@@ -1302,6 +1317,9 @@ int sfs_item_invalidate(struct sfs_fs *fs, const struct scoutfs_key *start,
 
 	for (it = item_ceil(c, start); it && sfs_key_cmp(&it->key, end) <= 0; it = next) {
 		next = RB_NEXT(item_tree, &c->items, it);
+		/* a dirty item is right without a range (invariant 3) */
+		if (it->flags & ITEM_DIRTY)
+			continue;
 		item_unlink(c, it);
 		item_free(fs, it);
 		sfs_inc(fs, item_invalidate_item);

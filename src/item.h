@@ -163,6 +163,13 @@ void sfs_item_commit_done(struct sfs_fs *fs);
  */
 int sfs_item_invalidate(struct sfs_fs *fs, const struct scoutfs_key *start,
 			const struct scoutfs_key *end);
+/*
+ * The same keeping this mount's dirty items (they are right without a
+ * range): for a lock newly granted for reading that this mount wrote
+ * under before (WRITE_ONLY), whose clean items may be stale
+ */
+int sfs_item_invalidate_clean(struct sfs_fs *fs, const struct scoutfs_key *start,
+			      const struct scoutfs_key *end);
 
 /*
  * Introspection for lock consistency checks, tests and the run directory.

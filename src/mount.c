@@ -31,6 +31,7 @@
 #include "merge.h"
 #include "mount.h"
 #include "quorum.h"
+#include "quota.h"
 #include "server.h"
 #include "srch.h"
 #include "super.h"
@@ -139,6 +140,8 @@ static int lock_invalidate(void *arg, struct sfs_lock *lock, uint8_t old_mode, u
 		/* dirty items the lock's users did not record: commit them too */
 		ret = sfs_trans_sync(fs) ?: sfs_item_invalidate(fs, &r->start, &r->end);
 	}
+	if (!ret && r->start.sk_zone == SCOUTFS_QUOTA_ZONE)
+		sfs_quota_invalidate(fs);
 	inval = __atomic_load_n(&fs->kernel_inval, __ATOMIC_ACQUIRE);
 	if (!ret && r->start.sk_zone == SCOUTFS_FS_ZONE && inval)
 		inval(fs->kernel_inval_arg, le64toh(r->start._sk_first), le64toh(r->end._sk_first));
@@ -153,9 +156,12 @@ static void lock_granted(void *arg, struct sfs_lock *lock, uint8_t old_mode, uin
 	int ret;
 
 	(void)old_mode, (void)new_mode;
-	ret = sfs_item_invalidate(fs, &r->start, &r->end);
+	ret = sfs_item_invalidate_clean(fs, &r->start, &r->end);
 	if (ret)
 		sfs_warn(fs, "lock: cached items of a newly granted lock stay: %s", strerror(-ret));
+	/* quota rules are read again under it */
+	if (r->start.sk_zone == SCOUTFS_QUOTA_ZONE)
+		sfs_quota_invalidate(fs);
 }
 
 /* look for a running server in the quorum blocks until it shows up */

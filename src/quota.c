@@ -86,7 +86,22 @@ struct sfs_quota {
 	size_t nr_rules;			/* lock */
 	struct check_ent checks[CHECK_SLOTS];	/* lock */
 	struct total_ent totals[TOTAL_SLOTS];	/* lock */
+	/*
+	 * Bumped (atomically, from any thread) when the quota zone's lock
+	 * is newly granted or given up: the rules may have changed on
+	 * another mount.  A check that sees it moved bumps gen.
+	 */
+	uint64_t inval;
+	uint64_t inval_seen;			/* lock */
 };
+
+void sfs_quota_invalidate(struct sfs_fs *fs)
+{
+	struct sfs_quota *q = fs->quota;
+
+	if (q)
+		__atomic_add_fetch(&q->inval, 1, __ATOMIC_RELEASE);
+}
 
 int sfs_quota_setup(struct sfs_fs *fs)
 {
@@ -421,7 +436,8 @@ static int find_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rul
 }
 
 /* add (true) or delete (false) a rule, holding the transaction (invariant 3) */
-static int change_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule, bool add)
+static int change_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule, bool add,
+		       uint64_t *seq_ret)
 {
 	struct sfs_quota *q = fs->quota;
 	struct sfs_item_range lock = rules_lock();
@@ -463,22 +479,26 @@ static int change_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *r
 		key = rule_key(hash, fc.found_nr);
 		ret = sfs_item_delete(fs, &key, seq, &lock);
 	}
-	if (!ret)
+	if (!ret) {
 		q->gen++;
+		*seq_ret = seq;
+	}
 out:
 	pthread_mutex_unlock(&q->lock);
 	sfs_trans_release(fs);
 	return ret;
 }
 
-int sfs_quota_add_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule)
+int sfs_quota_add_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule,
+		       uint64_t *seq)
 {
-	return change_rule(fs, rule, true);
+	return change_rule(fs, rule, true, seq);
 }
 
-int sfs_quota_del_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule)
+int sfs_quota_del_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule,
+		       uint64_t *seq)
 {
-	return change_rule(fs, rule, false);
+	return change_rule(fs, rule, false, seq);
 }
 
 struct get_ctx {
@@ -673,6 +693,10 @@ int sfs_quota_check(struct sfs_fs *fs, uint8_t op, const struct scoutfs_inode *d
 	if (!q)
 		return 0;
 	pthread_mutex_lock(&q->lock);
+	if (__atomic_load_n(&q->inval, __ATOMIC_ACQUIRE) != q->inval_seen) {
+		q->inval_seen = __atomic_load_n(&q->inval, __ATOMIC_ACQUIRE);
+		q->gen++;
+	}
 	if (q->rules_gen != q->gen) {
 		ret = load_rules(fs, q);
 		if (ret)

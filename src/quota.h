@@ -19,6 +19,13 @@
 /* state of fs->quota: setup allocates it (no I/O), destroy is safe twice */
 int sfs_quota_setup(struct sfs_fs *fs);
 void sfs_quota_destroy(struct sfs_fs *fs);
+/*
+ * Rules another mount may have changed: read them again at the next
+ * check.  Any thread, no waiting (the lock module's grant callback).
+ * The rules are read, and checks made, under the quota zone's READ lock
+ * (fs.c and data.c take it with the ops that check); changes take WRITE.
+ */
+void sfs_quota_invalidate(struct sfs_fs *fs);
 
 /* 0 if every field holds a known value, -EINVAL otherwise */
 int sfs_quota_rule_valid(const struct scoutfs_ctl_quota_rule *rule);
@@ -55,8 +62,11 @@ const struct scoutfs_ctl_quota_rule *sfs_quota_match(const struct scoutfs_ctl_qu
  * the last returned; returns the count.  -EINVAL for an invalid rule,
  * -EIO for a stored value that is not one.
  */
-int sfs_quota_add_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule);
-int sfs_quota_del_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule);
+/* *seq: the seq the change was written with (for its cluster lock) */
+int sfs_quota_add_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule,
+		       uint64_t *seq);
+int sfs_quota_del_rule(struct sfs_fs *fs, const struct scoutfs_ctl_quota_rule *rule,
+		       uint64_t *seq);
 int sfs_quota_get_rules(struct sfs_fs *fs, struct scoutfs_ctl_quota_iter *iter,
 			struct scoutfs_ctl_quota_rule *rules, unsigned int nr);
 

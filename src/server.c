@@ -33,6 +33,45 @@
  * through the same queue without a connection; their caller waits for
  * the commit.
  *
+ * Data space: each mount allocates file data from its log tree's
+ * data_avail, which GET_LOG_TREES refills (refill_data).  Every mount
+ * gets a fair share of what is not allocated, so that one mount cannot
+ * take a small volume's whole free space while another gets ENOSPC:
+ *
+ *   pool   = free blocks (data_alloc) + every live tree's data_avail
+ *   target = min(client_data_target, max(pool / mounts, client_data_min))
+ *
+ * (mounts: the mounted_clients items).  Under target / 4 a mount is
+ * refilled to target, from what is free.  A mount still under target / 4
+ * afterwards is short, and that starts (or extends) a pressure episode
+ * of DATA_PRESSURE_MS: every mount asking for a transaction meanwhile
+ * gives back what it holds beyond target (without pressure, only what
+ * is beyond twice target), and the short mount's request asks every
+ * other mount to commit now (SYNC_LOG_TREES, data_sync_holder): once per
+ * episode, and again whenever it holds more than target once more.
+ * Their commits return what their open transactions freed (invisible
+ * to the server until then) and their next GET_LOG_TREES the excess.
+ * The short mount's data_avail is flagged LOW only when none of those
+ * commits is still to come (answered, or DATA_SYNC_WAIT_MS passed):
+ * then the volume is full as far as it goes (at most client_data_min
+ * stays with each other mount).  Without LOW, trans.c waits a little and
+ * asks again.  A transaction's freed data goes back at the mount's next
+ * GET_LOG_TREES (invariant 3), where other mounts' refills find it.
+ *
+ * Data allocation zones (volume option data_alloc_zone_blocks): the
+ * refill takes blocks first from zones this mount used at its last
+ * refill that no other live tree used, then from zones no live tree
+ * used, then anywhere; the zones of the data_avail it gets are recorded
+ * in its log_trees item (data_alloc_zones, with the zone size).
+ *
+ * Open-inode map (OPEN_INO_MAP): asked by one mount, the server asks
+ * every mount whose session it knows (mount_conns, from their greeting)
+ * and answers the OR of their bitmaps, on the net thread, without the
+ * worker.  An answer that cannot come (the session ended, the mount
+ * left or was reclaimed) counts as an empty bitmap.  While mounts
+ * recorded before this server started have not greeted it (absent),
+ * requests wait: those mounts may have inodes open.
+ *
  * Idempotence: clients resend requests across reconnects and server
  * changes, so every handler recognises work already done: GET_LOG_TREES
  * returns the open transaction if there is one, COMMIT_LOG_TREES ignores
@@ -55,8 +94,9 @@
  *     started from the disk, as the reference does.  So does a change
  *     that fails half done (server->broken): it is never committed.
  *
- * Locking: server->lock protects the queue, stopping, failed and the
- * stable super; it is never held across I/O or net calls.
+ * Locking: server->lock protects the queue, stopping, failed, the
+ * stable super, the mount sessions and the open-inode map requests; it
+ * is never held across I/O or net calls.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,6 +120,12 @@
 #include "trigger.h"
 
 #define OP_DATA_MAX 1024
+
+/* how long a short mount makes the others give back data beyond their share */
+#define DATA_PRESSURE_MS 10000
+/* how long a mount asked to commit for data space is waited for */
+#define DATA_SYNC_WAIT_MS 5000
+#define DATA_FILL_MIN_DEF 2048ULL	/* 8 MiB: client_data_min's default */
 
 /* internal ops, never on the wire: above every net cmd */
 #define SFS_SERVER_OP_REQUEST_MERGE 0x8001
@@ -141,16 +187,31 @@ struct sfs_server {
 	 * Cluster locks (lock_server.c), served on the net thread.  seq_ctr
 	 * is the server's seq counter, shared by next_seq (the worker) and
 	 * lock write_seqs (any thread): atomic; super.seq catches up with it
-	 * at each commit.  lock_conns: each mount's session, for sending it
-	 * invalidations (lock).
+	 * at each commit.  mount_conns: each mount's session, from its
+	 * greeting (and its lock requests) until it leaves, for sending it
+	 * invalidations, SYNC_LOG_TREES and OPEN_INO_MAP (lock).
 	 */
 	struct sfs_lock_server *locks;
 	uint64_t seq_ctr;
-	struct lock_conn {
+	struct mount_conn {
 		uint64_t rid;
 		struct sfs_net_conn *conn;	/* referenced */
-	} *lock_conns;			/* lock */
-	size_t lock_conns_nr;		/* lock */
+		uint64_t synced_seq;	/* its transaction when last sent SYNC_LOG_TREES */
+		uint64_t synced_at;	/* and when (now_ms), 0: never */
+	} *mount_conns;			/* lock */
+	size_t mount_conns_nr;		/* lock */
+
+	/* open-inode map requests (lock): waiting for absent mounts, gathering */
+	struct omap_fan *omap_waiting;
+	struct omap_fan *omap_running;
+	uint64_t omap_next_id;
+
+	/*
+	 * worker: until when (now_ms) mounts give back data beyond their
+	 * share, and since when that pressure lasts (its episode)
+	 */
+	uint64_t data_pressure_until;
+	uint64_t data_pressure_since;
 };
 
 /* how the caller of an internal op waits for its commit */
@@ -899,6 +960,270 @@ static int free_freeing(struct sfs_server *server, uint32_t n, bool *more)
 }
 
 /* ------------------------------------------------------------------ */
+/* Data space: fair shares and zones (the header has the model)         */
+/* ------------------------------------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t volume_zone_blocks(const struct scoutfs_super_block *super)
+{
+	if (!(le64toh(super->volopt.set_bits) & SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT))
+		return 0;
+	return le64toh(super->volopt.data_alloc_zone_blocks);
+}
+
+/* the zones of an item's bitmap (recorded with src_blocks zones) in zones of dst_blocks */
+static void zones_from_item(uint64_t *dst, uint64_t dst_blocks, const __le64 *src,
+			    uint64_t src_blocks)
+{
+	uint64_t z, w;
+
+	if (!dst_blocks || !src_blocks)
+		return;
+	for (z = 0; z < SCOUTFS_DATA_ALLOC_MAX_ZONES; z++) {
+		w = le64toh(src[z / 64]);
+		if (!((w >> (z % 64)) & 1))
+			continue;
+		if (z && z * src_blocks / z != src_blocks)
+			break;	/* past any device */
+		sfs_alloc_zones_mark(dst, dst_blocks, z * src_blocks, src_blocks, true);
+	}
+}
+
+/* what another mount's live tree holds */
+struct data_holder {
+	uint64_t rid;
+	uint64_t avail;
+	uint64_t trans_seq;
+};
+
+struct data_census {
+	uint64_t self;			/* the rid being refilled: not counted */
+	uint64_t zone_blocks;		/* 0: no zones wanted */
+	struct data_holder *h;
+	size_t nr, cap;
+	uint64_t held;			/* the others' data_avail */
+	uint64_t others[SCOUTFS_DATA_ALLOC_ZONE_LE64S]; /* zones the others use */
+};
+
+static int data_census_cb(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg)
+{
+	struct data_census *dc = arg;
+	struct data_holder *h;
+
+	(void)server;
+	if (lt_finalized(lt) || le64toh(lt->rid) == dc->self)
+		return 0;
+	if (dc->nr == dc->cap) {
+		h = realloc(dc->h, (dc->cap ? dc->cap * 2 : 8) * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		dc->h = h;
+		dc->cap = dc->cap ? dc->cap * 2 : 8;
+	}
+	dc->h[dc->nr].rid = le64toh(lt->rid);
+	dc->h[dc->nr].avail = le64toh(lt->data_avail.total_len);
+	dc->h[dc->nr].trans_seq = le64toh(lt->get_trans_seq);
+	dc->held += dc->h[dc->nr].avail;
+	dc->nr++;
+	zones_from_item(dc->others, dc->zone_blocks, lt->data_alloc_zones,
+			le64toh(lt->data_alloc_zone_blocks));
+	return 0;
+}
+
+static int count_mounts(struct sfs_server *server, uint64_t *nr)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_key key;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	*nr = 0;
+	sfs_key_set_zero(&key);
+	while ((ret = sfs_btree_next(server->fs, &server->super->mounted_clients, &key, r)) ==
+	       0) {
+		(*nr)++;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	free(r);
+	return ret == -ENOENT ? 0 : ret;
+}
+
+/* a mount's fill target for a pool of unallocated blocks among mounts */
+static uint64_t data_target(const struct sfs_server *server, uint64_t pool, uint64_t mounts)
+{
+	uint64_t most = server->opts.client_data_target;
+	uint64_t least = server->opts.client_data_min < most ? server->opts.client_data_min : most;
+	uint64_t share = pool / (mounts ? mounts : 1) + (pool % (mounts ? mounts : 1) != 0);
+
+	if (share < least)
+		share = least;
+	return share < most ? share : most;
+}
+
+/*
+ * A mount is short of data: ask another (h) to commit now, which returns
+ * what its open transaction freed and, under pressure, what it holds
+ * beyond its share (target).  Each mount is asked once per pressure
+ * episode, and again when it holds more than its share once more after
+ * committing.  True while such a commit is still to come (for at most
+ * DATA_SYNC_WAIT_MS): the short mount should wait rather than fail.
+ */
+static bool data_sync_holder(struct sfs_server *server, const struct data_holder *h,
+			     uint64_t target, uint64_t now)
+{
+	struct sfs_net_conn *conn = NULL;
+	struct mount_conn *mc = NULL;
+	bool pending = false, this_episode;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->mount_conns_nr; i++) {
+		if (server->mount_conns[i].rid == h->rid) {
+			mc = &server->mount_conns[i];
+			break;
+		}
+	}
+	if (mc) {
+		this_episode = mc->synced_at && mc->synced_at >= server->data_pressure_since;
+		if (!this_episode || (h->avail > target && h->trans_seq != mc->synced_seq)) {
+			mc->synced_seq = h->trans_seq;
+			mc->synced_at = now;
+			conn = mc->conn;
+			sfs_net_conn_get(conn);
+			pending = true;
+		} else {
+			pending = h->trans_seq == mc->synced_seq &&
+				  now - mc->synced_at < DATA_SYNC_WAIT_MS;
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+	if (conn) {
+		if (sfs_net_request(conn, SCOUTFS_NET_CMD_SYNC_LOG_TREES, NULL, 0, NULL, NULL) == 0)
+			sfs_inc(server->fs, server_data_sync_sent);
+		else
+			pending = false;
+		sfs_net_conn_put(conn);
+	}
+	return pending;
+}
+
+struct zone_rec {
+	uint64_t zones[SCOUTFS_DATA_ALLOC_ZONE_LE64S];
+	uint64_t zone_blocks;
+};
+
+static void zone_rec_cb(void *arg, uint64_t start, uint64_t len)
+{
+	struct zone_rec *zr = arg;
+
+	sfs_alloc_zones_mark(zr->zones, zr->zone_blocks, start, len, true);
+}
+
+/* the zones of lt's data_avail into its item (none without the option) */
+static int record_zones(struct sfs_server *server, struct scoutfs_log_trees *lt,
+			uint64_t zone_blocks)
+{
+	struct zone_rec zr = { .zone_blocks = zone_blocks };
+	int ret, i;
+
+	memset(lt->data_alloc_zones, 0, sizeof(lt->data_alloc_zones));
+	lt->data_alloc_zone_blocks = 0;
+	if (!zone_blocks)
+		return 0;
+	ret = sfs_alloc_walk_extents(server->fs, &lt->data_avail, zone_rec_cb, &zr);
+	if (ret)
+		return ret;
+	for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++)
+		lt->data_alloc_zones[i] = htole64(zr.zones[i]);
+	lt->data_alloc_zone_blocks = htole64(zone_blocks);
+	return 0;
+}
+
+/*
+ * The data_avail of a mount's next transaction (lt, its data_freed
+ * already returned): given back down to its share, or refilled up to
+ * it, preferring its zones; flagged LOW when it is short with nothing
+ * to get back from other mounts.
+ */
+static int refill_data(struct sfs_server *server, struct scoutfs_log_trees *lt)
+{
+	struct scoutfs_super_block *super = server->super;
+	struct data_census dc = { .self = le64toh(lt->rid),
+				  .zone_blocks = volume_zone_blocks(super) };
+	uint64_t own[SCOUTFS_DATA_ALLOC_ZONE_LE64S] = { 0 };
+	uint64_t excl[SCOUTFS_DATA_ALLOC_ZONE_LE64S] = { 0 };
+	uint64_t vacant[SCOUTFS_DATA_ALLOC_ZONE_LE64S] = { 0 };
+	uint64_t have = le64toh(lt->data_avail.total_len);
+	uint64_t free_blocks = le64toh(super->data_alloc.total_len);
+	uint64_t mounts, pool, target, want, now = now_ms();
+	bool pressure, is_short, pending = false;
+	size_t i;
+	int ret;
+
+	ret = count_mounts(server, &mounts) ?: for_each_lt(server, data_census_cb, &dc);
+	if (ret)
+		goto out;
+	pool = free_blocks + have + dc.held;
+	target = data_target(server, pool, mounts);
+	pressure = now < server->data_pressure_until;
+
+	if (have > target && (pressure || have / 2 > target)) {
+		ret = sfs_alloc_move(server->fs, &server->lists.alloc, &server->wri,
+				     &super->data_alloc, &lt->data_avail, have - target);
+		if (ret)
+			goto out;
+		sfs_inc(server->fs, server_data_reclaim);
+		sfs_debug(server->fs, "server: mount %016llx gave back %llu data blocks beyond its share of %llu",
+			  (unsigned long long)dc.self, (unsigned long long)(have - target),
+			  (unsigned long long)target);
+		have = target;
+	} else if (have < target / 4 && free_blocks) {
+		want = target - have < free_blocks ? target - have : free_blocks;
+		if (dc.zone_blocks) {
+			zones_from_item(own, dc.zone_blocks, lt->data_alloc_zones,
+					le64toh(lt->data_alloc_zone_blocks));
+			sfs_alloc_zones_mark(vacant, dc.zone_blocks, 0,
+					     le64toh(super->total_data_blocks), true);
+			for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++) {
+				excl[i] = own[i] & ~dc.others[i];
+				vacant[i] &= ~(own[i] | dc.others[i]);
+			}
+		}
+		ret = sfs_alloc_move_zoned(server->fs, &server->lists.alloc, &server->wri,
+					   &lt->data_avail, &super->data_alloc, want, dc.zone_blocks,
+					   excl, vacant);
+		if (ret)
+			goto out;
+		have += want;
+	}
+
+	is_short = have < target / 4;
+	if (is_short) {
+		sfs_inc(server->fs, server_data_short);
+		if (!pressure)
+			server->data_pressure_since = now;
+		server->data_pressure_until = now + DATA_PRESSURE_MS;
+		for (i = 0; i < dc.nr; i++)
+			if (data_sync_holder(server, &dc.h[i], target, now))
+				pending = true;
+	}
+	lt->data_avail.flags = htole32(is_short && !pending ? SCOUTFS_ALLOC_FLAG_LOW : 0);
+	ret = record_zones(server, lt, dc.zone_blocks);
+out:
+	free(dc.h);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
 /* Request handlers, run by the worker                                  */
 /* ------------------------------------------------------------------ */
 
@@ -987,7 +1312,9 @@ static bool reclaim_due(struct sfs_server *server)
 
 static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how);
 static int cancel_rid_jobs(struct sfs_server *server, uint64_t rid);
-static void lock_conn_forget(struct sfs_server *server, uint64_t rid);
+static void mount_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_net_conn *conn);
+static void mount_conn_forget(struct sfs_server *server, uint64_t rid);
+static void omap_start_waiting(struct sfs_server *server);
 
 /* worker: reclaim the mounts that did not come back in time */
 static int reclaim_absent(struct sfs_server *server)
@@ -1010,6 +1337,7 @@ static int reclaim_absent(struct sfs_server *server)
 		if (ret)
 			break;
 	}
+	omap_start_waiting(server);
 	return ret;
 }
 
@@ -1033,7 +1361,11 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	}
 	if (le64toh(g->rid) != op->rid)
 		return -EINVAL;
+	/* its session first: an open-inode map request asks it once no mount is absent */
+	if (op->conn)
+		mount_conn_set(server, op->rid, op->conn);
 	not_absent(server, op->rid);
+	omap_start_waiting(server);
 
 	r = malloc(sizeof(*r));
 	if (!r)
@@ -1121,7 +1453,7 @@ static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how
 	}
 	if (server->locks)
 		sfs_lock_server_farewell(server->locks, rid);
-	lock_conn_forget(server, rid);
+	mount_conn_forget(server, rid);
 	sfs_info(server->fs, "server: mount rid %016llx %s", (unsigned long long)rid, how);
 	return 0;
 }
@@ -1179,7 +1511,6 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 {
 	struct scoutfs_super_block *super = server->super;
 	struct scoutfs_log_trees lt;
-	uint64_t need, have;
 	uint32_t low;
 	bool fin;
 	int ret;
@@ -1231,14 +1562,8 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 				     le64toh(lt.data_freed.total_len));
 	if (!ret && le64toh(lt.meta_avail.total_nr) < server->opts.client_meta_target / 2)
 		ret = fill_meta_list(server, &lt.meta_avail, server->opts.client_meta_target);
-	have = le64toh(lt.data_avail.total_len);
-	if (!ret && have < server->opts.client_data_target / 4) {
-		need = server->opts.client_data_target - have;
-		if (need > le64toh(super->data_alloc.total_len))
-			need = le64toh(super->data_alloc.total_len);
-		ret = sfs_alloc_move(server->fs, &server->lists.alloc, &server->wri,
-				     &lt.data_avail, &super->data_alloc, need);
-	}
+	if (!ret)
+		ret = refill_data(server, &lt);
 	if (ret)
 		goto broken;
 
@@ -1251,10 +1576,6 @@ static int op_get_log_trees(struct sfs_server *server, struct server_op *op)
 	 */
 	if (low)
 		server->merge_wanted = true;
-	lt.data_avail.flags = htole32(le64toh(super->data_alloc.total_len) == 0 &&
-						      le64toh(lt.data_avail.total_len) == 0 ?
-					      SCOUTFS_ALLOC_FLAG_LOW :
-					      0);
 
 	lt.get_trans_seq = htole64(next_seq(server));
 	ret = store_log_trees(server, &lt) ?: maybe_start_merge(server);
@@ -1952,6 +2273,75 @@ static int cancel_rid_jobs(struct sfs_server *server, uint64_t rid)
 	return ret;
 }
 
+/* ------------------------------------------------------------------ */
+/* Volume options (super.volopt)                                        */
+/* ------------------------------------------------------------------ */
+
+static int op_get_volopt(struct sfs_server *server, struct server_op *op)
+{
+	if (op->len != 0)
+		return -EINVAL;
+	memcpy(op->resp, &server->super->volopt, sizeof(server->super->volopt));
+	op->resp_len = sizeof(server->super->volopt);
+	return 0;
+}
+
+/*
+ * data_alloc_zone_blocks must leave a whole fill of a mount in one zone
+ * (>= client_data_target, the reference's 4 GiB by default; the fair
+ * share only ever fills less), make at most SCOUTFS_DATA_ALLOC_MAX_ZONES
+ * zones, and not exceed the device.  Setting again what is set is fine
+ * (a resend).
+ */
+static int op_set_volopt(struct sfs_server *server, struct server_op *op)
+{
+	struct scoutfs_super_block *super = server->super;
+	struct scoutfs_volume_options vo;
+	uint64_t bits, zb, total = le64toh(super->total_data_blocks);
+
+	if (op->len != sizeof(vo))
+		return -EINVAL;
+	memcpy(&vo, op->req, sizeof(vo));
+	bits = le64toh(vo.set_bits);
+	if (bits & SCOUTFS_VOLOPT_EXPANSION_BITS)
+		return -EINVAL;
+	if (bits & SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT) {
+		zb = le64toh(vo.data_alloc_zone_blocks);
+		if (zb == 0 || zb < server->opts.client_data_target ||
+		    zb < total / SCOUTFS_DATA_ALLOC_MAX_ZONES || zb > total) {
+			sfs_warn(server->fs, "server: data_alloc_zone_blocks %llu refused: it must be at least %llu (a mount's fill) and %llu (%u zones at most) and at most %llu (the device)",
+				 (unsigned long long)zb,
+				 (unsigned long long)server->opts.client_data_target,
+				 (unsigned long long)(total / SCOUTFS_DATA_ALLOC_MAX_ZONES),
+				 SCOUTFS_DATA_ALLOC_MAX_ZONES, (unsigned long long)total);
+			return -EINVAL;
+		}
+		super->volopt.data_alloc_zone_blocks = vo.data_alloc_zone_blocks;
+	}
+	super->volopt.set_bits = htole64(le64toh(super->volopt.set_bits) | bits);
+	server->dirty = true;
+	return 0;
+}
+
+static int op_clear_volopt(struct sfs_server *server, struct server_op *op)
+{
+	struct scoutfs_super_block *super = server->super;
+	struct scoutfs_volume_options vo;
+	uint64_t bits;
+
+	if (op->len != sizeof(vo))
+		return -EINVAL;
+	memcpy(&vo, op->req, sizeof(vo));
+	bits = le64toh(vo.set_bits);
+	if (bits & SCOUTFS_VOLOPT_EXPANSION_BITS)
+		return -EINVAL;
+	if (bits & SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT)
+		super->volopt.data_alloc_zone_blocks = 0;
+	super->volopt.set_bits = htole64(le64toh(super->volopt.set_bits) & ~bits);
+	server->dirty = true;
+	return 0;
+}
+
 /* tests: see sfs_server_request_merge */
 static int op_request_merge(struct sfs_server *server)
 {
@@ -1984,6 +2374,12 @@ static int apply_op(struct sfs_server *server, struct server_op *op)
 		return op_srch_get_compact(server, op);
 	case SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT:
 		return op_srch_commit_compact(server, op);
+	case SCOUTFS_NET_CMD_GET_VOLOPT:
+		return op_get_volopt(server, op);
+	case SCOUTFS_NET_CMD_SET_VOLOPT:
+		return op_set_volopt(server, op);
+	case SCOUTFS_NET_CMD_CLEAR_VOLOPT:
+		return op_clear_volopt(server, op);
 	case SFS_SERVER_OP_REQUEST_MERGE:
 		return op_request_merge(server);
 	case SFS_SERVER_OP_RECLAIM_MOUNT:
@@ -2125,7 +2521,8 @@ static void *server_worker(void *arg)
 		}
 		maint_turn_taken = maint;
 		pthread_mutex_unlock(&server->lock);
-		if (!batch && !maint)
+		/* only when stopping: a due reclaim alone is work too */
+		if (!batch && !maint && !reclaim)
 			break;
 
 		ret = 0;
@@ -2257,6 +2654,349 @@ static int server_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t c
 }
 
 /* ------------------------------------------------------------------ */
+/* Mount sessions and the open-inode map                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One OPEN_INO_MAP request of a mount: the server's request to every
+ * mount session it knew when it started (targets), the OR of their
+ * answers so far, and the asker's request to answer once every target
+ * answered or cannot (server.c header: Open-inode map).  Referenced by
+ * the list it is on and by each request in flight.
+ */
+struct omap_target {
+	uint64_t rid;
+	bool answered;
+};
+
+struct omap_fan {
+	struct omap_fan *next;		/* server lock: omap_waiting or omap_running */
+	struct sfs_server *server;
+	struct sfs_net_conn *conn;	/* the asker's session, referenced */
+	uint64_t req_id;		/* the asker's request */
+	struct scoutfs_open_ino_map map; /* server lock: args fixed, bits the OR so far */
+	unsigned int refs;		/* server lock */
+	size_t nr, left;		/* server lock: targets, and those not answered */
+	struct omap_target *t;
+};
+
+struct omap_sent {
+	struct omap_fan *fan;
+	size_t idx;
+};
+
+static void omap_put(struct sfs_server *server, struct omap_fan *fan)
+{
+	bool last;
+
+	pthread_mutex_lock(&server->lock);
+	last = --fan->refs == 0;
+	pthread_mutex_unlock(&server->lock);
+	if (last) {
+		sfs_net_conn_put(fan->conn);
+		free(fan->t);
+		free(fan);
+	}
+}
+
+/*
+ * With server->lock: target idx answered, bits NULL meaning none open.
+ * True when that was the last: fan left omap_running, and the caller
+ * finishes it (omap_finish) once it dropped the lock.
+ */
+static bool omap_answer_locked(struct sfs_server *server, struct omap_fan *fan, size_t idx,
+			       const __le64 *bits)
+{
+	struct omap_fan **p;
+	int i;
+
+	if (idx >= fan->nr || fan->t[idx].answered)
+		return false;
+	fan->t[idx].answered = true;
+	if (bits)
+		for (i = 0; i < SCOUTFS_OPEN_INO_MAP_LE64S; i++)
+			fan->map.bits[i] |= bits[i];
+	if (--fan->left)
+		return false;
+	for (p = &server->omap_running; *p; p = &(*p)->next) {
+		if (*p == fan) {
+			*p = fan->next;
+			break;
+		}
+	}
+	return true;
+}
+
+/* every answer is in: answer the asker, drop the list's reference */
+static void omap_finish(struct sfs_server *server, struct omap_fan *fan)
+{
+	int ret;
+
+	ret = sfs_net_respond(fan->conn, fan->req_id, SCOUTFS_NET_CMD_OPEN_INO_MAP, 0, &fan->map,
+			      sizeof(fan->map));
+	if (ret)
+		sfs_debug(server->fs, "server: open-inode map answer to %016llx not sent: %s",
+			  (unsigned long long)sfs_net_conn_session_id(fan->conn), strerror(-ret));
+	omap_put(server, fan);
+}
+
+/* net thread (or sfs_net_destroy): a mount's answer, or why none came */
+static void omap_resp(void *arg, int err, const void *data, uint32_t len)
+{
+	struct omap_sent *sent = arg;
+	struct omap_fan *fan = sent->fan;
+	struct sfs_server *server = fan->server;
+	const struct scoutfs_open_ino_map *map = data;
+	const __le64 *bits = NULL;
+	bool last;
+
+	if (!err && len == sizeof(*map) && map->args.req_id == fan->map.args.req_id &&
+	    map->args.group_nr == fan->map.args.group_nr)
+		bits = map->bits;
+	else if (err != -ECONNRESET && err != -ESHUTDOWN)
+		sfs_warn(server->fs, "server: mount %016llx answered open-inode map request %llu badly (%u bytes, %d): taken as none open",
+			 (unsigned long long)fan->t[sent->idx].rid,
+			 (unsigned long long)le64toh(fan->map.args.req_id), len, err);
+	pthread_mutex_lock(&server->lock);
+	last = omap_answer_locked(server, fan, sent->idx, bits);
+	pthread_mutex_unlock(&server->lock);
+	free(sent);
+	if (last)
+		omap_finish(server, fan);
+	omap_put(server, fan);
+}
+
+/*
+ * Ask every mount session known now.  One target more than sessions
+ * stands for the sending itself, answered last here, so the request
+ * cannot finish while requests still go out, and does finish with no
+ * session at all.  Called without server->lock.
+ */
+static void omap_start(struct sfs_server *server, struct omap_fan *fan)
+{
+	struct scoutfs_open_ino_map_args args = fan->map.args;
+	struct sfs_net_conn **conns;
+	struct omap_sent *sent;
+	bool last, sent_ok;
+	size_t i, n;
+
+	pthread_mutex_lock(&server->lock);
+	n = server->mount_conns_nr;
+	fan->t = calloc(n + 1, sizeof(*fan->t));
+	conns = calloc(n + 1, sizeof(*conns));
+	if (!fan->t || !conns) {
+		pthread_mutex_unlock(&server->lock);
+		free(conns);
+		sfs_net_respond(fan->conn, fan->req_id, SCOUTFS_NET_CMD_OPEN_INO_MAP, -ENOMEM, NULL,
+				0);
+		omap_put(server, fan);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		fan->t[i].rid = server->mount_conns[i].rid;
+		conns[i] = server->mount_conns[i].conn;
+		sfs_net_conn_get(conns[i]);
+	}
+	fan->nr = fan->left = n + 1;
+	fan->next = server->omap_running;
+	server->omap_running = fan;
+	pthread_mutex_unlock(&server->lock);
+
+	for (i = 0; i < n; i++) {
+		sent_ok = false;
+		sent = malloc(sizeof(*sent));
+		if (sent) {
+			sent->fan = fan;
+			sent->idx = i;
+			pthread_mutex_lock(&server->lock);
+			fan->refs++;
+			pthread_mutex_unlock(&server->lock);
+			sent_ok = sfs_net_request(conns[i], SCOUTFS_NET_CMD_OPEN_INO_MAP, &args,
+						  sizeof(args), omap_resp, sent) == 0;
+			if (!sent_ok) {
+				free(sent);
+				omap_put(server, fan);
+			}
+		}
+		if (!sent_ok) {
+			/* the session is over (or no memory): nothing open there */
+			pthread_mutex_lock(&server->lock);
+			omap_answer_locked(server, fan, i, NULL);
+			pthread_mutex_unlock(&server->lock);
+		}
+		sfs_net_conn_put(conns[i]);
+	}
+	free(conns);
+
+	pthread_mutex_lock(&server->lock);
+	last = omap_answer_locked(server, fan, n, NULL);
+	pthread_mutex_unlock(&server->lock);
+	if (last)
+		omap_finish(server, fan);
+}
+
+/* the absent mounts all greeted or were reclaimed: the requests that waited go */
+static void omap_start_waiting(struct sfs_server *server)
+{
+	struct omap_fan *fan, *list = NULL, *next;
+
+	pthread_mutex_lock(&server->lock);
+	if (!server->absent_nr) {
+		/* oldest first */
+		for (fan = server->omap_waiting; fan; fan = next) {
+			next = fan->next;
+			fan->next = list;
+			list = fan;
+		}
+		server->omap_waiting = NULL;
+	}
+	pthread_mutex_unlock(&server->lock);
+	while ((fan = list)) {
+		list = fan->next;
+		omap_start(server, fan);
+	}
+}
+
+/* rid left (or was reclaimed): nothing is open there, nobody waits for its answer */
+static void omap_forget(struct sfs_server *server, uint64_t rid)
+{
+	struct omap_fan *fan, *next, *done = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (fan = server->omap_running; fan; fan = next) {
+		next = fan->next;
+		/* the last target is the sending, never a mount's */
+		for (i = 0; i + 1 < fan->nr; i++) {
+			if (fan->t[i].rid != rid || fan->t[i].answered)
+				continue;
+			sfs_inc(server->fs, server_omap_departed);
+			if (omap_answer_locked(server, fan, i, NULL)) {
+				fan->next = done;
+				done = fan;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+	while ((fan = done)) {
+		done = fan->next;
+		omap_finish(server, fan);
+	}
+}
+
+/* net thread: a mount asks which inodes of a group are open anywhere */
+static int server_omap_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			       const void *data, uint32_t len, void *arg)
+{
+	struct sfs_server *server = arg;
+	struct omap_fan *fan;
+	bool wait;
+
+	(void)cmd;
+	if (len != sizeof(struct scoutfs_open_ino_map_args))
+		return -EINVAL;
+	fan = calloc(1, sizeof(*fan));
+	if (!fan)
+		return -ENOMEM;
+	fan->server = server;
+	sfs_net_conn_get(conn);
+	fan->conn = conn;
+	fan->req_id = req_id;
+	fan->refs = 1;
+	memcpy(&fan->map.args, data, sizeof(fan->map.args));
+
+	pthread_mutex_lock(&server->lock);
+	if (server->stopping) {
+		pthread_mutex_unlock(&server->lock);
+		sfs_net_conn_put(conn);
+		free(fan);
+		return -ESHUTDOWN;
+	}
+	fan->map.args.req_id = htole64(++server->omap_next_id);
+	wait = server->absent_nr > 0;
+	if (wait) {
+		fan->next = server->omap_waiting;
+		server->omap_waiting = fan;
+	}
+	pthread_mutex_unlock(&server->lock);
+	sfs_inc(server->fs, server_omap_request);
+	if (wait)
+		sfs_inc(server->fs, server_omap_waited);
+	else
+		omap_start(server, fan);
+	return 0;
+}
+
+/* remember rid's session (takes a reference) */
+static void mount_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_net_conn *conn)
+{
+	struct mount_conn *lc;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->mount_conns_nr; i++) {
+		if (server->mount_conns[i].rid == rid) {
+			if (server->mount_conns[i].conn != conn) {
+				sfs_net_conn_get(conn);
+				sfs_net_conn_put(server->mount_conns[i].conn);
+				server->mount_conns[i].conn = conn;
+			}
+			pthread_mutex_unlock(&server->lock);
+			return;
+		}
+	}
+	lc = realloc(server->mount_conns, (server->mount_conns_nr + 1) * sizeof(*lc));
+	if (lc) {
+		server->mount_conns = lc;
+		sfs_net_conn_get(conn);
+		lc[server->mount_conns_nr].rid = rid;
+		lc[server->mount_conns_nr].conn = conn;
+		lc[server->mount_conns_nr].synced_seq = 0;
+		lc[server->mount_conns_nr].synced_at = 0;
+		server->mount_conns_nr++;
+	}
+	pthread_mutex_unlock(&server->lock);
+}
+
+/* rid's session, referenced, or NULL */
+static struct sfs_net_conn *mount_conn_get(struct sfs_server *server, uint64_t rid)
+{
+	struct sfs_net_conn *conn = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->mount_conns_nr; i++) {
+		if (server->mount_conns[i].rid == rid) {
+			conn = server->mount_conns[i].conn;
+			sfs_net_conn_get(conn);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+	return conn;
+}
+
+static void mount_conn_forget(struct sfs_server *server, uint64_t rid)
+{
+	struct sfs_net_conn *conn = NULL;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->mount_conns_nr; i++) {
+		if (server->mount_conns[i].rid == rid) {
+			conn = server->mount_conns[i].conn;
+			server->mount_conns[i] = server->mount_conns[--server->mount_conns_nr];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&server->lock);
+	if (conn)
+		sfs_net_conn_put(conn);
+	omap_forget(server, rid);
+}
+
+/* ------------------------------------------------------------------ */
 /* Cluster locks: lock_server.c over the net                            */
 /* ------------------------------------------------------------------ */
 
@@ -2269,71 +3009,6 @@ struct lock_inval_ctx {
 	struct sfs_server *server;
 	uint64_t rid;
 };
-
-/* remember rid's session for invalidations (takes a reference) */
-static void lock_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_net_conn *conn)
-{
-	struct lock_conn *lc;
-	size_t i;
-
-	pthread_mutex_lock(&server->lock);
-	for (i = 0; i < server->lock_conns_nr; i++) {
-		if (server->lock_conns[i].rid == rid) {
-			if (server->lock_conns[i].conn != conn) {
-				sfs_net_conn_get(conn);
-				sfs_net_conn_put(server->lock_conns[i].conn);
-				server->lock_conns[i].conn = conn;
-			}
-			pthread_mutex_unlock(&server->lock);
-			return;
-		}
-	}
-	lc = realloc(server->lock_conns, (server->lock_conns_nr + 1) * sizeof(*lc));
-	if (lc) {
-		server->lock_conns = lc;
-		sfs_net_conn_get(conn);
-		lc[server->lock_conns_nr].rid = rid;
-		lc[server->lock_conns_nr].conn = conn;
-		server->lock_conns_nr++;
-	}
-	pthread_mutex_unlock(&server->lock);
-}
-
-/* rid's session, referenced, or NULL */
-static struct sfs_net_conn *lock_conn_get(struct sfs_server *server, uint64_t rid)
-{
-	struct sfs_net_conn *conn = NULL;
-	size_t i;
-
-	pthread_mutex_lock(&server->lock);
-	for (i = 0; i < server->lock_conns_nr; i++) {
-		if (server->lock_conns[i].rid == rid) {
-			conn = server->lock_conns[i].conn;
-			sfs_net_conn_get(conn);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&server->lock);
-	return conn;
-}
-
-static void lock_conn_forget(struct sfs_server *server, uint64_t rid)
-{
-	struct sfs_net_conn *conn = NULL;
-	size_t i;
-
-	pthread_mutex_lock(&server->lock);
-	for (i = 0; i < server->lock_conns_nr; i++) {
-		if (server->lock_conns[i].rid == rid) {
-			conn = server->lock_conns[i].conn;
-			server->lock_conns[i] = server->lock_conns[--server->lock_conns_nr];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&server->lock);
-	if (conn)
-		sfs_net_conn_put(conn);
-}
 
 static void lock_grant(void *arg, uint64_t rid, void *ctx, const struct scoutfs_net_lock *nl)
 {
@@ -2367,7 +3042,7 @@ static void lock_inval_resp(void *arg, int err, const void *data, uint32_t len)
 static void lock_invalidate(void *arg, uint64_t rid, const struct scoutfs_net_lock *nl)
 {
 	struct sfs_server *server = arg;
-	struct sfs_net_conn *conn = lock_conn_get(server, rid);
+	struct sfs_net_conn *conn = mount_conn_get(server, rid);
 	struct lock_inval_ctx *ic;
 
 	ic = conn ? calloc(1, sizeof(*ic)) : NULL;
@@ -2407,7 +3082,7 @@ static int server_lock_request(struct sfs_net_conn *conn, uint64_t req_id, uint1
 	rc = calloc(1, sizeof(*rc));
 	if (!rc)
 		return -ENOMEM;
-	lock_conn_set(server, rid, conn);
+	mount_conn_set(server, rid, conn);
 	sfs_net_conn_get(conn);
 	rc->conn = conn;
 	rc->req_id = req_id;
@@ -2440,6 +3115,10 @@ static const sfs_net_handler_fn handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_SRCH_GET_COMPACT] = server_request,
 	[SCOUTFS_NET_CMD_SRCH_COMMIT_COMPACT] = server_request,
 	[SCOUTFS_NET_CMD_LOCK] = server_lock_request,
+	[SCOUTFS_NET_CMD_OPEN_INO_MAP] = server_omap_request,
+	[SCOUTFS_NET_CMD_GET_VOLOPT] = server_request,
+	[SCOUTFS_NET_CMD_SET_VOLOPT] = server_request,
+	[SCOUTFS_NET_CMD_CLEAR_VOLOPT] = server_request,
 };
 
 /* ------------------------------------------------------------------ */
@@ -2466,6 +3145,8 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		server->opts.client_meta_target = 1024;
 	if (!server->opts.client_data_target)
 		server->opts.client_data_target = (4ULL << 30) >> SCOUTFS_BLOCK_SM_SHIFT;
+	if (!server->opts.client_data_min)
+		server->opts.client_data_min = DATA_FILL_MIN_DEF;
 	if (!server->opts.server_meta_target)
 		server->opts.server_meta_target = 1024;
 	if (!server->opts.meta_reserve)
@@ -2556,6 +3237,7 @@ out:
 void sfs_server_stop(struct sfs_fs *fs)
 {
 	struct sfs_server *server = fs->server;
+	struct omap_fan *fan;
 	struct server_op *op;
 
 	if (!server)
@@ -2577,12 +3259,18 @@ void sfs_server_stop(struct sfs_fs *fs)
 			complete_op(op);
 		}
 	}
+	/* open-inode map requests not started: the askers resend to the next server */
+	while ((fan = server->omap_waiting)) {
+		server->omap_waiting = fan->next;
+		sfs_net_conn_put(fan->conn);
+		free(fan);
+	}
 	/* queued lock requests go (their conns are put) while the net still runs */
 	sfs_lock_server_destroy(server->locks);
 	server->locks = NULL;
-	while (server->lock_conns_nr)
-		sfs_net_conn_put(server->lock_conns[--server->lock_conns_nr].conn);
-	free(server->lock_conns);
+	while (server->mount_conns_nr)
+		sfs_net_conn_put(server->mount_conns[--server->mount_conns_nr].conn);
+	free(server->mount_conns);
 	sfs_net_destroy(&server->net);
 	/* anything dirty was never committed: it is not on disk */
 	sfs_block_writer_forget(fs, &server->wri);

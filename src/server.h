@@ -19,7 +19,8 @@ struct sfs_server_opts {
 	uint64_t term;			/* the quorum term it was elected in */
 	/* 0 means the default in brackets */
 	uint64_t client_meta_target;	/* a client's avail list is refilled to [1024] */
-	uint64_t client_data_target;	/* a client's data_avail is refilled to [1048576] */
+	uint64_t client_data_target;	/* a client's data_avail is refilled to at most [1048576] */
+	uint64_t client_data_min;	/* ... and at least, while free [2048] (server.c: Data space) */
 	uint64_t server_meta_target;	/* the server's own lists are refilled to [1024] */
 	uint64_t meta_reserve;		/* below this much free meta, clients get LOW [3072] */
 #define SFS_SERVER_META_RESERVE_DEF 3072ULL

@@ -54,6 +54,14 @@ struct sfs_fs {
 	/* fs.c: make the kernel drop what it caches of inodes [first, last] */
 	void (*kernel_inval)(void *arg, uint64_t first, uint64_t last);
 	void *kernel_inval_arg;
+	/*
+	 * fs.c: set the bits of the inodes open on this mount in inode group
+	 * group_nr (bit ino & 1023 of bits[16], client.c answers the
+	 * server's OPEN_INO_MAP with them; unset: none open).  Called on the
+	 * client's network thread: it must not block.
+	 */
+	void (*omap_local)(void *arg, uint64_t group_nr, uint64_t bits[16]);
+	void *omap_arg;
 };
 
 #endif

@@ -22,8 +22,19 @@
  *   3. sends COMMIT_LOG_TREES: the server stores the new roots, durably;
  *   4. marks the items clean and asks for the next transaction.
  *
- * Commits happen on a timer, when dirty items exceed a budget, and when
- * sfs_trans_sync asks (fsync, sync, unmount, lock revocation later).
+ * Commits happen on a timer, when dirty items exceed a budget, when
+ * sfs_trans_sync asks (fsync, sync, unmount, lock revocation) and when
+ * the server asks (SYNC_LOG_TREES: it wants data space this mount holds
+ * beyond its share back, see server.c "Data space").
+ *
+ * Data space: a transaction allocates file data from the extents the
+ * server put in its data_avail.  When they run out, the caller commits
+ * (sfs_trans_commit_for_space) and the next transaction is refilled.  If
+ * the server has no free data blocks left but other mounts hold more
+ * than their share, it asks them to commit (which returns the excess)
+ * and hands this mount an empty data_avail without the LOW flag: then
+ * commit_for_space waits a little and commits again, until data comes,
+ * the server says LOW (the volume is full) or DATA_WAIT_MS passed.
  *
  * Invariants
  * ----------
@@ -43,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "block.h"
@@ -58,6 +70,11 @@
 
 /* chunk buffers: the gatherer runs up to COMMIT_BUFS - 1 chunks ahead of the builder */
 #define COMMIT_BUFS 4
+
+/* how long commit_for_space waits for other mounts to give data space back */
+#define DATA_WAIT_MS 15000
+#define DATA_WAIT_MIN_MS 5
+#define DATA_WAIT_MAX_MS 200
 
 /* an array of block extents */
 struct sfs_extent {
@@ -109,6 +126,7 @@ struct sfs_trans {
 	struct scoutfs_srch_entry *srch_ents;
 	size_t srch_nr, srch_cap;
 	bool force_commit;		/* lock: commit even with no dirty items */
+	bool data_short;		/* data_lock: an allocation found data_avail empty */
 
 	/*
 	 * File data writes still in flight (lock): a commit waits for them
@@ -455,6 +473,7 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 				.chunk = trans->opts.commit_chunk_items,
 				.bufs = trans->chunk_bufs };
 	bool committed = false, force;
+	uint64_t max_seq;
 	int data_err;
 	double t[6];
 	size_t blocks = 0;
@@ -462,6 +481,14 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 
 	if (!trans->open)
 		return open_next(trans);
+	/*
+	 * Items of this transaction have seqs up to the greatest write_seq
+	 * granted before now (sfs_trans_hold): once it is committed, a lock
+	 * written with a seq up to that has nothing left to commit
+	 */
+	max_seq = le64toh(trans->lt.get_trans_seq);
+	if (sfs_lock_max_write_seq(fs) > max_seq)
+		max_seq = sfs_lock_max_write_seq(fs);
 	pthread_mutex_lock(&trans->lock);
 	force = trans->force_commit;
 	trans->force_commit = false;
@@ -472,8 +499,14 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	trans->data_err = 0;
 	pthread_mutex_unlock(&trans->lock);
 	if (sfs_item_dirty_count(fs) == 0 && !force && !trans->data_taken.nr &&
-	    !trans->data_freed.nr && !trans->srch_nr)
+	    !trans->data_freed.nr && !trans->srch_nr) {
+		/* nothing written: everything written before is committed */
+		pthread_mutex_lock(&trans->lock);
+		if (max_seq > trans->committed_seq)
+			trans->committed_seq = max_seq;
+		pthread_mutex_unlock(&trans->lock);
 		return 0;
+	}
 
 	sfs_block_writer_init(&wri);
 	sfs_alloc_lists_init(&lists, &lt.meta_avail, &lt.meta_freed);
@@ -504,7 +537,8 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 		goto out;
 
 	pthread_mutex_lock(&trans->lock);
-	trans->committed_seq = le64toh(lt.get_trans_seq);
+	if (max_seq > trans->committed_seq)
+		trans->committed_seq = max_seq;
 	pthread_mutex_unlock(&trans->lock);
 	sync_finished(trans, ticket, data_err);
 	committed = true;
@@ -581,6 +615,18 @@ static void *commit_thread(void *arg)
 	return NULL;
 }
 
+/* client.c, on its net thread: the server wants a commit now (no waiting here) */
+static void server_wants_commit(struct sfs_fs *fs)
+{
+	struct sfs_trans *trans = fs->trans;
+
+	pthread_mutex_lock(&trans->lock);
+	trans->force_commit = true;
+	trans->sync_requested++;
+	pthread_cond_signal(&trans->cond);
+	pthread_mutex_unlock(&trans->lock);
+}
+
 int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 {
 	pthread_rwlockattr_t attr;
@@ -625,6 +671,7 @@ int sfs_trans_setup(struct sfs_fs *fs, const struct sfs_trans_opts *opts)
 	if (ret)
 		goto out;
 	trans->thread_started = true;
+	sfs_client_set_sync_fn(fs, server_wants_commit);
 out:
 	if (ret)
 		sfs_trans_destroy(fs);
@@ -635,7 +682,10 @@ void sfs_trans_stop(struct sfs_fs *fs)
 {
 	struct sfs_trans *trans = fs->trans;
 
-	if (!trans || !trans->thread_started)
+	if (!trans)
+		return;
+	sfs_client_set_sync_fn(fs, NULL);
+	if (!trans->thread_started)
 		return;
 	pthread_mutex_lock(&trans->lock);
 	trans->stopping = true;
@@ -843,6 +893,7 @@ int sfs_trans_alloc_data(struct sfs_fs *fs, uint64_t want, uint64_t *start, uint
 			if (av->e[i].len && (best == av->nr || av->e[i].len > av->e[best].len))
 				best = i;
 		if (best == av->nr) {
+			trans->data_short = true;
 			ret = -ENOSPC;
 			goto out;
 		}
@@ -872,14 +923,55 @@ int sfs_trans_free_data(struct sfs_fs *fs, uint64_t start, uint64_t len)
 	return ret;
 }
 
-int sfs_trans_commit_for_space(struct sfs_fs *fs)
+static int force_sync(struct sfs_trans *trans)
 {
-	struct sfs_trans *trans = fs->trans;
-
 	pthread_mutex_lock(&trans->lock);
 	trans->force_commit = true;
 	pthread_mutex_unlock(&trans->lock);
-	return sfs_trans_sync(fs);
+	return sfs_trans_sync(trans->fs);
+}
+
+/*
+ * After data_avail ran out: the server handed the new transaction no
+ * data but did not say the volume is full (LOW), so other mounts are
+ * giving space back.  True while that is so.
+ */
+static bool data_coming(struct sfs_trans *trans)
+{
+	bool coming;
+
+	pthread_rwlock_rdlock(&trans->hold_lock);
+	coming = trans->open && trans->lt.data_avail.total_len == 0 &&
+		 !(le32toh(trans->lt.data_avail.flags) & SCOUTFS_ALLOC_FLAG_LOW);
+	pthread_rwlock_unlock(&trans->hold_lock);
+	return coming;
+}
+
+int sfs_trans_commit_for_space(struct sfs_fs *fs)
+{
+	struct sfs_trans *trans = fs->trans;
+	unsigned int waited = 0, delay = DATA_WAIT_MIN_MS;
+	bool short_data;
+	int ret;
+
+	pthread_mutex_lock(&trans->data_lock);
+	short_data = trans->data_short;
+	trans->data_short = false;
+	pthread_mutex_unlock(&trans->data_lock);
+
+	ret = force_sync(trans);
+	while (!ret && short_data && waited < DATA_WAIT_MS && data_coming(trans)) {
+		if (!waited)
+			sfs_inc(fs, trans_data_wait);
+		usleep(delay * 1000);
+		waited += delay;
+		delay = delay * 2 < DATA_WAIT_MAX_MS ? delay * 2 : DATA_WAIT_MAX_MS;
+		ret = force_sync(trans);
+	}
+	if (!ret && short_data && waited >= DATA_WAIT_MS && data_coming(trans))
+		sfs_warn(fs, "trans: no data space came back from other mounts in %u ms",
+			 DATA_WAIT_MS);
+	return ret;
 }
 
 void sfs_trans_data_io_begin(struct sfs_fs *fs)

@@ -61,7 +61,11 @@ int sfs_trans_commit_for_space(struct sfs_fs *fs);
 void sfs_trans_data_io_begin(struct sfs_fs *fs);
 void sfs_trans_data_io_end(struct sfs_fs *fs, int err);
 
-/* the seq of the last committed transaction */
+/*
+ * Every item written with a seq up to this is committed: the greatest of
+ * the last committed transaction's seq and the write_seqs granted before
+ * it (a seq sfs_trans_hold gave out is at most that)
+ */
 uint64_t sfs_trans_committed_seq(struct sfs_fs *fs);
 
 /*

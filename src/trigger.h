@@ -21,6 +21,16 @@ enum sfs_trigger {
 	SFS_TRIGGER_SRCH_COMPACT_LOGS_PAD_SAFE,
 	/* the next sorted merge to reach an input entry at the safe-bytes limit stops there */
 	SFS_TRIGGER_SRCH_MERGE_STOP_SAFE,
+	/*
+	 * the next clean btree block read by reference finds its copy stale
+	 * (block.c read_lg): the cached copy is dropped, the block is read
+	 * again from the device and that copy is taken as stale too, so the
+	 * read answers -ESTALE and the reader goes back for fresh roots (as
+	 * when another mount rewrote the block); the item reader's retry
+	 * counts item_read_stale.  Only readers of trees others write retry:
+	 * arm it on a mount with nothing to commit.
+	 */
+	SFS_TRIGGER_BLOCK_REMOVE_STALE,
 	SFS_TRIGGER_NR,
 };
 
@@ -30,6 +40,7 @@ static inline const char *sfs_trigger_name(enum sfs_trigger t)
 		[SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE] = "srch_force_log_rotate",
 		[SFS_TRIGGER_SRCH_COMPACT_LOGS_PAD_SAFE] = "srch_compact_logs_pad_safe",
 		[SFS_TRIGGER_SRCH_MERGE_STOP_SAFE] = "srch_merge_stop_safe",
+		[SFS_TRIGGER_BLOCK_REMOVE_STALE] = "block_remove_stale",
 	};
 
 	return (unsigned int)t < SFS_TRIGGER_NR ? names[t] : "unknown";

@@ -450,6 +450,21 @@ unsigned int sfs_wait_err(struct sfs_fuse *sf, uint64_t ino, uint64_t first, uin
 	return n;
 }
 
+bool sfs_wait_has(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct sfs_waits *w = sf->waits;
+	struct waiter key = { .ino = ino, .iblock = 0, .id = 0 }, *wt;
+	bool has;
+
+	if (!w)
+		return false;
+	pthread_mutex_lock(&w->lock);
+	wt = RB_NFIND(waiter_tree, &w->tree, &key);
+	has = wt && wt->ino == ino;
+	pthread_mutex_unlock(&w->lock);
+	return has;
+}
+
 unsigned int sfs_wait_list(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock,
 			   struct sfs_wait_ent *ents, unsigned int nr)
 {

@@ -65,6 +65,9 @@ struct sfs_wait_ent {
 	uint64_t iblock;
 	uint8_t op;
 };
+/* are requests of ino parked? (the kernel holds their pages locked) */
+bool sfs_wait_has(struct sfs_fuse *sf, uint64_t ino);
+
 unsigned int sfs_wait_list(struct sfs_fuse *sf, uint64_t ino, uint64_t iblock,
 			   struct sfs_wait_ent *ents, unsigned int nr);
 

@@ -79,6 +79,7 @@
 #include "fs_int.h"
 #include "inode.h"
 #include "item.h"
+#include "lock.h"
 #include "log.h"
 #include "srch.h"
 #include "trans.h"
@@ -1265,11 +1266,25 @@ static int op_check_name(fuse_req_t req, const char *name, bool change, struct x
 	return 0;
 }
 
-/* ns shared, then the inode's lock, then (a change) the transaction */
-static int op_lock(struct sfs_fuse *sf, uint64_t ino, bool change, bool growth, uint64_t *seq)
+/*
+ * The cluster locks (the inode's group: READ to look, WRITE to change,
+ * with the totl or indx zone WRITE_ONLY for a name that changes them),
+ * ns shared, then the inode's lock, then (a change) the transaction
+ */
+static int op_lock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t ino,
+		   const struct xname *xn, bool change, bool growth, uint64_t *seq)
 {
-	int ret = 0;
+	unsigned int xflags = 0;
+	int ret;
 
+	if (xn && (xn->tags & TAG_TOTL))
+		xflags |= SFS_FUSE_LOCK_TOTL;
+	if (xn && (xn->tags & TAG_INDX))
+		xflags |= SFS_FUSE_LOCK_INDX;
+	ret = sfs_fuse_lock_inodes_x(sf, set, change ? SFS_LOCK_WRITE : SFS_LOCK_READ, xflags, ino,
+				     0, 0, 0);
+	if (ret)
+		return ret;
 	pthread_rwlock_rdlock(&sf->ns);
 	pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
 	if (change) {
@@ -1277,17 +1292,22 @@ static int op_lock(struct sfs_fuse *sf, uint64_t ino, bool change, bool growth, 
 		if (ret) {
 			pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
 			pthread_rwlock_unlock(&sf->ns);
+			sfs_fuse_unlock(sf, set, 0);
+		} else {
+			*seq = sfs_fuse_lock_seq(set, *seq);
 		}
 	}
 	return ret;
 }
 
-static void op_unlock(struct sfs_fuse *sf, uint64_t ino, bool change)
+static void op_unlock(struct sfs_fuse *sf, struct sfs_lock_set *set, uint64_t ino, bool change,
+		      uint64_t seq)
 {
 	if (change)
 		sfs_trans_release(sf->fs);
 	pthread_mutex_unlock(sfs_fuse_ino_lock(sf, ino));
 	pthread_rwlock_unlock(&sf->ns);
+	sfs_fuse_unlock(sf, set, change ? seq : 0);
 }
 
 /* is the caller root, or in group gid (primary or supplementary)? */
@@ -1341,6 +1361,7 @@ void sfs_xattr_op_set(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 		      size_t size, int flags)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
 	struct xname xn;
 	uint64_t seq;
@@ -1351,7 +1372,7 @@ void sfs_xattr_op_set(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 		ret = -E2BIG;
 	if (ret)
 		goto reply;
-	ret = op_lock(sf, ino, true, true, &seq);
+	ret = op_lock(sf, &set, ino, &xn, true, true, &seq);
 	if (ret)
 		goto reply;
 	ret = sfs_inode_read(sf->fs, ino, &di);
@@ -1366,7 +1387,7 @@ void sfs_xattr_op_set(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 	}
 	if (!ret)
 		ret = sfs_inode_update(sf->fs, ino, &di, seq);
-	op_unlock(sf, ino, true);
+	op_unlock(sf, &set, ino, true, seq);
 reply:
 	sfs_fuse_reply_err(req, ret);
 }
@@ -1374,6 +1395,7 @@ reply:
 void sfs_xattr_op_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	char *buf = NULL;
 	struct xname xn;
 	int ret;
@@ -1390,9 +1412,11 @@ void sfs_xattr_op_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 			goto reply;
 		}
 	}
-	op_lock(sf, ino, false, false, NULL);
+	ret = op_lock(sf, &set, ino, NULL, false, false, NULL);
+	if (ret)
+		goto reply;
 	ret = sfs_xattr_get(sf->fs, ino, name, buf, size);
-	op_unlock(sf, ino, false);
+	op_unlock(sf, &set, ino, false, 0);
 reply:
 	if (ret < 0)
 		sfs_fuse_reply_err(req, ret);
@@ -1406,6 +1430,7 @@ reply:
 void sfs_xattr_op_list(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	char *buf = NULL;
 	int ret = 0;
 
@@ -1416,9 +1441,11 @@ void sfs_xattr_op_list(fuse_req_t req, fuse_ino_t ino, size_t size)
 			goto reply;
 		}
 	}
-	op_lock(sf, ino, false, false, NULL);
+	ret = op_lock(sf, &set, ino, NULL, false, false, NULL);
+	if (ret)
+		goto reply;
 	ret = sfs_xattr_list(sf->fs, ino, buf, size);
-	op_unlock(sf, ino, false);
+	op_unlock(sf, &set, ino, false, 0);
 reply:
 	if (ret < 0)
 		sfs_fuse_reply_err(req, ret);
@@ -1432,6 +1459,7 @@ reply:
 void sfs_xattr_op_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct sfs_fuse *sf = sf_of(req);
+	struct sfs_lock_set set;
 	struct scoutfs_inode di;
 	struct xname xn;
 	uint64_t seq;
@@ -1440,7 +1468,7 @@ void sfs_xattr_op_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 	ret = op_check_name(req, name, true, &xn);
 	if (ret)
 		goto reply;
-	ret = op_lock(sf, ino, true, false, &seq);
+	ret = op_lock(sf, &set, ino, &xn, true, false, &seq);
 	if (ret)
 		goto reply;
 	ret = sfs_inode_read(sf->fs, ino, &di);
@@ -1453,7 +1481,7 @@ void sfs_xattr_op_remove(fuse_req_t req, fuse_ino_t ino, const char *name)
 		ret = 0;
 	else if (!ret)
 		ret = sfs_inode_update(sf->fs, ino, &di, seq);
-	op_unlock(sf, ino, true);
+	op_unlock(sf, &set, ino, true, seq);
 reply:
 	sfs_fuse_reply_err(req, ret);
 }

@@ -320,3 +320,297 @@ t_quorum_server() {
 	done
 	echo "$best $term $live"
 }
+
+# ---- a cluster of mounts on one volume ---------------------------------
+
+# t_mount_client MNT [EXTRA -o OPTIONS]: as t_mount_slot, but a plain
+# client (no quorum slot) that finds the server in the quorum blocks.
+# Returns at once (t_mount_wait).
+t_mount_client() {
+	local mnt=$1 extra=${2:-} name log pid
+	: "${SCOUTFSD:?run through meson test or test/run.sh}"
+	mkdir -p "$mnt"
+	name=$(basename "$mnt")
+	log="$T_DIR/scoutfsd.$name.log"
+	mkdir -p "$T_DIR/run.$name"
+	"$SCOUTFSD" -f -o "metadev_path=$META,run_dir=$T_DIR/run.$name${extra:+,$extra}" \
+		"$DATA" "$mnt" >>"$log" 2>&1 &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_MOUNTS+=("$mnt")
+	T_MOUNT_PID[$mnt]=$pid
+}
+
+# t_cluster_size N: the sparse data image size for N mounts: every mount
+# takes up to 4 GiB of free data space at a time, so 4 GiB each plus 4,
+# and at least 16 GiB
+t_cluster_size() {
+	local g=$((4 * $1 + 4))
+	[ "$g" -ge 16 ] || g=16
+	echo "${g}G"
+}
+
+# t_cluster N [EXTRA -o OPTIONS]: a fresh volume ($META 2 GiB, $DATA
+# sized by t_cluster_size) mounted N times on this host.  N <= 3: every
+# mount is a quorum member (slots 0..N-1 on 127.0.0.1); N > 3: mounts
+# 0..2 are the members, the others plain clients.  Mount i is
+# $T_DIR/mnt$i, with its own run directory $T_DIR/run.mnt$i (t_scoutfs_at)
+# and log $T_DIR/scoutfsd.mnt$i.log.  All start together (members need
+# each other to elect a leader); returns once every mount is live.  Sets
+#   T_CN         N (T_CMEMBERS: how many are quorum members)
+#   T_CMNT[i]    mount point of mount i
+#   T_CPID[i]    its scoutfsd's pid (also T_MOUNT_PID[mount point])
+#   T_CSLOT[i]   its quorum slot, -1 for a plain client
+t_cluster() {
+	local n=$1 extra=${2:-} members i
+	[ "$(id -u)" -eq 0 ] || t_skip "mounting needs root"
+	[ -e /dev/fuse ] || t_skip "no /dev/fuse"
+	members=$n
+	[ "$members" -le 3 ] || members=3
+	trap 't_fuse_abort; t_cleanup' EXIT
+	t_images 2G "$(t_cluster_size "$n")"
+	t_mkfs_slots "$members" 127.0.0.1
+	T_CN=$n T_CMEMBERS=$members
+	T_CMNT=() T_CPID=() T_CSLOT=()
+	for ((i = 0; i < n; i++)); do
+		T_CMNT[i]="$T_DIR/mnt$i"
+		if [ "$i" -lt "$members" ]; then
+			T_CSLOT[i]=$i
+			t_mount_slot "${T_CMNT[i]}" "$i" "$extra"
+		else
+			T_CSLOT[i]=-1
+			t_mount_client "${T_CMNT[i]}" "$extra"
+		fi
+		T_CPID[i]=${T_MOUNT_PID[${T_CMNT[i]}]}
+	done
+	for ((i = 0; i < n; i++)); do
+		t_mount_wait "${T_CMNT[i]}" 60
+		t_fuse_conn "${T_CMNT[i]}"
+	done
+}
+
+# t_cluster_umount: unmount every mount of t_cluster (or t_cluster_netns)
+# still mounted, one after the other: plain clients, then the members that
+# do not run the server, the server's last (a mount needs the server to
+# leave cleanly; there is no failover yet); each scoutfsd must exit 0
+t_cluster_umount() {
+	local i srv order=()
+	read -r srv _ _ < <(t_quorum_server "$META" "$T_CMEMBERS")
+	for ((i = T_CN - 1; i >= 0; i--)); do
+		[ "${T_CSLOT[i]}" -lt 0 ] && order+=("$i")
+	done
+	for ((i = T_CN - 1; i >= 0; i--)); do
+		[ "${T_CSLOT[i]}" -ge 0 ] && [ "${T_CSLOT[i]}" -ne "$srv" ] && order+=("$i")
+	done
+	for ((i = 0; i < T_CN; i++)); do
+		[ "${T_CSLOT[i]}" -eq "$srv" ] && order+=("$i")
+	done
+	for i in "${order[@]}"; do
+		[ -n "${T_MOUNT_PID[${T_CMNT[i]}]:-}" ] || continue
+		t_umount "${T_CMNT[i]}"
+	done
+}
+
+# t_cluster_netns N [EXTRA -o OPTIONS]: as t_cluster, but every mount's
+# scoutfsd runs in its own network namespace, so the mounts talk over
+# veth pairs and a bridge instead of loopback.  Namespaces: a hub
+# "sfs<pid>h" holding bridge br0, and one per mount "sfs<pid>n<i>" whose
+# eth0 (10.<a>.<b>.<i+1>/24, a.b from the test's pid) is a veth pair
+# with the hub's v<i>, on br0.  Quorum members (all N if N <= 3, else
+# mounts 0..2) listen on their own address, port 19700 + slot.
+#
+# The daemons enter only the network namespace (nsenter --net), not a
+# mount namespace: 'ip netns exec' also unshares the mount namespace, and
+# a FUSE mount made under it is invisible to the test (and goes away with
+# the command), so the test's file operations, findmnt and umount all run
+# on the host as usual.  T_CNS[i] is mount i's namespace, T_CADDR[i] its
+# address (t_netns_exec runs a command in a mount's namespace).  The
+# exit trap also deletes the namespaces (with them the veths and the
+# bridge).  Skips without root, ip or nsenter, or when network namespaces
+# cannot be made.
+t_cluster_netns() {
+	local n=$1 extra=${2:-} members i a b args=() ns addr
+	[ "$(id -u)" -eq 0 ] || t_skip "mounting needs root"
+	[ -e /dev/fuse ] || t_skip "no /dev/fuse"
+	command -v ip >/dev/null || t_skip "no ip (iproute2)"
+	command -v nsenter >/dev/null || t_skip "no nsenter (util-linux)"
+	: "${SCOUTFSD:?run through meson test or test/run.sh}"
+	members=$n
+	[ "$members" -le 3 ] || members=3
+	T_NETNS=()
+	trap 't_fuse_abort; t_cleanup; t_cleanup_netns' EXIT
+	T_NSHUB="sfs$$h"
+	ip netns add "$T_NSHUB" 2>"$T_DIR/netns.err" ||
+		t_skip "no network namespaces: $(cat "$T_DIR/netns.err")"
+	T_NETNS+=("$T_NSHUB")
+	ip -n "$T_NSHUB" link add br0 type bridge 2>"$T_DIR/netns.err" ||
+		t_skip "no bridge in a network namespace: $(cat "$T_DIR/netns.err")"
+	ip -n "$T_NSHUB" link set br0 up || t_fail "br0 up"
+	a=$((($$ >> 8) % 250 + 1)) b=$(($$ % 256))
+	T_CNS=() T_CADDR=()
+	for ((i = 0; i < n; i++)); do
+		ns="sfs$$n$i"
+		addr="10.$a.$b.$((i + 1))"
+		ip netns add "$ns" || t_fail "ip netns add $ns"
+		T_NETNS+=("$ns")
+		ip -n "$T_NSHUB" link add "v$i" type veth peer name eth0 netns "$ns" 2>"$T_DIR/netns.err" ||
+			t_skip "no veth pairs: $(cat "$T_DIR/netns.err")"
+		ip -n "$T_NSHUB" link set "v$i" master br0 up || t_fail "v$i on br0"
+		ip -n "$ns" link set lo up || t_fail "lo up in $ns"
+		ip -n "$ns" addr add "$addr/24" dev eth0 || t_fail "address $addr in $ns"
+		ip -n "$ns" link set eth0 up || t_fail "eth0 up in $ns"
+		T_CNS[i]=$ns
+		T_CADDR[i]=$addr
+	done
+	# the first namespace reaches every other one over the bridge (a TCP
+	# connection refused)
+	for ((i = 1; i < n; i++)); do
+		t_netns_exec 0 python3 - "${T_CADDR[i]}" <<'PY' ||
+import socket, sys
+s = socket.socket()
+s.settimeout(5)
+try:
+    s.connect((sys.argv[1], 9))	# nobody listens: refused means reached
+except ConnectionRefusedError:
+    sys.exit(0)
+except OSError as e:
+    sys.exit("%s: %s" % (sys.argv[1], e))
+PY
+			t_fail "${T_CNS[0]} cannot reach ${T_CADDR[i]} over the bridge"
+	done
+	t_images 2G "$(t_cluster_size "$n")"
+	for ((i = 0; i < members; i++)); do
+		args+=(-Q "$i,${T_CADDR[i]},$((19700 + i))")
+	done
+	"$SCOUTFS_MKFS" -A "${args[@]}" "$META" "$DATA" >"$T_DIR/mkfs.out" 2>&1 ||
+		t_fail "mkfs: $(cat "$T_DIR/mkfs.out")"
+	T_CN=$n T_CMEMBERS=$members
+	T_CMNT=() T_CPID=() T_CSLOT=()
+	for ((i = 0; i < n; i++)); do
+		T_CMNT[i]="$T_DIR/mnt$i"
+		mkdir -p "${T_CMNT[i]}" "$T_DIR/run.mnt$i"
+		if [ "$i" -lt "$members" ]; then
+			T_CSLOT[i]=$i
+			addr="quorum_slot_nr=$i,"
+		else
+			T_CSLOT[i]=-1
+			addr=
+		fi
+		nsenter "--net=/run/netns/${T_CNS[i]}" "$SCOUTFSD" -f \
+			-o "metadev_path=$META,${addr}run_dir=$T_DIR/run.mnt$i${extra:+,$extra}" \
+			"$DATA" "${T_CMNT[i]}" >>"$T_DIR/scoutfsd.mnt$i.log" 2>&1 &
+		T_CPID[i]=$!
+		T_PIDS+=("$!")
+		T_MOUNTS+=("${T_CMNT[i]}")
+		T_MOUNT_PID[${T_CMNT[i]}]=$!
+	done
+	for ((i = 0; i < n; i++)); do
+		t_mount_wait "${T_CMNT[i]}" 60
+		t_fuse_conn "${T_CMNT[i]}"
+	done
+}
+
+# t_netns_exec I CMD [ARGS...]: CMD in the network namespace of mount I
+# of t_cluster_netns (the host's mount namespace)
+t_netns_exec() {
+	local i=$1
+	shift
+	nsenter "--net=/run/netns/${T_CNS[i]}" "$@"
+}
+
+# t_cleanup_netns: delete the namespaces t_cluster_netns made (its trap
+# runs it last)
+t_cleanup_netns() {
+	local ns
+	for ns in "${T_NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
+# t_fsync PATH...: fsync each file or directory (a directory of a mount
+# commits the mount's open transaction)
+t_fsync() {
+	python3 - "$@" <<'PY' || t_fail "fsync $*"
+import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
+PY
+}
+
+# t_watchdog SECONDS: fail the test if it is still running SECONDS from
+# now (a hang detector, far above the test's normal run time, not a
+# timing assertion): print the kernel stacks of the threads of the
+# test's daemons that are blocked (D state) and the daemons' logs' last
+# lines, make the test shell fail ("hung"), and SIGKILL the daemons the
+# test started (recorded pids), which ends every FUSE call blocked on
+# them.  Call it after the mounts are started.
+t_watchdog() {
+	local secs=$1 main=$$ i
+	trap 't_fail "hung: still running $T_WATCHDOG_SECS s after the watchdog started (stacks above)"' USR1
+	T_WATCHDOG_SECS=$secs
+	(
+		trap - EXIT USR1
+		# a second at a time, gone soon after the test is
+		for ((i = 0; i < secs; i++)); do
+			sleep 1 </dev/null >/dev/null 2>&1
+			kill -0 "$main" 2>/dev/null || exit 0
+		done
+		echo "--- watchdog ($T_NAME): $secs s passed; blocked daemon threads:" >&2
+		for pid in "${T_PIDS[@]}"; do
+			for t in /proc/"$pid"/task/*; do
+				[ "$(awk '{print $3}' "$t/stat" 2>/dev/null)" = D ] || continue
+				for m in "${!T_MOUNT_PID[@]}"; do
+					[ "${T_MOUNT_PID[$m]}" = "$pid" ] && break
+					m=
+				done
+				echo "pid $pid${m:+ (scoutfsd of $m)} thread $(basename "$t") ($(cat "$t/comm")):" >&2
+				sed 's/^/    /' "$t/stack" >&2 2>/dev/null
+			done
+		done
+		kill -USR1 "$main"
+		sleep 1
+		for pid in "${T_PIDS[@]}"; do
+			kill -9 "$pid" 2>/dev/null
+		done
+		t_fuse_abort
+	) &
+	T_PIDS+=("$!")
+	disown "$!"
+}
+
+# t_fuse_conn MNT: remember the FUSE connection (/sys/fs/fuse/connections/N)
+# of the live mount MNT in T_FUSECONN[MNT], for t_fuse_abort
+declare -A T_FUSECONN=()
+t_fuse_conn() {
+	local mm
+	mm=$(findmnt -n -o MAJ:MIN "$1") || t_fail "t_fuse_conn: $1 is not mounted"
+	T_FUSECONN[$1]=$(((${mm%%:*} << 20) + ${mm##*:}))
+}
+
+# t_fuse_abort: abort the FUSE connection of every mount t_fuse_conn
+# recorded whose scoutfsd was not unmounted cleanly (still in
+# T_MOUNT_PID), after a SIGKILL of that scoutfsd.  A daemon thread stuck
+# in the kernel (say in a notify_inval_inode that waits on a page a
+# blocked write holds) keeps the connection, the blocked calls and the
+# killed daemon alive; the abort ends them all.  A connection is only
+# aborted while it is certainly still this test's: the daemon's pid is
+# an unreaped child (a zombie at worst) or the mount point still shows
+# the connection's device.
+t_fuse_abort() {
+	local mnt pid conn mm
+	for mnt in "${!T_FUSECONN[@]}"; do
+		pid=${T_MOUNT_PID[$mnt]:-}
+		[ -n "$pid" ] || continue
+		conn=${T_FUSECONN[$mnt]}
+		kill -9 "$pid" 2>/dev/null
+		mm=$(findmnt -n -o MAJ:MIN "$mnt" 2>/dev/null)
+		if [ -d "/proc/$pid" ] ||
+			{ [ -n "$mm" ] && [ $(((${mm%%:*} << 20) + ${mm##*:})) -eq "$conn" ]; }; then
+			[ -e "/sys/fs/fuse/connections/$conn/abort" ] &&
+				echo 1 >"/sys/fs/fuse/connections/$conn/abort" 2>/dev/null
+		fi
+	done
+	return 0
+}

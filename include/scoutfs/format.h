@@ -1307,8 +1307,39 @@ struct scoutfs_net_lock {
 	__u8 __pad[6];		/* 42 */
 };
 
+/*
+ * OPEN_INO_MAP: the union of every mount's bitmap of the inodes it has
+ * open in one group of SCOUTFS_OPEN_INO_MAP_BITS inodes (group_nr = ino
+ * >> SCOUTFS_OPEN_INO_MAP_SHIFT, bit ino & SCOUTFS_OPEN_INO_MAP_MASK, bit
+ * n of bits[n / 64] at 1 << (n % 64)).  The exchange, as the reference
+ * has it:
+ *   asking client -> server:   args {G, 0}
+ *   server -> every mount:     args {G, R}        (R: the server's id)
+ *   each mount -> server:      map {{G, R}, its bits}
+ *   server -> asking client:   map {{G, R}, the OR of the bits}
+ */
+#define SCOUTFS_OPEN_INO_MAP_SHIFT 10
+#define SCOUTFS_OPEN_INO_MAP_BITS (1 << SCOUTFS_OPEN_INO_MAP_SHIFT)
+#define SCOUTFS_OPEN_INO_MAP_MASK (SCOUTFS_OPEN_INO_MAP_BITS - 1)
+#define SCOUTFS_OPEN_INO_MAP_LE64S (SCOUTFS_OPEN_INO_MAP_BITS / 64)
+
+/* 16 bytes: the request in both directions */
+struct scoutfs_open_ino_map_args {
+	__le64 group_nr;	/* 0 */
+	__le64 req_id;		/* 8: 0 from the asking client, the server's id after */
+};
+
+/* 144 bytes: the answer in both directions */
+struct scoutfs_open_ino_map {
+	struct scoutfs_open_ino_map_args args;		/*  0 */
+	__le64 bits[SCOUTFS_OPEN_INO_MAP_LE64S];	/* 16 */
+};
+
 SFS_ASSERT_SIZE(struct scoutfs_net_greeting, 40);
 SFS_ASSERT_SIZE(struct scoutfs_net_lock, 48);
+SFS_ASSERT_SIZE(struct scoutfs_open_ino_map_args, 16);
+SFS_ASSERT_SIZE(struct scoutfs_open_ino_map, 144);
+SFS_ASSERT_OFF(struct scoutfs_open_ino_map, bits, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_inode_alloc, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_roots, 72);
 SFS_ASSERT_SIZE(struct scoutfs_net_statfs, 64);

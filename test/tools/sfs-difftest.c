@@ -3,7 +3,7 @@
  * sfs-difftest: a differential test of a filesystem against a reference.
  *
  *   sfs-difftest A B --seed N --ops N [--classes LIST] [--check-every K] [--skip otrunc]
- *                [--verbose]
+ *                [--mount A2]... [--verbose]
  *
  * One random sequence of operations is applied identically to directory A
  * (the filesystem under test, a scoutfsd mount) and directory B (a
@@ -55,8 +55,25 @@
  * (SEEK_DATA, SEEK_HOLE), xattr (set/get/list/remove user.*), mmap
  * (MAP_SHARED loads and stores; MS_SYNC, MS_ASYNC or no msync).
  *
+ * --mount A2 (repeatable, up to 7): A2 is A itself seen through another
+ * mount of the same volume (a cluster: several daemons sharing one
+ * volume).  Op i then runs on mount i % n (A is mount 0, A2 mount 1,
+ * ...), and everything it touched is compared with B through every
+ * mount right after it, the op's own mount first: a change made on one
+ * mount must show on the others by their next call.  Checkpoints walk
+ * the whole tree through every mount.  An open slot is a file opened on
+ * every mount (the op's own mount with the op's flags, the others with
+ * the same flags but O_CREAT, O_EXCL and O_TRUNC), so data ops through a
+ * slot work on the op's mount's descriptor of the same inode, also after
+ * its last name is gone.  A difference names the mount that ran the op
+ * and the mount it was seen on.
+ *
  * --skip otrunc clears O_TRUNC from every open (the sequence is otherwise
- * the same): a way to keep running past a known O_TRUNC bug.
+ * the same): a way to keep running past a known O_TRUNC bug.  --skip OP
+ * (an op's name as printed: rename, link, setxattr, ...; repeatable, or
+ * a comma list) never picks that op: another sequence from the first
+ * time it would have been picked, for narrowing a difference down to the
+ * ops that cause it.
  *
  * --compare only compares the trees A and B as a checkpoint does (mtimes
  * aside): for a test to check them again after a remount.
@@ -200,13 +217,39 @@ static const struct op_info {
 /* global state */
 
 struct side {
-	const char *label; /* "A" or "B" */
+	const char *label; /* "A" or "B"; "A2"... for further mounts */
 	const char *root;
 	int rootfd;
-	int slot[NR_SLOTS]; /* open fds, -1 when closed */
+	int *slot; /* [NR_SLOTS] open fds, -1 when closed */
 };
 
 static struct side sides[2];
+static int b_slots[NR_SLOTS];
+
+/*
+ * The mounts of A (--mount): sides[0] is one of them at a time, the one
+ * an op runs on or the one compared (use_mount()).
+ */
+#define MAX_MOUNTS 8
+static struct mount {
+	char label[16];
+	const char *root;
+	int rootfd;
+	int slot[NR_SLOTS];
+} mounts[MAX_MOUNTS];
+static int nr_mounts = 1;
+static int op_mount;  /* the mount the current op ran on */
+static char mount_arg[MAX_MOUNTS * 12]; /* " --mount A2 --mount A3" for the reproduce line */
+/* an open that worked on the op's mount failed on another: reported after the op */
+static int extra_open_err, extra_open_mount = -1;
+
+static void use_mount(int m)
+{
+	sides[0].label = mounts[m].label;
+	sides[0].root = mounts[m].root;
+	sides[0].rootfd = mounts[m].rootfd;
+	sides[0].slot = mounts[m].slot;
+}
 static uint64_t seed;
 static uint64_t nr_ops = 200000;
 static uint64_t check_every = 1000;
@@ -214,7 +257,8 @@ static unsigned int classes = CL_ALL;
 static char classes_arg[128] = "all";
 static bool verbose;
 static bool skip_otrunc; /* --skip otrunc: opens never truncate */
-static char skip_arg[64];
+static bool op_skipped[NR_OPS]; /* --skip OP: never picked */
+static char skip_arg[256];
 static uint64_t opno;
 static long page_size;
 
@@ -415,7 +459,10 @@ static __attribute__((format(printf, 1, 2), noreturn)) void differ(const char *f
 	fprintf(stderr, "sfs-difftest: DIFFERENCE at op %" PRIu64 " (seed %" PRIu64 ")\n", opno,
 		seed);
 	fprintf(stderr, "  op: %s\n", cur_desc);
-	fprintf(stderr, "  A (%s): %s\n", sides[0].root, ra);
+	if (nr_mounts > 1)
+		fprintf(stderr, "  the op ran on %s (%s); this was seen on %s\n",
+			mounts[op_mount].label, mounts[op_mount].root, sides[0].label);
+	fprintf(stderr, "  %s (%s): %s\n", sides[0].label, sides[0].root, ra);
 	fprintf(stderr, "  B (%s): %s\n", sides[1].root, rb);
 	fprintf(stderr, "  ");
 	va_start(ap, fmt);
@@ -424,9 +471,10 @@ static __attribute__((format(printf, 1, 2), noreturn)) void differ(const char *f
 	fprintf(stderr, "\n");
 	print_ring();
 	fprintf(stderr,
-		"  reproduce (two empty directories): sfs-difftest A B --seed %" PRIu64
-		" --ops %" PRIu64 " --classes %s --check-every %" PRIu64 "%s%s --verbose\n",
-		seed, opno + 1, classes_arg, check_every, skip_arg[0] ? " --skip " : "", skip_arg);
+		"  reproduce (two empty directories%s): sfs-difftest A B --seed %" PRIu64
+		" --ops %" PRIu64 " --classes %s --check-every %" PRIu64 "%s%s%s --verbose\n",
+		nr_mounts > 1 ? ", A seen through each mount" : "", seed, opno + 1, classes_arg,
+		check_every, skip_arg[0] ? " --skip " : "", skip_arg, mount_arg);
 	exit(1);
 }
 
@@ -912,7 +960,7 @@ static enum op_type pick_op(void)
 	uint64_t r;
 
 	for (int i = 0; i < NR_OPS; i++) {
-		w[i] = (ops[i].class & classes) ? ops[i].weight : 0;
+		w[i] = (ops[i].class & classes) && !op_skipped[i] ? ops[i].weight : 0;
 		/* keep the tree around 100-160 entries: checkpoints walk it all */
 		if (ops[i].creates && nr_entries > 160)
 			w[i] /= 8;
@@ -1259,6 +1307,39 @@ static void do_mmap(int fd, const struct args *a, struct res *r)
 	munmap(p, mlen);
 }
 
+/* the slot the op's mount just opened (or failed to), on the other mounts too */
+static void open_others(const struct args *a)
+{
+	int flags = (a->flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_CLOEXEC;
+
+	for (int m = 0; m < nr_mounts; m++) {
+		int *slot = &mounts[m].slot[a->slot];
+
+		if (m == op_mount)
+			continue;
+		if (*slot >= 0)
+			close(*slot);
+		*slot = -1;
+		if (sides[0].slot[a->slot] < 0)
+			continue;
+		*slot = openat(mounts[m].rootfd, a->p1, flags, 0644);
+		if (*slot < 0 && extra_open_mount < 0) {
+			extra_open_err = errno;
+			extra_open_mount = m;
+		}
+	}
+}
+
+static void close_others(int k)
+{
+	for (int m = 0; m < nr_mounts; m++) {
+		if (m != op_mount && mounts[m].slot[k] >= 0)
+			close(mounts[m].slot[k]);
+		if (m != op_mount)
+			mounts[m].slot[k] = -1;
+	}
+}
+
 static void exec_op(int s, const struct args *a, struct res *r)
 {
 	struct side *sd = &sides[s];
@@ -1352,11 +1433,15 @@ static void exec_op(int s, const struct args *a, struct res *r)
 		sd->slot[a->slot] = openat(rootfd, a->p1, a->flags | O_CLOEXEC, 0644);
 		if (sd->slot[a->slot] < 0)
 			FAIL(r, "open");
+		if (s == 0)
+			open_others(a);
 		break;
 	case OP_CLOSE:
 		if (close(sd->slot[a->slot]) < 0)
 			FAIL(r, "close");
 		sd->slot[a->slot] = -1;
+		if (s == 0)
+			close_others(a->slot);
 		break;
 	case OP_FSYNC:
 		fd = target_fd(s, a, O_RDONLY, r);
@@ -2221,6 +2306,15 @@ static void run_one(void)
 	ring_no[opno % LOG_RING] = opno;
 	pre_op(&cur, &pre1, &ex1, &pre2, &ex2);
 
+	op_mount = (int)(opno % (uint64_t)nr_mounts);
+	use_mount(op_mount);
+	extra_open_mount = -1;
+	if (verbose) {
+		/* out before the op runs: an op that never returns is the last line */
+		printf("%" PRIu64 ": %s%s%s", opno, cur_desc, nr_mounts > 1 ? " on " : "",
+		       nr_mounts > 1 ? sides[0].label : "");
+		fflush(stdout);
+	}
 	t = now();
 	exec_op(0, &cur, &res[0]);
 	stats.t_op[0] += now() - t;
@@ -2237,14 +2331,37 @@ static void run_one(void)
 		char ra[128];
 
 		fmt_res(&res[0], ra, sizeof(ra));
-		printf("%" PRIu64 ": %s = %s\n", opno, cur_desc, ra);
+		printf(" = %s\n", ra);
 	}
 	t = now();
 	cmp_results(&cur);
+	if (extra_open_mount >= 0) {
+		use_mount(extra_open_mount);
+		errno = extra_open_err;
+		differ("slot%d: '%s' opened on %s but not on %s: %s", cur.slot, cur.p1,
+		       mounts[op_mount].label, mounts[extra_open_mount].label,
+		       strerror(extra_open_err));
+	}
 	post_op(&cur, &pre1, ex1, &pre2, ex2);
 	mark_written(&cur);
 	check_touched(&cur);
+	/* what the op changed, seen through every other mount */
+	for (int m = 1; m < nr_mounts; m++) {
+		use_mount((op_mount + m) % nr_mounts);
+		check_touched(&cur);
+	}
+	use_mount(op_mount);
 	stats.t_cmp += now() - t;
+}
+
+/* the whole trees, through every mount */
+static void check_trees(void)
+{
+	for (int m = 0; m < nr_mounts; m++) {
+		use_mount(m);
+		check_tree();
+	}
+	use_mount(op_mount);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2325,10 +2442,12 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: sfs-difftest A B [--seed N] [--ops N] [--classes LIST] [--check-every K]\n"
-		"                    [--skip otrunc] [--verbose]\n"
+		"                    [--skip otrunc|OP[,...]] [--mount A2]... [--verbose]\n"
 		"       sfs-difftest A B --compare\n"
 		"       sfs-difftest --probe DIR\n"
 		"  A: the directory under test, B: the reference; both empty.\n"
+		"  --mount A2: A through another mount of the same volume; op i runs on\n"
+		"  mount i %% n and every mount is compared with B.\n"
 		"  classes: ns,link,data,trunc,falloc,seek,xattr,mmap or all (default)\n");
 	exit(2);
 }
@@ -2343,6 +2462,7 @@ static void open_side(int s, const char *label, const char *root, bool need_empt
 	sides[s].rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sides[s].rootfd < 0)
 		fatal("%s: %s", root, strerror(errno));
+	sides[s].slot = s ? b_slots : mounts[0].slot;
 	for (int k = 0; k < NR_SLOTS; k++)
 		sides[s].slot[k] = -1;
 	n = list_dir(s, "", ents, 4);
@@ -2362,6 +2482,7 @@ int main(int argc, char **argv)
 		{"probe", required_argument, NULL, 'p'},
 		{"skip", required_argument, NULL, 'x'},
 		{"compare", no_argument, NULL, 'C'},
+		{"mount", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
 	struct sigaction sa = {.sa_handler = on_sigbus};
@@ -2369,7 +2490,7 @@ int main(int argc, char **argv)
 	double t0, t;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "s:n:c:k:vp:x:C", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:n:c:k:vp:x:Cm:", lopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			seed = strtoull(optarg, NULL, 0);
@@ -2393,15 +2514,38 @@ int main(int argc, char **argv)
 		case 'C':
 			compare_only = true;
 			break;
+		case 'm':
+			if (nr_mounts == MAX_MOUNTS)
+				fatal("at most %d mounts", MAX_MOUNTS);
+			mounts[nr_mounts++].root = optarg;
+			break;
 		case 'p':
 			return probe(optarg);
-		case 'x':
-			/* leave out what a known bug breaks, without changing the sequence */
-			if (strcmp(optarg, "otrunc"))
-				fatal("--skip knows only 'otrunc' (opens with O_TRUNC)");
-			skip_otrunc = true;
-			snprintf(skip_arg, sizeof(skip_arg), "%s", optarg);
+		case 'x': {
+			/* leave out what a known bug breaks */
+			char *copy = strdup(optarg), *tok, *save = NULL;
+
+			if (!copy)
+				fatal("out of memory");
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+				int i;
+
+				for (i = 0; i < NR_OPS; i++)
+					if (!strcmp(tok, ops[i].name))
+						break;
+				if (!strcmp(tok, "otrunc"))
+					skip_otrunc = true;
+				else if (i < NR_OPS)
+					op_skipped[i] = true;
+				else
+					fatal("--skip knows 'otrunc' (opens with O_TRUNC) and op names "
+					      "(rename, link, setxattr, ...), not '%s'", tok);
+				snprintf(skip_arg + strlen(skip_arg), sizeof(skip_arg) - strlen(skip_arg),
+					 "%s%s", skip_arg[0] ? "," : "", tok);
+			}
+			free(copy);
 			break;
+		}
 		default:
 			usage();
 		}
@@ -2457,19 +2601,40 @@ int main(int argc, char **argv)
 	}
 	open_side(0, "A", argv[optind], !compare_only);
 	open_side(1, "B", argv[optind + 1], !compare_only);
+	mounts[0].root = sides[0].root;
+	mounts[0].rootfd = sides[0].rootfd;
+	snprintf(mounts[0].label, sizeof(mounts[0].label), "A");
+	for (int m = 1; m < nr_mounts; m++) {
+		struct dent ents[4];
+
+		snprintf(mounts[m].label, sizeof(mounts[m].label), "A%d", m + 1);
+		snprintf(mount_arg + strlen(mount_arg), sizeof(mount_arg) - strlen(mount_arg),
+			 " --mount A%d", m + 1);
+		mounts[m].rootfd = open(mounts[m].root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mounts[m].rootfd < 0)
+			fatal("%s: %s", mounts[m].root, strerror(errno));
+		for (int k = 0; k < NR_SLOTS; k++)
+			mounts[m].slot[k] = -1;
+		use_mount(m);
+		if (!compare_only && list_dir(0, "", ents, 4) != 0)
+			fatal("%s must be an empty directory", mounts[m].root);
+	}
+	use_mount(0);
 	rnd_seed(seed);
 
 	if (compare_only) {
 		snprintf(cur_desc, sizeof(cur_desc), "--compare: the whole-tree compare");
-		check_tree();
+		check_trees();
 		printf("sfs-difftest: %s and %s are equal: %ld entries\n", argv[optind],
 		       argv[optind + 1], nr_entries);
 		return 0;
 	}
 
 	printf("sfs-difftest: seed %" PRIu64 " ops %" PRIu64 " classes %s check-every %" PRIu64
-	       "\n",
-	       seed, nr_ops, classes_arg, check_every);
+	       ", %d mount%s\n",
+	       seed, nr_ops, classes_arg, check_every, nr_mounts, nr_mounts > 1 ? "s" : "");
+	for (int m = 0; nr_mounts > 1 && m < nr_mounts; m++)
+		printf("  mount %s: %s\n", mounts[m].label, mounts[m].root);
 	fflush(stdout);
 	t0 = now();
 	for (opno = 0; opno < nr_ops; opno++) {
@@ -2478,7 +2643,7 @@ int main(int argc, char **argv)
 			snprintf(cur_desc, sizeof(cur_desc),
 				 "the whole-tree compare after op %" PRIu64, opno);
 			res[0].ret = res[1].ret = 0;
-			check_tree();
+			check_trees();
 		}
 		if ((opno + 1) % 50000 == 0 && opno + 1 < nr_ops) {
 			printf("  %" PRIu64 " ops, %.1f s\n", opno + 1, now() - t0);
@@ -2488,7 +2653,7 @@ int main(int argc, char **argv)
 	opno = nr_ops ? nr_ops - 1 : 0;
 	snprintf(cur_desc, sizeof(cur_desc), "the final whole-tree compare");
 	res[0].ret = res[1].ret = 0;
-	check_tree();
+	check_trees();
 	t = now() - t0;
 
 	printf("sfs-difftest: seed %" PRIu64 ": %" PRIu64 " ops equal in %.1f s (picking %.1f s,"

@@ -9,8 +9,15 @@
  * even from a transaction that opened before it (the item's seq is the
  * greater of the transaction's and the lock's write_seq).  The kernel
  * invalidation hook is called with the group's inode range.
+ *
+ * The open-inode map: each mount's omap_local hook reports what it has
+ * open, and either mount asking gets the union (OPEN_INO_MAP through the
+ * server, which asks every mount); a request of the wrong size is
+ * refused, and a mount that is gone (reclaimed while the server waits
+ * for its answer) counts as having nothing open.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -24,17 +31,23 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
+#include "client.h"
 #include "counters.h"
 #include "item.h"
 #include "lock.h"
 #include "log.h"
 #include "mount.h"
+#include "net.h"
+#include "server.h"
 #include "trans.h"
 
 struct node {
 	struct sfs_fs fs;
 	struct sfs_counters counters;
 	uint64_t inval_first, inval_last, invals;
+	uint64_t open_inos[4];		/* what omap_local reports open */
+	int open_nr;
+	uint64_t omap_calls;
 };
 
 struct fixture {
@@ -70,6 +83,20 @@ static void kernel_inval(void *arg, uint64_t first, uint64_t last)
 	n->invals++;
 }
 
+static void omap_local(void *arg, uint64_t group_nr, uint64_t bits[16])
+{
+	struct node *n = arg;
+	uint64_t ino;
+	int i;
+
+	__atomic_add_fetch(&n->omap_calls, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < n->open_nr; i++) {
+		ino = n->open_inos[i];
+		if (ino >> 10 == group_nr)
+			bits[(ino & 1023) / 64] |= 1ULL << (ino & 63);
+	}
+}
+
 static void mount_node(struct fixture *f, struct node *n, int slot, uint64_t rid)
 {
 	struct sfs_mount_opts opts = {
@@ -84,6 +111,8 @@ static void mount_node(struct fixture *f, struct node *n, int slot, uint64_t rid
 	assert_int_equal(sfs_mount_setup(&n->fs, &opts), 0);
 	n->fs.kernel_inval_arg = n;
 	n->fs.kernel_inval = kernel_inval;
+	n->fs.omap_arg = n;
+	__atomic_store_n(&n->fs.omap_local, omap_local, __ATOMIC_RELEASE);
 }
 
 static int setup(void **state)
@@ -219,10 +248,114 @@ static void test_consistency(void **state)
 	}
 }
 
+/* the union of every mount's open inodes in ino's group, asked by n */
+static void expect_omap(struct node *n, uint64_t group, const uint64_t *inos, int nr)
+{
+	uint64_t bits[16], want[16] = { 0 };
+	int i;
+
+	for (i = 0; i < nr; i++) {
+		assert_int_equal(inos[i] >> 10, group);
+		want[(inos[i] & 1023) / 64] |= 1ULL << (inos[i] & 63);
+	}
+	memset(bits, 0xa5, sizeof(bits));
+	assert_int_equal(sfs_client_open_ino_map(&n->fs, group, bits), 0);
+	assert_memory_equal(bits, want, sizeof(want));
+}
+
+struct omap_ask {
+	struct node *n;
+	uint64_t group;
+	uint64_t bits[16];
+	int ret;
+};
+
+static void *omap_ask_thread(void *arg)
+{
+	struct omap_ask *a = arg;
+
+	a->ret = sfs_client_open_ino_map(&a->n->fs, a->group, a->bits);
+	return NULL;
+}
+
+static void test_open_ino_map(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_open_ino_map_args args = { .group_nr = htole64(4) };
+	uint64_t both[] = { 4096, 4097, 5000, 5119 }, a_only[] = { 4096, 5119 };
+	uint64_t g7[] = { 7 * 1024 + 3 };
+	struct omap_ask ask = { .n = &f->a, .group = 4 };
+	uint8_t resp[256];
+	uint32_t len;
+	pthread_t t;
+
+	/* A has two open in group 4, B two others there and one in group 7 */
+	f->a.open_inos[0] = 4096;
+	f->a.open_inos[1] = 5119;
+	f->a.open_nr = 2;
+	f->b.open_inos[0] = 4097;
+	f->b.open_inos[1] = 5000;
+	f->b.open_inos[2] = 7 * 1024 + 3;
+	f->b.open_nr = 3;
+
+	/* either mount asking gets the union; every mount was asked */
+	expect_omap(&f->a, 4, both, 4);
+	expect_omap(&f->b, 4, both, 4);
+	assert_true(f->a.omap_calls >= 2 && f->b.omap_calls >= 2);
+	expect_omap(&f->a, 7, g7, 1);
+	/* a group nobody has open: zeros */
+	expect_omap(&f->b, 5, NULL, 0);
+	expect_omap(&f->a, 1ULL << 40, NULL, 0);
+
+	/* a mount without the hook has nothing open */
+	__atomic_store_n(&f->b.fs.omap_local, NULL, __ATOMIC_RELEASE);
+	expect_omap(&f->b, 4, a_only, 2);
+	__atomic_store_n(&f->b.fs.omap_local, omap_local, __ATOMIC_RELEASE);
+
+	/* a request of the wrong size is refused, and the server still serves */
+	len = sizeof(resp);
+	assert_int_equal(sfs_net_request_sync(sfs_client_conn(&f->b.fs),
+					      SCOUTFS_NET_CMD_OPEN_INO_MAP, &args, 8, resp, &len,
+					      5000),
+			 -EINVAL);
+	len = sizeof(resp);
+	assert_int_equal(sfs_net_request_sync(sfs_client_conn(&f->b.fs),
+					      SCOUTFS_NET_CMD_OPEN_INO_MAP, resp, 144, resp, &len,
+					      5000),
+			 -EINVAL);
+	expect_omap(&f->b, 4, both, 4);
+
+	/*
+	 * B dies (no farewell): its session lingers and the server waits for
+	 * its answer, until B is reclaimed (what fencing will do): then B
+	 * counts as having nothing open and A gets its answer.
+	 */
+	sfs_mount_destroy(&f->b.fs);
+	assert_int_equal(pthread_create(&t, NULL, omap_ask_thread, &ask), 0);
+	usleep(500 * 1000);
+	assert_int_equal(sfs_server_reclaim_mount(&f->a.fs, 0xb), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(ask.ret, 0);
+	assert_int_equal(ask.bits[0], 1ULL << 0);
+	assert_int_equal(ask.bits[15], 1ULL << 63);
+	assert_true(sfs_counter(&f->a.fs, server_omap_departed) >= 1);
+
+	/* a new B for the teardown; it is asked again */
+	mount_node(f, &f->b, -1, 0xc);
+	f->b.open_inos[0] = 4097;
+	f->b.open_nr = 1;
+	{
+		uint64_t now[] = { 4096, 4097, 5119 };
+
+		expect_omap(&f->a, 4, now, 3);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_consistency, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_ino_map, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,13 @@
  * roots, resent requests recognised, a server restarted from disk, statfs
  * and farewell; srch compaction (SRCH_GET_COMPACT / SRCH_COMMIT_COMPACT)
  * of mounts' log files into sorted files and of sorted files into larger
- * ones, in steps, with a dead mount's job handed to another.
+ * ones, in steps, with a dead mount's job handed to another.  Data
+ * space: mounts get fair shares of a small volume, one that runs short
+ * gets space back from another (SYNC_LOG_TREES, then the other's next
+ * transaction gives back its excess), LOW only once nothing is left to
+ * get back; data allocation zones keep mounts apart; volume options are
+ * validated.  The open-inode map waits for mounts recorded before the
+ * server started until they greet or are reclaimed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -53,14 +60,42 @@ static void start_server(struct fixture *f)
 	assert_int_equal(sfs_server_start(&f->fs, &opts, &f->bound), 0);
 }
 
-static void start_client(struct fixture *f, uint64_t rid)
+static void start_client_fs(struct fixture *f, struct sfs_fs *fs, uint64_t rid)
 {
 	struct sfs_client_opts opts = { .addr = (struct sockaddr *)&f->bound,
 					.addr_len = sizeof(struct sockaddr_in), .rid = rid,
 					.uuid = f->super.uuid,
 					.fmt_vers = le64toh(f->super.fmt_vers), .timeout_ms = 10000 };
 
-	assert_int_equal(sfs_client_setup(&f->fs, &opts), 0);
+	assert_int_equal(sfs_client_setup(fs, &opts), 0);
+}
+
+static void start_client(struct fixture *f, uint64_t rid)
+{
+	start_client_fs(f, &f->fs, rid);
+}
+
+/*
+ * Another mount's client in the same process: an fs sharing the
+ * fixture's block layer (its commits write through it), with a client
+ * of its own.  Only its client is ever torn down (other_client_put).
+ */
+static struct sfs_fs *other_client(struct fixture *f, uint64_t rid)
+{
+	struct sfs_fs *fs = malloc(sizeof(*fs));
+
+	assert_non_null(fs);
+	*fs = f->fs;
+	fs->client = NULL;
+	fs->server = NULL;
+	start_client_fs(f, fs, rid);
+	return fs;
+}
+
+static void other_client_put(struct sfs_fs *fs)
+{
+	sfs_client_destroy(fs);
+	free(fs);
 }
 
 static int setup(void **state)
@@ -596,6 +631,338 @@ static void test_srch_rotate(void **state)
 	free(m.v);
 }
 
+/* ------------------------------------------------------------------ */
+/* Data space                                                           */
+/* ------------------------------------------------------------------ */
+
+static void start_server_data(struct fixture *f, uint64_t target, uint64_t min)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sfs_server_opts opts = { .addr = (struct sockaddr *)&sin, .addr_len = sizeof(sin),
+					.term = 1, .client_data_target = target,
+					.client_data_min = min };
+
+	assert_int_equal(sfs_server_start(&f->fs, &opts, &f->bound), 0);
+}
+
+/* data extents a test keeps track of */
+struct exts {
+	uint64_t (*e)[2];
+	size_t nr;
+	uint64_t total;
+};
+
+static void exts_add(struct exts *x, uint64_t start, uint64_t len)
+{
+	x->e = realloc(x->e, (x->nr + 1) * sizeof(*x->e));
+	assert_non_null(x->e);
+	x->e[x->nr][0] = start;
+	x->e[x->nr][1] = len;
+	x->nr++;
+	x->total += len;
+}
+
+/*
+ * A transaction that uses up every data block it was given (if consume;
+ * recorded in used, if not NULL), frees the extents in freed (used by
+ * another mount and now unreferenced, if not NULL), and writes nothing
+ * else.
+ */
+static void data_commit(struct sfs_fs *fs, struct scoutfs_log_trees *lt, bool consume,
+			struct exts *used, const struct exts *freed)
+{
+	struct sfs_block_writer wri;
+	struct sfs_alloc_lists lists;
+	uint64_t start, len;
+	size_t i;
+
+	sfs_block_writer_init(&wri);
+	sfs_alloc_lists_init(&lists, &lt->meta_avail, &lt->meta_freed);
+	while (consume && le64toh(lt->data_avail.total_len)) {
+		assert_int_equal(sfs_alloc_alloc_extent(fs, &lists.alloc, &wri, &lt->data_avail,
+							UINT64_MAX, &start, &len),
+				 0);
+		if (used)
+			exts_add(used, start, len);
+	}
+	for (i = 0; freed && i < freed->nr; i++)
+		assert_int_equal(sfs_alloc_insert_extent(fs, &lists.alloc, &wri, &lt->data_freed,
+							 freed->e[i][0], freed->e[i][1]),
+				 0);
+	assert_int_equal(sfs_block_writer_write(fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_block_flush(fs, SFS_DEV_META), 0);
+	lt->meta_avail = lists.avail;
+	lt->meta_freed = lists.freed;
+	assert_int_equal(sfs_client_commit_log_trees(fs, lt), 0);
+}
+
+static void consume_commit(struct sfs_fs *fs, struct scoutfs_log_trees *lt)
+{
+	data_commit(fs, lt, true, NULL, NULL);
+}
+
+static uint64_t avail(const struct scoutfs_log_trees *lt)
+{
+	return le64toh(lt->data_avail.total_len);
+}
+
+static bool low(const struct scoutfs_log_trees *lt)
+{
+	return le32toh(lt->data_avail.flags) & SCOUTFS_ALLOC_FLAG_LOW;
+}
+
+static void test_data_share(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_log_trees a, b;
+	struct scoutfs_super_block super;
+	struct exts used = { 0 };
+	uint64_t pool, syncs, b_kept;
+	struct sfs_fs *fsb;
+	int i;
+
+	/* the default 4 GiB target, far over this 1 GiB volume */
+	start_server_data(f, 0, 2048);
+	assert_int_equal(sfs_super_read(&f->fs, &super), 0);
+	pool = le64toh(super.data_alloc.total_len);
+	assert_true(pool > 200000);
+
+	/* alone, A may take everything */
+	start_client(f, 0xa1);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+	assert_int_equal(avail(&a), pool);
+
+	/* B: nothing free, but A holds more than its half: no LOW, A is asked to commit */
+	fsb = other_client(f, 0xb1);
+	syncs = sfs_counter(&f->fs, server_data_sync_sent);
+	assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+	assert_int_equal(avail(&b), 0);
+	assert_false(low(&b));
+	assert_int_equal(sfs_counter(&f->fs, server_data_sync_sent), syncs + 1);
+	/* asking again before A opened a new transaction sends no second sync */
+	assert_int_equal(sfs_client_commit_log_trees(fsb, &b), 0);
+	assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+	assert_int_equal(sfs_counter(&f->fs, server_data_sync_sent), syncs + 1);
+
+	/* A's next transaction gives back all but its share, B's takes it */
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &a), 0);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+	assert_int_equal(avail(&a), (pool + 1) / 2);
+	assert_int_equal(sfs_client_commit_log_trees(fsb, &b), 0);
+	assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+	assert_int_equal(avail(&b), pool / 2);
+	assert_false(low(&a) || low(&b));
+
+	/*
+	 * A uses everything it gets; B idles.  Each time A runs out, B is
+	 * asked for its excess and gives back half, until B keeps no more
+	 * than the least fill: then A is LOW.
+	 */
+	for (i = 0; i < 64 && !low(&a); i++) {
+		data_commit(&f->fs, &a, true, &used, NULL);
+		assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+		if (avail(&a) || low(&a))
+			continue;
+		/* B was asked; its commit gives the excess back */
+		assert_int_equal(sfs_client_commit_log_trees(fsb, &b), 0);
+		assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+		assert_int_equal(sfs_client_commit_log_trees(&f->fs, &a), 0);
+		assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+		assert_true(avail(&a) > 0);
+	}
+	assert_true(low(&a));
+	assert_int_equal(avail(&a), 0);
+	assert_true(avail(&b) <= 2048);
+	assert_int_equal(used.total + avail(&b), pool);
+	assert_true(sfs_counter(&f->fs, server_data_reclaim) >= 3);
+	/* within the episode, a full volume answers LOW at once: no more syncs */
+	syncs = sfs_counter(&f->fs, server_data_sync_sent);
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &a), 0);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+	assert_true(low(&a));
+	assert_int_equal(sfs_counter(&f->fs, server_data_sync_sent), syncs);
+
+	/*
+	 * B removes what A wrote: its transaction frees A's blocks, they go
+	 * back when B commits and opens its next one, and both get shares.
+	 */
+	b_kept = avail(&b);
+	data_commit(fsb, &b, false, NULL, &used);
+	assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &a), 0);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+	assert_false(low(&a) || low(&b));
+	assert_true(avail(&a) > pool / 4 && avail(&b) > pool / 4);
+	assert_int_equal(avail(&a) + avail(&b), used.total + b_kept);
+	assert_int_equal(sfs_client_commit_log_trees(fsb, &b), 0);
+	assert_int_equal(sfs_client_farewell(fsb), 0);
+	other_client_put(fsb);
+	free(used.e);
+}
+
+/* the zones (of zb blocks) that lt's data_avail extents touch, and that its item records */
+struct zone_walk {
+	uint64_t zb;
+	uint64_t bits[SCOUTFS_DATA_ALLOC_ZONE_LE64S];
+};
+
+static void zone_walk_cb(void *arg, uint64_t start, uint64_t len)
+{
+	struct zone_walk *zw = arg;
+
+	sfs_alloc_zones_mark(zw->bits, zw->zb, start, len, true);
+}
+
+static void lt_zones(struct fixture *f, const struct scoutfs_log_trees *lt, uint64_t zb,
+		     uint64_t *bits)
+{
+	struct zone_walk zw = { .zb = zb };
+	int i;
+
+	assert_int_equal(sfs_alloc_walk_extents(&f->fs, &lt->data_avail, zone_walk_cb, &zw), 0);
+	assert_int_equal(le64toh(lt->data_alloc_zone_blocks), zb);
+	for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++) {
+		assert_int_equal(le64toh(lt->data_alloc_zones[i]), zw.bits[i]);
+		bits[i] = zw.bits[i];
+	}
+}
+
+static int zone_count(const uint64_t *bits)
+{
+	int i, n = 0;
+
+	for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++)
+		n += __builtin_popcountll(bits[i]);
+	return n;
+}
+
+static void test_data_zones(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t za[SCOUTFS_DATA_ALLOC_ZONE_LE64S], zb_[SCOUTFS_DATA_ALLOC_ZONE_LE64S];
+	uint64_t za2[SCOUTFS_DATA_ALLOC_ZONE_LE64S], total = le64toh(f->super.total_data_blocks);
+	struct scoutfs_volume_options vo;
+	struct scoutfs_log_trees a, b;
+	const uint64_t zb = 16384;	/* 16 zones of 64 MiB on the 1 GiB device */
+	struct sfs_fs *fsb;
+	int i;
+
+	start_server_data(f, 8192, 2048);
+	start_client(f, 0xa1);
+	assert_int_equal(sfs_client_get_volopt(&f->fs, &vo), 0);
+	assert_int_equal(vo.set_bits, 0);
+
+	/* refused: under a mount's fill, over the device, unknown options, 0 */
+	memset(&vo, 0, sizeof(vo));
+	vo.set_bits = htole64(SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT);
+	vo.data_alloc_zone_blocks = htole64(4096);
+	assert_int_equal(sfs_client_set_volopt(&f->fs, &vo), -EINVAL);
+	vo.data_alloc_zone_blocks = htole64(total + 1);
+	assert_int_equal(sfs_client_set_volopt(&f->fs, &vo), -EINVAL);
+	vo.data_alloc_zone_blocks = 0;
+	assert_int_equal(sfs_client_set_volopt(&f->fs, &vo), -EINVAL);
+	vo.set_bits = htole64(1ULL << 5);
+	assert_int_equal(sfs_client_set_volopt(&f->fs, &vo), -EINVAL);
+	assert_int_equal(sfs_client_get_volopt(&f->fs, &vo), 0);
+	assert_int_equal(vo.set_bits, 0);
+
+	vo.set_bits = htole64(SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT);
+	vo.data_alloc_zone_blocks = htole64(zb);
+	assert_int_equal(sfs_client_set_volopt(&f->fs, &vo), 0);
+	memset(&vo, 0, sizeof(vo));
+	assert_int_equal(sfs_client_get_volopt(&f->fs, &vo), 0);
+	assert_int_equal(le64toh(vo.set_bits), SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT);
+	assert_int_equal(le64toh(vo.data_alloc_zone_blocks), zb);
+
+	/* A fills from one zone, B from another nobody uses */
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+	assert_int_equal(avail(&a), 8192);
+	lt_zones(f, &a, zb, za);
+	assert_int_equal(zone_count(za), 1);
+	fsb = other_client(f, 0xb1);
+	assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+	assert_int_equal(avail(&b), 8192);
+	lt_zones(f, &b, zb, zb_);
+	assert_int_equal(zone_count(zb_), 1);
+	for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++)
+		assert_int_equal(za[i] & zb_[i], 0);
+
+	/*
+	 * Used up, each refills from its own zones again, then from zones
+	 * nobody uses: four fills of 8192 blocks stay within three zones,
+	 * never one of the other's.  (Without zones both would take from
+	 * the front of the same largest free extent, in turns.)
+	 */
+	for (int round = 0; round < 3; round++) {
+		consume_commit(&f->fs, &a);
+		consume_commit(fsb, &b);
+		assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+		assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+		assert_int_equal(avail(&a), 8192);
+		assert_int_equal(avail(&b), 8192);
+		lt_zones(f, &a, zb, za2);
+		for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++)
+			za[i] |= za2[i];
+		lt_zones(f, &b, zb, za2);
+		for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++)
+			zb_[i] |= za2[i];
+		for (i = 0; i < SCOUTFS_DATA_ALLOC_ZONE_LE64S; i++)
+			assert_int_equal(za[i] & zb_[i], 0);
+	}
+	assert_true(zone_count(za) <= 3);
+	assert_true(zone_count(zb_) <= 3);
+
+	/* cleared: no zones recorded from the next refill on */
+	memset(&vo, 0, sizeof(vo));
+	vo.set_bits = htole64(SCOUTFS_VOLOPT_DATA_ALLOC_ZONE_BLOCKS_BIT);
+	assert_int_equal(sfs_client_clear_volopt(&f->fs, &vo), 0);
+	assert_int_equal(sfs_client_get_volopt(&f->fs, &vo), 0);
+	assert_int_equal(vo.set_bits, 0);
+	consume_commit(&f->fs, &a);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &a), 0);
+	lt_zones(f, &a, 0, za2);
+	assert_int_equal(zone_count(za2), 0);
+	other_client_put(fsb);
+}
+
+/* OPEN_INO_MAP waits for a mount recorded before the server started */
+static void test_omap_waits_for_absent(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sfs_server_opts opts = { .addr = (struct sockaddr *)&sin, .addr_len = sizeof(sin),
+					.term = 2, .client_data_target = 8192,
+					.reconnect_ms = 1500 };
+	uint64_t bits[16];
+	struct timespec t0, t1;
+	double ms;
+
+	start_server(f);
+	start_client(f, 0x51);
+	sfs_client_destroy(&f->fs);	/* no farewell: still recorded */
+	sfs_server_stop(&f->fs);
+
+	assert_int_equal(sfs_server_start(&f->fs, &opts, &f->bound), 0);
+	start_client(f, 0x52);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(sfs_client_open_ino_map(&f->fs, 3, bits), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	/* answered once 0x51 was reclaimed, as nothing open */
+	assert_true(ms > 500);
+	assert_int_equal(sfs_counter(&f->fs, server_omap_waited), 1);
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(bits[i], 0);
+	/* with nobody absent it is answered at once */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(sfs_client_open_ino_map(&f->fs, 3, bits), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	assert_true(ms < 500);
+	assert_int_equal(sfs_counter(&f->fs, server_omap_waited), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -604,6 +971,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_greeting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srch_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srch_rotate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_share, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_data_zones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_omap_waits_for_absent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
