@@ -84,6 +84,24 @@ struct scoutfs_key sfs_forest_lock_start(const struct scoutfs_key *key)
 	}
 }
 
+/* the last key under the same lock as key: reads stop there (the bloom filters are per lock) */
+static struct scoutfs_key lock_end(const struct scoutfs_key *key)
+{
+	switch (key->sk_zone) {
+	case SCOUTFS_FS_ZONE:
+		return sfs_key_make(SCOUTFS_FS_ZONE,
+				    le64toh(key->_sk_first) | SCOUTFS_LOCK_INODE_GROUP_MASK, UINT8_MAX,
+				    UINT64_MAX, UINT64_MAX, UINT8_MAX);
+	case SCOUTFS_INODE_INDEX_ZONE:
+		return sfs_key_make(SCOUTFS_INODE_INDEX_ZONE, 0, key->sk_type,
+				    le64toh(key->_sk_second) | SCOUTFS_LOCK_SEQ_GROUP_MASK, UINT64_MAX,
+				    UINT8_MAX);
+	default:
+		return sfs_key_make(key->sk_zone, UINT64_MAX, UINT8_MAX, UINT64_MAX, UINT64_MAX,
+				    UINT8_MAX);
+	}
+}
+
 bool sfs_forest_same_lock(const struct scoutfs_key *a, const struct scoutfs_key *b)
 {
 	if (a->sk_zone != b->sk_zone)
@@ -369,6 +387,7 @@ int sfs_forest_read_items(struct sfs_fs *fs, const struct sfs_forest_roots *root
 	struct sfs_forest_versions c = { 0 };
 	struct read_args a = { .fs = fs, .c = &c, .merge_seq = roots->merge_seq, .key = key,
 			       .start = start, .end = end };
+	struct scoutfs_key lock_last;
 	struct scoutfs_xattr_totl_val sum;
 	struct sfs_forest_version *v;
 	uint64_t seq;
@@ -378,6 +397,16 @@ int sfs_forest_read_items(struct sfs_fs *fs, const struct sfs_forest_roots *root
 	sfs_inc(fs, forest_read_items);
 	a.lock_start = sfs_forest_lock_start(key);
 	c.src = SFS_FOREST_SRC_FS;
+	/*
+	 * A log tree whose bloom filter says it has nothing under key's lock
+	 * is skipped: what it has under other locks must not be answered
+	 * for, so the read stays inside key's lock.
+	 */
+	lock_last = lock_end(key);
+	if (sfs_key_cmp(start, &a.lock_start) < 0)
+		*start = a.lock_start;
+	if (sfs_key_cmp(end, &lock_last) > 0)
+		*end = lock_last;
 
 	ret = sfs_btree_read_items(fs, &roots->fs_root, key, start, end, sfs_forest_versions_add,
 				   &c);

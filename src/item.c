@@ -649,6 +649,15 @@ static int read_items(struct sfs_fs *fs, struct sfs_item_cache *c, const struct 
 	}
 	*start = s;
 	*end = e;
+	if (fs->log_level >= LOG_DEBUG) {
+		char sb[SFS_TEXT_KEY_LEN], eb[SFS_TEXT_KEY_LEN];
+
+		sfs_text_key(kbuf, sizeof(kbuf), key);
+		sfs_text_key(sb, sizeof(sb), &s);
+		sfs_text_key(eb, sizeof(eb), &e);
+		sfs_debug(fs, "item: read %s: %zu items in %s..%s, logs_root %llu",
+			  kbuf, rc->nr, sb, eb, (unsigned long long)le64toh(roots.logs_root.ref.blkno));
+	}
 out:
 	if (ret)
 		read_ctx_reset(rc);

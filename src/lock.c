@@ -277,6 +277,9 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 		bool could_read = lock->mode == SFS_LOCK_READ || lock->mode == SFS_LOCK_WRITE;
 		bool can_read = nl->new_mode == SFS_LOCK_READ || nl->new_mode == SFS_LOCK_WRITE;
 
+		sfs_debug(ls->fs, "lock: " SK_FMT " granted %u -> %u, write_seq %llu",
+			  SK_ARG(&lock->range.start), lock->mode, nl->new_mode,
+			  (unsigned long long)le64toh(nl->write_seq));
 		if (can_read && !could_read && ls->opts.ops.granted)
 			ls->opts.ops.granted(ls->opts.ops.arg, lock, lock->mode, nl->new_mode);
 		lock->mode = nl->new_mode;
@@ -714,6 +717,9 @@ static void *inval_worker(void *arg)
 			lock->mode = iv->nl.new_mode;
 		pthread_mutex_unlock(&ls->mutex);
 
+		if (lock)
+			sfs_debug(ls->fs, "lock: " SK_FMT " invalidated %u -> %u",
+				  SK_ARG(&lock->range.start), old_mode, iv->nl.new_mode);
 		if (lock && old_mode != SFS_LOCK_NULL && old_mode != iv->nl.new_mode &&
 		    ls->opts.ops.invalidate) {
 			ret = ls->opts.ops.invalidate(ls->opts.ops.arg, lock, old_mode,

@@ -133,10 +133,15 @@ static int lock_invalidate(void *arg, struct sfs_lock *lock, uint8_t old_mode, u
 
 	if (wrote && sfs_lock_written_seq(lock) > sfs_trans_committed_seq(fs))
 		ret = sfs_trans_sync(fs);
+	else if (wrote)
+		sfs_debug(fs, "lock: written seq %llu, committed %llu: nothing to commit",
+			  (unsigned long long)sfs_lock_written_seq(lock),
+			  (unsigned long long)sfs_trans_committed_seq(fs));
 	if (ret || new_mode != SFS_LOCK_NULL)
 		return ret;
 	ret = sfs_item_invalidate(fs, &r->start, &r->end);
 	if (ret == -EBUSY) {
+		sfs_debug(fs, "lock: dirty items under a lock going to NULL: commit first");
 		/* dirty items the lock's users did not record: commit them too */
 		ret = sfs_trans_sync(fs) ?: sfs_item_invalidate(fs, &r->start, &r->end);
 	}

@@ -484,7 +484,10 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	/*
 	 * Items of this transaction have seqs up to the greatest write_seq
 	 * granted before now (sfs_trans_hold): once it is committed, a lock
-	 * written with a seq up to that has nothing left to commit
+	 * written with a seq up to that has nothing left to commit.  A holder
+	 * granted one of those write_seqs that writes after the commit does
+	 * so in the next transaction, whose seq is above every write_seq
+	 * granted before it opened.
 	 */
 	max_seq = le64toh(trans->lt.get_trans_seq);
 	if (sfs_lock_max_write_seq(fs) > max_seq)
@@ -500,11 +503,11 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	pthread_mutex_unlock(&trans->lock);
 	if (sfs_item_dirty_count(fs) == 0 && !force && !trans->data_taken.nr &&
 	    !trans->data_freed.nr && !trans->srch_nr) {
-		/* nothing written: everything written before is committed */
-		pthread_mutex_lock(&trans->lock);
-		if (max_seq > trans->committed_seq)
-			trans->committed_seq = max_seq;
-		pthread_mutex_unlock(&trans->lock);
+		/*
+		 * Nothing written, and committed_seq stays: this transaction
+		 * stays open, and a holder waiting for it may write with a
+		 * write_seq granted before now
+		 */
 		return 0;
 	}
 
