@@ -20,6 +20,7 @@
 	X(forest_set_bloom_bits)   \
 	X(forest_trees_read)       \
 	X(server_commit)           \
+	X(server_stable_sync_sent) \
 	X(server_omap_request)     \
 	X(server_omap_waited)      \
 	X(server_omap_departed)    \

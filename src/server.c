@@ -198,6 +198,9 @@ struct sfs_server {
 		struct sfs_net_conn *conn;	/* referenced */
 		uint64_t synced_seq;	/* its transaction when last sent SYNC_LOG_TREES */
 		uint64_t synced_at;	/* and when (now_ms), 0: never */
+		uint64_t nudged_seq;	/* its transaction when asked to commit for the stable seq */
+		uint64_t pin_seq;	/* its open transaction a walk first found, and when */
+		uint64_t pin_at;
 	} *mount_conns;			/* lock */
 	size_t mount_conns_nr;		/* lock */
 
@@ -1645,10 +1648,52 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 }
 
 /*
- * The greatest seq below every open transaction: what walks of the seq
- * indexes may show, and what statfs calls committed.
+ * A mount whose open transaction holds the stable seq back is asked to
+ * commit (SYNC_LOG_TREES: it commits even with nothing written, which
+ * gets it a new transaction), once per transaction, when a walk finds
+ * that transaction still open a second after one first did: an idle
+ * mount would otherwise keep walks of the seq indexes from ever showing
+ * what the others committed since it last wrote, while a busy one
+ * commits soon enough on its own.
  */
-static int stable_seq(struct sfs_server *server, uint64_t *seq)
+#define NUDGE_AFTER_MS 1000
+
+static void nudge_commit(struct sfs_server *server, uint64_t rid, uint64_t trans_seq)
+{
+	struct sfs_net_conn *conn = NULL;
+	struct mount_conn *mc;
+	uint64_t now = now_ms();
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->mount_conns_nr; i++) {
+		mc = &server->mount_conns[i];
+		if (mc->rid != rid)
+			continue;
+		if (mc->pin_seq != trans_seq) {
+			mc->pin_seq = trans_seq;
+			mc->pin_at = now;
+		} else if (mc->nudged_seq != trans_seq && now - mc->pin_at >= NUDGE_AFTER_MS) {
+			mc->nudged_seq = trans_seq;
+			conn = mc->conn;
+			sfs_net_conn_get(conn);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&server->lock);
+	if (conn) {
+		if (sfs_net_request(conn, SCOUTFS_NET_CMD_SYNC_LOG_TREES, NULL, 0, NULL, NULL) == 0)
+			sfs_inc(server->fs, server_stable_sync_sent);
+		sfs_net_conn_put(conn);
+	}
+}
+
+/*
+ * The greatest seq below every open transaction: what walks of the seq
+ * indexes may show, and what statfs calls committed.  nudge: ask the
+ * mounts whose open transactions hold it back to commit.
+ */
+static int stable_seq(struct sfs_server *server, uint64_t *seq, bool nudge)
 {
 	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
 	struct scoutfs_log_trees lt;
@@ -1662,9 +1707,12 @@ static int stable_seq(struct sfs_server *server, uint64_t *seq)
 	while ((ret = sfs_btree_next(server->fs, &server->super->logs_root, &key, r)) == 0 &&
 	       r->key.sk_zone == SCOUTFS_LOG_TREES_ZONE) {
 		memcpy(&lt, r->val, sizeof(lt));
-		if (!lt_finalized(&lt) && lt_open(&lt) &&
-		    le64toh(lt.get_trans_seq) - 1 < last)
-			last = le64toh(lt.get_trans_seq) - 1;
+		if (!lt_finalized(&lt) && lt_open(&lt)) {
+			if (le64toh(lt.get_trans_seq) - 1 < last)
+				last = le64toh(lt.get_trans_seq) - 1;
+			if (nudge)
+				nudge_commit(server, le64toh(lt.rid), le64toh(lt.get_trans_seq));
+		}
 		key = r->key;
 		sfs_key_inc(&key);
 	}
@@ -1681,7 +1729,7 @@ static int op_get_last_seq(struct sfs_server *server, struct server_op *op)
 	__le64 le;
 	int ret;
 
-	ret = stable_seq(server, &last);
+	ret = stable_seq(server, &last, true);
 	if (ret)
 		return ret;
 	le = htole64(last);
@@ -1724,7 +1772,7 @@ static int op_statfs(struct sfs_server *server, struct server_op *op)
 	if (ret && ret != -ENOENT)
 		return ret;
 
-	ret = stable_seq(server, &committed);
+	ret = stable_seq(server, &committed, false);
 	if (ret)
 		return ret;
 
@@ -2950,10 +2998,9 @@ static void mount_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_n
 	if (lc) {
 		server->mount_conns = lc;
 		sfs_net_conn_get(conn);
+		memset(&lc[server->mount_conns_nr], 0, sizeof(*lc));
 		lc[server->mount_conns_nr].rid = rid;
 		lc[server->mount_conns_nr].conn = conn;
-		lc[server->mount_conns_nr].synced_seq = 0;
-		lc[server->mount_conns_nr].synced_at = 0;
 		server->mount_conns_nr++;
 	}
 	pthread_mutex_unlock(&server->lock);

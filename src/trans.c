@@ -934,6 +934,11 @@ static int force_sync(struct sfs_trans *trans)
 	return sfs_trans_sync(trans->fs);
 }
 
+int sfs_trans_sync_force(struct sfs_fs *fs)
+{
+	return force_sync(fs->trans);
+}
+
 /*
  * After data_avail ran out: the server handed the new transaction no
  * data but did not say the volume is full (LOW), so other mounts are

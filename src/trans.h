@@ -40,6 +40,12 @@ void sfs_trans_release(struct sfs_fs *fs);
 
 /* commit now and wait: everything released before the call is durable */
 int sfs_trans_sync(struct sfs_fs *fs);
+/*
+ * The same, committing even an empty transaction: the mount gets a new
+ * one, so that its old open one no longer holds back the stable seq
+ * (fsync: walks of the seq indexes then show every mount's commits)
+ */
+int sfs_trans_sync_force(struct sfs_fs *fs);
 
 /*
  * Data blocks (SM units on the data device), with the transaction held.
