@@ -9,9 +9,9 @@
 #    record is there exactly once, and each writer's records are in the
 #    order it wrote them.
 #  - Disjoint ranges: mounts 0 and 1 pwrite alternate chunks of one file
-#    at once (first 64 KiB chunks, then 5000-byte chunks that share
-#    blocks with the other mount's chunks); every mount reads exactly the
-#    reference bytes.
+#    at once (4 MiB in 64 KiB chunks, then 1 MiB in 5000-byte chunks that
+#    share blocks with the other mount's chunks); every mount reads
+#    exactly the reference bytes.
 . "$(dirname "$0")/../funcs.sh"
 
 t_cluster 3
@@ -109,8 +109,11 @@ os.close(fd)
 PY
 }
 
-for chunk in 65536 5000; do
-	n=$(((8 << 20) / chunk))
+# (every write moves the inode's lock to the other mount, which commits
+# first: a few hundred chunks)
+for spec in 65536:4194304 5000:1048576; do
+	chunk=${spec%:*}
+	n=$((${spec#*:} / chunk))
 	head -c $((n * chunk)) /dev/urandom >"$T_DIR/ref"
 	f="ranges.$chunk"
 	: >"${M[0]}/$f" || t_fail "create $f"
