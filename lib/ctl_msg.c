@@ -162,6 +162,7 @@ static bool tag_known(uint16_t tag)
 	case SCOUTFS_CTL_T_QUOTA_RULE:
 	case SCOUTFS_CTL_T_QUOTA_ITER:
 	case SCOUTFS_CTL_T_SETATTR_MORE:
+	case SCOUTFS_CTL_T_VOLOPT:
 		return true;
 	}
 	return false;

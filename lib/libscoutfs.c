@@ -871,3 +871,30 @@ int scoutfs_search_xattrs(struct scoutfs_ctl *ctl, const char *name, uint64_t *n
 	*end = e || (n > 0 && inos[n - 1] == UINT64_MAX);
 	return n;
 }
+
+int scoutfs_get_volopt(struct scoutfs_ctl *ctl, struct scoutfs_ctl_volopt *vo)
+{
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_GET_VOLOPT);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_struct(ctl, SCOUTFS_CTL_T_VOLOPT, vo, sizeof(*vo));
+	return ret;
+}
+
+int scoutfs_set_volopt(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_volopt *vo)
+{
+	begin(ctl, SCOUTFS_CTL_SET_VOLOPT);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_VOLOPT, vo, sizeof(*vo));
+	return call(ctl);
+}
+
+int scoutfs_clear_volopt(struct scoutfs_ctl *ctl, uint64_t bits)
+{
+	struct scoutfs_ctl_volopt vo = { .set_bits = bits, .data_alloc_zone_blocks = 0 };
+
+	begin(ctl, SCOUTFS_CTL_CLEAR_VOLOPT);
+	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_VOLOPT, &vo, sizeof(vo));
+	return call(ctl);
+}

@@ -59,6 +59,8 @@ static const struct command commands[] = {
 	  sfs_cmd_quota_wipe },
 	{ "quota-restore", "[-p PATH]", "Add quota rules from quota-list output on stdin",
 	  "Core admin", sfs_cmd_quota_restore },
+	{ "volume-options", "[-p PATH] [-s NAME=VALUE] [-c NAME]",
+	  "Show or change the volume options", "Core admin", sfs_cmd_volume_options },
 	{ "get-attr-x", "FILE [-m] [-d] [-v] [-n] [-f] [-c] [-r] [-s] [-t] [-p]",
 	  "Get extensible file attributes", "Agent", sfs_cmd_get_attr_x },
 	{ "set-attr-x", "FILE [-v VERS] [-s SIZE [-o]] [-c TIME] [-r TIME] [-t 0|1] [-p PROJ]",

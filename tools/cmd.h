@@ -46,6 +46,9 @@ int sfs_cmd_quota_list(int argc, char **argv);
 int sfs_cmd_quota_wipe(int argc, char **argv);
 int sfs_cmd_quota_restore(int argc, char **argv);
 
+/* cli_volopt.c: the volume options */
+int sfs_cmd_volume_options(int argc, char **argv);
+
 /* shared argument parsing: 0 or -EINVAL */
 int sfs_parse_u64(const char *str, uint64_t *val);
 /* bytes with an optional K, M, G, T or P (powers of 1024) suffix */

@@ -99,6 +99,9 @@ enum scoutfs_ctl_type {
 	/* ours */
 	SCOUTFS_CTL_HELLO = 64,
 	SCOUTFS_CTL_COUNTERS = 65,
+	SCOUTFS_CTL_GET_VOLOPT = 66,	/* the reference's sysfs volume_options/ */
+	SCOUTFS_CTL_SET_VOLOPT = 67,
+	SCOUTFS_CTL_CLEAR_VOLOPT = 68,
 };
 
 /*
@@ -157,6 +160,7 @@ enum scoutfs_ctl_tag {
 	SCOUTFS_CTL_T_NAMES = 200,	/* names, each NUL terminated, back to back */
 	SCOUTFS_CTL_T_QUOTA_RULE = 201,	/* struct scoutfs_ctl_quota_rule */
 	SCOUTFS_CTL_T_QUOTA_ITER = 202,	/* struct scoutfs_ctl_quota_iter */
+	SCOUTFS_CTL_T_VOLOPT = 203,	/* struct scoutfs_ctl_volopt */
 };
 
 /* the timestamps of stat_more and attr_x */
@@ -363,6 +367,32 @@ struct scoutfs_ctl_quota_iter {
 #ifndef __cplusplus
 _Static_assert(sizeof(struct scoutfs_ctl_quota_rule) == 48, "scoutfs_ctl_quota_rule is 48 bytes");
 _Static_assert(sizeof(struct scoutfs_ctl_quota_iter) == 16, "scoutfs_ctl_quota_iter is 16 bytes");
+#endif
+
+/*
+ * Volume options (GET_VOLOPT, SET_VOLOPT, CLEAR_VOLOPT): the super
+ * block's volopt in host order.  set_bits says which options are set (a
+ * GET reply), are to be set to the values given (SET) or are to be
+ * cleared (CLEAR, values ignored); an option that is not set has the
+ * value 0.  One option exists, bit 0:
+ *
+ *   data_alloc_zone_blocks (offset 8): the data device is divided into
+ *   zones of this many 4 KiB blocks and the server refills each mount's
+ *   data blocks from the zones it uses, then from zones no other mount
+ *   uses.  It must be at least the per-mount data fill target (4
+ *   GiB, 1048576 blocks, by default), at least total_data_blocks / 1024
+ *   (1024 zones at most) and at most total_data_blocks: EINVAL otherwise.
+ */
+struct scoutfs_ctl_volopt {
+	uint64_t set_bits;		/* SCOUTFS_CTL_VOLOPT_* */
+	uint64_t data_alloc_zone_blocks;
+};
+
+#define SCOUTFS_CTL_VOLOPT_DATA_ALLOC_ZONE_BLOCKS 0x1ULL
+#define SCOUTFS_CTL_VOLOPT_ALL 0x1ULL
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct scoutfs_ctl_volopt) == 16, "scoutfs_ctl_volopt is 16 bytes");
 #endif
 
 /* ================================================================== */
@@ -598,6 +628,18 @@ int scoutfs_get_quota_rules(struct scoutfs_ctl *ctl, struct scoutfs_ctl_quota_it
 			    struct scoutfs_ctl_quota_rule *rules, unsigned int nr);
 int scoutfs_add_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quota_rule *rule);
 int scoutfs_del_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quota_rule *rule);
+
+/*
+ * Volume options, shared by every mount of the volume (struct
+ * scoutfs_ctl_volopt).  get: any uid.  set (root only): the options
+ * vo->set_bits names take vo's values; -EINVAL for an unknown bit or a
+ * value the server refuses, and then nothing changes.  clear (root
+ * only): the options bits names become unset.  Both return once the
+ * change is committed; every mount sees it from then on.
+ */
+int scoutfs_get_volopt(struct scoutfs_ctl *ctl, struct scoutfs_ctl_volopt *vo);
+int scoutfs_set_volopt(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_volopt *vo);
+int scoutfs_clear_volopt(struct scoutfs_ctl *ctl, uint64_t bits);
 
 /* a short description of a library error code (strerror for errnos) */
 const char *scoutfs_strerror(int err);
