@@ -116,6 +116,7 @@
 	X(orphan_kept_open)        \
 	X(rename_retries)          \
 	X(data_wait)               \
+	X(data_read_split)         \
 	X(data_wait_retry)         \
 	X(data_wait_interrupted)   \
 	X(quorum_elections)        \

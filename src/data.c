@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "block.h"
+#include "counters.h"
 #include "data.h"
 #include "fs_int.h"
 #include "inode.h"
@@ -1019,7 +1020,19 @@ void sfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	wait_inflight(sf, ino, b0, b1);
 	ret = read_range(fs, ino, b0, b1, buf, &offline);
-	if (ret == 1) {
+	if (ret == 1 && fi && !(fi->flags & O_DIRECT) && b1 - b0 > 1) {
+		/*
+		 * A page cache read of several blocks, some offline: the
+		 * kernel holds all its pages locked while it waits, so a
+		 * reader of the online ones would wait for the stage too (a
+		 * readahead reaching past the online part of a file, with
+		 * nothing cached).  Failed, the kernel reads the pages it
+		 * needs one by one (filemap_read_folio): the online ones at
+		 * once, the offline ones park alone.
+		 */
+		sfs_inc(fs, data_read_split);
+		ret = -EIO;
+	} else if (ret == 1) {
 		/* parked until staged; the contents lock keeps a stage from slipping by */
 		ret = sfs_wait_park(sf, req, ino, offline, SFS_WAIT_READ, retry_read, size,
 				    (uint64_t)off, NULL);
