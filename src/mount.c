@@ -54,33 +54,6 @@ const struct scoutfs_super_block *sfs_mount_super(struct sfs_fs *fs)
 	return mount_of(fs) ? mount_of(fs)->super : NULL;
 }
 
-/* an on-disk inet address as a socket address */
-static int inet_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_storage *ss,
-			 socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (le16toh(addr->v4.family) == SCOUTFS_AF_IPV4) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(le16toh(addr->v4.port));
-		sin->sin_addr.s_addr = htonl(le32toh(addr->v4.addr));
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (le16toh(addr->v6.family) == SCOUTFS_AF_IPV6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(le16toh(addr->v6.port));
-		memcpy(&sin6->sin6_addr, addr->v6.addr, 16);
-		sin6->sin6_scope_id = le32toh(addr->v6.scope_id);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* the quorum agent's callback: our slot won, start the server on its address */
 static int start_server(void *arg, uint64_t term)
 {
@@ -90,7 +63,7 @@ static int start_server(void *arg, uint64_t term)
 	socklen_t len;
 	int ret;
 
-	ret = inet_sockaddr(&m->super->qconf.slots[m->opts.quorum_slot_nr].addr, &ss, &len);
+	ret = sfs_quorum_sockaddr(&m->super->qconf.slots[m->opts.quorum_slot_nr].addr, &ss, &len);
 	if (ret)
 		return ret;
 	sopts.addr = (struct sockaddr *)&ss;
@@ -194,7 +167,7 @@ static int find_server(struct sfs_mount *m, struct sockaddr_storage *ss, socklen
 		return ret;
 	sfs_text_inet_addr(text, sizeof(text), &addr);
 	sfs_info(m->fs, "mount: server of term %llu at %s", (unsigned long long)term, text);
-	return inet_sockaddr(&addr, ss, len);
+	return sfs_quorum_sockaddr(&addr, ss, len);
 }
 
 int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)

@@ -827,9 +827,8 @@ int sfs_quorum_msg_seal(const uint8_t key[SCOUTFS_NET_KEY_BYTES],
 	return msg_tag(key, qm, qm->tag);
 }
 
-/* a slot's address as a socket address */
-static int slot_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_storage *ss,
-			 socklen_t *len)
+int sfs_quorum_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_storage *ss,
+			socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (le16toh(addr->v4.family) == SCOUTFS_AF_IPV4) {
@@ -888,7 +887,7 @@ static int open_socket(struct sfs_quorum *q)
 	int ret;
 
 	sfs_text_inet_addr(text, sizeof(text), addr);
-	ret = slot_sockaddr(addr, &ss, &len);
+	ret = sfs_quorum_sockaddr(addr, &ss, &len);
 	if (ret)
 		goto out;
 
@@ -982,7 +981,7 @@ static int send_msg(struct sfs_quorum *q, int type, uint64_t term, int only)
 	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
 		if (i == q->slot_nr || (only >= 0 && i != only) ||
 		    !sfs_quorum_slot_present(&q->qconf.slots[i]) ||
-		    slot_sockaddr(&q->qconf.slots[i].addr, &ss, &len))
+		    sfs_quorum_sockaddr(&q->qconf.slots[i].addr, &ss, &len))
 			continue;
 		n = sendto(q->sock, &qm, sizeof(qm), MSG_DONTWAIT | MSG_NOSIGNAL,
 			   (struct sockaddr *)&ss, len);

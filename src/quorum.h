@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "scoutfs/format.h"
 #include "sfs.h"
@@ -32,6 +33,10 @@ int sfs_quorum_slot_parse(const char *arg, int *nr, union scoutfs_inet_addr *add
 
 /* an address a quorum member can use: not any/multicast/broadcast, port 1..65534 */
 int sfs_quorum_addr_check(const union scoutfs_inet_addr *addr, char *why, size_t why_len);
+/* an on-disk (slot) address as a socket address: 0 or -EINVAL for an unknown family */
+struct sockaddr_storage;
+int sfs_quorum_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_storage *ss,
+			socklen_t *len);
 
 /*
  * Check a whole configuration: at least one present slot, every present
