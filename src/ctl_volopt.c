@@ -18,6 +18,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "client.h"
@@ -62,7 +63,8 @@ static int op_get_volopt(struct sfs_ctl_req *req)
 	return 0;
 }
 
-static int op_set_volopt(struct sfs_ctl_req *req)
+/* SET_VOLOPT (set) and CLEAR_VOLOPT: the options the request names */
+static int change_volopt(struct sfs_ctl_req *req, bool set)
 {
 	struct scoutfs_ctl_volopt cvo;
 	struct scoutfs_volume_options vo;
@@ -73,34 +75,29 @@ static int op_set_volopt(struct sfs_ctl_req *req)
 		return ret;
 	memset(&vo, 0, sizeof(vo));
 	vo.set_bits = htole64(cvo.set_bits);
-	if (cvo.set_bits & SCOUTFS_CTL_VOLOPT_DATA_ALLOC_ZONE_BLOCKS)
+	if (set && (cvo.set_bits & SCOUTFS_CTL_VOLOPT_DATA_ALLOC_ZONE_BLOCKS))
 		vo.data_alloc_zone_blocks = htole64(cvo.data_alloc_zone_blocks);
-	ret = sfs_client_set_volopt(req->fs, &vo);
+	ret = set ? sfs_client_set_volopt(req->fs, &vo) : sfs_client_clear_volopt(req->fs, &vo);
 	if (ret)
 		return ret;
-	if (cvo.set_bits & SCOUTFS_CTL_VOLOPT_DATA_ALLOC_ZONE_BLOCKS)
+	if (!(cvo.set_bits & SCOUTFS_CTL_VOLOPT_DATA_ALLOC_ZONE_BLOCKS))
+		return 0;
+	if (set)
 		sfs_info(req->fs, "ctl: volume option data_alloc_zone_blocks set to %llu",
 			 (unsigned long long)cvo.data_alloc_zone_blocks);
+	else
+		sfs_info(req->fs, "ctl: volume option data_alloc_zone_blocks cleared");
 	return 0;
+}
+
+static int op_set_volopt(struct sfs_ctl_req *req)
+{
+	return change_volopt(req, true);
 }
 
 static int op_clear_volopt(struct sfs_ctl_req *req)
 {
-	struct scoutfs_ctl_volopt cvo;
-	struct scoutfs_volume_options vo;
-	int ret;
-
-	ret = get_volopt(req, &cvo);
-	if (ret)
-		return ret;
-	memset(&vo, 0, sizeof(vo));
-	vo.set_bits = htole64(cvo.set_bits);
-	ret = sfs_client_clear_volopt(req->fs, &vo);
-	if (ret)
-		return ret;
-	if (cvo.set_bits & SCOUTFS_CTL_VOLOPT_DATA_ALLOC_ZONE_BLOCKS)
-		sfs_info(req->fs, "ctl: volume option data_alloc_zone_blocks cleared");
-	return 0;
+	return change_volopt(req, false);
 }
 
 /* listed in sfs_ctl_tables[] (ctl_ops.c); the count is checked against ctl_ops.h */
