@@ -157,7 +157,7 @@ commit() { python3 -c 'import os, sys; os.fsync(os.open(sys.argv[1], os.O_RDONLY
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' <<<"$2"; }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 # the counters that say what a transfer did, of mounts a and b, as "name value" lines
-WATCH='^(lock_request|lock_invalidate|lock_grant|trans_commit|server_commit|fuse_kernel_invalidate|item_invalidate|item_read) '
+WATCH='^(lock_request|lock_invalidate|lock_grant|lock_grant_wait_us|trans_commit|server_commit|fuse_kernel_invalidate|item_invalidate|item_read|item_roots_lock|item_roots_server) '
 counters() {
 	local n
 	for n in a b; do
@@ -219,7 +219,13 @@ pingpong() {
 		printf '  %-32s median %7s ms  p90 %7s ms\n' "writes through $d" \
 			"$(ms "$(field median_us "$line")")" "$(ms "$(field p90_us "$line")")"
 	done
-	echo "  per transfer:$(per_op "$W/ctr.before" "$W/ctr.after" "$ROUNDS")"
+	echo "  per transfer:$(per_op "$W/ctr.before" "$W/ctr.after" "$ROUNDS" | sed 's/ [ab]\.lock_grant_wait_us [0-9.]*//g')"
+	# the lock's own round trip, timed in the daemons: request sent to grant received
+	awk 'NR == FNR { b[$1] = $2; next }
+		$1 ~ /\.lock_grant_wait_us$/ { us += $2 - b[$1] }
+		$1 ~ /\.lock_grant$/ { n += $2 - b[$1] }
+		END { if (n) printf "  lock round trip (request sent to grant received, in the daemons): mean %.2f ms over %d grants\n", us / n / 1000, n }' \
+		"$W/ctr.before" "$W/ctr.after"
 }
 pingpong "(1) transfer, lock not written" fsync
 t1_med=$med

@@ -216,17 +216,44 @@ int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, ui
  * A new nr means the server finalized our previous tree: there may be
  * merge work, so the merge worker looks now rather than at its next poll.
  */
+/* a new log tree (the last was finalized): a merge may have work */
+static void got_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt)
+{
+	if (fs->client->last_lt_nr != le64toh(lt->nr)) {
+		if (fs->client->last_lt_nr)
+			sfs_merge_kick(fs);
+		fs->client->last_lt_nr = le64toh(lt->nr);
+	}
+}
+
 int sfs_client_get_log_trees(struct sfs_fs *fs, struct scoutfs_log_trees *lt)
 {
 	int ret;
 
 	ret = request(fs, SCOUTFS_NET_CMD_GET_LOG_TREES, NULL, 0, lt, sizeof(*lt), NULL);
-	if (!ret && fs->client->last_lt_nr != le64toh(lt->nr)) {
-		if (fs->client->last_lt_nr)
-			sfs_merge_kick(fs);
-		fs->client->last_lt_nr = le64toh(lt->nr);
-	}
+	if (!ret)
+		got_log_trees(fs, lt);
 	return ret;
+}
+
+int sfs_client_commit_log_trees_next(struct sfs_fs *fs, const struct scoutfs_log_trees *lt,
+				     struct scoutfs_log_trees *next, bool *have_next)
+{
+	uint32_t len = 0;
+	int ret;
+
+	*have_next = false;
+	ret = request(fs, SCOUTFS_NET_CMD_COMMIT_LOG_TREES_NEXT, lt, sizeof(*lt), next,
+		      sizeof(*next), &len);
+	if (ret)
+		return ret;
+	if (len == sizeof(*next)) {
+		*have_next = true;
+		got_log_trees(fs, next);
+	} else if (len != 0) {
+		return -EIO;
+	}
+	return 0;
 }
 
 int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt)

@@ -32,6 +32,12 @@ void sfs_client_destroy(struct sfs_fs *fs);
 
 int sfs_client_alloc_inodes(struct sfs_fs *fs, uint64_t count, uint64_t *ino, uint64_t *nr);
 int sfs_client_get_log_trees(struct sfs_fs *fs, struct scoutfs_log_trees *lt);
+/*
+ * Commit lt and get the next transaction in one server commit: *have_next
+ * false (and 0) when the commit stands but the next must be asked for.
+ */
+int sfs_client_commit_log_trees_next(struct sfs_fs *fs, const struct scoutfs_log_trees *lt,
+				     struct scoutfs_log_trees *next, bool *have_next);
 int sfs_client_commit_log_trees(struct sfs_fs *fs, const struct scoutfs_log_trees *lt);
 /* log merging: a request to work on (-ENOENT: none now), and its result */
 int sfs_client_get_log_merge(struct sfs_fs *fs, struct scoutfs_log_merge_request *req);

@@ -44,6 +44,8 @@
 	X(item_tombstone)          \
 	X(item_read)               \
 	X(item_read_stale)         \
+	X(item_roots_lock)         \
+	X(item_roots_server)       \
 	X(item_read_race)          \
 	X(item_range_alloc)        \
 	X(item_range_free)         \
@@ -73,6 +75,7 @@
 	X(lock_request)            \
 	X(lock_request_error)      \
 	X(lock_grant)              \
+	X(lock_grant_wait_us)      \
 	X(lock_get_error)          \
 	X(lock_shrink)             \
 	X(lock_invalidate_request) \

@@ -227,7 +227,12 @@ void sfs_fuse_free(struct sfs_fuse *sf)
 /* open counts                                                          */
 /* ------------------------------------------------------------------ */
 
-static int open_get(struct sfs_fuse *sf, uint64_t ino)
+static bool fi_writable(const struct fuse_file_info *fi)
+{
+	return fi && (fi->flags & O_ACCMODE) != O_RDONLY;
+}
+
+static int open_get(struct sfs_fuse *sf, uint64_t ino, bool writable)
 {
 	struct open_ino key = { .ino = ino }, *o;
 
@@ -243,18 +248,21 @@ static int open_get(struct sfs_fuse *sf, uint64_t ino)
 		RB_INSERT(open_tree, &sf->opens, o);
 	}
 	o->count++;
+	o->writers += writable;
 	pthread_mutex_unlock(&sf->opens_lock);
 	return 0;
 }
 
 /* drop one open; true if it was the last */
-static bool open_put(struct sfs_fuse *sf, uint64_t ino)
+static bool open_put(struct sfs_fuse *sf, uint64_t ino, bool writable)
 {
 	struct open_ino key = { .ino = ino }, *o;
 	bool last = false;
 
 	pthread_mutex_lock(&sf->opens_lock);
 	o = RB_FIND(open_tree, &sf->opens, &key);
+	if (o && writable && o->writers)
+		o->writers--;
 	if (o && --o->count == 0) {
 		RB_REMOVE(open_tree, &sf->opens, o);
 		free(o);
@@ -262,6 +270,18 @@ static bool open_put(struct sfs_fuse *sf, uint64_t ino)
 	}
 	pthread_mutex_unlock(&sf->opens_lock);
 	return last;
+}
+
+bool sfs_fuse_open_writable(struct sfs_fuse *sf, uint64_t ino)
+{
+	struct open_ino key = { .ino = ino }, *o;
+	bool writable;
+
+	pthread_mutex_lock(&sf->opens_lock);
+	o = RB_FIND(open_tree, &sf->opens, &key);
+	writable = o && o->writers;
+	pthread_mutex_unlock(&sf->opens_lock);
+	return writable;
 }
 
 static bool is_open(struct sfs_fuse *sf, uint64_t ino)
@@ -1531,7 +1551,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 	ret = make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &e);
 	if (!ret)
-		ret = open_get(sf, e.ino);
+		ret = open_get(sf, e.ino, fi_writable(fi));
 	if (ret) {
 		sfs_fuse_reply_err(req, ret);
 		return;
@@ -1548,7 +1568,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fi->keep_cache = 1;
 	known_add(sf, e.ino);
 	if (fuse_reply_create(req, &e, fi)) {
-		open_put(sf, e.ino);
+		open_put(sf, e.ino, fi_writable(fi));
 		known_forget(sf, e.ino, 1);
 	}
 }
@@ -2062,7 +2082,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (!ret && S_ISDIR(le32toh(di.mode)) != dir)
 		ret = dir ? -ENOTDIR : -EISDIR;
 	if (!ret)
-		ret = open_get(sf, ino);
+		ret = open_get(sf, ino, !dir && fi_writable(fi));
 	pthread_rwlock_unlock(&sf->ns);
 	sfs_fuse_unlock(sf, &set, 0);
 	if (ret) {
@@ -2074,7 +2094,7 @@ static void open_common(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (!dir)
 		fi->direct_io = append_direct(fi);
 	if (fuse_reply_open(req, fi))
-		open_put(sf, ino);
+		open_put(sf, ino, !dir && fi_writable(fi));
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -2083,11 +2103,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* the last release of an unlinked inode deletes it, unless another mount has it open */
-static void release_ino(struct sfs_fuse *sf, uint64_t ino)
+static void release_ino(struct sfs_fuse *sf, uint64_t ino, bool writable)
 {
 	int ret;
 
-	if (!open_put(sf, ino))
+	if (!open_put(sf, ino, writable))
 		return;
 	ret = try_delete(sf, ino, false);
 	if (ret)
@@ -2097,8 +2117,7 @@ static void release_ino(struct sfs_fuse *sf, uint64_t ino)
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)fi;
-	release_ino(sf_of(req), ino);
+	release_ino(sf_of(req), ino, fi_writable(fi));
 	fuse_reply_err(req, 0);
 }
 
@@ -2194,7 +2213,7 @@ reply:
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
-	release_ino(sf_of(req), ino);
+	release_ino(sf_of(req), ino, false);
 	fuse_reply_err(req, 0);
 }
 

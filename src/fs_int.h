@@ -29,6 +29,7 @@ struct open_ino {
 	RB_ENTRY(open_ino) node;
 	uint64_t ino;
 	unsigned long count;
+	unsigned long writers;	/* opens: of them, for writing */
 };
 
 RB_HEAD(open_tree, open_ino);
@@ -146,6 +147,9 @@ void sfs_fuse_inval_data(struct sfs_fuse *sf, uint64_t ino, uint64_t off, uint64
  */
 void sfs_fuse_busy_get(struct sfs_fuse *sf, uint64_t ino);
 void sfs_fuse_busy_put(struct sfs_fuse *sf, uint64_t ino);
+
+/* is ino open for writing through this mount? */
+bool sfs_fuse_open_writable(struct sfs_fuse *sf, uint64_t ino);
 
 /* reply with a negative or positive errno */
 void sfs_fuse_reply_err(fuse_req_t req, int err);

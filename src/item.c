@@ -169,7 +169,8 @@ struct sfs_item_cache {
 	bool rwlock_init;
 
 	/* set at setup, read only after */
-	int (*get_roots)(void *arg, struct sfs_forest_roots *roots);
+	int (*get_roots)(void *arg, const struct scoutfs_key *key, bool fresh,
+			 struct sfs_forest_roots *roots);
 	void *get_roots_arg;
 	uint64_t max_bytes;
 
@@ -183,6 +184,7 @@ struct sfs_item_cache {
 	uint64_t dirty_count;
 	uint64_t dirty_bytes;
 	uint64_t gen;		/* invalidation / commit barrier for racing reads */
+	uint64_t commits;	/* atomic: sfs_item_commit_done calls */
 	uint64_t tick;		/* recency clock; read under the read lock */
 	bool committing;	/* for_each_dirty is walking: writes refused */
 };
@@ -619,7 +621,7 @@ static int read_items(struct sfs_fs *fs, struct sfs_item_cache *c, const struct 
 
 	for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
 		memset(&roots, 0, sizeof(roots));	/* merge_seq: the callback may not know it */
-		ret = c->get_roots(c->get_roots_arg, &roots);
+		ret = c->get_roots(c->get_roots_arg, key, attempt > 0, &roots);
 		if (ret)
 			goto out;
 		s = *start;
@@ -1231,6 +1233,11 @@ static bool commit_one(struct sfs_fs *fs, struct sfs_item_cache *c, struct item 
 	return false;
 }
 
+uint64_t sfs_item_commits(struct sfs_fs *fs)
+{
+	return fs->item ? __atomic_load_n(&fs->item->commits, __ATOMIC_ACQUIRE) : 0;
+}
+
 void sfs_item_commit_done(struct sfs_fs *fs)
 {
 	struct sfs_item_cache *c = fs->item;
@@ -1275,6 +1282,7 @@ void sfs_item_commit_done(struct sfs_fs *fs)
 	}
 	if (dropped)
 		c->gen++;
+	__atomic_add_fetch(&c->commits, 1, __ATOMIC_RELEASE);
 	c->tick++;
 	shrink(fs, c); /* what was dirty may go now */
 	sfs_inc(fs, item_commit_done);

@@ -38,9 +38,12 @@ struct sfs_item_opts {
 	 * include every commit this mount has finished (sfs_item_commit_done)
 	 * and everything other mounts committed under locks the caller got
 	 * since (merge_seq may stay 0: the cache never reads delta keys).
-	 * 0 or -errno (passed to the caller).
+	 * key is the key the read is for; fresh: the roots must come from
+	 * the server (a read with earlier ones found stale blocks).  0 or
+	 * -errno (passed to the caller).
 	 */
-	int (*get_roots)(void *arg, struct sfs_forest_roots *roots);
+	int (*get_roots)(void *arg, const struct scoutfs_key *key, bool fresh,
+			 struct sfs_forest_roots *roots);
 	void *arg;
 	size_t max_bytes;	/* bound on cached memory; 0: SFS_ITEM_MAX_BYTES_DEF */
 };
@@ -153,6 +156,8 @@ uint64_t sfs_item_dirty_count(struct sfs_fs *fs);
 uint64_t sfs_item_dirty_bytes(struct sfs_fs *fs);
 int sfs_item_for_each_dirty(struct sfs_fs *fs, sfs_btree_item_cb cb, void *arg);
 void sfs_item_commit_done(struct sfs_fs *fs);
+/* how many times sfs_item_commit_done has run: roots taken before it moved may lack a commit */
+uint64_t sfs_item_commits(struct sfs_fs *fs);
 
 /*
  * Drop every cached item and cached range inside [start, end], for a lock

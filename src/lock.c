@@ -86,6 +86,10 @@ struct sfs_lock {
 	struct inval *invals;		/* FIFO */
 	bool idle;			/* on the idle list */
 	struct sfs_lock *idle_prev, *idle_next;
+	uint64_t sent_us;		/* when the request in flight was sent */
+	bool have_roots;		/* roots came with the grant that made it readable */
+	uint64_t roots_gen;		/* ops.roots_gen as that grant arrived */
+	struct scoutfs_net_roots roots;
 };
 
 static int lock_cmp(const struct sfs_lock *a, const struct sfs_lock *b)
@@ -240,6 +244,14 @@ static void maybe_free(struct sfs_locks *ls, struct sfs_lock *lock)
 	free(lock);
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 struct req_ctx {
 	struct sfs_locks *ls;
 	struct sfs_lock *lock;
@@ -251,6 +263,7 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 	struct req_ctx *rc = arg;
 	struct sfs_locks *ls = rc->ls;
 	struct sfs_lock *lock = rc->lock;
+	const struct scoutfs_net_lock_grant *g = data;
 	const struct scoutfs_net_lock *nl = data;
 
 	free(rc);
@@ -268,7 +281,7 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 		return;
 	}
 	lock->request_pending = false;
-	if (!err && len != sizeof(*nl))
+	if (!err && len != sizeof(*nl) && len != sizeof(*g))
 		err = -EIO;
 	if (err) {
 		lock->request_err = err;
@@ -282,6 +295,13 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 			  (unsigned long long)le64toh(nl->write_seq));
 		if (can_read && !could_read && ls->opts.ops.granted)
 			ls->opts.ops.granted(ls->opts.ops.arg, lock, lock->mode, nl->new_mode);
+		if (!can_read) {
+			lock->have_roots = false;
+		} else if (!could_read && len == sizeof(*g) && ls->opts.ops.roots_gen) {
+			lock->roots = g->roots;
+			lock->roots_gen = ls->opts.ops.roots_gen(ls->opts.ops.arg);
+			lock->have_roots = true;
+		}
 		lock->mode = nl->new_mode;
 		if (le64toh(nl->write_seq))
 			lock->write_seq = le64toh(nl->write_seq);
@@ -289,6 +309,7 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 			__atomic_store_n(&ls->max_write_seq, lock->write_seq, __ATOMIC_RELEASE);
 		lock->request_err = 0;
 		sfs_inc(ls->fs, lock_grant);
+		sfs_counter_add(ls->fs, SFS_CTR_lock_grant_wait_us, now_us() - lock->sent_us);
 	}
 	lock->grants++;
 	if (!has_users(lock) && !lock->invals && lock->mode != SFS_LOCK_NULL)
@@ -316,6 +337,7 @@ static int send_request(struct sfs_locks *ls, struct sfs_lock *lock, uint8_t mod
 	rc->lock = lock;
 	lock->request_pending = true;
 	lock->req_mode = mode;
+	lock->sent_us = now_us();
 	ls->outstanding++;
 	ret = sfs_net_request(conn, SCOUTFS_NET_CMD_LOCK, &nl, sizeof(nl), grant_resp, rc);
 	if (ret) {
@@ -523,6 +545,31 @@ uint8_t sfs_lock_mode(struct sfs_fs *fs, const struct scoutfs_key *name)
 	mode = lock ? lock->mode : SFS_LOCK_NULL;
 	pthread_mutex_unlock(&ls->mutex);
 	return mode;
+}
+
+int sfs_lock_roots(struct sfs_fs *fs, const struct scoutfs_key *key, uint64_t gen,
+		   struct scoutfs_net_roots *roots)
+{
+	struct sfs_locks *ls = locks_of(fs);
+	struct sfs_lock k, *lock;
+	int ret = -ENOENT;
+
+	if (!ls)
+		return -ENOENT;
+	k.range.start = *key;
+	pthread_mutex_lock(&ls->mutex);
+	/* the lock with the greatest name <= key, if its range reaches key */
+	lock = RB_NFIND(lock_tree, &ls->tree, &k);
+	if (!lock || sfs_key_cmp(&lock->range.start, key) > 0)
+		lock = lock ? RB_PREV(lock_tree, &ls->tree, lock) : RB_MAX(lock_tree, &ls->tree);
+	if (lock && sfs_key_cmp(&lock->range.end, key) >= 0 && lock->have_roots &&
+	    lock->roots_gen == gen &&
+	    (lock->mode == SFS_LOCK_READ || lock->mode == SFS_LOCK_WRITE) && !lock->invals) {
+		*roots = lock->roots;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&ls->mutex);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */

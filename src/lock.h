@@ -52,6 +52,12 @@ struct sfs_lock_ops {
 	 * Runs on the net thread: no I/O, no waiting.
 	 */
 	void (*granted)(void *arg, struct sfs_lock *lock, uint8_t old_mode, uint8_t new_mode);
+	/*
+	 * A number that moves whenever roots taken before may lack what
+	 * this mount itself committed since (sfs_lock_roots).  Net thread:
+	 * no I/O, no waiting.  NULL: grants' roots are never used.
+	 */
+	uint64_t (*roots_gen)(void *arg);
 	void *arg;
 };
 
@@ -98,6 +104,16 @@ void sfs_lock_mark_written(struct sfs_lock *lock, uint64_t trans_seq);
 uint64_t sfs_lock_written_seq(const struct sfs_lock *lock);
 /* the mode this mount holds now (tests, diagnostics) */
 uint8_t sfs_lock_mode(struct sfs_fs *fs, const struct scoutfs_key *name);
+
+/*
+ * The stable roots the server sent with the grant of the lock that
+ * covers key, if this mount holds it in a mode that reads, it came with
+ * roots, and gen (ops.roots_gen now) has not moved since: every write
+ * under the lock is then in them or in this mount's item cache.  0 and
+ * *roots set, or -ENOENT: ask the server.
+ */
+int sfs_lock_roots(struct sfs_fs *fs, const struct scoutfs_key *key, uint64_t gen,
+		   struct scoutfs_net_roots *roots);
 
 /*
  * The locks one operation needs.  They are taken in name order, so two

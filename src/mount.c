@@ -25,6 +25,7 @@
 
 #include "block.h"
 #include "client.h"
+#include "counters.h"
 #include "item.h"
 #include "lock.h"
 #include "log.h"
@@ -84,9 +85,32 @@ static void stop_server(void *arg)
 	sfs_server_stop(m->fs);
 }
 
-static int item_get_roots(void *arg, struct sfs_forest_roots *roots)
+/*
+ * A read under a lock granted with roots uses them (no GET_ROOTS round
+ * trip) while this mount has finished no commit since: no other mount
+ * wrote under the lock after the grant, and what this one wrote since is
+ * still dirty in the item cache.  Stale blocks (a merge freed the trees
+ * they name) make item.c ask again with fresh set.
+ */
+static int item_get_roots(void *arg, const struct scoutfs_key *key, bool fresh,
+			  struct sfs_forest_roots *roots)
 {
-	return sfs_client_get_roots(arg, roots);
+	struct sfs_fs *fs = arg;
+	struct scoutfs_net_roots nr;
+
+	if (!fresh && sfs_lock_roots(fs, key, sfs_item_commits(fs), &nr) == 0) {
+		roots->fs_root = nr.fs_root;
+		roots->logs_root = nr.logs_root;
+		sfs_inc(fs, item_roots_lock);
+		return 0;
+	}
+	sfs_inc(fs, item_roots_server);
+	return sfs_client_get_roots(fs, roots);
+}
+
+static uint64_t lock_roots_gen(void *arg)
+{
+	return sfs_item_commits(arg);
 }
 
 /*
@@ -261,6 +285,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 
 	lopts.ops.invalidate = lock_invalidate;
 	lopts.ops.granted = lock_granted;
+	lopts.ops.roots_gen = lock_roots_gen;
 	lopts.ops.arg = fs;
 	lopts.idle_count = opts->lock_idle_count;
 	ret = sfs_lock_setup(fs, &lopts);

@@ -1613,6 +1613,14 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 			  (unsigned long long)op->rid, (unsigned long long)le64toh(in->nr));
 		return 0;
 	}
+	if (lt.nr == in->nr && le64toh(lt.get_trans_seq) > le64toh(in->get_trans_seq) &&
+	    !memcmp(&lt.item_root, &in->item_root, sizeof(lt.item_root))) {
+		/* a resend of a COMMIT_LOG_TREES_NEXT we did: the next is out */
+		sfs_debug(server->fs, "server: rid %016llx resent a commit of transaction seq %llu",
+			  (unsigned long long)op->rid,
+			  (unsigned long long)le64toh(in->get_trans_seq));
+		return 0;
+	}
 	if (lt.nr != in->nr || lt.get_trans_seq != in->get_trans_seq) {
 		sfs_warn(server->fs, "server: rid %016llx committed transaction seq %llu, open is %llu",
 			 (unsigned long long)op->rid, (unsigned long long)le64toh(in->get_trans_seq),
@@ -1645,6 +1653,26 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 		}
 	}
 	return store_log_trees(server, &lt);
+}
+
+/*
+ * A mount's commit and its next transaction in one server commit (a
+ * commit and then GET_LOG_TREES would take two).  The commit stands even
+ * when the next cannot be had: the answer is then empty and the mount
+ * asks with GET_LOG_TREES, which says why.
+ */
+static int op_commit_log_trees_next(struct sfs_server *server, struct server_op *op)
+{
+	int ret;
+
+	ret = op_commit_log_trees(server, op);
+	if (ret)
+		return ret;
+	if (server->broken)
+		return -EIO;
+	if (op_get_log_trees(server, op))
+		op->resp_len = 0;
+	return server->broken ? -EIO : 0;
 }
 
 /*
@@ -2408,6 +2436,8 @@ static int apply_op(struct sfs_server *server, struct server_op *op)
 		return op_get_log_trees(server, op);
 	case SCOUTFS_NET_CMD_COMMIT_LOG_TREES:
 		return op_commit_log_trees(server, op);
+	case SCOUTFS_NET_CMD_COMMIT_LOG_TREES_NEXT:
+		return op_commit_log_trees_next(server, op);
 	case SCOUTFS_NET_CMD_GET_LAST_SEQ:
 		return op_get_last_seq(server, op);
 	case SCOUTFS_NET_CMD_STATFS:
@@ -3057,12 +3087,20 @@ struct lock_inval_ctx {
 	uint64_t rid;
 };
 
+/* the grant carries the stable roots: the client's first reads under it need no GET_ROOTS */
 static void lock_grant(void *arg, uint64_t rid, void *ctx, const struct scoutfs_net_lock *nl)
 {
+	struct sfs_server *server = arg;
 	struct lock_req_ctx *rc = ctx;
+	struct scoutfs_net_lock_grant g = { .nl = *nl };
 
-	(void)arg, (void)rid;
-	sfs_net_respond(rc->conn, rc->req_id, SCOUTFS_NET_CMD_LOCK, 0, nl, sizeof(*nl));
+	(void)rid;
+	pthread_mutex_lock(&server->lock);
+	g.roots.fs_root = server->stable->fs_root;
+	g.roots.logs_root = server->stable->logs_root;
+	g.roots.srch_root = server->stable->srch_root;
+	pthread_mutex_unlock(&server->lock);
+	sfs_net_respond(rc->conn, rc->req_id, SCOUTFS_NET_CMD_LOCK, 0, &g, sizeof(g));
 	sfs_net_conn_put(rc->conn);
 	free(rc);
 }
@@ -3153,6 +3191,7 @@ static const sfs_net_handler_fn handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_ALLOC_INODES] = server_request,
 	[SCOUTFS_NET_CMD_GET_LOG_TREES] = server_request,
 	[SCOUTFS_NET_CMD_COMMIT_LOG_TREES] = server_request,
+	[SCOUTFS_NET_CMD_COMMIT_LOG_TREES_NEXT] = server_request,
 	[SCOUTFS_NET_CMD_GET_ROOTS] = server_request,
 	[SCOUTFS_NET_CMD_GET_LAST_SEQ] = server_request,
 	[SCOUTFS_NET_CMD_STATFS] = server_request,

@@ -459,20 +459,20 @@ static void sync_finished(struct sfs_trans *trans, uint64_t ticket, int err)
 
 /*
  * Called with hold_lock held exclusively, for sync tickets up to ticket.
- * Their waiters are woken as soon as the commit is durable, before the
- * items are marked clean and the next transaction opens (new holds wait
- * for those).
+ * Their waiters are woken as soon as the commit is durable and its items
+ * are marked clean, before the next transaction opens (new holds wait
+ * for that).
  */
 static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 {
 	struct sfs_fs *fs = trans->fs;
-	struct scoutfs_log_trees lt = trans->lt;
+	struct scoutfs_log_trees lt = trans->lt, next;
 	struct sfs_block_writer wri;
 	struct sfs_alloc_lists lists;
 	struct commit_ctx c = { .fs = fs, .lt = &lt, .lists = &lists, .wri = &wri,
 				.chunk = trans->opts.commit_chunk_items,
 				.bufs = trans->chunk_bufs };
-	bool committed = false, force;
+	bool committed = false, have_next = false, force;
 	uint64_t max_seq;
 	int data_err;
 	double t[6];
@@ -534,7 +534,7 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 
 	lt.meta_avail = lists.avail;
 	lt.meta_freed = lists.freed;
-	ret = sfs_client_commit_log_trees(fs, &lt);
+	ret = sfs_client_commit_log_trees_next(fs, &lt, &next, &have_next);
 	t[4] = mono_ms();
 	if (ret)
 		goto out;
@@ -543,19 +543,29 @@ static int commit_trans(struct sfs_trans *trans, uint64_t ticket)
 	if (max_seq > trans->committed_seq)
 		trans->committed_seq = max_seq;
 	pthread_mutex_unlock(&trans->lock);
-	sync_finished(trans, ticket, data_err);
 	committed = true;
 
 	sfs_item_commit_done(fs);
+	/*
+	 * Waiters wake with the items clean: a revoke's item invalidation
+	 * after its sync must not find them still dirty (it would commit
+	 * again, behind the next open)
+	 */
+	sync_finished(trans, ticket, data_err);
 	data_reset(trans);
 	t[5] = mono_ms();
 	sfs_counter_add(fs, SFS_CTR_trans_commit_items, c.total);
 	sfs_inc(fs, trans_commit);
 
-	/* the next transaction; until we have it, holds are refused */
-	trans->lt = lt;
-	trans->open = false;
-	ret = open_next(trans);
+	/* the next transaction (usually with the commit); until we have it, holds are refused */
+	if (have_next) {
+		trans->lt = next;
+		trans->open = true;
+	} else {
+		trans->lt = lt;
+		trans->open = false;
+		ret = open_next(trans);
+	}
 	sfs_debug(fs, "trans: committed %zu items in %zu blocks: items to btree %.1f ms, rest of the writes %.1f ms, flush %.1f ms, server %.1f ms; then clean %.1f ms, next open %.1f ms",
 		  c.total, blocks, t[1] - t[0], t[2] - t[1], t[3] - t[2], t[4] - t[3],
 		  t[5] - t[4], mono_ms() - t[5]);

@@ -1412,9 +1412,24 @@ void sfs_xattr_op_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 			goto reply;
 		}
 	}
-	ret = op_lock(sf, &set, ino, NULL, false, false, NULL);
-	if (ret)
-		goto reply;
+	/*
+	 * The kernel asks for security.capability before every write to a
+	 * file (to drop it if set).  Through a handle open for writing here,
+	 * a write almost always follows: taking the WRITE lock it will want
+	 * now spares a second lock transfer from another mount (READ for
+	 * this, then WRITE for the write).
+	 */
+	if (!strcmp(name, "security.capability") && sfs_fuse_open_writable(sf, ino)) {
+		ret = sfs_fuse_lock_inodes(sf, &set, SFS_LOCK_WRITE, ino, 0, 0, 0);
+		if (ret)
+			goto reply;
+		pthread_rwlock_rdlock(&sf->ns);
+		pthread_mutex_lock(sfs_fuse_ino_lock(sf, ino));
+	} else {
+		ret = op_lock(sf, &set, ino, NULL, false, false, NULL);
+		if (ret)
+			goto reply;
+	}
 	ret = sfs_xattr_get(sf->fs, ino, name, buf, size);
 	op_unlock(sf, &set, ino, false, 0);
 reply:

@@ -1254,7 +1254,13 @@ enum scoutfs_net_cmd {
 	SCOUTFS_NET_CMD_RESIZE_DEVICES = 17,
 	SCOUTFS_NET_CMD_STATFS = 18,		/* - -> net_statfs */
 	SCOUTFS_NET_CMD_FAREWELL = 19,		/* - -> - */
-	SCOUTFS_NET_CMD__NR = 20,
+	/*
+	 * Ours: COMMIT_LOG_TREES then GET_LOG_TREES in one server commit
+	 * (log_trees -> the next log_trees, or nothing when the commit
+	 * stands but the next must be asked for with GET_LOG_TREES)
+	 */
+	SCOUTFS_NET_CMD_COMMIT_LOG_TREES_NEXT = 20,
+	SCOUTFS_NET_CMD__NR = 21,
 };
 
 #define SCOUTFS_NET_GREETING_FLAG_FAREWELL 0x1ULL
@@ -1308,6 +1314,18 @@ struct scoutfs_net_lock {
 };
 
 /*
+ * 120 bytes: the grant, the server's answer to a client's LOCK request
+ * (our own; the reference answers with the 48-byte scoutfs_net_lock
+ * alone).  roots are the server's stable roots as it granted the lock:
+ * every write another mount made under it before is in them, so the
+ * client's first reads under the lock need no GET_ROOTS.
+ */
+struct scoutfs_net_lock_grant {
+	struct scoutfs_net_lock nl;	/*  0 */
+	struct scoutfs_net_roots roots;	/* 48 */
+};
+
+/*
  * OPEN_INO_MAP: the union of every mount's bitmap of the inodes it has
  * open in one group of SCOUTFS_OPEN_INO_MAP_BITS inodes (group_nr = ino
  * >> SCOUTFS_OPEN_INO_MAP_SHIFT, bit ino & SCOUTFS_OPEN_INO_MAP_MASK, bit
@@ -1342,6 +1360,8 @@ SFS_ASSERT_SIZE(struct scoutfs_open_ino_map, 144);
 SFS_ASSERT_OFF(struct scoutfs_open_ino_map, bits, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_inode_alloc, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_roots, 72);
+SFS_ASSERT_SIZE(struct scoutfs_net_lock_grant, 120);
+SFS_ASSERT_OFF(struct scoutfs_net_lock_grant, roots, 48);
 SFS_ASSERT_SIZE(struct scoutfs_net_statfs, 64);
 
 /* ------------------------------------------------------------------ */

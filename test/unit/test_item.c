@@ -114,10 +114,12 @@ static void fill_val(uint8_t *buf, uint8_t fill, unsigned int len)
 		buf[i] = (uint8_t)(fill + i * 7);
 }
 
-static int get_roots(void *arg, struct sfs_forest_roots *roots)
+static int get_roots(void *arg, const struct scoutfs_key *key, bool fresh,
+		     struct sfs_forest_roots *roots)
 {
 	struct fixture *f = arg;
 
+	(void)key, (void)fresh;
 	__atomic_add_fetch(&f->roots_calls, 1, __ATOMIC_RELAXED);
 	if (f->roots_hook)
 		f->roots_hook(f);

@@ -6,7 +6,8 @@
  * a writer is downgraded to READ for a reader and the invalidate op runs
  * with the modes; an invalidation waits for the holder's users; grants
  * carry growing write_seqs; idle locks beyond the limit are given back;
- * a mount's farewell lets the others through; and a stress run of
+ * a mount's farewell lets the others through; grants carry the roots
+ * reads under them may use; and a stress run of
  * threads on every mount taking random modes of a few locks, checking
  * that no two mounts ever have users whose modes conflict.
  */
@@ -41,6 +42,7 @@ struct mount {
 	int index;
 	uint64_t invalidations;			/* ops.invalidate calls */
 	uint8_t last_old, last_new;
+	uint64_t roots_gen;			/* what ops.roots_gen answers */
 };
 
 struct fixture {
@@ -66,6 +68,13 @@ static int mount_invalidate(void *arg, struct sfs_lock *lock, uint8_t old_mode, 
 	return 0;
 }
 
+static uint64_t mount_roots_gen(void *arg)
+{
+	struct mount *m = arg;
+
+	return __atomic_load_n(&m->roots_gen, __ATOMIC_SEQ_CST);
+}
+
 static void start_mount(struct fixture *f, int i, uint32_t idle_count)
 {
 	struct mount *m = &f->m[i];
@@ -74,7 +83,8 @@ static void start_mount(struct fixture *f, int i, uint32_t idle_count)
 					 .rid = 0x100 + (uint64_t)i, .uuid = f->super.uuid,
 					 .fmt_vers = le64toh(f->super.fmt_vers),
 					 .timeout_ms = 10000 };
-	struct sfs_lock_opts lopts = { .ops = { .invalidate = mount_invalidate, .arg = m },
+	struct sfs_lock_opts lopts = { .ops = { .invalidate = mount_invalidate,
+						.roots_gen = mount_roots_gen, .arg = m },
 				       .idle_count = idle_count, .timeout_ms = 20000 };
 
 	memset(m, 0, sizeof(*m));
@@ -293,6 +303,59 @@ static void test_idle_and_farewell(void **state)
 	sfs_lock_put(&f->m[1].fs, l, SFS_LOCK_WRITE);
 }
 
+/*
+ * Grants carry the server's stable roots: sfs_lock_roots gives them for
+ * any key the lock covers while it may read and the mount's roots_gen
+ * has not moved, and never otherwise.
+ */
+static void test_grant_roots(void **state)
+{
+	struct fixture *f = *state;
+	struct sfs_item_range r = group(3);
+	struct scoutfs_key inside = sfs_key_make(SCOUTFS_FS_ZONE, 3 * 1024 + 5, 1, 0, 0, 0);
+	struct scoutfs_key outside = sfs_key_make(SCOUTFS_FS_ZONE, 4 * 1024, 1, 0, 0, 0);
+	struct scoutfs_net_roots roots;
+	struct sfs_forest_roots server_roots;
+	struct sfs_lock *a, *b;
+
+	start_mount(f, 0, 0);
+	start_mount(f, 1, 0);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 0, &roots), -ENOENT);
+
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE, &a), 0);
+	memset(&server_roots, 0, sizeof(server_roots));
+	assert_int_equal(sfs_client_get_roots(&f->m[0].fs, &server_roots), 0);
+	memset(&roots, 0xa5, sizeof(roots));
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 0, &roots), 0);
+	assert_memory_equal(&roots.fs_root, &server_roots.fs_root, sizeof(roots.fs_root));
+	assert_memory_equal(&roots.logs_root, &server_roots.logs_root, sizeof(roots.logs_root));
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &r.start, 0, &roots), 0);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &r.end, 0, &roots), 0);
+	/* not under the lock, or the mount committed since: ask the server */
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &outside, 0, &roots), -ENOENT);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 1, &roots), -ENOENT);
+	__atomic_store_n(&f->m[0].roots_gen, 1, __ATOMIC_SEQ_CST);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 1, &roots), -ENOENT);
+	sfs_lock_put(&f->m[0].fs, a, SFS_LOCK_WRITE);
+
+	/* mount 1 writes: mount 0 may no longer read, and has no roots */
+	assert_int_equal(sfs_lock_get(&f->m[1].fs, &r, SFS_LOCK_WRITE, &b), 0);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 1, &roots), -ENOENT);
+	assert_int_equal(sfs_lock_roots(&f->m[1].fs, &inside, 0, &roots), 0);
+	sfs_lock_put(&f->m[1].fs, b, SFS_LOCK_WRITE);
+	/* readable again: the new grant's roots, for the gen as it came */
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_READ, &a), 0);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 1, &roots), 0);
+	sfs_lock_put(&f->m[0].fs, a, SFS_LOCK_READ);
+
+	/* write-only never reads */
+	r = group(5);
+	inside = sfs_key_make(SCOUTFS_FS_ZONE, 5 * 1024 + 1, 1, 0, 0, 0);
+	assert_int_equal(sfs_lock_get(&f->m[0].fs, &r, SFS_LOCK_WRITE_ONLY, &a), 0);
+	assert_int_equal(sfs_lock_roots(&f->m[0].fs, &inside, 1, &roots), -ENOENT);
+	sfs_lock_put(&f->m[0].fs, a, SFS_LOCK_WRITE_ONLY);
+}
+
 /* sets: merged modes, name order, all or nothing, no lock without cluster locks */
 static void test_sets(void **state)
 {
@@ -487,6 +550,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_downgrade_and_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idle_and_farewell, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grant_roots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_seq_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stress, setup, teardown),
 	};

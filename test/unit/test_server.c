@@ -136,9 +136,9 @@ static struct scoutfs_key item_key(uint64_t ino, uint64_t n)
 	return sfs_key_make(SCOUTFS_FS_ZONE, ino, SCOUTFS_XATTR_TYPE, n, 0, 0);
 }
 
-/* write n items into the client's log tree the way a transaction commit does */
-static void client_commit(struct fixture *f, struct scoutfs_log_trees *lt, uint64_t ino,
-			  unsigned int n, uint8_t fill)
+/* write n items into the client's log tree the way a transaction commit does, before its request */
+static void client_write(struct fixture *f, struct scoutfs_log_trees *lt, uint64_t ino,
+			 unsigned int n, uint8_t fill)
 {
 	struct sfs_block_writer wri;
 	struct sfs_alloc_lists lists;
@@ -162,6 +162,12 @@ static void client_commit(struct fixture *f, struct scoutfs_log_trees *lt, uint6
 	lt->meta_avail = lists.avail;
 	lt->meta_freed = lists.freed;
 	lt->max_item_seq = lt->get_trans_seq;
+}
+
+static void client_commit(struct fixture *f, struct scoutfs_log_trees *lt, uint64_t ino,
+			  unsigned int n, uint8_t fill)
+{
+	client_write(f, lt, ino, n, fill);
 	assert_int_equal(sfs_client_commit_log_trees(&f->fs, lt), 0);
 }
 
@@ -234,6 +240,37 @@ static void test_protocol(void **state)
 	/* a commit of a transaction that is not the open one is refused */
 	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), -EINVAL);
 
+	/* commit and the next transaction in one: one server commit */
+	{
+		struct scoutfs_log_trees next, again;
+		bool have_next;
+
+		assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+		client_write(f, &lt, 2000, 300, 0x44);
+		commits = sfs_counter(&f->fs, server_commit);
+		assert_int_equal(sfs_client_commit_log_trees_next(&f->fs, &lt, &next, &have_next),
+				 0);
+		assert_true(have_next);
+		assert_int_equal(sfs_counter(&f->fs, server_commit), commits + 1);
+		check_items(f, 2000, 300, 0x44);
+		assert_true(le64toh(next.get_trans_seq) > le64toh(lt.get_trans_seq));
+		assert_true(le64toh(next.commit_trans_seq) < le64toh(next.get_trans_seq));
+		/* the next is the open one: GET_LOG_TREES hands out the same */
+		assert_int_equal(sfs_client_get_log_trees(&f->fs, &again), 0);
+		assert_memory_equal(&next, &again, sizeof(next));
+		/* a resend (a new server) is recognised: the same next, nothing more */
+		commits = sfs_counter(&f->fs, server_commit);
+		assert_int_equal(sfs_client_commit_log_trees_next(&f->fs, &lt, &again, &have_next),
+				 0);
+		assert_true(have_next);
+		assert_memory_equal(&next, &again, sizeof(next));
+		check_items(f, 2000, 300, 0x44);
+		/* the open one commits as usual */
+		client_commit(f, &next, 2000, 300, 0x45);
+		check_items(f, 2000, 300, 0x45);
+		assert_int_equal(sfs_counter(&f->fs, server_commit), commits + 1);
+	}
+
 	assert_int_equal(sfs_client_statfs(&f->fs, &st), 0);
 	assert_memory_equal(st.uuid, f->super.uuid, 16);
 	assert_int_equal(le64toh(st.total_meta_blocks), le64toh(f->super.total_meta_blocks));
@@ -247,7 +284,7 @@ static void test_protocol(void **state)
 	sfs_server_stop(&f->fs);
 	start_server(f);
 	start_client(f, 0x1111);
-	check_items(f, 2000, 300, 0x43);
+	check_items(f, 2000, 300, 0x45);
 	assert_int_equal(sfs_client_alloc_inodes(&f->fs, 1, &ino, &nr), 0);
 	assert_int_equal(ino, 1134);
 
