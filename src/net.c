@@ -68,9 +68,11 @@
  *     version and data_len is looked at; before HELLO a peer can make us
  *     allocate only a HELLO-sized frame, after it at most
  *     SCOUTFS_NET_MAX_DATA_LEN.
- *  5. Only the event thread reads and writes sockets and frees socket
- *     structs (reap, at the end of a loop iteration); any thread may kill a
- *     socket under net->lock, which moves it to the reap list.
+ *  5. Only the event thread reads sockets and frees socket structs (reap,
+ *     at the end of a loop iteration).  Sockets are written under
+ *     net->lock: by the event thread, or by a thread that queued a message
+ *     and writes it at once (send_now).  Any thread may kill a socket
+ *     under net->lock, which moves it to the reap list.
  *  6. Handlers and callbacks run on the event thread without net->lock, in
  *     the order their frames were accepted (sfs_net_destroy runs the last
  *     response callbacks on its own thread).
@@ -2005,11 +2007,33 @@ uint64_t sfs_net_conn_session_id(const struct sfs_net_conn *conn)
 	return conn->rid;
 }
 
+/*
+ * Under net->lock, right after conn_queue: write the message from the
+ * caller's thread when the session's socket is up and has nothing else
+ * waiting to go out, sparing the event thread's wakeup on the way of
+ * every request and response (lock transfers are four of them in a
+ * row).  Everything here is what the event thread does with sockets,
+ * under the same lock.  False: the event thread must look (not done
+ * here, a partial write waiting for EPOLLOUT, a socket killed, or a new
+ * delayed-ACK deadline for its timers).
+ */
+static bool send_now(struct sfs_net *net, struct sfs_net_conn *conn)
+{
+	struct net_sock *sk = conn->sock;
+	uint64_t deadline = conn->ack_deadline;
+
+	if (on_event_thread(net) || !sk || sk->state != SK_UP || sk->olen != 0)
+		return false;
+	sock_flush(net, sk, now_ms());
+	return sk->state == SK_UP && sk->olen == 0 && conn->ack_deadline == deadline;
+}
+
 static int net_request(struct sfs_net_conn *conn, uint16_t cmd, const void *data, uint32_t len,
 		       sfs_net_resp_fn resp, void *arg, uint64_t *id_ret)
 {
 	struct sfs_net *net;
 	struct net_msg *msg;
+	bool sent = false;
 	int ret;
 
 	if (!conn || len > SCOUTFS_NET_MAX_DATA_LEN || (len && !data))
@@ -2034,10 +2058,11 @@ static int net_request(struct sfs_net_conn *conn, uint16_t cmd, const void *data
 		conn_queue(conn, msg);
 		msg = NULL;
 		ret = 0;
+		sent = send_now(net, conn);
 	}
 	pthread_mutex_unlock(&net->lock);
 	free(msg);
-	if (ret == 0)
+	if (ret == 0 && !sent)
 		net_kick(net);
 	return ret;
 }
@@ -2053,6 +2078,7 @@ int sfs_net_respond(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd, in
 {
 	struct sfs_net *net;
 	struct net_msg *msg;
+	bool sent = false;
 	int ret;
 
 	if (!conn || req_id == 0 || len > SCOUTFS_NET_MAX_DATA_LEN || (len && !data))
@@ -2075,10 +2101,11 @@ int sfs_net_respond(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd, in
 		conn_queue(conn, msg);
 		msg = NULL;
 		ret = 0;
+		sent = send_now(net, conn);
 	}
 	pthread_mutex_unlock(&net->lock);
 	free(msg);
-	if (ret == 0)
+	if (ret == 0 && !sent)
 		net_kick(net);
 	return ret;
 }
