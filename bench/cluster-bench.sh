@@ -21,6 +21,10 @@
 #                        requests, invalidations, commits: a write may
 #                        take more than one lock transfer, e.g. for the
 #                        kernel's security.capability GETXATTR first).
+#                        Each variant also prints the lock's own round
+#                        trip as the daemons time it (request sent to
+#                        grant received, counter lock_grant_wait_us): the
+#                        transfer without the re-read and the write.
 #     (1) not written    each write followed by an fsync on its own
 #                        mount, untimed: the lock the other side takes
 #                        was not written in the open transaction, so its
