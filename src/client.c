@@ -108,8 +108,72 @@ static int client_omap_request(struct sfs_net_conn *conn, uint64_t req_id, uint1
 static const sfs_net_handler_fn client_handlers[SCOUTFS_NET_CMD__NR] = {
 	[SCOUTFS_NET_CMD_SYNC_LOG_TREES] = client_sync_request,
 	[SCOUTFS_NET_CMD_LOCK] = sfs_lock_net_request,
+	[SCOUTFS_NET_CMD_LOCK_RECOVER] = sfs_lock_recover_request,
 	[SCOUTFS_NET_CMD_OPEN_INO_MAP] = client_omap_request,
 };
+
+/*
+ * Another server (a new session after an earlier one).  Lock requests
+ * carry the modes the old server knew: they fail with -ECONNRESET and
+ * lock.c asks the new server again, after it recovered what this mount
+ * holds.  Every other pending request is resent as it was: the server's
+ * handlers recognise work an earlier server did (reference-scoutfs.md
+ * 3.4), so callers never see the change.
+ */
+static bool client_drain(void *arg, uint16_t cmd)
+{
+	(void)arg;
+	return cmd == SCOUTFS_NET_CMD_LOCK;
+}
+
+static void greeting_resp(void *arg, int err, const void *data, uint32_t len)
+{
+	struct sfs_fs *fs = arg;
+	struct sfs_client *client = fs->client;
+	const struct scoutfs_net_greeting *g = data;
+
+	if (!err && len != sizeof(*g))
+		err = -EIO;
+	if (err) {
+		/* -ENOLINK: this mount was reclaimed (fenced) while it was away */
+		sfs_err(fs, "client: the new server refused our greeting: %s", strerror(-err));
+		sfs_inc(fs, client_greeting_refused);
+		return;
+	}
+	__atomic_store_n(&client->server_term, le64toh(g->server_term), __ATOMIC_RELEASE);
+	sfs_info(fs, "client: greeted the server of term %llu",
+		 (unsigned long long)le64toh(g->server_term));
+	sfs_inc(fs, client_regreeted);
+}
+
+/* the greeting that opens every session after the first (net thread, net lock held) */
+static int client_session_first(void *arg, uint16_t *cmd, void *data, sfs_net_resp_fn *resp,
+				void **resp_arg)
+{
+	struct sfs_fs *fs = arg;
+	struct sfs_client *client = fs->client;
+	struct scoutfs_net_greeting g;
+
+	memset(&g, 0, sizeof(g));
+	g.fsid = htole64(fs->fsid);
+	g.fmt_vers = htole64(client->opts.fmt_vers);
+	g.server_term = htole64(__atomic_load_n(&client->server_term, __ATOMIC_ACQUIRE));
+	g.rid = htole64(client->opts.rid);
+	g.flags = htole64(client->opts.quorum ? SCOUTFS_NET_GREETING_FLAG_QUORUM : 0);
+	memcpy(data, &g, sizeof(g));
+	*cmd = SCOUTFS_NET_CMD_GREETING;
+	*resp = greeting_resp;
+	*resp_arg = fs;
+	return (int)sizeof(g);
+}
+
+static int client_resolve(void *arg, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sfs_fs *fs = arg;
+	struct sfs_client *client = fs->client;
+
+	return client->opts.resolve(client->opts.resolve_arg, ss, len);
+}
 
 int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 {
@@ -136,6 +200,11 @@ int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 	nopts.handlers = client_handlers;
 	nopts.nr_handlers = SCOUTFS_NET_CMD__NR;
 	nopts.handler_arg = fs;
+	nopts.cb_arg = fs;
+	nopts.drain = client_drain;
+	nopts.session_first = client_session_first;
+	if (opts->resolve)
+		nopts.resolve = client_resolve;
 	client->net = sfs_net_create(fs, &nopts);
 	if (!client->net) {
 		ret = -ENOMEM;
@@ -156,7 +225,7 @@ int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 		sfs_err(fs, "client: the server refused our greeting: %s", strerror(-ret));
 		goto out;
 	}
-	client->server_term = le64toh(resp.server_term);
+	__atomic_store_n(&client->server_term, le64toh(resp.server_term), __ATOMIC_RELEASE);
 	fs->rid = opts->rid;
 out:
 	if (ret)

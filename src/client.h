@@ -24,6 +24,13 @@ struct sfs_client_opts {
 	uint64_t fmt_vers;
 	bool quorum;			/* this mount is a quorum member */
 	unsigned int timeout_ms;	/* per request [60000] */
+	/*
+	 * Where the server is now, asked before each reconnect (the quorum
+	 * blocks name the current leader); NULL: always addr.  Runs on the
+	 * client's net thread: may read the devices, must not wait long.
+	 */
+	int (*resolve)(void *arg, struct sockaddr_storage *ss, socklen_t *len);
+	void *resolve_arg;
 };
 
 /* connect and greet the server; fs->fsid must be set */

@@ -28,6 +28,8 @@
 	X(server_data_reclaim)     \
 	X(server_data_sync_sent)   \
 	X(client_omap_answered)    \
+	X(client_regreeted)        \
+	X(client_greeting_refused) \
 	X(trans_data_wait)         \
 	X(trans_commit)            \
 	X(trans_commit_items)      \
@@ -76,6 +78,8 @@
 	X(lock_request_error)      \
 	X(lock_grant)              \
 	X(lock_grant_wait_us)      \
+	X(lock_request_reset)      \
+	X(lock_recovered)          \
 	X(lock_get_error)          \
 	X(lock_shrink)             \
 	X(lock_invalidate_request) \
@@ -84,6 +88,10 @@
 	X(lock_server_grant)       \
 	X(lock_server_invalidate)  \
 	X(lock_server_response)    \
+	X(lock_server_recovered)   \
+	X(server_lock_recover_conflict) \
+	X(server_lock_recovery_done) \
+	X(server_greeting_reclaimed) \
 	X(lock_server_stray_response) \
 	X(srch_rotate_log)         \
 	X(srch_search_log)         \

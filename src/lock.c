@@ -87,6 +87,8 @@ struct sfs_lock {
 	bool idle;			/* on the idle list */
 	struct sfs_lock *idle_prev, *idle_next;
 	uint64_t sent_us;		/* when the request in flight was sent */
+	uint8_t inval_from;		/* the mode an invalidation under way lowered it from */
+	bool inval_running;		/* an invalidation lowered the mode and is not answered */
 	bool have_roots;		/* roots came with the grant that made it readable */
 	uint64_t roots_gen;		/* ops.roots_gen as that grant arrived */
 	struct scoutfs_net_roots roots;
@@ -283,7 +285,11 @@ static void grant_resp(void *arg, int err, const void *data, uint32_t len)
 	lock->request_pending = false;
 	if (!err && len != sizeof(*nl) && len != sizeof(*g))
 		err = -EIO;
-	if (err) {
+	if (err == -ECONNRESET) {
+		/* the server changed before answering: its waiters ask the new one */
+		lock->request_err = 0;
+		sfs_inc(ls->fs, lock_request_reset);
+	} else if (err) {
 		lock->request_err = err;
 		sfs_inc(ls->fs, lock_request_error);
 	} else {
@@ -713,6 +719,57 @@ int sfs_lock_net_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cm
 	return 0;
 }
 
+/*
+ * net thread: a new server asks for the locks this mount holds, in name
+ * order from the key it sends, to rebuild its lock state (LOCK_RECOVER,
+ * reference-scoutfs.md 3.6).  A lock whose invalidation is under way is
+ * reported in the mode it had before: the old server never got the
+ * answer, and the new one must not grant a conflicting mode before it
+ * asks again.
+ */
+int sfs_lock_recover_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			     const void *data, uint32_t len, void *arg)
+{
+	struct sfs_fs *fs = arg;
+	struct sfs_locks *ls = locks_of(fs);
+	struct scoutfs_net_lock_recover *rec;
+	struct sfs_lock key, *lock;
+	size_t size;
+	uint16_t nr = 0;
+	uint8_t mode;
+	int ret;
+
+	if (len != sizeof(struct scoutfs_key))
+		return -EINVAL;
+	size = sizeof(*rec) + SCOUTFS_NET_LOCK_RECOVER_MAX_NR * sizeof(rec->locks[0]);
+	rec = calloc(1, size);
+	if (!rec)
+		return -ENOMEM;
+	if (ls) {
+		memcpy(&key.range.start, data, sizeof(key.range.start));
+		pthread_mutex_lock(&ls->mutex);
+		for (lock = RB_NFIND(lock_tree, &ls->tree, &key);
+		     lock && nr < SCOUTFS_NET_LOCK_RECOVER_MAX_NR;
+		     lock = RB_NEXT(lock_tree, &ls->tree, lock)) {
+			mode = lock->inval_running ? lock->inval_from : lock->mode;
+			if (mode == SFS_LOCK_NULL)
+				continue;
+			rec->locks[nr].key = lock->range.start;
+			rec->locks[nr].write_seq = htole64(lock->write_seq);
+			rec->locks[nr].old_mode = mode;
+			rec->locks[nr].new_mode = mode;
+			nr++;
+		}
+		pthread_mutex_unlock(&ls->mutex);
+	}
+	rec->nr = htole16(nr);
+	sfs_counter_add(fs, SFS_CTR_lock_recovered, nr);
+	ret = sfs_net_respond(conn, req_id, cmd, 0, rec,
+			      (uint32_t)(sizeof(*rec) + nr * sizeof(rec->locks[0])));
+	free(rec);
+	return ret;
+}
+
 /* the first invalidation that may run now, unlinked from the work list */
 static struct inval *next_runnable(struct sfs_locks *ls)
 {
@@ -762,6 +819,11 @@ static void *inval_worker(void *arg)
 		/* lower at once: no user the new mode does not allow can start */
 		if (lock && !mode_allows(iv->nl.new_mode, old_mode))
 			lock->mode = iv->nl.new_mode;
+		/* until answered, a new server recovers it as held before (sfs_lock_recover_request) */
+		if (lock) {
+			lock->inval_from = old_mode;
+			lock->inval_running = true;
+		}
 		pthread_mutex_unlock(&ls->mutex);
 
 		if (lock)
@@ -783,6 +845,7 @@ static void *inval_worker(void *arg)
 
 		pthread_mutex_lock(&ls->mutex);
 		if (lock) {
+			lock->inval_running = false;
 			lock->invals = iv->next;
 			if (!has_users(lock) && !lock->invals && lock->mode != SFS_LOCK_NULL)
 				idle_add(ls, lock);

@@ -112,6 +112,10 @@ uint8_t sfs_lock_mode(struct sfs_fs *fs, const struct scoutfs_key *name);
  * under the lock is then in them or in this mount's item cache.  0 and
  * *roots set, or -ENOENT: ask the server.
  */
+/* net handler (client.c): a new server asks for the locks held (LOCK_RECOVER) */
+int sfs_lock_recover_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t cmd,
+			     const void *data, uint32_t len, void *arg);
+
 int sfs_lock_roots(struct sfs_fs *fs, const struct scoutfs_key *key, uint64_t gen,
 		   struct scoutfs_net_roots *roots);
 

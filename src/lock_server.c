@@ -116,6 +116,8 @@ struct sfs_lock_server {
 	struct out *outbox;		/* lock: FIFO, sent after unlocking */
 	struct out **outbox_tail;	/* lock */
 	bool oom;			/* lock: an outbox entry could not be made */
+	uint64_t *recovering;		/* lock: mounts whose locks are not recovered yet */
+	size_t nr_recovering;		/* lock: while non-zero, nothing is granted */
 };
 
 static void queue_out(struct sfs_lock_server *ls, enum out_kind kind, uint64_t rid, void *ctx,
@@ -240,6 +242,9 @@ static void process(struct sfs_lock_server *ls, struct ls_lock *l)
 	struct entry *req, *g, **p, *mine;
 	uint64_t seq;
 
+	/* after a server change, requests wait until every holder told what it holds */
+	if (ls->nr_recovering)
+		return;
 	while ((req = l->requested)) {
 		/* the conflicting holders of other mounts are asked to go down */
 		for (p = &l->granted; (g = *p);) {
@@ -317,6 +322,7 @@ void sfs_lock_server_destroy(struct sfs_lock_server *ls)
 	ls->nr_locks = 0;
 	unlock_and_send(ls);
 	pthread_mutex_destroy(&ls->lock);
+	free(ls->recovering);
 	free(ls);
 }
 
@@ -385,12 +391,110 @@ void sfs_lock_server_response(struct sfs_lock_server *ls, uint64_t rid,
 	unlock_and_send(ls);
 }
 
+/* every lock with requests: after recovery ends */
+static void process_all(struct sfs_lock_server *ls)
+{
+	struct ls_lock *l, *next;
+
+	for (l = RB_MIN(ls_tree, &ls->tree); l; l = next) {
+		next = RB_NEXT(ls_tree, &ls->tree, l);
+		process(ls, l);
+		put_lock(ls, l);
+	}
+}
+
+/* lock held: rid is recovered or gone; true if it was the last */
+static bool recovered(struct sfs_lock_server *ls, uint64_t rid)
+{
+	size_t i;
+
+	for (i = 0; i < ls->nr_recovering; i++) {
+		if (ls->recovering[i] == rid) {
+			ls->recovering[i] = ls->recovering[--ls->nr_recovering];
+			return ls->nr_recovering == 0;
+		}
+	}
+	return false;
+}
+
+int sfs_lock_server_recover_begin(struct sfs_lock_server *ls, const uint64_t *rids, size_t nr)
+{
+	uint64_t *r = NULL;
+
+	if (nr && !(r = malloc(nr * sizeof(*r))))
+		return -ENOMEM;
+	if (nr)
+		memcpy(r, rids, nr * sizeof(*r));
+	pthread_mutex_lock(&ls->lock);
+	free(ls->recovering);
+	ls->recovering = r;
+	ls->nr_recovering = nr;
+	pthread_mutex_unlock(&ls->lock);
+	return 0;
+}
+
+int sfs_lock_server_recover(struct sfs_lock_server *ls, uint64_t rid,
+			    const struct scoutfs_net_lock *nl)
+{
+	struct entry *e, *g;
+	struct ls_lock *l;
+	int ret = 0;
+
+	if (!mode_valid(nl->new_mode) || nl->new_mode == SFS_LOCK_NULL)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->rid = rid;
+	e->mode = nl->new_mode;
+
+	pthread_mutex_lock(&ls->lock);
+	l = find_lock(ls, &nl->key, true);
+	if (!l) {
+		pthread_mutex_unlock(&ls->lock);
+		free(e);
+		return -ENOMEM;
+	}
+	for (g = l->granted; g; g = g->next) {
+		if (g->rid != rid && !sfs_lock_modes_compatible(g->mode, e->mode)) {
+			/* two mounts claim what they cannot both hold: say so, keep both */
+			sfs_err(ls->fs, "lock server: rid %016llx recovers mode %u of a lock rid %016llx holds in %u",
+				(unsigned long long)rid, e->mode, (unsigned long long)g->rid, g->mode);
+			ret = -EINVAL;
+		}
+	}
+	free(take_entry(&l->granted, rid));
+	push_entry(&l->granted, e);
+	sfs_inc(ls->fs, lock_server_recovered);
+	pthread_mutex_unlock(&ls->lock);
+	return ret;
+}
+
+void sfs_lock_server_recover_done(struct sfs_lock_server *ls, uint64_t rid)
+{
+	pthread_mutex_lock(&ls->lock);
+	if (recovered(ls, rid))
+		process_all(ls);
+	unlock_and_send(ls);
+}
+
+size_t sfs_lock_server_nr_recovering(struct sfs_lock_server *ls)
+{
+	size_t nr;
+
+	pthread_mutex_lock(&ls->lock);
+	nr = ls->nr_recovering;
+	pthread_mutex_unlock(&ls->lock);
+	return nr;
+}
+
 void sfs_lock_server_farewell(struct sfs_lock_server *ls, uint64_t rid)
 {
 	struct ls_lock *l, *next;
 	struct entry *e;
 
 	pthread_mutex_lock(&ls->lock);
+	recovered(ls, rid);
 	for (l = RB_MIN(ls_tree, &ls->tree); l; l = next) {
 		next = RB_NEXT(ls_tree, &ls->tree, l);
 		free(take_entry(&l->granted, rid));

@@ -65,6 +65,19 @@ void sfs_lock_server_response(struct sfs_lock_server *ls, uint64_t rid,
 /* rid left or was reclaimed: everything of it goes and the locks it held move on */
 void sfs_lock_server_farewell(struct sfs_lock_server *ls, uint64_t rid);
 
+/*
+ * Recovery after a server change (reference-scoutfs.md 3.6): nothing is
+ * granted while any of rids has not recovered.  recover records a lock a
+ * mount says it holds (nl->new_mode; -EINVAL when it conflicts with
+ * another mount's, recorded anyway), recover_done ends a mount's
+ * recovery, and a farewell (a mount reclaimed) ends it too.
+ */
+int sfs_lock_server_recover_begin(struct sfs_lock_server *ls, const uint64_t *rids, size_t nr);
+int sfs_lock_server_recover(struct sfs_lock_server *ls, uint64_t rid,
+			    const struct scoutfs_net_lock *nl);
+void sfs_lock_server_recover_done(struct sfs_lock_server *ls, uint64_t rid);
+size_t sfs_lock_server_nr_recovering(struct sfs_lock_server *ls);
+
 /* tests and diagnostics: the mode rid holds (granted, or being invalidated) */
 uint8_t sfs_lock_server_mode(struct sfs_lock_server *ls, uint64_t rid,
 			     const struct scoutfs_key *key);

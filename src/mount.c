@@ -61,6 +61,7 @@ static int start_server(void *arg, uint64_t term)
 	struct sfs_mount *m = arg;
 	struct sfs_server_opts sopts = { 0 };
 	struct sockaddr_storage ss;
+	uint64_t dead[4];
 	socklen_t len;
 	int ret;
 
@@ -75,6 +76,8 @@ static int start_server(void *arg, uint64_t term)
 	sopts.finalize_items = m->opts.finalize_items;
 	sopts.max_log_trees = m->opts.max_log_trees;
 	sopts.merge_meta_target = m->opts.merge_meta_target;
+	sopts.dead_rids = dead;
+	sopts.nr_dead = sfs_quorum_dead_leaders(m->fs, dead, sizeof(dead) / sizeof(dead[0]));
 	return sfs_server_start(m->fs, &sopts, NULL);
 }
 
@@ -164,6 +167,20 @@ static void lock_granted(void *arg, struct sfs_lock *lock, uint8_t old_mode, uin
 	/* quota rules are read again under it */
 	if (r->start.sk_zone == SCOUTFS_QUOTA_ZONE)
 		sfs_quota_invalidate(fs);
+}
+
+/* client.c, before each reconnect: the server the quorum blocks name now */
+static int resolve_server(void *arg, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sfs_mount *m = arg;
+	union scoutfs_inet_addr addr;
+	uint64_t term;
+	int ret;
+
+	ret = sfs_quorum_find_server(m->fs, m->super, &addr, &term);
+	if (ret)
+		return ret;
+	return sfs_quorum_sockaddr(&addr, ss, len);
 }
 
 /* look for a running server in the quorum blocks until it shows up */
@@ -279,6 +296,8 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	copts.uuid = m->super->uuid;
 	copts.fmt_vers = le64toh(m->super->fmt_vers);
 	copts.quorum = opts->quorum_slot_nr >= 0;
+	copts.resolve = resolve_server;
+	copts.resolve_arg = m;
 	ret = sfs_client_setup(fs, &copts);
 	if (ret)
 		goto out;

@@ -655,13 +655,68 @@ static void conn_put_locked(struct sfs_net_conn *conn)
 	free(conn);
 }
 
+/* a pending request that must not reach a new server: failed with -ECONNRESET */
+static void conn_drain(struct sfs_net_conn *conn, struct net_msg *msg)
+{
+	list_del(&msg->pend_entry);
+	msg->in_pend = false;
+	if (msg->in_sendq)
+		sendq_del(conn, msg);
+	conn->net->stats.drained++;
+	if (!msg->resp) {
+		free(msg);
+		return;
+	}
+	memset(&msg->dlv, 0, sizeof(msg->dlv));
+	msg->dlv.type = DLV_RESPONSE;
+	msg->dlv.err = -ECONNRESET;
+	msg->dlv.conn = conn;
+	msg->dlv.resp = msg->resp;
+	msg->dlv.resp_arg = msg->resp_arg;
+	msg->dlv.mem = msg;
+	conn->refs++;
+	dlv_queue(conn->net, &msg->dlv);
+}
+
+/* the session_first message of a new session: seq 1, ahead of the resent requests */
+static void conn_first(struct sfs_net *net, struct sfs_net_conn *conn)
+{
+	uint8_t data[SFS_NET_FIRST_MAX];
+	sfs_net_resp_fn resp = NULL;
+	void *resp_arg = NULL;
+	struct net_msg *msg;
+	uint16_t cmd = 0;
+	int len;
+
+	len = net->opts.session_first(net->opts.cb_arg, &cmd, data, &resp, &resp_arg);
+	if (len < 0 || len > SFS_NET_FIRST_MAX) {
+		sfs_err(net->fs, "net: no first message for the new session (%d)", len);
+		return;
+	}
+	msg = msg_alloc(data, (uint32_t)len);
+	if (!msg) {
+		sfs_err(net->fs, "net: no memory for the new session's first message");
+		if (resp)
+			resp(resp_arg, -ENOMEM, NULL, 0);
+		return;
+	}
+	msg->cmd = cmd;
+	msg->resp = resp;
+	msg->resp_arg = resp_arg;
+	msg->id = ++conn->next_id;
+	conn_queue(conn, msg);
+}
+
 /*
  * Client: the server has a new session for us.  Responses queued for the
- * old server are dropped; pending requests are renumbered from seq 1 in
- * the order they were first sent (request ids increase, and each pend
- * bucket is in id order) and will all be sent again.
+ * old server are dropped.  When an earlier session existed (another
+ * server), the requests opts.drain names fail with -ECONNRESET and the
+ * opts.session_first message goes first.  The other pending requests are
+ * renumbered after it in the order they were first sent (request ids
+ * increase, and each pend bucket is in id order) and will all be sent
+ * again.
  */
-static void conn_reset(struct sfs_net_conn *conn)
+static void conn_reset(struct sfs_net *net, struct sfs_net_conn *conn, bool again)
 {
 	struct list_node *pos, *tmp;
 	struct net_msg *msg, *best;
@@ -675,6 +730,17 @@ static void conn_reset(struct sfs_net_conn *conn)
 	}
 	conn->send_seq = 0;
 	conn->recv_seq = 0;
+	if (again && net->opts.drain) {
+		for (i = 0; i < PEND_BUCKETS; i++) {
+			list_for_each_safe(pos, tmp, &conn->pend[i]) {
+				msg = list_entry(pos, struct net_msg, pend_entry);
+				if (net->opts.drain(net->opts.cb_arg, msg->cmd))
+					conn_drain(conn, msg);
+			}
+		}
+	}
+	if (again && net->opts.session_first)
+		conn_first(net, conn);
 	for (;;) {
 		best = NULL;
 		for (i = 0; i < PEND_BUCKETS; i++) {
@@ -1143,7 +1209,7 @@ static int client_hello(struct sfs_net *net, struct net_sock *sk,
 		if (conn->sess)
 			sfs_info(net->fs, "net: %s: new server session %016llx, resending requests",
 				 sk->peer, (unsigned long long)sess);
-		conn_reset(conn);
+		conn_reset(net, conn, conn->sess != 0);
 		conn->sess = sess;
 	}
 	conn->backoff_ms = net->opts.reconnect_min_ms;
@@ -1434,10 +1500,33 @@ static void client_send_hello(struct sfs_net *net, struct net_sock *sk)
 
 static void client_connect(struct sfs_net *net, struct sfs_net_conn *conn, uint64_t now)
 {
+	struct sockaddr_storage ss;
 	struct net_sock *sk;
+	socklen_t len = sizeof(ss);
 	int fd, ret;
 
 	conn->reconnect_at = 0;
+	if (net->opts.resolve && conn->ever_up) {
+		memset(&ss, 0, sizeof(ss));
+		ret = net->opts.resolve(net->opts.cb_arg, &ss, &len);
+		if (ret) {
+			conn->reconnect_at = now + conn->backoff_ms;
+			if (conn->backoff_ms < net->opts.reconnect_max_ms)
+				conn->backoff_ms *= 2;
+			if (conn->backoff_ms > net->opts.reconnect_max_ms)
+				conn->backoff_ms = net->opts.reconnect_max_ms;
+			return;
+		}
+		if (len != conn->addrlen || memcmp(&ss, &conn->addr, len)) {
+			char was[128], now_at[128];
+
+			addr_text((struct sockaddr *)&conn->addr, conn->addrlen, was, sizeof(was));
+			addr_text((struct sockaddr *)&ss, len, now_at, sizeof(now_at));
+			sfs_info(net->fs, "net: the server moved from %s to %s", was, now_at);
+			memcpy(&conn->addr, &ss, len);
+			conn->addrlen = len;
+		}
+	}
 	fd = socket(conn->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;

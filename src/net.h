@@ -55,6 +55,8 @@ typedef int (*sfs_net_handler_fn)(struct sfs_net_conn *conn, uint64_t req_id, ui
  */
 typedef void (*sfs_net_resp_fn)(void *arg, int err, const void *data, uint32_t len);
 
+#define SFS_NET_FIRST_MAX 256	/* session_first's message */
+
 struct sfs_net_opts {
 	uint8_t key[SCOUTFS_NET_KEY_BYTES];	/* sfs_net_derive_key() */
 	enum sfs_net_role role;
@@ -75,6 +77,25 @@ struct sfs_net_opts {
 	void (*down)(struct sfs_net_conn *conn, bool session_over, void *arg);
 	void *cb_arg;
 
+	/*
+	 * Client, all optional, called on the event thread under the net
+	 * lock with cb_arg (no waiting on the network; resolve may read the
+	 * devices):
+	 *  resolve: where the server is now, asked before every connect
+	 *   (after the first); an error waits for the next retry.
+	 *  drain: a pending request of this command must not go to a new
+	 *   server session (another server): it fails with -ECONNRESET.
+	 *  session_first: the first message of a new server session after
+	 *   an earlier one (a greeting): fills data (at most
+	 *   SCOUTFS_NET_MAX_DATA_LEN bytes) and returns its length or
+	 *   -errno, and sets *cmd, *resp, *resp_arg.  It goes out ahead of
+	 *   the requests resent from the last session.
+	 */
+	int (*resolve)(void *arg, struct sockaddr_storage *ss, socklen_t *len);
+	bool (*drain)(void *arg, uint16_t cmd);
+	int (*session_first)(void *arg, uint16_t *cmd, void *data, sfs_net_resp_fn *resp,
+			     void **resp_arg);
+
 	/* 0 means the default in brackets */
 	uint32_t linger_ms;		/* server: keep a disconnected session [60000] */
 	uint32_t reconnect_min_ms;	/* client: first retry delay, doubled to... [100] */
@@ -91,6 +112,7 @@ struct sfs_net_opts {
 	X(frames_sent)		/* every frame queued on a socket, ACK and HELLO too */ \
 	X(frames_recv)		/* every authenticated frame read */                    \
 	X(resent)		/* messages sent again on a new connection */           \
+	X(drained)		/* requests failed with -ECONNRESET for a new server */  \
 	X(dup_dropped)		/* messages with an already received seq */             \
 	X(acks_sent)		/* explicit ACK frames */                               \
 	X(bad_magic)		/* dropped: wrong magic */                              \

@@ -1771,6 +1771,22 @@ out:
 	return ret;
 }
 
+size_t sfs_quorum_dead_leaders(struct sfs_fs *fs, uint64_t *rids, size_t max)
+{
+	struct sfs_quorum *q = fs->quorum;
+	size_t nr = 0;
+	int i;
+
+	if (!q)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < q->nr_old && nr < max; i++)
+		if (q->old[i].slot == q->slot_nr)
+			rids[nr++] = q->old[i].rid;
+	pthread_mutex_unlock(&q->lock);
+	return nr;
+}
+
 int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *super,
 			   union scoutfs_inet_addr *addr, uint64_t *term)
 {

@@ -125,6 +125,13 @@ int sfs_quorum_wait_role(struct sfs_fs *fs, enum sfs_quorum_role role, unsigned 
 int sfs_quorum_wait_server(struct sfs_fs *fs, unsigned int timeout_ms);
 
 /*
+ * The previous leaders of this mount's own slot that never stopped (as
+ * the latest election found them): dead for sure, since only one mount
+ * uses a slot and this one holds it now.  Up to max rids; their number.
+ */
+size_t sfs_quorum_dead_leaders(struct sfs_fs *fs, uint64_t *rids, size_t max);
+
+/*
  * Find the current server from the quorum blocks of the present slots in
  * @super's qconf: the slot with the greatest events[ELECT].term among
  * those whose ELECT.term > STOP.term.  Sets *addr (that slot's qconf

@@ -181,6 +181,8 @@ struct sfs_server {
 	 */
 	uint64_t *absent;		/* lock */
 	size_t absent_nr;		/* lock */
+	uint64_t *dead;			/* lock: absent ones known dead, reclaimed at once */
+	size_t dead_nr;			/* lock */
 	struct timespec reclaim_at;	/* CLOCK_MONOTONIC */
 
 	/*
@@ -1254,18 +1256,120 @@ static void peer_addr(struct server_op *op, union scoutfs_inet_addr *addr)
 }
 
 /* rid greeted this server: it is alive */
-static void not_absent(struct sfs_server *server, uint64_t rid)
+/* rid greeted: true if it was absent (mounted under an earlier server) */
+static bool not_absent(struct sfs_server *server, uint64_t rid)
 {
+	bool was = false;
 	size_t i;
 
 	pthread_mutex_lock(&server->lock);
 	for (i = 0; i < server->absent_nr; i++) {
 		if (server->absent[i] == rid) {
 			server->absent[i] = server->absent[--server->absent_nr];
+			was = true;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&server->lock);
+	return was;
+}
+
+/*
+ * Lock recovery (reference-scoutfs.md 3.6): a mount that was mounted
+ * under an earlier server tells this one, in batches in name order, the
+ * locks it holds; the lock server grants nothing until every such mount
+ * has, or has been reclaimed.  Runs on the net thread (the answers) and
+ * the worker (the first request, from the greeting).
+ */
+struct lock_recover_ctx {
+	struct sfs_server *server;
+	struct sfs_net_conn *conn;	/* referenced */
+	uint64_t rid;
+	uint64_t nr;			/* locks recovered so far */
+};
+
+static void lock_recover_resp(void *arg, int err, const void *data, uint32_t len);
+
+static int lock_recover_ask(struct lock_recover_ctx *rc, const struct scoutfs_key *from)
+{
+	return sfs_net_request(rc->conn, SCOUTFS_NET_CMD_LOCK_RECOVER, from, sizeof(*from),
+			       lock_recover_resp, rc);
+}
+
+static void lock_recover_end(struct lock_recover_ctx *rc)
+{
+	sfs_net_conn_put(rc->conn);
+	free(rc);
+}
+
+static void lock_recover_resp(void *arg, int err, const void *data, uint32_t len)
+{
+	struct lock_recover_ctx *rc = arg;
+	struct sfs_server *server = rc->server;
+	const struct scoutfs_net_lock_recover *rec = data;
+	struct scoutfs_key next;
+	uint64_t seq, cur;
+	uint16_t nr, i;
+
+	if (!err && (len < sizeof(*rec) ||
+		     le16toh(rec->nr) > SCOUTFS_NET_LOCK_RECOVER_MAX_NR ||
+		     len != sizeof(*rec) + le16toh(rec->nr) * sizeof(rec->locks[0])))
+		err = -EIO;
+	if (err || !server->locks) {
+		/* the session ended: the mount's reclaim ends its recovery */
+		sfs_warn(server->fs, "server: lock recovery of rid %016llx stopped: %s",
+			 (unsigned long long)rc->rid, strerror(-err));
+		lock_recover_end(rc);
+		return;
+	}
+	nr = le16toh(rec->nr);
+	for (i = 0; i < nr; i++) {
+		/* write_seqs handed out later are above every recovered one */
+		seq = le64toh(rec->locks[i].write_seq);
+		cur = __atomic_load_n(&server->seq_ctr, __ATOMIC_SEQ_CST);
+		while (seq > cur && !__atomic_compare_exchange_n(&server->seq_ctr, &cur, seq, false,
+								 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			;
+		if (sfs_lock_server_recover(server->locks, rc->rid, &rec->locks[i]))
+			sfs_inc(server->fs, server_lock_recover_conflict);
+	}
+	rc->nr += nr;
+	if (nr) {
+		next = rec->locks[nr - 1].key;
+		sfs_key_inc(&next);
+		if (!lock_recover_ask(rc, &next))
+			return;
+		sfs_warn(server->fs, "server: lock recovery of rid %016llx: cannot ask for more",
+			 (unsigned long long)rc->rid);
+	}
+	sfs_info(server->fs, "server: rid %016llx recovered %llu locks", (unsigned long long)rc->rid,
+		 (unsigned long long)rc->nr);
+	sfs_inc(server->fs, server_lock_recovery_done);
+	sfs_lock_server_recover_done(server->locks, rc->rid);
+	lock_recover_end(rc);
+}
+
+static void lock_recover_start(struct sfs_server *server, uint64_t rid, struct sfs_net_conn *conn)
+{
+	struct lock_recover_ctx *rc = calloc(1, sizeof(*rc));
+	struct scoutfs_key zero;
+
+	if (!rc) {
+		sfs_err(server->fs, "server: no memory to recover the locks of rid %016llx",
+			(unsigned long long)rid);
+		return;
+	}
+	rc->server = server;
+	rc->rid = rid;
+	sfs_net_conn_get(conn);
+	rc->conn = conn;
+	sfs_key_set_zero(&zero);
+	sfs_debug(server->fs, "server: recovering the locks of rid %016llx", (unsigned long long)rid);
+	if (lock_recover_ask(rc, &zero)) {
+		sfs_warn(server->fs, "server: cannot ask rid %016llx for its locks",
+			 (unsigned long long)rid);
+		lock_recover_end(rc);
+	}
 }
 
 /* at start: every mount the volume records is absent until it greets */
@@ -1319,6 +1423,50 @@ static void mount_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_n
 static void mount_conn_forget(struct sfs_server *server, uint64_t rid);
 static void omap_start_waiting(struct sfs_server *server);
 
+/* at start: the absent mounts known dead go to reclaim at once */
+static int find_dead(struct sfs_server *server, const uint64_t *rids, size_t nr)
+{
+	size_t i, j;
+
+	if (!nr)
+		return 0;
+	server->dead = calloc(nr, sizeof(*server->dead));
+	if (!server->dead)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		for (j = 0; j < server->absent_nr; j++) {
+			if (server->absent[j] == rids[i]) {
+				server->absent[j] = server->absent[--server->absent_nr];
+				server->dead[server->dead_nr++] = rids[i];
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* worker: reclaim the mounts known dead */
+static int reclaim_dead(struct sfs_server *server)
+{
+	uint64_t rid;
+	int ret = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&server->lock);
+		if (!server->dead_nr) {
+			pthread_mutex_unlock(&server->lock);
+			break;
+		}
+		rid = server->dead[--server->dead_nr];
+		pthread_mutex_unlock(&server->lock);
+		ret = retire_mount(server, rid, "was this quorum slot's leader before: reclaimed");
+		if (ret)
+			break;
+	}
+	omap_start_waiting(server);
+	return ret;
+}
+
 /* worker: reclaim the mounts that did not come back in time */
 static int reclaim_absent(struct sfs_server *server)
 {
@@ -1352,6 +1500,7 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	struct scoutfs_mounted_client_btree_val mcv;
 	struct sfs_btree_item_ret *r;
 	struct scoutfs_key key;
+	bool was_absent;
 	int ret;
 
 	if (op->len != sizeof(*g))
@@ -1367,7 +1516,7 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	/* its session first: an open-inode map request asks it once no mount is absent */
 	if (op->conn)
 		mount_conn_set(server, op->rid, op->conn);
-	not_absent(server, op->rid);
+	was_absent = not_absent(server, op->rid);
 	omap_start_waiting(server);
 
 	r = malloc(sizeof(*r));
@@ -1376,6 +1525,13 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, op->rid, 0, 0, 0, 0);
 	ret = sfs_btree_lookup(server->fs, &super->mounted_clients, &key, r);
 	free(r);
+	if (ret == -ENOENT && g->server_term) {
+		/* it was mounted under an earlier server and was reclaimed since */
+		sfs_warn(server->fs, "server: rid %016llx greeted again after it was reclaimed: refused",
+			 (unsigned long long)op->rid);
+		sfs_inc(server->fs, server_greeting_reclaimed);
+		return -ENOLINK;
+	}
 	if (ret == -ENOENT) {
 		memset(&mcv, 0, sizeof(mcv));
 		peer_addr(op, &mcv.addr);
@@ -1392,6 +1548,8 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	*resp = *g;
 	resp->server_term = htole64(server->opts.term);
 	op->resp_len = sizeof(*resp);
+	if (was_absent && server->locks && op->conn)
+		lock_recover_start(server, op->rid, op->conn);
 	return 0;
 }
 
@@ -2578,7 +2736,8 @@ static void *server_worker(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&server->lock);
 		while (!server->queue && !server->stopping && !(server->maint && !server->failed) &&
-		       !(reclaim_due(server) && !server->failed)) {
+		       !(reclaim_due(server) && !server->failed) &&
+		       !(server->dead_nr && !server->failed)) {
 			/* cond runs on CLOCK_MONOTONIC, as reclaim_at */
 			if (server->absent_nr)
 				pthread_cond_timedwait(&server->cond, &server->lock,
@@ -2586,7 +2745,8 @@ static void *server_worker(void *arg)
 			else
 				pthread_cond_wait(&server->cond, &server->lock);
 		}
-		reclaim = reclaim_due(server) && !server->failed && !server->stopping;
+		reclaim = (reclaim_due(server) || server->dead_nr) && !server->failed &&
+			  !server->stopping;
 		failed = server->failed;
 		/* maintenance takes every other turn when requests keep coming */
 		maint = server->maint && !failed && !server->stopping &&
@@ -2609,7 +2769,7 @@ static void *server_worker(void *arg)
 		if (maint)
 			ret = maintain(server);
 		if (!ret && reclaim)
-			ret = reclaim_absent(server);
+			ret = reclaim_dead(server) ?: (reclaim_due(server) ? reclaim_absent(server) : 0);
 		if (!failed && (ret || server->broken)) {
 			/* memory is ahead of anything we could commit consistently */
 			sfs_err(server->fs, "server: a change failed half done, the server stops");
@@ -3268,7 +3428,7 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		goto out;
 	memcpy(server->stable, server->super, SCOUTFS_BLOCK_SM_SIZE);
 	server->seq_ctr = le64toh(server->super->seq);
-	ret = find_absent(server);
+	ret = find_absent(server) ?: find_dead(server, opts->dead_rids, opts->nr_dead);
 	if (ret)
 		goto out;
 	/* FREEING items a previous server left are freed first */
@@ -3295,6 +3455,16 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 			ret = -ENOMEM;
 			goto out;
 		}
+		/* the mounts of earlier servers tell what they hold before anything is granted */
+		pthread_mutex_lock(&server->lock);
+		ret = sfs_lock_server_recover_begin(server->locks, server->absent,
+						    server->absent_nr);
+		if (server->absent_nr)
+			sfs_info(fs, "server: waiting up to %u ms for %zu mounts to recover their locks",
+				 server->opts.reconnect_ms, server->absent_nr);
+		pthread_mutex_unlock(&server->lock);
+		if (ret)
+			goto out;
 	}
 
 	ret = sfs_net_derive_key(server->super->uuid, nopts.key);
@@ -3362,6 +3532,7 @@ void sfs_server_stop(struct sfs_fs *fs)
 	sfs_block_writer_forget(fs, &server->wri);
 	sfs_block_writer_destroy(&server->wri);
 	free(server->absent);
+	free(server->dead);
 	free(server->super);
 	free(server->stable);
 	pthread_cond_destroy(&server->cond);

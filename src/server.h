@@ -32,6 +32,9 @@ struct sfs_server_opts {
 	uint32_t freeing_per_commit;	/* FREEING items freed per maintenance commit [8] */
 	bool merge_hold_freeing;	/* tests: leave FREEING items on disk */
 	uint32_t reconnect_ms;		/* recorded mounts not back by then are reclaimed [30000] */
+	/* mounts known dead (the earlier leaders of our slot): reclaimed at once */
+	const uint64_t *dead_rids;
+	size_t nr_dead;
 };
 
 /*

@@ -1314,6 +1314,21 @@ struct scoutfs_net_lock {
 };
 
 /*
+ * LOCK_RECOVER: a new server asks each mount that was mounted under an
+ * earlier one for the locks it holds, in name order from key (the
+ * request, a scoutfs_key); the answer lists up to
+ * SCOUTFS_NET_LOCK_RECOVER_MAX_NR of them with the mode each is held
+ * in, and an answer with nr 0 ends it.  (The reference caps a batch at
+ * what fits its 1100-byte messages: 22.)
+ */
+#define SCOUTFS_NET_LOCK_RECOVER_MAX_NR 1024
+struct scoutfs_net_lock_recover {
+	__le16 nr;			/* 0 */
+	__u8 __pad[6];			/* 2 */
+	struct scoutfs_net_lock locks[];	/* 8 */
+};
+
+/*
  * 120 bytes: the grant, the server's answer to a client's LOCK request
  * (our own; the reference answers with the 48-byte scoutfs_net_lock
  * alone).  roots are the server's stable roots as it granted the lock:
@@ -1361,6 +1376,8 @@ SFS_ASSERT_OFF(struct scoutfs_open_ino_map, bits, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_inode_alloc, 16);
 SFS_ASSERT_SIZE(struct scoutfs_net_roots, 72);
 SFS_ASSERT_SIZE(struct scoutfs_net_lock_grant, 120);
+SFS_ASSERT_SIZE(struct scoutfs_net_lock_recover, 8);
+SFS_ASSERT_OFF(struct scoutfs_net_lock_recover, locks, 8);
 SFS_ASSERT_OFF(struct scoutfs_net_lock_grant, roots, 48);
 SFS_ASSERT_SIZE(struct scoutfs_net_statfs, 64);
 

@@ -8,7 +8,8 @@
  * holders downgraded to READ for readers; writers' write_seqs growing;
  * nothing granted while an invalidation is unanswered; stray answers
  * ignored; a mount's farewell dropping its requests and releasing what
- * it held; and a random workload of several mounts against a model that
+ * it held; recovery after a server change holding every grant back; and
+ * a random workload of several mounts against a model that
  * checks no two mounts ever hold conflicting modes and every request is
  * granted.
  */
@@ -323,6 +324,62 @@ static void test_farewell(void **state)
 }
 
 /*
+ * Recovery after a server change: nothing is granted until every mount
+ * of the earlier server told what it holds (or left); the recovered
+ * holds are then invalidated like any other, and a claim that conflicts
+ * with another mount's is refused but kept.
+ */
+static void test_recovery(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t rids[] = { 1, 2, 3 };
+	struct scoutfs_net_lock nl;
+	struct scoutfs_key k = lkey(7);
+
+	assert_int_equal(sfs_lock_server_recover_begin(f->ls, rids, 3), 0);
+	assert_int_equal(sfs_lock_server_nr_recovering(f->ls), 3);
+	/* a request of a new mount and one of a recovering mount wait */
+	request(f, 4, 7, NULL_, RD, 40);
+	request(f, 1, 8, NULL_, WR, 10);
+	expect_nothing(f);
+
+	/* mount 1 held lock 7 for WRITE, mount 2 lock 9 for READ */
+	nl = nlock(7, WR, WR);
+	assert_int_equal(sfs_lock_server_recover(f->ls, 1, &nl), 0);
+	sfs_lock_server_recover_done(f->ls, 1);
+	nl = nlock(9, RD, RD);
+	assert_int_equal(sfs_lock_server_recover(f->ls, 2, &nl), 0);
+	/* a claim that conflicts with mount 1's WRITE: refused, recorded */
+	nl = nlock(7, RD, RD);
+	assert_int_equal(sfs_lock_server_recover(f->ls, 2, &nl), -EINVAL);
+	/* bad modes are refused */
+	nl = nlock(9, NULL_, NULL_);
+	assert_int_equal(sfs_lock_server_recover(f->ls, 2, &nl), -EINVAL);
+	sfs_lock_server_recover_done(f->ls, 2);
+	expect_nothing(f);
+	assert_int_equal(sfs_lock_server_nr_recovering(f->ls), 1);
+	assert_int_equal(sfs_lock_server_mode(f->ls, 1, &k), WR);
+
+	/* mount 3 never comes back: its reclaim ends recovery, requests go on */
+	sfs_lock_server_farewell(f->ls, 3);
+	assert_int_equal(sfs_lock_server_nr_recovering(f->ls), 0);
+	expect(f, 'i', 1, 7, WR, RD);
+	expect(f, 'g', 1, 8, NULL_, WR);
+	expect_nothing(f);
+	answer(f, 1, 7, WR, RD);
+	/* mount 2's recorded READ is compatible with the new READ */
+	expect(f, 'g', 4, 7, NULL_, RD);
+	expect_nothing(f);
+	assert_int_equal(sfs_lock_server_mode(f->ls, 1, &k), RD);
+	assert_int_equal(sfs_lock_server_mode(f->ls, 2, &k), RD);
+
+	/* no recovery at all: requests are granted at once */
+	assert_int_equal(sfs_lock_server_recover_begin(f->ls, NULL, 0), 0);
+	request(f, 5, 20, NULL_, WR, 50);
+	expect(f, 'g', 5, 20, NULL_, WR);
+}
+
+/*
  * Random: 5 mounts, 3 locks.  Each mount, when it has no request in
  * flight, may ask for a random mode; answers to invalidations come back
  * in random order and delay.  The model checks invariant 1 after every
@@ -492,6 +549,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_basic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_farewell, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random, setup, teardown),
 	};
 

@@ -79,6 +79,10 @@ struct tctx {
 	atomic_uint answered[MAX_IDX];	/* response callbacks per request idx (client) */
 	atomic_uint bad_answers;
 	atomic_uint handled_total;
+	atomic_uint handled_at[MAX_IDX];	/* handled_total when request idx was handled */
+	atomic_uint silent_handled;
+	atomic_bool resolvable;			/* hook_resolve answers t->addr */
+	atomic_uint resolves;
 
 	/* the responder thread answers CMD_DEFER */
 	pthread_mutex_t dlock;
@@ -165,9 +169,12 @@ static void down_cb(struct sfs_net_conn *conn, bool over, void *arg)
 
 static void count_handled(struct tctx *t, const struct req *req)
 {
-	if (req->idx < MAX_IDX)
+	unsigned int n = atomic_fetch_add(&t->handled_total, 1) + 1;
+
+	if (req->idx < MAX_IDX) {
 		atomic_fetch_add(&t->handled[req->idx], 1);
-	atomic_fetch_add(&t->handled_total, 1);
+		atomic_store(&t->handled_at[req->idx], n);
+	}
 }
 
 static int h_echo(struct sfs_net_conn *conn, uint64_t id, uint16_t cmd, const void *data,
@@ -219,7 +226,10 @@ static int h_fail(struct sfs_net_conn *conn, uint64_t id, uint16_t cmd, const vo
 static int h_silent(struct sfs_net_conn *conn, uint64_t id, uint16_t cmd, const void *data,
 		    uint32_t len, void *arg)
 {
-	(void)conn, (void)id, (void)cmd, (void)data, (void)len, (void)arg;
+	struct tctx *t = arg;
+
+	(void)conn, (void)id, (void)cmd, (void)data, (void)len;
+	atomic_fetch_add(&t->silent_handled, 1);
 	return 0;
 }
 
@@ -1343,6 +1353,101 @@ static void test_new_incarnation(void **state)
 	assert_int_equal(stats(&t->srv).sessions_expired, 0);
 }
 
+/* the client hooks of a server change (test_new_server) */
+static struct tctx *hook_t;
+static struct reqarg hook_first_ra;
+
+static int hook_resolve(void *arg, struct sockaddr_storage *ss, socklen_t *len)
+{
+	(void)arg;
+	if (!atomic_load(&hook_t->resolvable))
+		return -ENOENT;
+	memcpy(ss, &hook_t->addr, hook_t->addrlen);
+	*len = hook_t->addrlen;
+	atomic_fetch_add(&hook_t->resolves, 1);
+	return 0;
+}
+
+static bool hook_drain(void *arg, uint16_t cmd)
+{
+	(void)arg;
+	return cmd == CMD_SILENT;
+}
+
+static int hook_first(void *arg, uint16_t *cmd, void *data, sfs_net_resp_fn *resp,
+		      void **resp_arg)
+{
+	struct req req = { .idx = 100, .val = 7 };
+
+	(void)arg;
+	memcpy(data, &req, sizeof(req));
+	*cmd = CMD_ECHO;
+	hook_first_ra = (struct reqarg){ .t = hook_t, .idx = 100, .val = 7 };
+	*resp = resp_cb;
+	*resp_arg = &hook_first_ra;
+	return (int)sizeof(req);
+}
+
+static void silent_cb(void *arg, int err, const void *data, uint32_t len)
+{
+	atomic_int *res = arg;
+
+	(void)data, (void)len;
+	atomic_store(res, err ? err : 1);
+}
+
+/*
+ * The server goes away and another comes up elsewhere: the client asks
+ * resolve for the new address, the new session opens with the
+ * session_first message ahead of the resent requests, and the drained
+ * request fails with -ECONNRESET instead of reaching the new server.
+ * The first session gets no session_first message.
+ */
+static void test_new_server(void **state)
+{
+	struct tctx *t = *state;
+	struct req req = { .idx = 2, .val = 2 };
+	struct sfs_net_conn *conn;
+	struct sfs_net_opts o;
+	atomic_int silent = 0;
+
+	hook_t = t;
+	start_server(t, 60000);
+	base_opts(t, &t->cli, &o, SFS_NET_CLIENT);
+	o.resolve = hook_resolve;
+	o.drain = hook_drain;
+	o.session_first = hook_first;
+	start_client_opts(t, 0x9999, &o);
+	assert_int_equal(echo_sync(sfs_net_client_conn(t->cli.net), 1, 1), 0);
+	assert_int_equal(t->handled[100], 0);
+	assert_int_equal(sfs_net_request(sfs_net_client_conn(t->cli.net), CMD_SILENT, &req,
+					 sizeof(req), silent_cb, &silent),
+			 0);
+	WAIT_UNTIL(atomic_load(&t->silent_handled) == 1);
+
+	/* the server dies; nothing to connect to for a while */
+	conn = atomic_exchange(&t->srv.conn, NULL);
+	if (conn)
+		sfs_net_conn_put(conn);
+	sfs_net_destroy(&t->srv.net);
+	sleep_ms(100);
+	assert_int_equal(atomic_load(&silent), 0);
+
+	/* another server on another port: found through resolve */
+	start_server(t, 60000);
+	atomic_store(&t->resolvable, true);
+	assert_int_equal(echo_sync(sfs_net_client_conn(t->cli.net), 3, 3), 0);
+	WAIT_UNTIL(atomic_load(&silent) != 0);
+	assert_int_equal(atomic_load(&silent), -ECONNRESET);
+	assert_int_equal(atomic_load(&t->silent_handled), 1);
+	assert_int_equal(stats(&t->cli).drained, 1);
+	WAIT_UNTIL(atomic_load(&t->answered[100]) == 1);
+	assert_int_equal(t->handled[100], 1);
+	assert_true(atomic_load(&t->handled_at[100]) < atomic_load(&t->handled_at[3]));
+	assert_true(atomic_load(&t->resolves) >= 1);
+	assert_int_equal(atomic_load(&t->bad_answers), 0);
+}
+
 static void test_ipv6(void **state)
 {
 	struct tctx *t = *state;
@@ -1443,6 +1548,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linger_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_within_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 	};
