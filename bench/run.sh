@@ -14,7 +14,9 @@
 #   targets: >= 500000 lookups/s, >= 200000 inserts/s, ratio >= 0.7
 # Then, as root, bench/cluster-bench.sh on the same build: lock transfer
 # latencies between two mounts against the commit time, and creates on 1,
-# 2 and 3 mounts as ratios to one (its header says how; ROUNDS, FILES).
+# 2 and 3 mounts as ratios to one (its header says how; ROUNDS, FILES);
+# and bench/failover-bench.sh: the time from a leader's SIGKILL to a
+# survivor's next operation, against the heartbeat timeout.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -64,6 +66,7 @@ python3 -c 'import sys; c, f = float(sys.argv[1]), float(sys.argv[2]); print("co
 # the cluster benchmark: several mounts of one volume, same build
 if [ "$(id -u)" = 0 ] && [ -e /dev/fuse ]; then
 	BUILD="$top/build-bench" BENCH_DIR="${SFS_BENCH_DIR:-/var/tmp}" bench/cluster-bench.sh
+	BUILD="$top/build-bench" bench/failover-bench.sh
 else
-	echo "cluster-bench: skipped (needs root and /dev/fuse)"
+	echo "cluster-bench, failover-bench: skipped (need root and /dev/fuse)"
 fi

@@ -898,3 +898,237 @@ int scoutfs_clear_volopt(struct scoutfs_ctl *ctl, uint64_t bits)
 	sfs_ctl_put(&ctl->out, SCOUTFS_CTL_T_VOLOPT, &vo, sizeof(vo));
 	return call(ctl);
 }
+
+int scoutfs_quorum_status(struct scoutfs_ctl *ctl, char *buf, size_t size)
+{
+	const char *text;
+	uint32_t len;
+	int ret;
+
+	begin(ctl, SCOUTFS_CTL_QUORUM_STATUS);
+	ret = call(ctl);
+	if (ret)
+		return ret;
+	text = sfs_ctl_get(&ctl->in, SCOUTFS_CTL_T_NAME, &len);
+	if (!text || len > INT_MAX || memchr(text, '\0', len))
+		return -EPROTO;
+	if (size) {
+		size_t n = len < size ? len : size - 1;
+
+		memcpy(buf, text, n);
+		buf[n] = '\0';
+	}
+	return (int)len;
+}
+
+int scoutfs_fence_requests(struct scoutfs_ctl *ctl, struct scoutfs_ctl_fence_request *reqs,
+			   unsigned int nr)
+{
+	uint64_t count;
+	unsigned int i;
+	int ret;
+	int n;
+
+	begin(ctl, SCOUTFS_CTL_FENCE_REQUESTS);
+	/* ask for at least one: 0 would be the daemon's default, all of them */
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_MAX_RECORDS, nr ? nr : 1);
+	ret = call(ctl);
+	if (!ret)
+		ret = get_u64(ctl, SCOUTFS_CTL_T_COUNT, &count);
+	if (ret)
+		return ret;
+	if (count > INT_MAX)
+		return -EPROTO;
+	if (nr) {
+		n = get_fixed_records(ctl, reqs, sizeof(*reqs), nr,
+				      offsetof(struct scoutfs_ctl_fence_request, addr) + 1);
+		if (n < 0)
+			return n;
+		if ((uint64_t)n > count)
+			return -EPROTO;
+		/* a shorter record's address was cut: keep it a string */
+		for (i = 0; i < (unsigned int)n; i++)
+			reqs[i].addr[sizeof(reqs[i].addr) - 1] = '\0';
+	}
+	return (int)count;
+}
+
+int scoutfs_fence_answer(struct scoutfs_ctl *ctl, uint64_t rid, bool fenced)
+{
+	begin(ctl, SCOUTFS_CTL_FENCE_ANSWER);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_RID, rid);
+	sfs_ctl_put_u64(&ctl->out, SCOUTFS_CTL_T_FLAGS,
+			fenced ? SCOUTFS_CTL_FENCE_ANSWER_FENCED : SCOUTFS_CTL_FENCE_ANSWER_ERROR);
+	return call(ctl);
+}
+
+const char *scoutfs_fence_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case SCOUTFS_CTL_FENCE_REASON_CLIENT_RECOVERY:
+		return "client_recovery";
+	case SCOUTFS_CTL_FENCE_REASON_CLIENT_RECONNECT:
+		return "client_reconnect";
+	case SCOUTFS_CTL_FENCE_REASON_QUORUM_BLOCK_LEADER:
+		return "quorum_block_leader";
+	}
+	return "unknown";
+}
+
+const char *scoutfs_fence_state_name(uint32_t state)
+{
+	switch (state) {
+	case SCOUTFS_CTL_FENCE_STATE_PENDING:
+		return "pending";
+	case SCOUTFS_CTL_FENCE_STATE_FENCED:
+		return "fenced";
+	case SCOUTFS_CTL_FENCE_STATE_ERROR:
+		return "error";
+	}
+	return "unknown";
+}
+
+/*
+ * path made absolute (from the working directory, which getcwd() gives
+ * without asking any filesystem) with ".", ".." and repeated slashes
+ * resolved as text: nothing under path is looked up.  0 or -errno.
+ */
+static int text_abspath(const char *path, char *out, size_t size)
+{
+	char buf[PATH_MAX * 2];
+	size_t len = 0, n;
+	const char *p, *e;
+
+	if (!path[0])
+		return -ENOENT;
+	if (path[0] == '/') {
+		buf[0] = '\0';
+	} else if (!getcwd(buf, PATH_MAX)) {
+		return -errno;
+	}
+	if (strlen(buf) + strlen(path) + 2 > sizeof(buf))
+		return -ENAMETOOLONG;
+	strcat(buf, "/");
+	strcat(buf, path);
+
+	/* out is built one component at a time: "/a/b" */
+	for (p = buf; *p; p = e) {
+		while (*p == '/')
+			p++;
+		e = strchrnul(p, '/');
+		n = (size_t)(e - p);
+		if (n == 0 || (n == 1 && p[0] == '.'))
+			continue;
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (len > 0 && out[len - 1] != '/')
+				len--;
+			if (len > 0)
+				len--;
+			continue;
+		}
+		if (len + 1 + n + 1 > size)
+			return -ENAMETOOLONG;
+		out[len++] = '/';
+		memcpy(out + len, p, n);
+		len += n;
+	}
+	if (len == 0) {
+		if (size < 2)
+			return -ENAMETOOLONG;
+		out[len++] = '/';
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+/* the mount point run directory dir names, without its newline: 0 or -errno */
+static int dir_mount_point(const char *dir, char *mnt, size_t size)
+{
+	char path[PATH_MAX];
+	size_t len;
+	FILE *f;
+	int ret = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/mount_point", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(mnt, (int)size, f))
+		ret = -ENOENT;
+	fclose(f);
+	if (ret)
+		return ret;
+	len = strlen(mnt);
+	if (len && mnt[len - 1] == '\n')
+		mnt[--len] = '\0';
+	return 0;
+}
+
+/* connect to the live daemon of BASE whose mount point is mnt: 0, -ENOENT, or its refusal */
+static int open_mount_text(const char *base, const char *mnt, struct scoutfs_ctl **ret_ctl)
+{
+	char dir[PATH_MAX], sock[PATH_MAX + 32], cur[PATH_MAX];
+	struct dirent *de;
+	int ret = -ENOENT;
+	DIR *d;
+
+	d = opendir(base);
+	if (!d)
+		return -ENOENT;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", base, de->d_name) >= sizeof(dir) ||
+		    dir_mount_point(dir, cur, sizeof(cur)) || strcmp(cur, mnt))
+			continue;
+		snprintf(sock, sizeof(sock), "%s/" SCOUTFS_CTL_SOCKET_NAME, dir);
+		ret = scoutfs_ctl_open_socket(sock, ret_ctl);
+		if (ret == 0 && strcmp((*ret_ctl)->info.mount_point, mnt)) {
+			/* a stale directory's mount point, reused: not ours */
+			scoutfs_ctl_close(*ret_ctl);
+			*ret_ctl = NULL;
+			ret = -ENOENT;
+		}
+		if (ret == 0 || ret == -EACCES || ret == -EPROTONOSUPPORT || ret == -EBUSY)
+			break;
+		ret = -ENOENT;	/* a dead daemon's directory: keep looking */
+	}
+	closedir(d);
+	return ret;
+}
+
+int scoutfs_ctl_open_mount(const char *mount_point, struct scoutfs_ctl **ret_ctl)
+{
+	const char *base = getenv("SCOUTFS_RUN_DIR");
+	char mnt[PATH_MAX], parent[PATH_MAX], real[PATH_MAX], *slash;
+	int ret;
+
+	*ret_ctl = NULL;
+	if (!base || !base[0])
+		base = SCOUTFS_CTL_RUN_BASE;
+	ret = text_abspath(mount_point, mnt, sizeof(mnt));
+	if (ret)
+		return ret;
+	ret = open_mount_text(base, mnt, ret_ctl);
+	if (ret != -ENOENT || !strcmp(mnt, "/"))
+		return ret;
+
+	/* symbolic links above it: resolve the parent, which is not in the mount */
+	slash = strrchr(mnt, '/');
+	if (slash == mnt)
+		snprintf(parent, sizeof(parent), "/");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - mnt), mnt);
+	if (!realpath(parent, real))
+		return -ENOENT;
+	if (strlen(real) + strlen(slash) + 1 > sizeof(real))
+		return -ENAMETOOLONG;
+	if (strcmp(real, "/"))
+		strcat(real, slash);
+	else
+		snprintf(real, sizeof(real), "%s", slash);
+	if (!strcmp(real, mnt))
+		return -ENOENT;
+	return open_mount_text(base, real, ret_ctl);
+}

@@ -92,6 +92,10 @@
 	X(server_lock_recover_conflict) \
 	X(server_lock_recovery_done) \
 	X(server_greeting_reclaimed) \
+	X(fence_request)           \
+	X(fence_fenced)            \
+	X(fence_error)             \
+	X(fence_timeout)           \
 	X(lock_server_stray_response) \
 	X(srch_rotate_log)         \
 	X(srch_search_log)         \

@@ -870,5 +870,6 @@ const struct sfs_ctl_table sfs_ctl_tables[] = {
 	{ sfs_ctl_quota_ops, SFS_CTL_QUOTA_NR_OPS },
 	{ sfs_ctl_srch_ops, SFS_CTL_SRCH_NR_OPS },
 	{ sfs_ctl_volopt_ops, SFS_CTL_VOLOPT_NR_OPS },
+	{ sfs_ctl_quorum_ops, SFS_CTL_QUORUM_NR_OPS },
 	{ NULL, 0 },
 };

@@ -28,6 +28,9 @@ extern const struct sfs_ctl_op sfs_ctl_srch_ops[SFS_CTL_SRCH_NR_OPS];
 /* GET_VOLOPT, SET_VOLOPT, CLEAR_VOLOPT (ctl_volopt.c) */
 #define SFS_CTL_VOLOPT_NR_OPS 3
 extern const struct sfs_ctl_op sfs_ctl_volopt_ops[SFS_CTL_VOLOPT_NR_OPS];
+/* QUORUM_STATUS, FENCE_REQUESTS, FENCE_ANSWER (ctl_quorum.c) */
+#define SFS_CTL_QUORUM_NR_OPS 3
+extern const struct sfs_ctl_op sfs_ctl_quorum_ops[SFS_CTL_QUORUM_NR_OPS];
 
 /*
  * Helpers the request handlers of every module share (ctl_ops.c).

@@ -60,9 +60,12 @@ static int start_server(void *arg, uint64_t term)
 {
 	struct sfs_mount *m = arg;
 	struct sfs_server_opts sopts = { 0 };
+	struct sfs_quorum_leader leaders[32];
+	struct sfs_server_fence fence[32];
 	struct sockaddr_storage ss;
 	uint64_t dead[4];
 	socklen_t len;
+	size_t nr, i;
 	int ret;
 
 	ret = sfs_quorum_sockaddr(&m->super->qconf.slots[m->opts.quorum_slot_nr].addr, &ss, &len);
@@ -78,6 +81,13 @@ static int start_server(void *arg, uint64_t term)
 	sopts.merge_meta_target = m->opts.merge_meta_target;
 	sopts.dead_rids = dead;
 	sopts.nr_dead = sfs_quorum_dead_leaders(m->fs, dead, sizeof(dead) / sizeof(dead[0]));
+	nr = sfs_quorum_leaders_to_fence(m->fs, leaders, sizeof(leaders) / sizeof(leaders[0]));
+	for (i = 0; i < nr; i++) {
+		fence[i].rid = leaders[i].rid;
+		snprintf(fence[i].addr, sizeof(fence[i].addr), "%s", leaders[i].addr);
+	}
+	sopts.fence_leaders = fence;
+	sopts.nr_fence_leaders = nr;
 	return sfs_server_start(m->fs, &sopts, NULL);
 }
 

@@ -126,8 +126,9 @@
  * Locks and threads
  * -----------------
  * q->lock protects shutdown, server_stopped, running, the published
- * status (pub), err, stats, the old leaders and the last server found;
- * q->changed (status waiters) waits under it.  The worker sleeps in
+ * status (pub), err, stats, the old leaders, the last server found and
+ * when the last message was taken from each slot (recv_ns, for the
+ * status); q->changed (status waiters) waits under it.  The worker sleeps in
  * ppoll() on the socket and q->evfd, an eventfd that sfs_quorum_stop()
  * and sfs_quorum_server_stopped() write after setting their flag.  The
  * worker's struct qstate, server_running, send_seq and last_recv are the
@@ -468,6 +469,8 @@ struct sfs_quorum {
 	int nr_old;
 	union scoutfs_inet_addr server_addr;	/* last sfs_quorum_find_server() result */
 	uint64_t server_term;		/* 0: none found */
+	/* CLOCK_MONOTONIC ns of the last message taken from each slot, 0: none since start */
+	uint64_t recv_ns[SCOUTFS_QUORUM_MAX_SLOTS];
 };
 
 /* a quorum block read or written whole */
@@ -769,7 +772,7 @@ static int fence_old_leaders(struct sfs_quorum *q, uint64_t term)
 		found[nr++] = cand[i];
 		sfs_text_inet_addr(addr, sizeof(addr), &q->qconf.slots[cand[i].slot].addr);
 		sfs_warn(q->fs,
-			 "quorum: previous leader rid %016llx of term %llu in slot %d (%s) never stopped; fencing it (recorded only until fencing arrives with the cluster)",
+			 "quorum: previous leader rid %016llx of term %llu in slot %d (%s) never stopped; fencing it",
 			 (unsigned long long)cand[i].rid, (unsigned long long)cand[i].term,
 			 cand[i].slot, addr);
 	}
@@ -1064,6 +1067,9 @@ static int check_msg(struct sfs_quorum *q, const struct scoutfs_quorum_message *
 	}
 	last->rid = rid;
 	last->seq = seq;
+	pthread_mutex_lock(&q->lock);
+	q->recv_ns[from] = now_ns();
+	pthread_mutex_unlock(&q->lock);
 
 	msg->type = qm->type;
 	msg->term = le64toh(qm->term);
@@ -1619,6 +1625,7 @@ int sfs_quorum_start(struct sfs_fs *fs)
 	q->err = 0;
 	q->nr_old = 0;
 	q->pub = *qst;
+	memset(q->recv_ns, 0, sizeof(q->recv_ns));
 	pthread_mutex_unlock(&q->lock);
 
 	ret = -pthread_create(&q->thread, NULL, quorum_worker, q);
@@ -1771,6 +1778,28 @@ out:
 	return ret;
 }
 
+size_t sfs_quorum_leaders_to_fence(struct sfs_fs *fs, struct sfs_quorum_leader *out, size_t max)
+{
+	struct sfs_quorum *q = fs->quorum;
+	size_t nr = 0;
+	int i;
+
+	if (!q)
+		return 0;
+	pthread_mutex_lock(&q->lock);
+	for (i = 0; i < q->nr_old && nr < max; i++) {
+		if (q->old[i].slot == q->slot_nr)
+			continue;
+		out[nr].rid = q->old[i].rid;
+		out[nr].slot = q->old[i].slot;
+		sfs_text_inet_ip(out[nr].addr, sizeof(out[nr].addr),
+				 &q->qconf.slots[q->old[i].slot].addr);
+		nr++;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return nr;
+}
+
 size_t sfs_quorum_dead_leaders(struct sfs_fs *fs, uint64_t *rids, size_t max)
 {
 	struct sfs_quorum *q = fs->quorum;
@@ -1856,6 +1885,7 @@ int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len)
 {
 	struct sfs_quorum *q = fs->quorum;
 	struct old_leader old[MAX_OLD_LEADERS];
+	uint64_t recv_ns[SCOUTFS_QUORUM_MAX_SLOTS];
 	char addr[SFS_TEXT_ADDR_LEN];
 	struct sfs_quorum_stats st;
 	union scoutfs_inet_addr saddr;
@@ -1883,7 +1913,9 @@ int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len)
 	memcpy(old, q->old, sizeof(old[0]) * (size_t)nr_old);
 	saddr = q->server_addr;
 	sterm = q->server_term;
+	memcpy(recv_ns, q->recv_ns, sizeof(recv_ns));
 	pthread_mutex_unlock(&q->lock);
+	now = now_ns();
 
 	if (q->slot_nr < 0)
 		agent = "not a member";
@@ -1909,7 +1941,6 @@ int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len)
 	status_add(buf, len, &off, "votes_needed %d\n", q->votes_needed);
 	status_add(buf, len, &off, "heartbeat_timeout_ms %u\n", q->hb_timeout_ms);
 	if (running) {
-		now = now_ns();
 		rel = (int64_t)(pub.timeout_ns - now);
 		status_add(buf, len, &off, "timeout_in_secs %s%llu.%09llu\n", rel < 0 ? "-" : "",
 			   (unsigned long long)((rel < 0 ? -rel : rel) / (int64_t)NSEC_PER_SECOND),
@@ -1920,6 +1951,18 @@ int sfs_quorum_status(struct sfs_fs *fs, char *buf, size_t len)
 		status_add(buf, len, &off, "server %s term %llu\n", addr, (unsigned long long)sterm);
 	} else {
 		status_add(buf, len, &off, "server (none)\n");
+	}
+	/* every configured slot, and how long ago a message from it was taken */
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++) {
+		if (!sfs_quorum_slot_present(&q->qconf.slots[i]))
+			continue;
+		sfs_text_inet_addr(addr, sizeof(addr), &q->qconf.slots[i].addr);
+		if (recv_ns[i] && recv_ns[i] <= now)
+			status_add(buf, len, &off, "slot %d addr %s last_recv_ms_ago %llu\n", i, addr,
+				   (unsigned long long)((now - recv_ns[i]) / NSEC_PER_MSEC));
+		else
+			status_add(buf, len, &off, "slot %d addr %s last_recv_ms_ago never\n", i,
+				   addr);
 	}
 	for (i = 0; i < nr_old; i++)
 		status_add(buf, len, &off, "old_leader slot %d rid %016llx term %llu\n", old[i].slot,

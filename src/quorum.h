@@ -132,6 +132,19 @@ int sfs_quorum_wait_server(struct sfs_fs *fs, unsigned int timeout_ms);
 size_t sfs_quorum_dead_leaders(struct sfs_fs *fs, uint64_t *rids, size_t max);
 
 /*
+ * The previous leaders of other slots that may still run (as the latest
+ * election found them): the new server fences them (reason
+ * quorum_block_leader) before it commits anything.  Up to max; their
+ * number.
+ */
+struct sfs_quorum_leader {
+	uint64_t rid;
+	int slot;
+	char addr[64];		/* the slot's address, no port */
+};
+size_t sfs_quorum_leaders_to_fence(struct sfs_fs *fs, struct sfs_quorum_leader *out, size_t max);
+
+/*
  * Find the current server from the quorum blocks of the present slots in
  * @super's qconf: the slot with the greatest events[ELECT].term among
  * those whose ELECT.term > STOP.term.  Sets *addr (that slot's qconf
@@ -146,8 +159,11 @@ int sfs_quorum_find_server(struct sfs_fs *fs, const struct scoutfs_super_block *
 /*
  * The agent's status as "name value" lines for the run directory and the
  * control socket: slot, rid, role, term, server term and event, votes,
- * the leader heard from, timeout, last known server address, old leaders
- * found and the counters.
+ * the leader heard from, timeout, last known server address, one line
+ * per configured slot ("slot N addr ADDR last_recv_ms_ago MS|never": how
+ * long ago the last message that passed every check came from it, since
+ * the agent started; never for our own slot and on a non-member), old
+ * leaders found and the counters.
  * Returns the length of the whole text (as snprintf; truncated to fit
  * @len) or -ENOENT without an agent.
  */

@@ -110,6 +110,8 @@
 #include "block.h"
 #include "btree.h"
 #include "counters.h"
+#include "ctl.h"
+#include "fence.h"
 #include "lock_server.h"
 #include "log.h"
 #include "merge.h"
@@ -117,6 +119,7 @@
 #include "server.h"
 #include "srch.h"
 #include "super.h"
+#include "text.h"
 #include "trigger.h"
 
 #define OP_DATA_MAX 1024
@@ -183,6 +186,15 @@ struct sfs_server {
 	size_t absent_nr;		/* lock */
 	uint64_t *dead;			/* lock: absent ones known dead, reclaimed at once */
 	size_t dead_nr;			/* lock */
+	size_t dead_cap;		/* lock */
+	/*
+	 * Fencing (fence.c): the mounts with a fence request out, reclaimed
+	 * once fenced (moved to dead), and how many of them are earlier
+	 * leaders, which must be fenced before the worker commits anything.
+	 */
+	uint64_t *fencing;		/* lock */
+	size_t fencing_nr;		/* lock */
+	size_t leaders_fencing;		/* lock */
 	struct timespec reclaim_at;	/* CLOCK_MONOTONIC */
 
 	/*
@@ -1423,26 +1435,166 @@ static void mount_conn_set(struct sfs_server *server, uint64_t rid, struct sfs_n
 static void mount_conn_forget(struct sfs_server *server, uint64_t rid);
 static void omap_start_waiting(struct sfs_server *server);
 
+/* lock held: rid goes to reclaim (no longer absent or fencing) */
+static int add_dead(struct sfs_server *server, uint64_t rid)
+{
+	uint64_t *d;
+	size_t i;
+
+	for (i = 0; i < server->absent_nr; i++) {
+		if (server->absent[i] == rid) {
+			server->absent[i] = server->absent[--server->absent_nr];
+			break;
+		}
+	}
+	for (i = 0; i < server->fencing_nr; i++) {
+		if (server->fencing[i] == rid) {
+			server->fencing[i] = server->fencing[--server->fencing_nr];
+			break;
+		}
+	}
+	for (i = 0; i < server->dead_nr; i++)
+		if (server->dead[i] == rid)
+			return 0;
+	if (server->dead_nr == server->dead_cap) {
+		d = realloc(server->dead, (server->dead_cap * 2 + 4) * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		server->dead = d;
+		server->dead_cap = server->dead_cap * 2 + 4;
+	}
+	server->dead[server->dead_nr++] = rid;
+	return 0;
+}
+
+/* rid has a fence request out, or waits for its reclaim */
+static bool rid_fencing(struct sfs_server *server, uint64_t rid)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&server->lock);
+	for (i = 0; i < server->fencing_nr && !found; i++)
+		found = server->fencing[i] == rid;
+	for (i = 0; i < server->dead_nr && !found; i++)
+		found = server->dead[i] == rid;
+	pthread_mutex_unlock(&server->lock);
+	return found;
+}
+
 /* at start: the absent mounts known dead go to reclaim at once */
 static int find_dead(struct sfs_server *server, const uint64_t *rids, size_t nr)
 {
 	size_t i, j;
+	int ret = 0;
 
-	if (!nr)
-		return 0;
-	server->dead = calloc(nr, sizeof(*server->dead));
-	if (!server->dead)
-		return -ENOMEM;
-	for (i = 0; i < nr; i++) {
+	for (i = 0; i < nr && !ret; i++) {
 		for (j = 0; j < server->absent_nr; j++) {
 			if (server->absent[j] == rids[i]) {
-				server->absent[j] = server->absent[--server->absent_nr];
-				server->dead[server->dead_nr++] = rids[i];
+				ret = add_dead(server, rids[i]);
 				break;
 			}
 		}
 	}
+	return ret;
+}
+
+/*
+ * fence.c, on its thread: a fence request was answered.  Fenced: the
+ * mount can no longer write, and the worker reclaims it.  Not fenced (an
+ * agent failed, or nobody answered): it is asked again, for as long as
+ * it takes; what the mount held is never taken back before it is fenced.
+ */
+static bool server_fence_done(void *arg, uint64_t rid, enum sfs_fence_reason reason, bool fenced)
+{
+	struct sfs_server *server = arg;
+	int ret;
+	bool stopping;
+
+	pthread_mutex_lock(&server->lock);
+	stopping = server->stopping;
+	if (!fenced || stopping) {
+		pthread_mutex_unlock(&server->lock);
+		if (!fenced && !stopping)
+			sfs_err(server->fs, "server: rid %016llx was not fenced (%s): asking again; what it held stays until it is",
+				(unsigned long long)rid, sfs_fence_reason_name(reason));
+		return !fenced && !stopping;
+	}
+	if (reason == SFS_FENCE_QUORUM_BLOCK_LEADER && server->leaders_fencing)
+		server->leaders_fencing--;
+	ret = add_dead(server, rid);
+	pthread_cond_broadcast(&server->cond);
+	pthread_mutex_unlock(&server->lock);
+	if (ret)
+		sfs_err(server->fs, "server: no memory to reclaim the fenced rid %016llx",
+			(unsigned long long)rid);
+	return false;
+}
+
+/* lock held: ask for rid to be fenced (a request already out counts): 0 or -errno */
+static int fence_rid(struct sfs_server *server, uint64_t rid, const char *addr,
+		     enum sfs_fence_reason reason)
+{
+	uint64_t *f;
+	int ret;
+
+	f = realloc(server->fencing, (server->fencing_nr + 1) * sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	server->fencing = f;
+	ret = sfs_fence_request(server->fs, rid, addr, reason);
+	if (ret == -EEXIST)
+		return 0;
+	if (ret) {
+		sfs_err(server->fs, "server: cannot ask for rid %016llx to be fenced: %s",
+			(unsigned long long)rid, strerror(-ret));
+		return ret;
+	}
+	server->fencing[server->fencing_nr++] = rid;
 	return 0;
+}
+
+/* lock held: wait up to ms on the worker's cond (CLOCK_MONOTONIC) */
+static void cond_wait_ms(struct sfs_server *server, unsigned int ms)
+{
+	struct timespec at;
+
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	at.tv_sec += ms / 1000;
+	at.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (at.tv_nsec >= 1000000000) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&server->cond, &server->lock, &at);
+}
+
+/*
+ * worker, first: fence the earlier leaders that may still run, and wait
+ * until they are (a request that cannot be made is tried again every
+ * second): nothing is committed while one of them might still write.
+ */
+static void fence_leaders(struct sfs_server *server)
+{
+	size_t i, asked = 0;
+
+	if (!server->opts.nr_fence_leaders)
+		return;
+	pthread_mutex_lock(&server->lock);
+	server->leaders_fencing = server->opts.nr_fence_leaders;
+	sfs_info(server->fs, "server: waiting for %zu earlier leaders to be fenced before anything is committed",
+		 server->leaders_fencing);
+	while (server->leaders_fencing && !server->stopping) {
+		for (i = asked; i < server->opts.nr_fence_leaders; i++) {
+			if (fence_rid(server, server->opts.fence_leaders[i].rid,
+				      server->opts.fence_leaders[i].addr,
+				      SFS_FENCE_QUORUM_BLOCK_LEADER))
+				break;
+			asked = i + 1;
+		}
+		cond_wait_ms(server, 1000);
+	}
+	pthread_mutex_unlock(&server->lock);
 }
 
 /* worker: reclaim the mounts known dead */
@@ -1459,7 +1611,7 @@ static int reclaim_dead(struct sfs_server *server)
 		}
 		rid = server->dead[--server->dead_nr];
 		pthread_mutex_unlock(&server->lock);
-		ret = retire_mount(server, rid, "was this quorum slot's leader before: reclaimed");
+		ret = retire_mount(server, rid, "is dead (fenced, or this slot's earlier leader): reclaimed");
 		if (ret)
 			break;
 	}
@@ -1467,29 +1619,70 @@ static int reclaim_dead(struct sfs_server *server)
 	return ret;
 }
 
-/* worker: reclaim the mounts that did not come back in time */
+/* worker: a mount's last address, from its mounted_clients item ("" if none) */
+static void mount_addr(struct sfs_server *server, uint64_t rid, char *buf, size_t len)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_mounted_client_btree_val mcv;
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, rid, 0, 0, 0, 0);
+
+	buf[0] = 0;
+	if (r && sfs_btree_lookup(server->fs, &server->super->mounted_clients, &key, r) == 0 &&
+	    r->val_len == sizeof(mcv)) {
+		memcpy(&mcv, r->val, sizeof(mcv));
+		sfs_text_inet_ip(buf, len, &mcv.addr);
+	}
+	free(r);
+}
+
+/*
+ * worker: the mounts that did not come back in time are fenced
+ * (client_recovery); server_fence_done has them reclaimed once they are.
+ * A request that cannot be made is tried again a second later: nothing
+ * a mount held is taken back before it is fenced.
+ */
 static int reclaim_absent(struct sfs_server *server)
 {
-	char how[96];
+	char addr[64];
 	uint64_t rid;
+	size_t i, j, nr;
 	int ret = 0;
 
-	snprintf(how, sizeof(how), "did not reconnect within %u ms: reclaimed",
-		 server->opts.reconnect_ms);
-	for (;;) {
+	pthread_mutex_lock(&server->lock);
+	nr = server->absent_nr;
+	pthread_mutex_unlock(&server->lock);
+	for (i = 0; i < nr; i++) {
 		pthread_mutex_lock(&server->lock);
 		if (!server->absent_nr) {
 			pthread_mutex_unlock(&server->lock);
 			break;
 		}
-		rid = server->absent[--server->absent_nr];
+		rid = server->absent[server->absent_nr - 1];
 		pthread_mutex_unlock(&server->lock);
-		ret = retire_mount(server, rid, how);
+		mount_addr(server, rid, addr, sizeof(addr));
+		sfs_warn(server->fs, "server: mount rid %016llx did not recover its locks within %u ms",
+			 (unsigned long long)rid, server->opts.reconnect_ms);
+		pthread_mutex_lock(&server->lock);
+		for (j = 0; j < server->absent_nr && server->absent[j] != rid; j++)
+			;
+		if (j == server->absent_nr) {
+			/* it greeted meanwhile */
+			pthread_mutex_unlock(&server->lock);
+			continue;
+		}
+		ret = fence_rid(server, rid, addr, SFS_FENCE_CLIENT_RECOVERY);
+		if (!ret) {
+			server->absent[j] = server->absent[--server->absent_nr];
+		} else {
+			clock_gettime(CLOCK_MONOTONIC, &server->reclaim_at);
+			server->reclaim_at.tv_sec += 1;
+		}
+		pthread_mutex_unlock(&server->lock);
 		if (ret)
 			break;
 	}
 	omap_start_waiting(server);
-	return ret;
+	return 0;
 }
 
 static int op_greeting(struct sfs_server *server, struct server_op *op)
@@ -1513,6 +1706,13 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	}
 	if (le64toh(g->rid) != op->rid)
 		return -EINVAL;
+	/* too late: it is being fenced, or was, and is about to be reclaimed */
+	if (rid_fencing(server, op->rid)) {
+		sfs_warn(server->fs, "server: rid %016llx greeted while it is being fenced: refused",
+			 (unsigned long long)op->rid);
+		sfs_inc(server->fs, server_greeting_reclaimed);
+		return -ENOLINK;
+	}
 	/* its session first: an open-inode map request asks it once no mount is absent */
 	if (op->conn)
 		mount_conn_set(server, op->rid, op->conn);
@@ -2733,6 +2933,8 @@ static void *server_worker(void *arg)
 	bool failed, maint, maint_turn_taken = false, reclaim;
 	int ret;
 
+	/* nothing is committed while an earlier leader may still write */
+	fence_leaders(server);
 	for (;;) {
 		pthread_mutex_lock(&server->lock);
 		while (!server->queue && !server->stopping && !(server->maint && !server->failed) &&
@@ -3079,7 +3281,8 @@ static void omap_start_waiting(struct sfs_server *server)
 	struct omap_fan *fan, *list = NULL, *next;
 
 	pthread_mutex_lock(&server->lock);
-	if (!server->absent_nr) {
+	/* a mount being fenced may still have inodes open: wait for its reclaim */
+	if (!server->absent_nr && !server->fencing_nr && !server->dead_nr) {
 		/* oldest first */
 		for (fan = server->omap_waiting; fan; fan = next) {
 			next = fan->next;
@@ -3152,7 +3355,7 @@ static int server_omap_request(struct sfs_net_conn *conn, uint64_t req_id, uint1
 		return -ESHUTDOWN;
 	}
 	fan->map.args.req_id = htole64(++server->omap_next_id);
-	wait = server->absent_nr > 0;
+	wait = server->absent_nr > 0 || server->fencing_nr > 0 || server->dead_nr > 0;
 	if (wait) {
 		fan->next = server->omap_waiting;
 		server->omap_waiting = fan;
@@ -3387,6 +3590,20 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	fs->server = server;
 	server->fs = fs;
 	server->opts = *opts;
+	server->opts.fence_leaders = NULL;
+	server->opts.nr_fence_leaders = 0;
+	if (opts->nr_fence_leaders) {
+		struct sfs_server_fence *fl = calloc(opts->nr_fence_leaders, sizeof(*fl));
+
+		if (!fl) {
+			fs->server = NULL;
+			free(server);
+			return -ENOMEM;
+		}
+		memcpy(fl, opts->fence_leaders, opts->nr_fence_leaders * sizeof(*fl));
+		server->opts.fence_leaders = fl;
+		server->opts.nr_fence_leaders = opts->nr_fence_leaders;
+	}
 	if (!server->opts.client_meta_target)
 		server->opts.client_meta_target = 1024;
 	if (!server->opts.client_data_target)
@@ -3438,6 +3655,20 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 					  le64toh(server->super->server_meta_avail[0].total_nr) ?
 				  1 :
 				  0);
+
+	/* fence requests go under the leader's run directory (none in unit tests) */
+	{
+		struct sfs_fence_opts fo = { .done = server_fence_done, .arg = server };
+		char dir[4096];
+
+		if (sfs_ctl_run_dir(fs)) {
+			snprintf(dir, sizeof(dir), "%s/fence", sfs_ctl_run_dir(fs));
+			fo.dir = dir;
+		}
+		ret = sfs_fence_setup(fs, &fo);
+		if (ret)
+			goto out;
+	}
 
 	ret = pthread_create(&server->thread, NULL, server_worker, server);
 	if (ret) {
@@ -3501,10 +3732,12 @@ void sfs_server_stop(struct sfs_fs *fs)
 	/* refuse new requests, answer the queued ones, then close the network */
 	pthread_mutex_lock(&server->lock);
 	server->stopping = true;
-	pthread_cond_signal(&server->cond);
+	pthread_cond_broadcast(&server->cond);
 	pthread_mutex_unlock(&server->lock);
 	if (server->thread_started)
 		pthread_join(server->thread, NULL);
+	/* no fence answer reaches the server after this (fenced mounts wait for the next) */
+	sfs_fence_destroy(fs);
 	while ((op = server->queue)) {
 		server->queue = op->next;
 		op->err = -ESHUTDOWN;
@@ -3533,6 +3766,8 @@ void sfs_server_stop(struct sfs_fs *fs)
 	sfs_block_writer_destroy(&server->wri);
 	free(server->absent);
 	free(server->dead);
+	free(server->fencing);
+	free((void *)server->opts.fence_leaders);
 	free(server->super);
 	free(server->stable);
 	pthread_cond_destroy(&server->cond);

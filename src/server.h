@@ -35,6 +35,16 @@ struct sfs_server_opts {
 	/* mounts known dead (the earlier leaders of our slot): reclaimed at once */
 	const uint64_t *dead_rids;
 	size_t nr_dead;
+	/*
+	 * Earlier leaders of other slots that may still run: fenced
+	 * (quorum_block_leader) before the server commits anything, then
+	 * reclaimed.
+	 */
+	const struct sfs_server_fence {
+		uint64_t rid;
+		char addr[64];
+	} *fence_leaders;
+	size_t nr_fence_leaders;
 };
 
 /*

@@ -13,6 +13,7 @@
  * half-built state and is safe to call twice.
  */
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdbool.h>
 
@@ -50,6 +51,14 @@ struct sfs_fs {
 	struct sfs_inodes *inodes;	/* inode.c: inode numbers, format version */
 	struct sfs_ctl_state *ctl;	/* ctl.c: the run directory and control socket */
 	struct sfs_quota *quota;	/* quota.c: rule set and check caches */
+	struct sfs_fence *fence;	/* fence.c: the leader's fence requests, under fence_lock */
+	/*
+	 * fence.c: serialises the users of fence against its destroy (a
+	 * control request can arrive as the server stops).  All zero is
+	 * its initial state (glibc's PTHREAD_MUTEX_INITIALIZER), so an
+	 * sfs_fs needs no setup for it.
+	 */
+	pthread_mutex_t fence_lock;
 	unsigned int triggers;		/* trigger.h: armed one-shot test triggers, atomic */
 	/* fs.c: make the kernel drop what it caches of inodes [first, last] */
 	void (*kernel_inval)(void *arg, uint64_t first, uint64_t last);

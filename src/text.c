@@ -182,6 +182,20 @@ int sfs_text_validate_timespec(const struct scoutfs_timespec *ts, char *why, siz
 	return 0;
 }
 
+void sfs_text_inet_ip(char *buf, size_t len, const union scoutfs_inet_addr *addr)
+{
+	uint16_t family = le16toh(addr->v4.family);
+	uint32_t a;
+
+	if (family == SCOUTFS_AF_IPV4) {
+		a = le32toh(addr->v4.addr);
+		snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff,
+			 a & 0xff);
+	} else if (family != SCOUTFS_AF_IPV6 || !inet_ntop(AF_INET6, addr->v6.addr, buf, len)) {
+		snprintf(buf, len, "%s", "");
+	}
+}
+
 void sfs_text_inet_addr(char *buf, size_t len, const union scoutfs_inet_addr *addr)
 {
 	uint16_t family = le16toh(addr->v4.family);

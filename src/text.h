@@ -59,6 +59,8 @@ void sfs_text_key(char *buf, size_t len, const struct scoutfs_key *key);
 void sfs_text_timespec(char *buf, size_t len, const struct scoutfs_timespec *ts);
 int sfs_text_validate_timespec(const struct scoutfs_timespec *ts, char *why, size_t why_len);
 /* "a.b.c.d:port", "[v6addr]:port", "(none)" or "(family N)" */
+/* the address alone, no port ("" for none): what fence requests name */
+void sfs_text_inet_ip(char *buf, size_t len, const union scoutfs_inet_addr *addr);
 void sfs_text_inet_addr(char *buf, size_t len, const union scoutfs_inet_addr *addr);
 
 /* ---- fragments: one line, no indentation, no newline ------------- */

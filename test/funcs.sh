@@ -527,6 +527,28 @@ t_cleanup_netns() {
 	done
 }
 
+# t_fenced [RUN_DIR...]: start scoutfs-fenced with scoutfs-fence-local as
+# its fence command, scanning RUN_DIRs (default: every run directory of
+# t_cluster's mounts) every 0.1 s; killed by pid at the end.  Its log is
+# $T_DIR/fenced.log.
+t_fenced() {
+	local dirs=("$@") i conf=$T_DIR/fenced.conf pid
+	if [ "${#dirs[@]}" -eq 0 ]; then
+		for ((i = 0; i < T_CN; i++)); do dirs+=("$T_DIR/run.$(basename "${T_CMNT[i]}")"); done
+	fi
+	{
+		echo "SCOUTFS_FENCED_RUN=$SFS_SOURCE_DIR/tools/scoutfs-fence-local"
+		echo "SCOUTFS_FENCED_RUN_DIRS=\"${dirs[*]}\""
+		echo "SCOUTFS_FENCED_DELAY=0.1"
+		echo "SCOUTFS_FENCED_TIMEOUT=20"
+	} >"$conf"
+	SCOUTFS_FENCED_RUN_DIRS="${dirs[*]}" bash "$SFS_SOURCE_DIR/tools/scoutfs-fenced" -c "$conf" \
+		>>"$T_DIR/fenced.log" 2>&1 &
+	pid=$!
+	T_PIDS+=("$pid")
+	T_FENCED_PID=$pid
+}
+
 # t_fsync PATH...: fsync each file or directory (a directory of a mount
 # commits the mount's open transaction)
 t_fsync() {

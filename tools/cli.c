@@ -15,6 +15,8 @@
 #include "cmd.h"
 #include "scoutfs/format.h"
 
+/* cli_quorum.c: quorum status and fence requests (cmd.h is not this change's to edit) */
+
 struct command {
 	const char *name;
 	const char *args;
@@ -33,6 +35,8 @@ static const struct command commands[] = {
 	  sfs_cmd_stat },
 	{ "counters", "[-t] [-p PATH]", "Show the daemon's counters", "Additional Information",
 	  sfs_cmd_counters },
+	{ "quorum", "[-p PATH]", "Show the mount's quorum state", "Additional Information",
+	  sfs_cmd_quorum },
 	{ "walk-inodes", "{meta_seq|data_seq} FIRST LAST [-p PATH]",
 	  "Print a range of the inode seq indexes", "Search Acceleration", sfs_cmd_walk_inodes },
 	{ "ino-path", "INO [-p PATH]", "Print the paths of an inode number", "Search Acceleration",
@@ -61,6 +65,8 @@ static const struct command commands[] = {
 	  "Core admin", sfs_cmd_quota_restore },
 	{ "volume-options", "[-p PATH] [-s NAME=VALUE] [-c NAME]",
 	  "Show or change the volume options", "Core admin", sfs_cmd_volume_options },
+	{ "fence-requests", "[-p PATH] [--fenced RID | --error RID]",
+	  "List or answer the leader's fence requests", "Core admin", sfs_cmd_fence_requests },
 	{ "get-attr-x", "FILE [-m] [-d] [-v] [-n] [-f] [-c] [-r] [-s] [-t] [-p]",
 	  "Get extensible file attributes", "Agent", sfs_cmd_get_attr_x },
 	{ "set-attr-x", "FILE [-v VERS] [-s SIZE [-o]] [-c TIME] [-r TIME] [-t 0|1] [-p PROJ]",

@@ -48,6 +48,8 @@ int sfs_cmd_quota_restore(int argc, char **argv);
 
 /* cli_volopt.c: the volume options */
 int sfs_cmd_volume_options(int argc, char **argv);
+int sfs_cmd_quorum(int argc, char **argv);
+int sfs_cmd_fence_requests(int argc, char **argv);
 
 /* shared argument parsing: 0 or -EINVAL */
 int sfs_parse_u64(const char *str, uint64_t *val);

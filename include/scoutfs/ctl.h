@@ -102,6 +102,9 @@ enum scoutfs_ctl_type {
 	SCOUTFS_CTL_GET_VOLOPT = 66,	/* the reference's sysfs volume_options/ */
 	SCOUTFS_CTL_SET_VOLOPT = 67,
 	SCOUTFS_CTL_CLEAR_VOLOPT = 68,
+	SCOUTFS_CTL_QUORUM_STATUS = 69,	/* the reference's sysfs quorum/status */
+	SCOUTFS_CTL_FENCE_REQUESTS = 70, /* the reference's sysfs fence/ directories */
+	SCOUTFS_CTL_FENCE_ANSWER = 71,	/* ... and writing their fenced or error file */
 };
 
 /*
@@ -395,6 +398,51 @@ struct scoutfs_ctl_volopt {
 _Static_assert(sizeof(struct scoutfs_ctl_volopt) == 16, "scoutfs_ctl_volopt is 16 bytes");
 #endif
 
+/*
+ * Quorum and fencing (QUORUM_STATUS, FENCE_REQUESTS, FENCE_ANSWER;
+ * reference-scoutfs.md 3.1 and 3.7).  QUORUM_STATUS answers with the
+ * quorum agent's status text in T_NAME: "NAME VALUE" lines, each ending
+ * in a newline (docs/ctl-protocol.md lists them).  FENCE_REQUESTS lists
+ * the fence requests of the mount's server (only the leader's server
+ * makes any) as T_RECORDS of these records, in rid order, with
+ * T_RECORD_SIZE and T_COUNT (how many there are, which may be more than
+ * the records that fit).  FENCE_ANSWER answers one (root only): T_RID
+ * and T_FLAGS, exactly one of the SCOUTFS_CTL_FENCE_ANSWER_* bits.
+ *
+ *   0  u64  rid          the mount to fence
+ *   8  u64  elapsed_ms   since the request was made
+ *  16  u32  reason       SCOUTFS_CTL_FENCE_REASON_*
+ *  20  u32  state        SCOUTFS_CTL_FENCE_STATE_*
+ *  24  char addr[64]     its last address as text (no port), NUL
+ *                        terminated; "" when not known
+ */
+struct scoutfs_ctl_fence_request {
+	uint64_t rid;
+	uint64_t elapsed_ms;
+	uint32_t reason;
+	uint32_t state;
+	char addr[64];
+};
+
+/* why a mount is fenced: the names of the reference's fence/RID/reason files */
+#define SCOUTFS_CTL_FENCE_REASON_CLIENT_RECOVERY 0	/* "client_recovery" */
+#define SCOUTFS_CTL_FENCE_REASON_CLIENT_RECONNECT 1	/* "client_reconnect" */
+#define SCOUTFS_CTL_FENCE_REASON_QUORUM_BLOCK_LEADER 2	/* "quorum_block_leader" */
+
+/* a listed request is pending; fenced and error are answered, about to go */
+#define SCOUTFS_CTL_FENCE_STATE_PENDING 0
+#define SCOUTFS_CTL_FENCE_STATE_FENCED 1
+#define SCOUTFS_CTL_FENCE_STATE_ERROR 2
+
+/* FENCE_ANSWER T_FLAGS: the mount was fenced, or it could not be */
+#define SCOUTFS_CTL_FENCE_ANSWER_FENCED 0x1ULL
+#define SCOUTFS_CTL_FENCE_ANSWER_ERROR 0x2ULL
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct scoutfs_ctl_fence_request) == 88,
+	       "scoutfs_ctl_fence_request is 88 bytes");
+#endif
+
 /* ================================================================== */
 /* Part 2: the library                                                  */
 /* ================================================================== */
@@ -640,6 +688,46 @@ int scoutfs_del_quota_rule(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_quo
 int scoutfs_get_volopt(struct scoutfs_ctl *ctl, struct scoutfs_ctl_volopt *vo);
 int scoutfs_set_volopt(struct scoutfs_ctl *ctl, const struct scoutfs_ctl_volopt *vo);
 int scoutfs_clear_volopt(struct scoutfs_ctl *ctl, uint64_t bits);
+
+/*
+ * QUORUM_STATUS: the mount's quorum status, what the reference's sysfs
+ * quorum/status shows: "NAME VALUE" lines (docs/ctl-protocol.md), NUL
+ * terminated, cut to fit size.  Returns the length of the whole text, as
+ * snprintf: a return of size or more means it was cut.
+ */
+int scoutfs_quorum_status(struct scoutfs_ctl *ctl, char *buf, size_t size);
+
+/*
+ * FENCE_REQUESTS: the fence requests of the mount's server, in rid order,
+ * at most nr into reqs.  Returns how many there are (0 but on the
+ * leader): more than nr means some were left out.
+ */
+int scoutfs_fence_requests(struct scoutfs_ctl *ctl, struct scoutfs_ctl_fence_request *reqs,
+			   unsigned int nr);
+
+/*
+ * FENCE_ANSWER (root only): answer the pending fence request of rid, as
+ * a fencing agent writes the request's fenced (fenced true) or error
+ * file.  -ENOENT when this mount has no pending request for rid.
+ */
+int scoutfs_fence_answer(struct scoutfs_ctl *ctl, uint64_t rid, bool fenced);
+
+/*
+ * Connect to the daemon whose mount point is mount_point, as its run
+ * directory's mount_point file (and HELLO) say, without looking anything
+ * up in the mount: for calls that must answer while the filesystem waits
+ * (fencing agents during a failover, the quorum status).  mount_point is
+ * made absolute and its "." and ".." resolved as text; when that names
+ * no daemon, its parent directory is resolved with realpath (symbolic
+ * links) and the run directories are looked at again.  -ENOENT when no
+ * live daemon serves that mount point (a path below it, say: use
+ * scoutfs_ctl_open).
+ */
+int scoutfs_ctl_open_mount(const char *mount_point, struct scoutfs_ctl **ret);
+
+/* the names of SCOUTFS_CTL_FENCE_REASON_* and _STATE_* values ("unknown" for others) */
+const char *scoutfs_fence_reason_name(uint32_t reason);
+const char *scoutfs_fence_state_name(uint32_t state);
 
 /* a short description of a library error code (strerror for errnos) */
 const char *scoutfs_strerror(int err);

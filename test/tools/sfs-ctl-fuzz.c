@@ -896,7 +896,7 @@ static void c_oversized(void)
 
 static void c_unknown_type(void)
 {
-	static const uint16_t unknown[] = { 0, 27, 63, 69, 999, 0x7fff, 0xffff };
+	static const uint16_t unknown[] = { 0, 27, 63, 127, 999, 0x7fff, 0xffff };
 	/* in ctl.h: some served, some not yet (EOPNOTSUPP) */
 	static const uint16_t defined[] = {
 		SCOUTFS_CTL_RELEASE, SCOUTFS_CTL_STAGE, SCOUTFS_CTL_DATA_WAITING,
@@ -907,6 +907,7 @@ static void c_unknown_type(void)
 		SCOUTFS_CTL_DEL_QUOTA_RULE, SCOUTFS_CTL_READ_XATTR_INDEX,
 		SCOUTFS_CTL_PUNCH_OFFLINE, SCOUTFS_CTL_INJECT_TOTL_DELTA, SCOUTFS_CTL_TRIGGER,
 		SCOUTFS_CTL_GET_VOLOPT, SCOUTFS_CTL_SET_VOLOPT, SCOUTFS_CTL_CLEAR_VOLOPT,
+		SCOUTFS_CTL_QUORUM_STATUS, SCOUTFS_CTL_FENCE_REQUESTS, SCOUTFS_CTL_FENCE_ANSWER,
 	};
 	struct msg *m = m_new();
 	int s = conn_hello("hello");
@@ -1728,6 +1729,8 @@ static void unpriv_calls(int s)
 	expect(s, "SET_VOLOPT", m, NULL, 0, EPERM);
 	m_init(m, SCOUTFS_CTL_CLEAR_VOLOPT, 0);
 	expect(s, "CLEAR_VOLOPT", m, NULL, 0, EPERM);
+	m_init(m, SCOUTFS_CTL_FENCE_ANSWER, 0);
+	expect(s, "FENCE_ANSWER", m, NULL, 0, EPERM);
 	/* by inode number (a stale data version: nothing to release anyway) */
 	m_init(m, SCOUTFS_CTL_RELEASE, 0);
 	m_u64(m, SCOUTFS_CTL_T_INO, root_ino);

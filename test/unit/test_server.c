@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -34,6 +35,7 @@
 #include "check.h"
 #include "client.h"
 #include "counters.h"
+#include "fence.h"
 #include "forest.h"
 #include "log.h"
 #include "net.h"
@@ -963,7 +965,36 @@ static void test_data_zones(void **state)
 	other_client_put(fsb);
 }
 
-/* OPEN_INO_MAP waits for a mount recorded before the server started */
+/* plays the fence agent: answers the first fence request as fenced */
+struct fence_agent {
+	struct sfs_fs *fs;
+	struct sfs_fence_info seen;
+	bool answered;
+	pthread_t thread;
+};
+
+static void *fence_agent_thread(void *arg)
+{
+	struct fence_agent *fa = arg;
+	struct sfs_fence_info info[4];
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (sfs_fence_list(fa->fs, info, 4) > 0) {
+			fa->seen = info[0];
+			fa->answered = sfs_fence_answer(fa->fs, info[0].rid, true) == 0;
+			break;
+		}
+		usleep(10000);
+	}
+	return NULL;
+}
+
+/*
+ * OPEN_INO_MAP waits for a mount recorded before the server started;
+ * that mount is fenced (client_recovery) once the recovery window passes,
+ * and reclaimed once fenced.
+ */
 static void test_omap_waits_for_absent(void **state)
 {
 	struct fixture *f = *state;
@@ -971,6 +1002,7 @@ static void test_omap_waits_for_absent(void **state)
 	struct sfs_server_opts opts = { .addr = (struct sockaddr *)&sin, .addr_len = sizeof(sin),
 					.term = 2, .client_data_target = 8192,
 					.reconnect_ms = 1500 };
+	struct fence_agent fa = { 0 };
 	uint64_t bits[16];
 	struct timespec t0, t1;
 	double ms;
@@ -981,10 +1013,19 @@ static void test_omap_waits_for_absent(void **state)
 	sfs_server_stop(&f->fs);
 
 	assert_int_equal(sfs_server_start(&f->fs, &opts, &f->bound), 0);
+	fa.fs = &f->fs;
+	assert_int_equal(pthread_create(&fa.thread, NULL, fence_agent_thread, &fa), 0);
 	start_client(f, 0x52);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(sfs_client_open_ino_map(&f->fs, 3, bits), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(fa.thread, NULL);
+	assert_true(fa.answered);
+	assert_int_equal(fa.seen.rid, 0x51);
+	assert_int_equal(fa.seen.reason, SFS_FENCE_CLIENT_RECOVERY);
+	assert_int_equal(fa.seen.state, SFS_FENCE_PENDING);
+	assert_int_equal(sfs_counter(&f->fs, fence_request), 1);
+	assert_int_equal(sfs_counter(&f->fs, fence_fenced), 1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	/* answered once 0x51 was reclaimed, as nothing open */
 	assert_true(ms > 500);
