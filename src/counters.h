@@ -89,6 +89,7 @@
 	X(lock_server_invalidate)  \
 	X(lock_server_response)    \
 	X(lock_server_recovered)   \
+	X(lock_server_request_replaced) \
 	X(server_lock_recover_conflict) \
 	X(server_lock_recovery_done) \
 	X(server_greeting_reclaimed) \

@@ -334,7 +334,7 @@ static bool mode_valid(uint8_t mode)
 int sfs_lock_server_request(struct sfs_lock_server *ls, uint64_t rid,
 			    const struct scoutfs_net_lock *nl, void *ctx)
 {
-	struct entry *e;
+	struct entry *e, *old;
 	struct ls_lock *l;
 
 	if (!mode_valid(nl->old_mode) || !mode_valid(nl->new_mode))
@@ -349,12 +349,28 @@ int sfs_lock_server_request(struct sfs_lock_server *ls, uint64_t rid,
 
 	pthread_mutex_lock(&ls->lock);
 	l = find_lock(ls, &nl->key, true);
-	if (!l || find_entry(l->requested, rid)) {
-		if (l)
-			put_lock(ls, l);
+	if (!l) {
 		pthread_mutex_unlock(&ls->lock);
 		free(e);
-		return l ? -EINVAL : -ENOMEM;
+		return -ENOMEM;
+	}
+	/*
+	 * A mount asks once per lock at a time: a request already queued is
+	 * from a session the mount lost (it failed the request on its side
+	 * and asks again); the new one takes its place in the queue.
+	 */
+	old = find_entry(l->requested, rid);
+	if (old) {
+		queue_out(ls, OUT_DROP, rid, old->ctx, &l->key, 0, 0, 0);
+		old->ctx = ctx;
+		old->mode = e->mode;
+		old->old_mode = e->old_mode;
+		free(e);
+		sfs_inc(ls->fs, lock_server_request_replaced);
+		process(ls, l);
+		put_lock(ls, l);
+		unlock_and_send(ls);
+		return 0;
 	}
 	sfs_inc(ls->fs, lock_server_request);
 	append_entry(&l->requested, e);
@@ -475,6 +491,21 @@ void sfs_lock_server_recover_done(struct sfs_lock_server *ls, uint64_t rid)
 	pthread_mutex_lock(&ls->lock);
 	if (recovered(ls, rid))
 		process_all(ls);
+	unlock_and_send(ls);
+}
+
+void sfs_lock_server_reconnected(struct sfs_lock_server *ls, uint64_t rid)
+{
+	struct ls_lock *l;
+	struct entry *e;
+
+	pthread_mutex_lock(&ls->lock);
+	for (l = RB_MIN(ls_tree, &ls->tree); l; l = RB_NEXT(ls_tree, &ls->tree, l)) {
+		/* an invalidation (or its answer) went with the old session */
+		e = find_entry(l->invalidated, rid);
+		if (e)
+			queue_out(ls, OUT_INVALIDATE, rid, NULL, &l->key, 0, e->mode, e->inval_mode);
+	}
 	unlock_and_send(ls);
 }
 

@@ -78,6 +78,14 @@ int sfs_lock_server_recover(struct sfs_lock_server *ls, uint64_t rid,
 void sfs_lock_server_recover_done(struct sfs_lock_server *ls, uint64_t rid);
 size_t sfs_lock_server_nr_recovering(struct sfs_lock_server *ls);
 
+/*
+ * A mount greeted this server again on a new session (its old one ended
+ * while the server ran): its queued requests are dropped (it failed them
+ * on its side and asks again) and the invalidations it has not answered
+ * are sent again (the old session took them, or their answers, along).
+ */
+void sfs_lock_server_reconnected(struct sfs_lock_server *ls, uint64_t rid);
+
 /* tests and diagnostics: the mode rid holds (granted, or being invalidated) */
 uint8_t sfs_lock_server_mode(struct sfs_lock_server *ls, uint64_t rid,
 			     const struct scoutfs_key *key);

@@ -1750,6 +1750,9 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 	op->resp_len = sizeof(*resp);
 	if (was_absent && server->locks && op->conn)
 		lock_recover_start(server, op->rid, op->conn);
+	else if (g->server_term && server->locks)
+		/* back on a new session of this same server */
+		sfs_lock_server_reconnected(server->locks, op->rid);
 	return 0;
 }
 

@@ -274,13 +274,45 @@ static void test_bad_requests(void **state)
 	assert_int_equal(sfs_lock_server_request(f->ls, 1, &nl, NULL), -EINVAL);
 	nl = nlock(3, 9, RD);
 	assert_int_equal(sfs_lock_server_request(f->ls, 1, &nl, NULL), -EINVAL);
-	/* a second request of one mount for one lock while one waits */
+	/*
+	 * A second request of one mount for one lock while one waits (a
+	 * mount that lost its session asks again): it takes the first one's
+	 * place, which is dropped, and is granted in its turn.
+	 */
 	request(f, 1, 3, NULL_, WR, 1);
 	expect(f, 'g', 1, 3, NULL_, WR);
 	request(f, 2, 3, NULL_, WR, 2);
 	expect(f, 'i', 1, 3, WR, NULL_);
-	nl = nlock(3, NULL_, RD);
-	assert_int_equal(sfs_lock_server_request(f->ls, 2, &nl, NULL), -EINVAL);
+	request(f, 2, 3, NULL_, RD, 22);
+	{
+		const struct sent *s = expect(f, 'd', 2, 3, 0, 0);
+
+		assert_int_equal(s->ctx, 2);
+	}
+	expect_nothing(f);
+	assert_int_equal(sfs_counter(&f->fs, lock_server_request_replaced), 1);
+	answer(f, 1, 3, WR, NULL_);
+	{
+		const struct sent *s = expect(f, 'g', 2, 3, NULL_, RD);
+
+		assert_int_equal(s->ctx, 22);
+	}
+	expect_nothing(f);
+
+	/*
+	 * That mount comes back on a new session: the invalidation it has
+	 * not answered is sent again
+	 */
+	request(f, 1, 3, NULL_, WR, 11);
+	expect(f, 'i', 2, 3, RD, NULL_);
+	expect_nothing(f);
+	sfs_lock_server_reconnected(f->ls, 2);
+	expect(f, 'i', 2, 3, RD, NULL_);
+	expect_nothing(f);
+	sfs_lock_server_reconnected(f->ls, 1);
+	expect_nothing(f);
+	answer(f, 2, 3, RD, NULL_);
+	expect(f, 'g', 1, 3, NULL_, WR);
 	expect_nothing(f);
 }
 
