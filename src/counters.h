@@ -92,6 +92,9 @@
 	X(lock_server_request_replaced) \
 	X(server_lock_recover_conflict) \
 	X(server_lock_recovery_done) \
+	X(server_lock_recovery_start) \
+	X(server_recovery_prepared) \
+	X(server_recovery_expired) \
 	X(server_greeting_reclaimed) \
 	X(fence_request)           \
 	X(fence_fenced)            \

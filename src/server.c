@@ -1354,10 +1354,11 @@ static void lock_recover_resp(void *arg, int err, const void *data, uint32_t len
 		sfs_warn(server->fs, "server: lock recovery of rid %016llx: cannot ask for more",
 			 (unsigned long long)rc->rid);
 	}
-	sfs_info(server->fs, "server: rid %016llx recovered %llu locks", (unsigned long long)rc->rid,
-		 (unsigned long long)rc->nr);
-	sfs_inc(server->fs, server_lock_recovery_done);
 	sfs_lock_server_recover_done(server->locks, rc->rid);
+	sfs_info(server->fs, "server: rid %016llx recovered %llu locks, %zu mounts left to recover",
+		 (unsigned long long)rc->rid, (unsigned long long)rc->nr,
+		 sfs_lock_server_nr_recovering(server->locks));
+	sfs_inc(server->fs, server_lock_recovery_done);
 	lock_recover_end(rc);
 }
 
@@ -1376,7 +1377,9 @@ static void lock_recover_start(struct sfs_server *server, uint64_t rid, struct s
 	sfs_net_conn_get(conn);
 	rc->conn = conn;
 	sfs_key_set_zero(&zero);
-	sfs_debug(server->fs, "server: recovering the locks of rid %016llx", (unsigned long long)rid);
+	sfs_info(server->fs, "server: greeting from rid %016llx, which was mounted under an earlier server: recovering its locks",
+		 (unsigned long long)rid);
+	sfs_inc(server->fs, server_lock_recovery_start);
 	if (lock_recover_ask(rc, &zero)) {
 		sfs_warn(server->fs, "server: cannot ask rid %016llx for its locks",
 			 (unsigned long long)rid);
@@ -1651,6 +1654,11 @@ static int reclaim_absent(struct sfs_server *server)
 	pthread_mutex_lock(&server->lock);
 	nr = server->absent_nr;
 	pthread_mutex_unlock(&server->lock);
+	if (nr) {
+		sfs_warn(server->fs, "server: the recovery window of %u ms expired: %zu mounts did not recover",
+			 server->opts.reconnect_ms, nr);
+		sfs_inc(server->fs, server_recovery_expired);
+	}
 	for (i = 0; i < nr; i++) {
 		pthread_mutex_lock(&server->lock);
 		if (!server->absent_nr) {
@@ -3693,6 +3701,11 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		pthread_mutex_lock(&server->lock);
 		ret = sfs_lock_server_recover_begin(server->locks, server->absent,
 						    server->absent_nr);
+		for (size_t i = 0; i < server->absent_nr; i++) {
+			sfs_info(fs, "server: recovery prepared for rid %016llx",
+				 (unsigned long long)server->absent[i]);
+			sfs_inc(fs, server_recovery_prepared);
+		}
 		if (server->absent_nr)
 			sfs_info(fs, "server: waiting up to %u ms for %zu mounts to recover their locks",
 				 server->opts.reconnect_ms, server->absent_nr);

@@ -68,6 +68,30 @@ grep -q "is dead (fenced, or this slot's earlier leader): reclaimed" "$log" ||
 	t_fail "the fenced leader was not reclaimed"
 if grep -q "did not recover its locks" "$log"; then t_fail "a survivor was taken as not recovered"; fi
 
+# the recovery's log lines in order: prepared for every mount of the old
+# server, then each survivor's greeting, then its recovery done
+lineno() { grep -n "$1" "$log" | head -1 | cut -d: -f1; }
+prep=$(lineno "server: recovery prepared for rid")
+[ "$(grep -c "server: recovery prepared for rid" "$log")" -eq 3 ] ||
+	t_fail "recovery not prepared for the 3 mounts of the old server: $(grep "recovery prepared" "$log")"
+for i in "$a" "$b"; do
+	rid=$(cat "$T_DIR"/run.mnt$i/*/rid)
+	g=$(lineno "server: greeting from rid $rid, which was mounted under an earlier server")
+	d=$(lineno "server: rid $rid recovered [0-9]* locks, [0-9]* mounts left to recover")
+	[ -n "$g" ] && [ -n "$d" ] && [ "$prep" -lt "$g" ] && [ "$g" -lt "$d" ] ||
+		t_fail "mount $i (rid $rid): recovery lines out of order or missing (prepared $prep, greeting $g, done $d)"
+done
+grep -E "server: (recovery prepared|greeting from|rid [0-9a-f]* recovered)|fence: (fencing|rid)|is dead \(fenced" "$log" |
+	sed 's/^[^:]*: //'
+# and the counters of them
+t_scoutfs_at "${T_CMNT[$nsrv]}" counters -p "${T_CMNT[$nsrv]}" >"$T_DIR/counters" ||
+	t_fail "scoutfs counters on the new leader"
+ctr() { awk -v k="$1" '$1 == k { print $2 }' "$T_DIR/counters"; }
+[ "$(ctr server_recovery_prepared)" = 3 ] && [ "$(ctr server_lock_recovery_start)" = 2 ] &&
+	[ "$(ctr server_lock_recovery_done)" = 2 ] && [ "$(ctr fence_request)" = 1 ] &&
+	[ "$(ctr fence_fenced)" = 1 ] ||
+	t_fail "recovery counters: $(grep -E "^(server_recovery|server_lock_recovery|fence_)" "$T_DIR/counters" | tr '\n' ' ')"
+
 # the killed slot mounts again and sees everything
 t_mount_slot "${T_CMNT[$srv]}" "$srv" "quorum_heartbeat_timeout_ms=2000"
 T_CPID[srv]=${T_MOUNT_PID[${T_CMNT[$srv]}]}
