@@ -112,7 +112,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		sleep 0.05
 	done
 	[ "$i" -lt 1200 ] || t_fail "round $r: no survivor completed an operation in 60 s after the leader was killed"
-	took+=("$(echo "$(date +%s.%N) - $start" | bc)")
+	took+=("$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.2f", e - s }')")
 
 	read -r nsrv nterm _ < <(t_quorum_server "$META" 3)
 	[ "$nsrv" -ge 0 ] && [ "$nsrv" -ne "$srv" ] && [ "$nterm" -gt "$term" ] ||
