@@ -77,32 +77,40 @@ struct sfs_ctl_state {
 /* The run directory                                                    */
 /* ------------------------------------------------------------------ */
 
-static int write_file(struct sfs_ctl_state *st, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int write_file(struct sfs_ctl_state *st, const char *name, const char *fmt, ...)
+int sfs_ctl_vwrite_file(const char *dir, const char *name, const char *fmt, va_list ap)
 {
 	char path[PATH_MAX + 64];
 	char tmp[PATH_MAX + 72];
-	va_list ap;
 	FILE *f;
 	int ret = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", st->dir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	va_start(ap, fmt);
 	if (vfprintf(f, fmt, ap) < 0)
 		ret = -EIO;
-	va_end(ap);
 	if (fclose(f) && !ret)
 		ret = -errno;
 	if (!ret && rename(tmp, path))
 		ret = -errno;
 	if (ret)
 		unlink(tmp);
+	return ret;
+}
+
+static int write_file(struct sfs_ctl_state *st, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int write_file(struct sfs_ctl_state *st, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	ret = sfs_ctl_vwrite_file(st->dir, name, fmt, ap);
+	va_end(ap);
 	return ret;
 }
 

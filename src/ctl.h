@@ -8,6 +8,7 @@
  * permissions and dispatch.  What each request does is in the handlers
  * the fs layer registers (src/ctl_ops.c).
  */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -59,6 +60,13 @@ int sfs_ctl_start(struct sfs_fs *fs, const struct sfs_ctl_opts *opts);
 void sfs_ctl_stop(struct sfs_fs *fs);
 /* the run directory, NULL when not started */
 const char *sfs_ctl_run_dir(struct sfs_fs *fs);
+
+/*
+ * Write dir/name whole, as readers of run directories expect: into
+ * name.tmp, then renamed over name.  0 or -errno.
+ */
+int sfs_ctl_vwrite_file(const char *dir, const char *name, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /*
  * The file a request names (a T_FD of a passed fd, or T_INO): its inode

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 
 #include "counters.h"
+#include "ctl.h"
 #include "fence.h"
 #include "log.h"
 
@@ -88,33 +89,21 @@ static void req_path(struct sfs_fence *fe, const struct freq *r, const char *fil
 		snprintf(buf, size, "%s/%016llx", fe->dir, (unsigned long long)r->rid);
 }
 
+/* write a request's file whole */
 static int put_file(struct sfs_fence *fe, const struct freq *r, const char *file, const char *fmt,
 		    ...) __attribute__((format(printf, 4, 5)));
 
-/* write a request's file whole (a temporary name, then rename) */
 static int put_file(struct sfs_fence *fe, const struct freq *r, const char *file, const char *fmt,
 		    ...)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	char dir[PATH_MAX];
 	va_list ap;
-	FILE *f;
-	int ret = 0;
+	int ret;
 
-	req_path(fe, r, file, path, sizeof(path));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
+	req_path(fe, r, NULL, dir, sizeof(dir));
 	va_start(ap, fmt);
-	if (vfprintf(f, fmt, ap) < 0)
-		ret = -EIO;
+	ret = sfs_ctl_vwrite_file(dir, file, fmt, ap);
 	va_end(ap);
-	if (fclose(f) && !ret)
-		ret = -errno;
-	if (!ret && rename(tmp, path))
-		ret = -errno;
-	if (ret)
-		unlink(tmp);
 	return ret;
 }
 
