@@ -100,7 +100,7 @@ wait_listed() {
 
 # --- --help ---------------------------------------------------------------------
 for c in release stage data-wait-err punch-offline move-blocks setattr set-attr-x \
-	quota-add quota-del quota-list quota-wipe quota-restore volume-options; do
+	quota-add quota-del quota-list quota-wipe quota-restore volume-options quorum fence-requests; do
 	"$S" $c --help >"$T_DIR/help" 2>&1 || t_fail "$c --help failed"
 	head -1 "$T_DIR/help" | grep -q -- '\[--json\]$' || t_fail "$c usage: $(head -1 "$T_DIR/help")"
 	grep -q -- '^ *--json ' "$T_DIR/help" || t_fail "$c --help does not describe --json"
