@@ -28,6 +28,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=build.sh
+. "$top/bench/build.sh"
 FILES=${FILES:-1000000}
 DIRS=${DIRS:-1000}
 SEQ_MB=${SEQ_MB:-1024}
@@ -42,15 +44,7 @@ esac
 
 if [ -z "${BUILD:-}" ]; then
 	cd "$top" || exit 1
-	if [ -f build-bench/build.ninja ]; then
-		meson setup --reconfigure build-bench --buildtype=release >/dev/null
-	else
-		meson setup build-bench --buildtype=release >/dev/null
-	fi
-	if ! out=$(ninja -C build-bench scoutfsd scoutfs scoutfs-mkfs bench/archive-helper 2>&1); then
-		echo "$out"
-		exit 1
-	fi
+	bench_build "$top" scoutfsd scoutfs scoutfs-mkfs bench/archive-helper
 	BUILD=$top/build-bench
 fi
 SFSD=$BUILD/scoutfsd

@@ -54,6 +54,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=build.sh
+. "$top/bench/build.sh"
 ROUNDS=${ROUNDS:-400}
 FILES=${FILES:-20000}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
@@ -68,15 +70,7 @@ esac
 
 if [ -z "${BUILD:-}" ]; then
 	cd "$top" || exit 1
-	if [ -f build-bench/build.ninja ]; then
-		meson setup --reconfigure build-bench --buildtype=release >/dev/null
-	else
-		meson setup build-bench --buildtype=release >/dev/null
-	fi
-	if ! out=$(ninja -C build-bench scoutfsd scoutfs scoutfs-mkfs bench/cluster-helper 2>&1); then
-		echo "$out"
-		exit 1
-	fi
+	bench_build "$top" scoutfsd scoutfs scoutfs-mkfs bench/cluster-helper
 	BUILD=$top/build-bench
 fi
 SFSD=$BUILD/scoutfsd

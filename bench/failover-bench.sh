@@ -29,6 +29,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=build.sh
+. "$top/bench/build.sh"
 ROUNDS=${ROUNDS:-10}
 HB_MS=2000
 
@@ -41,15 +43,7 @@ esac
 
 if [ -z "${BUILD:-}" ]; then
 	cd "$top" || exit 1
-	if [ -f build-bench/build.ninja ]; then
-		meson setup --reconfigure build-bench --buildtype=release >/dev/null
-	else
-		meson setup build-bench --buildtype=release >/dev/null
-	fi
-	if ! out=$(ninja -C build-bench scoutfsd scoutfs scoutfs-mkfs 2>&1); then
-		echo "$out"
-		exit 1
-	fi
+	bench_build "$top" scoutfsd scoutfs scoutfs-mkfs
 	BUILD=$top/build-bench
 fi
 

@@ -79,6 +79,8 @@ case "${1:-}" in
 esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=build.sh
+. "$top/bench/build.sh"
 FILES=${FILES:-100000}
 DIRS=${DIRS:-100}
 SEQ_MB=${SEQ_MB:-2048}
@@ -106,15 +108,7 @@ skipped() { [[ " $SKIP " == *" $1 "* ]]; }
 
 if [ -z "${SCOUTFSD:-}" ] || [ -z "${SCOUTFS_MKFS:-}" ]; then
 	cd "$top"
-	if [ -f build-bench/build.ninja ]; then
-		meson setup --reconfigure build-bench --buildtype=release >/dev/null
-	else
-		meson setup build-bench --buildtype=release >/dev/null
-	fi
-	if ! out=$(ninja -C build-bench scoutfsd scoutfs-mkfs 2>&1); then
-		echo "$out"
-		exit 1
-	fi
+	bench_build "$top" scoutfsd scoutfs-mkfs
 	SCOUTFSD=$top/build-bench/scoutfsd
 	SCOUTFS_MKFS=$top/build-bench/scoutfs-mkfs
 fi

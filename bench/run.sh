@@ -25,15 +25,9 @@ cd "$top"
 SFS_DEB_PACKAGES+=(fio)
 sfs_install_deps
 
-if [ -f build-bench/build.ninja ]; then
-	meson setup --reconfigure build-bench --buildtype=release >/dev/null
-else
-	meson setup build-bench --buildtype=release >/dev/null
-fi
-if ! out=$(ninja -C build-bench 2>&1); then
-	echo "$out"
-	exit 1
-fi
+# shellcheck source=build.sh
+. "$top/bench/build.sh"
+bench_build "$top"
 
 dir=$(mktemp -d "${SFS_BENCH_DIR:-/var/tmp}/scoutfs-bench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
