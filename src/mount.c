@@ -79,6 +79,8 @@ static int start_server(void *arg, uint64_t term)
 	sopts.finalize_items = m->opts.finalize_items;
 	sopts.max_log_trees = m->opts.max_log_trees;
 	sopts.merge_meta_target = m->opts.merge_meta_target;
+	sopts.reconnect_ms = m->opts.recovery_window_ms;
+	sopts.linger_ms = m->opts.recovery_window_ms;
 	sopts.dead_rids = dead;
 	sopts.nr_dead = sfs_quorum_dead_leaders(m->fs, dead, sizeof(dead) / sizeof(dead[0]));
 	nr = sfs_quorum_leaders_to_fence(m->fs, leaders, sizeof(leaders) / sizeof(leaders[0]));

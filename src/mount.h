@@ -37,6 +37,12 @@ struct sfs_mount_opts {
 	uint32_t merge_poll_ms;		/* merge worker: idle poll interval */
 	uint32_t srch_compact_delay_ms;	/* srch compaction worker: idle poll interval */
 	uint32_t lock_idle_count;	/* cluster locks kept idle [10000] */
+	/*
+	 * server: how long a mount may stay away (a broken connection, a
+	 * recovery after failover) before it is fenced; client: how long
+	 * without hearing from any server before it stops writing [30000]
+	 */
+	uint32_t recovery_window_ms;
 };
 
 struct sfs_mount;

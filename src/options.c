@@ -22,6 +22,7 @@ void sfs_options_init(struct sfs_options *o)
 	o->data_prealloc_contig_only = true;
 	o->orphan_scan_delay_ms = 10000;
 	o->srch_compact_delay_ms = 10000;
+	o->recovery_window_ms = SFS_RECOVERY_WINDOW_DEF_MS;
 	o->acl = true;
 }
 
@@ -134,6 +135,11 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 		o->srch_compact_delay_ms = (uint32_t)v;
 		return ret;
 	}
+	if (strcmp(opt, "recovery_window_ms") == 0 && val) {
+		ret = parse_num(opt, val, 2000, 600000, &v, err, err_len);
+		o->recovery_window_ms = (uint32_t)v;
+		return ret;
+	}
 	if (strcmp(opt, "run_dir") == 0 && val) {
 		if (val[0] != '/') {
 			snprintf(err, err_len, "option run_dir: %s is not an absolute path", val);
@@ -155,7 +161,8 @@ static int parse_one(struct sfs_options *o, char *opt, char *err, size_t err_len
 	    strcmp(opt, "quorum_heartbeat_timeout_ms") == 0 ||
 	    strcmp(opt, "data_prealloc_contig_only") == 0 ||
 	    strcmp(opt, "orphan_scan_delay_ms") == 0 || strcmp(opt, "run_dir") == 0 ||
-	    strcmp(opt, "srch_compact_delay_ms") == 0) {
+	    strcmp(opt, "srch_compact_delay_ms") == 0 ||
+	    strcmp(opt, "recovery_window_ms") == 0) {
 		snprintf(err, err_len, "option %s needs a value (%s=%s)", opt, opt,
 			 strcmp(opt, "run_dir") ? "N" : "DIR");
 		return -EINVAL;
@@ -178,6 +185,13 @@ int sfs_options_parse(struct sfs_options *o, const char *list, char *err, size_t
 		ret = parse_one(o, opt, err, err_len);
 	free(copy);
 	return ret;
+}
+
+uint32_t sfs_options_recovery_window(const struct sfs_options *o)
+{
+	uint32_t hb2 = 2 * o->quorum_heartbeat_timeout_ms;
+
+	return o->recovery_window_ms > hb2 ? o->recovery_window_ms : hb2;
 }
 
 int sfs_options_check(const struct sfs_options *o, char *err, size_t err_len)

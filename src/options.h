@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define SFS_RECOVERY_WINDOW_DEF_MS 30000U
+
 /* scoutfsd's mount options (the reference's names and defaults) */
 struct sfs_options {
 	char *metadev_path;		/* required */
@@ -15,6 +17,13 @@ struct sfs_options {
 	bool data_prealloc_contig_only;	/* [1] */
 	uint32_t orphan_scan_delay_ms;	/* [10000] */
 	uint32_t srch_compact_delay_ms;	/* the reference's srch/compact_delay_ms [10000] */
+	/*
+	 * ours: how long a server waits for a mount to reconnect or recover
+	 * before fencing it, and how long a mount cut off from every server
+	 * keeps writing [30000], 2000..600000; at least twice the heartbeat
+	 * timeout is used (sfs_options_recovery_window)
+	 */
+	uint32_t recovery_window_ms;
 	bool acl;			/* [acl] */
 	char *run_dir;			/* base of run directories [/run/scoutfsd] */
 	char *fuse_opts;		/* the rest, comma separated, for libfuse ("" if none) */
@@ -31,5 +40,7 @@ void sfs_options_init(struct sfs_options *o);
 /* after the last parse: what is required is there */
 int sfs_options_check(const struct sfs_options *o, char *err, size_t err_len);
 void sfs_options_free(struct sfs_options *o);
+/* recovery_window_ms, raised to twice quorum_heartbeat_timeout_ms */
+uint32_t sfs_options_recovery_window(const struct sfs_options *o);
 
 #endif

@@ -58,7 +58,8 @@ static void usage(FILE *f)
 		"  -o OPTIONS    comma-separated mount options: metadev_path=PATH (required),\n"
 		"                quorum_slot_nr=N, quorum_heartbeat_timeout_ms=N,\n"
 		"                data_prealloc_blocks=N, data_prealloc_contig_only=0|1,\n"
-		"                orphan_scan_delay_ms=N, srch_compact_delay_ms=N, acl|noacl,\n"
+		"                orphan_scan_delay_ms=N, srch_compact_delay_ms=N,\n"
+		"                recovery_window_ms=N, acl|noacl,\n"
 		"                and FUSE's (allow_other, ...)\n"
 		"  -h, --help    this help\n"
 		"  -V, --version the version\n"
@@ -370,10 +371,12 @@ static int start_ctl(struct sfs_fs *fs, struct sfs_fuse *sf, const struct sfs_op
 		return ret;
 	}
 	if (asprintf(&mo, "metadev_path=%s,quorum_slot_nr=%d,quorum_heartbeat_timeout_ms=%u,"
-		     "data_prealloc_blocks=%llu,data_prealloc_contig_only=%d,orphan_scan_delay_ms=%u,%s",
+		     "data_prealloc_blocks=%llu,data_prealloc_contig_only=%d,orphan_scan_delay_ms=%u,"
+		     "recovery_window_ms=%u,%s",
 		     opts->metadev_path, opts->quorum_slot_nr, opts->quorum_heartbeat_timeout_ms,
 		     (unsigned long long)opts->data_prealloc_blocks,
 		     opts->data_prealloc_contig_only ? 1 : 0, opts->orphan_scan_delay_ms,
+		     sfs_options_recovery_window(opts),
 		     opts->acl ? "acl" : "noacl") < 0)
 		return -ENOMEM;
 	copts.mount_options = mo;
@@ -498,6 +501,7 @@ int main(int argc, char **argv)
 	mopts.quorum_slot_nr = opts.quorum_slot_nr;
 	mopts.quorum_heartbeat_timeout_ms = opts.quorum_heartbeat_timeout_ms;
 	mopts.srch_compact_delay_ms = opts.srch_compact_delay_ms;
+	mopts.recovery_window_ms = sfs_options_recovery_window(&opts);
 	ret = sfs_mount_setup(&fs, &mopts);
 	if (ret) {
 		fprintf(stderr, "scoutfsd: cannot mount %s (metadata %s): %s\n", data,

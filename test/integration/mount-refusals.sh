@@ -101,6 +101,7 @@ refuse "quorum slot the volume lacks" "$DATA" "$M" "metadev_path=$META,quorum_sl
 refuse "quorum_slot_nr without a value" "$DATA" "$M" "metadev_path=$META,quorum_slot_nr"
 refuse "srch_compact_delay_ms below 1000" "$DATA" "$M" "metadev_path=$META,$q,srch_compact_delay_ms=999"
 refuse "srch_compact_delay_ms above 60000" "$DATA" "$M" "metadev_path=$META,$q,srch_compact_delay_ms=60001"
+refuse "recovery_window_ms below 2000" "$DATA" "$M" "metadev_path=$META,$q,recovery_window_ms=1999"
 refuse "read-only" "$DATA" "$M" "metadev_path=$META,$q,ro"
 refuse "empty metadev_path" "$DATA" "$M" "metadev_path=,$q"
 refuse "no metadev_path" "$DATA" "$M" "$q"
