@@ -117,6 +117,8 @@
 #include <liburing.h>
 
 #include "block.h"
+#include "counters.h"
+#include "fence.h"
 #include "log.h"
 #include "trigger.h"
 
@@ -477,6 +479,12 @@ static void io_queue_locked(struct sfs_block_state *st, struct sfs_io *io)
 	struct io_uring_sqe *sqe;
 
 	if (st->broken) {
+		io_complete_locked(st, io, -EIO);
+		return;
+	}
+	/* a self-fenced mount may have had what it held taken back: no writes */
+	if ((io->op == IO_WRITE || io->op == IO_WRITEV) && sfs_self_fenced(st->fs)) {
+		sfs_inc(st->fs, block_write_fenced);
 		io_complete_locked(st, io, -EIO);
 		return;
 	}

@@ -22,17 +22,34 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
+#include "block.h"
+#include "btree.h"
 #include "client.h"
 #include "counters.h"
+#include "fence.h"
 #include "lock.h"
 #include "log.h"
 #include "merge.h"
 #include "net.h"
+#include "quorum.h"
 
 #define CLIENT_TIMEOUT_MS 60000
+
+/* sfs_client_farewell's wait for the answer */
+struct client_farewell {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* CLOCK_MONOTONIC */
+	bool pending;			/* lock: a FAREWELL is out, its answer to come */
+	bool done;			/* lock: the last one was answered */
+	int err;			/* lock: and how */
+};
 
 struct sfs_client {
 	struct sfs_net *net;
@@ -42,6 +59,8 @@ struct sfs_client {
 	uint64_t last_lt_nr;		/* the log tree nr of the last GET_LOG_TREES */
 	pthread_mutex_t hook_lock;
 	void (*sync_fn)(struct sfs_fs *fs);	/* hook_lock */
+	bool refused;			/* atomic: a server refused our greeting with -ENOLINK */
+	struct client_farewell *fw;	/* sfs_client_farewell's wait, freed after the net */
 };
 
 static int request(struct sfs_fs *fs, uint16_t cmd, const void *data, uint32_t len, void *resp,
@@ -138,6 +157,11 @@ static void greeting_resp(void *arg, int err, const void *data, uint32_t len)
 		/* -ENOLINK: this mount was reclaimed (fenced) while it was away */
 		sfs_err(fs, "client: the new server refused our greeting: %s", strerror(-err));
 		sfs_inc(fs, client_greeting_refused);
+		if (err == -ENOLINK) {
+			/* an unmount's farewell then has nobody to wait for */
+			__atomic_store_n(&client->refused, true, __ATOMIC_RELEASE);
+			sfs_self_fence_now(fs, "the server says this mount was fenced");
+		}
 		return;
 	}
 	__atomic_store_n(&client->server_term, le64toh(g->server_term), __ATOMIC_RELEASE);
@@ -165,6 +189,12 @@ static int client_session_first(void *arg, uint16_t *cmd, void *data, sfs_net_re
 	*resp = greeting_resp;
 	*resp_arg = fs;
 	return (int)sizeof(g);
+}
+
+/* net thread: a frame from the server (heard), or a periodic look */
+static bool client_alive(void *arg, bool heard)
+{
+	return sfs_self_fence_check(arg, heard);
 }
 
 static int client_resolve(void *arg, struct sockaddr_storage *ss, socklen_t *len)
@@ -203,6 +233,9 @@ int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 	nopts.cb_arg = fs;
 	nopts.drain = client_drain;
 	nopts.session_first = client_session_first;
+	nopts.alive = client_alive;
+	/* a dead server's address is retried often: failover waits on it */
+	nopts.reconnect_max_ms = 1000;
 	if (opts->resolve)
 		nopts.resolve = client_resolve;
 	client->net = sfs_net_create(fs, &nopts);
@@ -227,6 +260,8 @@ int sfs_client_setup(struct sfs_fs *fs, const struct sfs_client_opts *opts)
 	}
 	__atomic_store_n(&client->server_term, le64toh(resp.server_term), __ATOMIC_RELEASE);
 	fs->rid = opts->rid;
+	if (opts->self_fence_ms)
+		sfs_self_fence_arm(fs, opts->self_fence_ms);
 out:
 	if (ret)
 		sfs_client_destroy(fs);
@@ -239,7 +274,15 @@ void sfs_client_destroy(struct sfs_fs *fs)
 
 	if (!client)
 		return;
+	/* nothing is heard any more, and that is no reason to stop writing */
+	sfs_self_fence_disarm(fs);
 	sfs_net_destroy(&client->net);
+	/* the net answered a farewell still pending (-ESHUTDOWN): its wait can go */
+	if (client->fw) {
+		pthread_cond_destroy(&client->fw->cond);
+		pthread_mutex_destroy(&client->fw->lock);
+		free(client->fw);
+	}
 	pthread_mutex_destroy(&client->hook_lock);
 	free(client);
 	fs->client = NULL;
@@ -385,11 +428,239 @@ int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st)
 	return request(fs, SCOUTFS_NET_CMD_STATFS, NULL, 0, st, sizeof(*st), NULL);
 }
 
+/*
+ * Farewell (reference-scoutfs.md 3.5).  The server answers once it has
+ * retired the mount, deleting its mounted_clients item last; it holds
+ * the farewells of the last quorum majority until all of them ask
+ * (server.c: Farewells).  The answer may never arrive: the server can
+ * die or stop (a leader leaving with the others) right after the
+ * commit.  So while waiting, the mount looks on the meta device every
+ * FAREWELL_POLL_MS: once its item is gone from the super's
+ * mounted_clients the farewell was processed (or the mount reclaimed)
+ * and there is nothing left to wait for.  Otherwise the request goes on
+ * to whichever server comes next (net.c resends it), and every
+ * FAREWELL_LOG_MS a line says what it waits for.  It ends without an
+ * answer only when no server can ever answer: a server refused this
+ * mount's greeting (it was fenced, and is reclaimed: done), or the mount
+ * fenced itself after hearing from no server for its window (an error:
+ * the next server fences and reclaims it).
+ */
+#define FAREWELL_POLL_MS 250
+#define FAREWELL_LOG_MS 5000
+
+/* net thread (or sfs_net_destroy): the farewell's answer */
+static void farewell_resp(void *arg, int err, const void *data, uint32_t len)
+{
+	struct client_farewell *fw = arg;
+
+	(void)data;
+	pthread_mutex_lock(&fw->lock);
+	fw->err = err ?: (len ? -EIO : 0);
+	fw->pending = false;
+	fw->done = true;
+	pthread_cond_broadcast(&fw->cond);
+	pthread_mutex_unlock(&fw->lock);
+}
+
+/* the mounts the meta device's super records now */
+struct farewell_census {
+	bool present;			/* this mount's item is there */
+	uint64_t members;		/* other quorum members' items */
+	uint64_t others;		/* other mounts' items */
+	int votes;			/* an election's votes */
+};
+
+/*
+ * Read the current super and look for our mounted_clients item (and, for
+ * the log, count the others).  The server may be rewriting the tree: a
+ * stale block is an error like any other, and the next poll reads again.
+ */
+static int farewell_census(struct sfs_fs *fs, bool count, struct farewell_census *c)
+{
+	struct scoutfs_mounted_client_btree_val mcv;
+	struct scoutfs_super_block *super;
+	struct sfs_btree_item_ret *r;
+	struct scoutfs_key key;
+	uint64_t rid = fs->client->opts.rid;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (!fs->block)
+		return -ENODEV;	/* unit tests: a client without devices */
+	super = sfs_block_alloc_buf(SCOUTFS_BLOCK_SM_SIZE);
+	r = malloc(sizeof(*r));
+	if (!super || !r) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = sfs_block_read_sm(fs, SFS_DEV_META, SCOUTFS_SUPER_BLKNO, SCOUTFS_BLOCK_MAGIC_SUPER,
+				super);
+	if (ret)
+		goto out;
+	c->votes = sfs_quorum_votes_needed(&super->qconf);
+	key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, rid, 0, 0, 0, 0);
+	if (!count) {
+		ret = sfs_btree_lookup(fs, &super->mounted_clients, &key, r);
+		c->present = ret == 0;
+		ret = ret == -ENOENT ? 0 : ret;
+		goto out;
+	}
+	sfs_key_set_zero(&key);
+	while ((ret = sfs_btree_next(fs, &super->mounted_clients, &key, r)) == 0) {
+		memset(&mcv, 0, sizeof(mcv));
+		memcpy(&mcv, r->val, r->val_len < sizeof(mcv) ? r->val_len : sizeof(mcv));
+		if (le64toh(r->key._sk_first) == rid)
+			c->present = true;
+		else if (mcv.flags & SCOUTFS_MOUNTED_CLIENT_QUORUM)
+			c->members++;
+		else
+			c->others++;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	ret = ret == -ENOENT ? 0 : ret;
+out:
+	free(r);
+	free(super);
+	return ret;
+}
+
+/*
+ * The log line of a farewell still waiting after secs: the server it is
+ * connected to, and what the volume records (c, read with error cret).
+ */
+static void farewell_waiting(struct sfs_fs *fs, unsigned int secs, int cret,
+			     const struct farewell_census *c)
+{
+	struct sfs_client *client = fs->client;
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	char peer[INET6_ADDRSTRLEN + 32];
+	unsigned int port = 0;
+
+	if (sfs_net_conn_peer(client->conn, &ss) == 0) {
+		if (ss.ss_family == AF_INET) {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			snprintf(peer, sizeof(peer), "connected to the server at %s:%u", ip, port);
+		} else {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof(ip));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+			snprintf(peer, sizeof(peer), "connected to the server at [%s]:%u", ip, port);
+		}
+	} else {
+		snprintf(peer, sizeof(peer),
+			 "no server connected: it goes to the next one the quorum elects");
+	}
+	if (cret) {
+		sfs_warn(fs, "unmount: waiting %u s for the server to answer our farewell (%s); the meta device cannot be read: %s",
+			 secs, peer, strerror(-cret));
+		return;
+	}
+	sfs_warn(fs, "unmount: waiting %u s for the server to answer our farewell (%s); the volume records this mount, %llu other quorum members and %llu other mounts%s",
+		 secs, peer, (unsigned long long)c->members, (unsigned long long)c->others,
+		 client->opts.quorum && c->members + 1 <= (uint64_t)c->votes ?
+			 "; the last quorum members leave together: the server answers once every mount left is a member unmounting, so unmount the other members (and clients) too" :
+			 "");
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 int sfs_client_farewell(struct sfs_fs *fs)
 {
-	uint32_t len = 0;
+	struct sfs_client *client = fs->client;
+	struct client_farewell *fw;
+	struct farewell_census c;
+	pthread_condattr_t cattr;
+	uint64_t start, logged, now;
+	struct timespec at;
+	bool done = false, count, send;
+	int ret, cret;
 
-	return request(fs, SCOUTFS_NET_CMD_FAREWELL, NULL, 0, NULL, 0, &len);
+	if (!client)
+		return -ENOTCONN;
+	fw = client->fw;
+	if (!fw) {
+		fw = calloc(1, sizeof(*fw));
+		if (!fw)
+			return -ENOMEM;
+		pthread_mutex_init(&fw->lock, NULL);
+		pthread_condattr_init(&cattr);
+		pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+		pthread_cond_init(&fw->cond, &cattr);
+		pthread_condattr_destroy(&cattr);
+		client->fw = fw;
+	}
+
+	/* again (a resend): a farewell still out is waited for, not sent twice */
+	pthread_mutex_lock(&fw->lock);
+	send = !fw->pending;
+	if (send) {
+		fw->pending = true;
+		fw->done = false;
+	}
+	pthread_mutex_unlock(&fw->lock);
+	if (send) {
+		ret = sfs_net_request(client->conn, SCOUTFS_NET_CMD_FAREWELL, NULL, 0,
+				      farewell_resp, fw);
+		if (ret)
+			farewell_resp(fw, ret, NULL, 0);
+	}
+	start = logged = mono_ms();
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += FAREWELL_POLL_MS * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&fw->lock);
+		if (!fw->done)
+			pthread_cond_timedwait(&fw->cond, &fw->lock, &at);
+		done = fw->done;
+		ret = fw->err;
+		pthread_mutex_unlock(&fw->lock);
+		if (done)
+			break;
+		now = mono_ms();
+		count = now - logged >= FAREWELL_LOG_MS;
+		cret = farewell_census(fs, count, &c);
+		if (cret == 0 && !c.present) {
+			sfs_info(fs, "unmount: our mounted_clients item is gone: the server processed our farewell");
+			sfs_inc(fs, client_farewell_on_disk);
+			return 0;
+		}
+		if (count) {
+			farewell_waiting(fs, (unsigned int)((now - start) / 1000), cret, &c);
+			logged = now;
+		}
+	}
+	if (!ret)
+		return 0;
+	if (ret == -ENOLINK) {
+		/* no server will answer: refused (fenced) or self-fenced */
+		if (farewell_census(fs, false, &c) == 0 && !c.present) {
+			sfs_info(fs, "unmount: our mounted_clients item is gone: this mount was reclaimed, nothing to say farewell to");
+			sfs_inc(fs, client_farewell_on_disk);
+			return 0;
+		}
+		if (__atomic_load_n(&client->refused, __ATOMIC_ACQUIRE)) {
+			sfs_warn(fs, "unmount: the server refused this mount (it is being fenced): leaving without a farewell, the server reclaims what it held");
+			return 0;
+		}
+		sfs_err(fs, "unmount: no server answered our farewell before this mount fenced itself: leaving without one; the next server fences this mount (rid %016llx) and reclaims what it held",
+			(unsigned long long)client->opts.rid);
+	} else {
+		sfs_err(fs, "unmount: the farewell failed: %s", strerror(-ret));
+	}
+	sfs_inc(fs, client_farewell_error);
+	return ret;
 }
 
 int sfs_client_open_ino_map(struct sfs_fs *fs, uint64_t group_nr,

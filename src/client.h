@@ -31,6 +31,12 @@ struct sfs_client_opts {
 	 */
 	int (*resolve)(void *arg, struct sockaddr_storage *ss, socklen_t *len);
 	void *resolve_arg;
+	/*
+	 * Self-fencing (fence.h): after this long without hearing from
+	 * any server, the mount stops writing and disconnects for good; 0:
+	 * never
+	 */
+	uint32_t self_fence_ms;
 };
 
 /* connect and greet the server; fs->fsid must be set */
@@ -55,7 +61,16 @@ int sfs_client_srch_commit_compact(struct sfs_fs *fs, const struct scoutfs_srch_
 int sfs_client_get_roots(struct sfs_fs *fs, struct sfs_forest_roots *roots);
 int sfs_client_get_last_seq(struct sfs_fs *fs, uint64_t *seq);
 int sfs_client_statfs(struct sfs_fs *fs, struct scoutfs_net_statfs *st);
-/* a clean unmount: the server forgets this mount */
+/*
+ * A clean unmount: the server forgets this mount.  Returns 0 once the
+ * server answered, or once the meta device shows this mount's
+ * mounted_clients item gone (the answer was lost, or the mount was
+ * reclaimed); waits for the next server while there is none, logging
+ * what it waits for every few seconds.  An error when no server can
+ * answer any more (the mount fenced itself, net.c's -ENOLINK).  Called
+ * again, it sends FAREWELL again (the server finds the mount gone), or
+ * waits for the one still out.
+ */
 int sfs_client_farewell(struct sfs_fs *fs);
 
 /*

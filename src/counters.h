@@ -74,6 +74,7 @@
 	X(log_merge_items)         \
 	X(log_merge_deletions)     \
 	X(log_merge_stale_logs)    \
+	X(server_orphan_log_trees) \
 	X(lock_request)            \
 	X(lock_request_error)      \
 	X(lock_grant)              \
@@ -96,10 +97,17 @@
 	X(server_recovery_prepared) \
 	X(server_recovery_expired) \
 	X(server_greeting_reclaimed) \
+	X(server_farewell_held)    \
+	X(client_farewell_on_disk) \
+	X(client_farewell_error)   \
 	X(fence_request)           \
 	X(fence_fenced)            \
 	X(fence_error)             \
 	X(fence_timeout)           \
+	X(self_fenced)             \
+	X(block_write_fenced)      \
+	X(server_reconnect_fence)  \
+	X(server_failed)           \
 	X(lock_server_stray_response) \
 	X(srch_rotate_log)         \
 	X(srch_search_log)         \

@@ -59,6 +59,8 @@ struct sfs_ctl_state {
 	struct sfs_ctl_opts opts;
 	char *mount_point;
 	char *mount_options;
+	char *run_base;		/* sfs_ctl_prepare's copy */
+	bool prepared;		/* the directory exists, made by sfs_ctl_prepare */
 	char dir[PATH_MAX];
 	char sock_path[PATH_MAX + 16];
 	int listen_fd;
@@ -166,7 +168,8 @@ static bool socket_dead(const char *path)
 	return dead;
 }
 
-static void remove_dir(const char *dir)
+/* a run directory and what is in it: files, and fence/<rid>/ request directories */
+static void remove_tree(const char *dir, int depth)
 {
 	struct dirent *de;
 	char path[PATH_MAX + 256];
@@ -178,10 +181,16 @@ static void remove_dir(const char *dir)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		unlink(path);
+		if (unlink(path) && errno == EISDIR && depth > 0)
+			remove_tree(path, depth - 1);
 	}
 	closedir(d);
 	rmdir(dir);
+}
+
+static void remove_dir(const char *dir)
+{
+	remove_tree(dir, 2);
 }
 
 /* remove the run directories of daemons that died without cleaning up */
@@ -207,6 +216,7 @@ static void sweep_dead(struct sfs_ctl_state *st, const char *base)
 	closedir(d);
 }
 
+/* the directory with what is known before the FUSE mount: fsid, rid, pid */
 static int make_run_dir(struct sfs_ctl_state *st)
 {
 	const char *base = st->opts.run_base ? st->opts.run_base : SCOUTFS_CTL_RUN_BASE;
@@ -236,8 +246,18 @@ static int make_run_dir(struct sfs_ctl_state *st)
 	if (!ret)
 		ret = write_file(st, "rid", "%016llx\n", (unsigned long long)fs->rid);
 	if (!ret)
-		ret = write_file(st, "format_version", "%llu\n",
-				 (unsigned long long)st->opts.fmt_vers);
+		ret = write_file(st, "pid", "%d\n", (int)getpid());
+	if (ret)
+		sfs_err(fs, "ctl: cannot write the files of %s: %s", st->dir, strerror(-ret));
+	return ret;
+}
+
+/* the files that need the FUSE mount */
+static int write_mount_files(struct sfs_ctl_state *st)
+{
+	int ret;
+
+	ret = write_file(st, "format_version", "%llu\n", (unsigned long long)st->opts.fmt_vers);
 	if (!ret)
 		ret = write_file(st, "mount_point", "%s\n", st->mount_point);
 	if (!ret)
@@ -245,11 +265,9 @@ static int make_run_dir(struct sfs_ctl_state *st)
 	if (!ret)
 		ret = write_file(st, "mount_options", "%s\n", st->mount_options);
 	if (!ret)
-		ret = write_file(st, "pid", "%d\n", (int)getpid());
-	if (!ret)
 		write_counters(st);
 	if (ret)
-		sfs_err(fs, "ctl: cannot write the files of %s: %s", st->dir, strerror(-ret));
+		sfs_err(st->fs, "ctl: cannot write the files of %s: %s", st->dir, strerror(-ret));
 	return ret;
 }
 
@@ -600,30 +618,64 @@ static void *accept_thread(void *arg)
 /* Start and stop                                                       */
 /* ------------------------------------------------------------------ */
 
-int sfs_ctl_start(struct sfs_fs *fs, const struct sfs_ctl_opts *opts)
+static struct sfs_ctl_state *ctl_alloc(struct sfs_fs *fs)
 {
-	struct sfs_ctl_state *st;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int ret;
+	struct sfs_ctl_state *st = calloc(1, sizeof(*st));
 
-	st = calloc(1, sizeof(*st));
 	if (!st)
-		return -ENOMEM;
+		return NULL;
 	st->fs = fs;
-	st->opts = *opts;
 	st->listen_fd = -1;
 	st->stop_pipe[0] = st->stop_pipe[1] = -1;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
+	fs->ctl = st;
+	return st;
+}
+
+int sfs_ctl_prepare(struct sfs_fs *fs, const char *run_base)
+{
+	struct sfs_ctl_state *st;
+	int ret;
+
+	if (fs->ctl)
+		return -EBUSY;
+	st = ctl_alloc(fs);
+	if (!st)
+		return -ENOMEM;
+	st->run_base = strdup(run_base ? run_base : SCOUTFS_CTL_RUN_BASE);
+	st->opts.run_base = st->run_base;
+	ret = st->run_base ? make_run_dir(st) : -ENOMEM;
+	if (ret)
+		sfs_ctl_stop(fs);
+	else
+		st->prepared = true;
+	return ret;
+}
+
+int sfs_ctl_start(struct sfs_fs *fs, const struct sfs_ctl_opts *opts)
+{
+	struct sfs_ctl_state *st = fs->ctl;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int ret;
+
+	if (st && (!st->prepared || st->mount_point))
+		return -EBUSY;
+	if (!st)
+		st = ctl_alloc(fs);
+	if (!st)
+		return -ENOMEM;
+	st->opts = *opts;
+	if (st->prepared)
+		st->opts.run_base = st->run_base;
 	st->mount_point = strdup(opts->mount_point ? opts->mount_point : "");
 	st->mount_options = strdup(opts->mount_options ? opts->mount_options : "");
-	fs->ctl = st;
 	if (!st->mount_point || !st->mount_options) {
 		ret = -ENOMEM;
 		goto out;
 	}
 
-	ret = make_run_dir(st);
+	ret = (st->prepared ? 0 : make_run_dir(st)) ?: write_mount_files(st);
 	if (ret)
 		goto out;
 
@@ -693,6 +745,7 @@ void sfs_ctl_stop(struct sfs_fs *fs)
 	pthread_cond_destroy(&st->cond);
 	free(st->mount_point);
 	free(st->mount_options);
+	free(st->run_base);
 	free(st);
 	fs->ctl = NULL;
 }

@@ -54,7 +54,14 @@ struct sfs_ctl_opts {
 	const char *mount_options;
 };
 
-/* make the run directory and start serving; 0 or -errno (logged) */
+/*
+ * Make the run directory early, with fsid, rid and pid only (fs->fsid
+ * and fs->rid set): a leader elected while its mount starts puts its
+ * fence requests there (fence.c), and the mount's greeting may wait for
+ * them.  sfs_ctl_start then adds the rest.  0 or -errno (logged).
+ */
+int sfs_ctl_prepare(struct sfs_fs *fs, const char *run_base);
+/* make the run directory (or complete the prepared one) and start serving; 0 or -errno */
 int sfs_ctl_start(struct sfs_fs *fs, const struct sfs_ctl_opts *opts);
 /* close every connection, wait for their threads, remove the run directory */
 void sfs_ctl_stop(struct sfs_fs *fs);

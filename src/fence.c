@@ -165,6 +165,31 @@ static int make_req_dir(struct sfs_fence *fe, const struct freq *r)
 	return ret;
 }
 
+/* lock held: with in_run_dir, take RUN_DIR/fence once the run directory exists */
+static void adopt_run_dir(struct sfs_fence *fe)
+{
+	const char *run = sfs_ctl_run_dir(fe->fs);
+	struct freq *r;
+	char *dir;
+
+	if (fe->dir || !fe->opts.in_run_dir || !run)
+		return;
+	if (asprintf(&dir, "%s/fence", run) < 0)
+		return;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		sfs_err(fe->fs, "fence: cannot make %s: %s", dir, strerror(errno));
+		free(dir);
+		fe->opts.in_run_dir = false;
+		return;
+	}
+	fe->dir = dir;
+	for (r = fe->reqs; r; r = r->next) {
+		if (r->state == SFS_FENCE_PENDING && make_req_dir(fe, r))
+			sfs_err(fe->fs, "fence: cannot make the request for rid %016llx in %s",
+				(unsigned long long)r->rid, fe->dir);
+	}
+}
+
 /* lock held: look at one pending request; true if it is settled */
 static bool check_req(struct sfs_fence *fe, struct freq *r, uint64_t now)
 {
@@ -203,6 +228,7 @@ static void *fence_thread(void *arg)
 
 	pthread_mutex_lock(&fe->lock);
 	while (!fe->stopping) {
+		adopt_run_dir(fe);
 		now = mono_ms();
 		done = NULL;
 		for (p = &fe->reqs; (r = *p);) {
@@ -280,6 +306,10 @@ int sfs_fence_setup(struct sfs_fs *fs, const struct sfs_fence_opts *opts)
 			sfs_err(fs, "fence: cannot make %s: %s", fe->dir, strerror(-ret));
 			goto out;
 		}
+	} else {
+		pthread_mutex_lock(&fe->lock);
+		adopt_run_dir(fe);
+		pthread_mutex_unlock(&fe->lock);
 	}
 	ret = -pthread_create(&fe->thread, NULL, fence_thread, fe);
 	if (!ret)
@@ -432,4 +462,54 @@ size_t sfs_fence_list(struct sfs_fs *fs, struct sfs_fence_info *info, size_t max
 	pthread_mutex_unlock(&fe->lock);
 	pthread_mutex_unlock(&fs->fence_lock);
 	return nr;
+}
+
+/* ------------------------------------------------------------------ */
+/* Self-fencing                                                         */
+/* ------------------------------------------------------------------ */
+
+void sfs_self_fence_arm(struct sfs_fs *fs, uint32_t window_ms)
+{
+	__atomic_store_n(&fs->self_fence_heard, mono_ms(), __ATOMIC_RELEASE);
+	__atomic_store_n(&fs->self_fence_ms, window_ms, __ATOMIC_RELEASE);
+}
+
+void sfs_self_fence_disarm(struct sfs_fs *fs)
+{
+	__atomic_store_n(&fs->self_fence_ms, 0, __ATOMIC_RELEASE);
+}
+
+void sfs_self_fence_now(struct sfs_fs *fs, const char *why)
+{
+	if (!__atomic_exchange_n(&fs->self_fenced, true, __ATOMIC_ACQ_REL)) {
+		sfs_err(fs, "self-fenced: %s; this mount writes nothing more to the devices: unmount it",
+			why);
+		sfs_inc(fs, self_fenced);
+	}
+}
+
+bool sfs_self_fence_check(struct sfs_fs *fs, bool heard)
+{
+	uint32_t window = __atomic_load_n(&fs->self_fence_ms, __ATOMIC_ACQUIRE);
+	uint64_t now = mono_ms(), last;
+
+	if (__atomic_load_n(&fs->self_fenced, __ATOMIC_ACQUIRE))
+		return false;
+	if (!window)
+		return true;
+	last = __atomic_load_n(&fs->self_fence_heard, __ATOMIC_ACQUIRE);
+	if (now > last + window) {
+		if (!__atomic_exchange_n(&fs->self_fenced, true, __ATOMIC_ACQ_REL)) {
+			sfs_err(fs, "self-fenced: heard from no server for %llu ms (window %u ms); it may have been fenced and what it held taken back, so this mount writes nothing more to the devices: unmount it",
+				(unsigned long long)(now - last), window);
+			sfs_inc(fs, self_fenced);
+		}
+		return false;
+	}
+	/* only forwards: a slow thread must not move it back */
+	while (heard && now > last &&
+	       !__atomic_compare_exchange_n(&fs->self_fence_heard, &last, now, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return true;
 }

@@ -32,6 +32,13 @@ enum sfs_fence_state {
 
 struct sfs_fence_opts {
 	const char *dir;		/* where request directories go; NULL: none (memory only) */
+	/*
+	 * Or, with dir NULL: RUN_DIR/fence of the mount's run directory
+	 * (ctl.c), once there is one.  A leader elected while its mount
+	 * starts has none yet; the requests it makes meanwhile get their
+	 * directories when it appears.
+	 */
+	bool in_run_dir;
 	uint32_t timeout_ms;		/* a request fails after this [30000] */
 	/*
 	 * A request was answered (or timed out): runs on the fence thread,
@@ -67,5 +74,34 @@ int sfs_fence_answer(struct sfs_fs *fs, uint64_t rid, bool fenced);
 size_t sfs_fence_list(struct sfs_fs *fs, struct sfs_fence_info *info, size_t max);
 
 const char *sfs_fence_reason_name(enum sfs_fence_reason reason);
+
+/*
+ * Self-fencing (ARCHITECTURE.md, Cluster): a mount that has heard from no
+ * server for window_ms may have been fenced and had what it held taken
+ * back, so it writes nothing more to the devices (block.c refuses with
+ * -EIO) and the client disconnects for good.  It stays so until the
+ * daemon exits.  The client arms it once it has greeted a server, tells
+ * every frame it hears, and disarms it as it goes away.  Any thread.
+ */
+void sfs_self_fence_arm(struct sfs_fs *fs, uint32_t window_ms);
+void sfs_self_fence_disarm(struct sfs_fs *fs);
+/*
+ * heard: a frame from a server arrived now.  A gap past the window is
+ * noticed before it is closed, so a mount resumed after a long stop
+ * (SIGSTOP) fences itself whichever of its threads looks first.
+ * Returns false once self-fenced.
+ */
+bool sfs_self_fence_check(struct sfs_fs *fs, bool heard);
+/* a server said this mount was fenced (why): self-fenced at once, armed or not */
+void sfs_self_fence_now(struct sfs_fs *fs, const char *why);
+/* self-fenced (checks the window too, as sfs_self_fence_check without hearing) */
+static inline bool sfs_self_fenced(struct sfs_fs *fs)
+{
+	if (__atomic_load_n(&fs->self_fenced, __ATOMIC_ACQUIRE))
+		return true;
+	if (!__atomic_load_n(&fs->self_fence_ms, __ATOMIC_ACQUIRE))
+		return false;
+	return !sfs_self_fence_check(fs, false);
+}
 
 #endif

@@ -52,6 +52,7 @@
 
 #include "client.h"
 #include "counters.h"
+#include "fence.h"
 #include "lock.h"
 #include "log.h"
 
@@ -394,6 +395,12 @@ int sfs_lock_get(struct sfs_fs *fs, const struct sfs_item_range *range, uint8_t 
 	*lock_ret = NULL;
 	if (!ls)
 		return -ENOTCONN;
+	/*
+	 * A self-fenced mount may have had its locks taken back: what it
+	 * caches under them may be stale, and it may write nothing.
+	 */
+	if (sfs_self_fenced(fs))
+		return -EIO;
 	if (mode == SFS_LOCK_NULL || mode >= SFS_LOCK_NR_MODES ||
 	    sfs_key_cmp(&range->start, &range->end) > 0)
 		return -EINVAL;

@@ -26,11 +26,13 @@
 #include "block.h"
 #include "client.h"
 #include "counters.h"
+#include "ctl.h"
 #include "item.h"
 #include "lock.h"
 #include "log.h"
 #include "merge.h"
 #include "mount.h"
+#include "options.h"
 #include "quorum.h"
 #include "quota.h"
 #include "server.h"
@@ -53,6 +55,22 @@ static struct sfs_mount *mount_of(struct sfs_fs *fs)
 const struct scoutfs_super_block *sfs_mount_super(struct sfs_fs *fs)
 {
 	return mount_of(fs) ? mount_of(fs)->super : NULL;
+}
+
+/* the server stopped on its own: the quorum agent stops it and stands again */
+static void server_failed(void *arg)
+{
+	struct sfs_mount *m = arg;
+
+	sfs_quorum_server_stopped(m->fs);
+}
+
+/* the server had the earlier leaders fenced: the quorum agent records FENCE */
+static void server_up(void *arg, uint64_t term)
+{
+	struct sfs_mount *m = arg;
+
+	sfs_quorum_server_up(m->fs, term);
 }
 
 /* the quorum agent's callback: our slot won, start the server on its address */
@@ -90,6 +108,9 @@ static int start_server(void *arg, uint64_t term)
 	}
 	sopts.fence_leaders = fence;
 	sopts.nr_fence_leaders = nr;
+	sopts.failed = server_failed;
+	sopts.up = server_up;
+	sopts.failed_arg = m;
 	return sfs_server_start(m->fs, &sopts, NULL);
 }
 
@@ -195,6 +216,25 @@ static int resolve_server(void *arg, struct sockaddr_storage *ss, socklen_t *len
 	return sfs_quorum_sockaddr(&addr, ss, len);
 }
 
+/*
+ * How long the client may hear from no server before it stops writing
+ * (fence.h).  The leader fences a mount no sooner than the recovery
+ * window after it lost touch: after net's 10 s idle timeout for a mount
+ * that went quiet, after an election (at least a heartbeat timeout) for
+ * a mount of an earlier server.  Heard-from times on both sides differ by
+ * up to a keepalive (1 s).  So stopping at the window plus the shorter
+ * of the two, less a second, stops before any fencing can have taken
+ * anything back, yet after a normal failover has long greeted the new
+ * server.
+ */
+static uint32_t self_fence_window(struct sfs_mount *m)
+{
+	uint32_t w = m->opts.recovery_window_ms ?: SFS_RECOVERY_WINDOW_DEF_MS;
+	uint32_t hb = m->opts.quorum_heartbeat_timeout_ms ?: SFS_QUORUM_HB_TIMEOUT_DEF_MS;
+
+	return w + (hb < 10000 ? hb : 10000) - 1000;
+}
+
 /* look for a running server in the quorum blocks until it shows up */
 static int find_server(struct sfs_mount *m, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -271,6 +311,12 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	ret = sfs_super_read(fs, m->super);
 	if (ret)
 		goto out;
+	/* a leader elected below puts its fence requests there */
+	if (opts->run_dir) {
+		ret = sfs_ctl_prepare(fs, opts->run_base);
+		if (ret)
+			goto out;
+	}
 
 	qopts.slot_nr = opts->quorum_slot_nr;
 	qopts.rid = fs->rid;
@@ -279,6 +325,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	qopts.stop_server = stop_server;
 	qopts.arg = m;
 	qopts.heartbeat_timeout_ms = opts->quorum_heartbeat_timeout_ms;
+	qopts.server_reports_up = true;
 	ret = sfs_quorum_setup(fs, &qopts) ?: sfs_quorum_start(fs);
 	if (ret)
 		goto out;
@@ -310,6 +357,7 @@ int sfs_mount_setup(struct sfs_fs *fs, const struct sfs_mount_opts *opts)
 	copts.quorum = opts->quorum_slot_nr >= 0;
 	copts.resolve = resolve_server;
 	copts.resolve_arg = m;
+	copts.self_fence_ms = self_fence_window(m);
 	ret = sfs_client_setup(fs, &copts);
 	if (ret)
 		goto out;
@@ -368,6 +416,14 @@ int sfs_mount_unmount(struct sfs_fs *fs)
 	}
 	/* everything written is committed: what we hold can go as we leave */
 	sfs_lock_destroy(fs);
+	/*
+	 * The farewell returns once a server retired this mount, or the
+	 * volume shows one did (client.c).  A member's may be held until
+	 * the last quorum majority leaves together (server.c: Farewells):
+	 * the quorum agent runs until it returns, so a leader's server
+	 * serves the others meanwhile, and a member still votes for the
+	 * next server when the leader leaves first.
+	 */
 	if (fs->client) {
 		err = sfs_client_farewell(fs);
 		if (!ret)

@@ -43,6 +43,12 @@ struct sfs_mount_opts {
 	 * without hearing from any server before it stops writing [30000]
 	 */
 	uint32_t recovery_window_ms;
+	/*
+	 * the daemon: make the run directory (sfs_ctl_prepare, under this
+	 * base, NULL: the default) before the quorum agent starts
+	 */
+	bool run_dir;
+	const char *run_base;
 };
 
 struct sfs_mount;

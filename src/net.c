@@ -85,6 +85,14 @@
  * seq gap, truncation) counts a stat, logs one line and drops the TCP
  * connection; the session survives and the client reconnects.  Memory
  * failure on a socket drops that connection.
+ *
+ * Liveness: a side that has sent nothing for keepalive_ms sends an ACK,
+ * and a connection on which nothing arrived for idle_timeout_ms is
+ * dropped: a stopped or hung peer keeps its kernel's TCP connection up,
+ * so only silence tells.  A server session whose client stays away for
+ * linger_ms ends with the expired callback (the server fences the
+ * mount).  A client's alive hook sees every frame heard and a periodic
+ * look; when it says stop (self-fencing) the client halts for good.
  */
 #include <errno.h>
 #include <limits.h>
@@ -129,6 +137,8 @@
 #define DEF_RECONNECT_MAX_MS 5000
 #define DEF_CONNECT_TIMEOUT_MS 10000
 #define DEF_ACK_DELAY_MS 10
+#define DEF_KEEPALIVE_MS 1000
+#define DEF_IDLE_TIMEOUT_MS 10000
 
 #define KEEPIDLE_S 10
 #define KEEPINTVL_S 2
@@ -180,6 +190,7 @@ enum dlv_type {
 	DLV_RESPONSE,
 	DLV_UP,
 	DLV_DOWN,
+	DLV_EXPIRED,
 };
 
 struct dlv {
@@ -237,6 +248,8 @@ struct net_sock {
 	enum sock_state state;
 	bool epoll_out;
 	uint64_t deadline;		/* CONNECTING, HELLO_WAIT: give up at */
+	uint64_t last_recv;		/* UP: when the peer's last frame arrived */
+	uint64_t last_send;		/* UP: when our last frame was encoded */
 	char peer[INET6_ADDRSTRLEN + 16];
 	uint8_t nonce[SCOUTFS_NET_NONCE_BYTES];	/* ours */
 	uint8_t key[SCOUTFS_NET_KEY_BYTES];	/* connection key once UP */
@@ -280,6 +293,7 @@ struct sfs_net_conn {
 	uint64_t reconnect_at;		/* 0: not waiting to connect */
 	uint32_t backoff_ms;
 	bool ever_up;
+	bool tried;			/* a connection was attempted */
 
 	/* server */
 	uint64_t linger_until;		/* 0: connected */
@@ -306,6 +320,7 @@ struct sfs_net {
 	struct list_node dead_conns;	/* ended, still referenced */
 	struct sfs_net_conn *client;
 	unsigned int nr_hello_wait;
+	bool halted;			/* client: opts.alive said stop, for good */
 
 	struct dlv *dlv_head;
 	struct dlv **dlv_tail;
@@ -530,12 +545,13 @@ static void queue_event(struct sfs_net_conn *conn, enum dlv_type type, bool flag
 
 	if (net->stopping)
 		return;
-	if ((type == DLV_UP && !net->opts.up) || (type == DLV_DOWN && !net->opts.down))
+	if ((type == DLV_UP && !net->opts.up) || (type == DLV_DOWN && !net->opts.down) ||
+	    (type == DLV_EXPIRED && !net->opts.expired))
 		return;
 	d = calloc(1, sizeof(*d));
 	if (!d) {
 		sfs_err(net->fs, "net: no memory for a session %s callback",
-			type == DLV_UP ? "up" : "down");
+			type == DLV_UP ? "up" : type == DLV_DOWN ? "down" : "expired");
 		return;
 	}
 	d->type = type;
@@ -946,6 +962,7 @@ static int sock_encode(struct sfs_net *net, struct net_sock *sk, const uint8_t *
 	if (frame_tag(key, buf, HDR_BYTES + len, buf + HDR_BYTES + len))
 		return -EIO;
 	sk->olen += need;
+	sk->last_send = now_ms();
 	net->stats.frames_sent++;
 	return 0;
 }
@@ -972,8 +989,17 @@ static int sock_fill(struct sfs_net *net, struct net_sock *sk, uint64_t now)
 		conn->send_next = sendq_next(conn, msg);
 	}
 
-	if (conn->recv_seq == conn->ack_sent)
+	if (conn->recv_seq == conn->ack_sent) {
+		/* nothing said for a while: an ACK tells the peer we live */
+		if (sk->olen == sk->ooff && now >= sk->last_send + net->opts.keepalive_ms) {
+			ret = sock_encode(net, sk, sk->key, SCOUTFS_NET_TYPE_ACK, 0, 0, 0, 0,
+					  conn->recv_seq, 0, NULL, 0);
+			if (ret)
+				return ret;
+			net->stats.keepalives_sent++;
+		}
 		return 0;
+	}
 	if (conn->recv_seq - conn->ack_sent >= ACK_EVERY ||
 	    (conn->ack_deadline && now >= conn->ack_deadline)) {
 		ret = sock_encode(net, sk, sk->key, SCOUTFS_NET_TYPE_ACK, 0, 0, 0, 0,
@@ -1073,6 +1099,8 @@ static void sock_attach(struct sfs_net *net, struct net_sock *sk, struct sfs_net
 	sk->conn = conn;
 	sk->state = SK_UP;
 	sk->deadline = 0;
+	sk->last_recv = now_ms();
+	sk->last_send = sk->last_recv;
 	conn->sock = sk;
 	conn->linger_until = 0;
 	conn->send_next = sendq_first(conn);
@@ -1099,8 +1127,12 @@ static struct sfs_net_conn *find_session(struct sfs_net *net, uint64_t rid)
 	return NULL;
 }
 
-/* server: a session is over; its requests fail, its queue is dropped */
-static void session_end(struct sfs_net *net, struct sfs_net_conn *conn)
+/*
+ * server: a session is over; its requests fail, its queue is dropped.
+ * expired: its client stayed away for linger_ms (not a new incarnation
+ * taking its place).
+ */
+static void session_end(struct sfs_net *net, struct sfs_net_conn *conn, bool expired)
 {
 	conn->over = true;
 	if (conn->sock)
@@ -1110,7 +1142,29 @@ static void session_end(struct sfs_net *net, struct sfs_net_conn *conn)
 	list_del(&conn->entry);
 	list_add_tail(&conn->entry, &net->dead_conns);
 	queue_event(conn, DLV_DOWN, true);
+	if (expired)
+		queue_event(conn, DLV_EXPIRED, true);
 	conn_put_locked(conn);
+}
+
+/*
+ * client: opts.alive said this mount must stop talking (it fenced
+ * itself): the socket closes, pending requests fail with -ENOLINK, and
+ * nothing is sent or connected again.  The server then sees the session
+ * expire and has the mount fenced.
+ */
+static void client_halt(struct sfs_net *net)
+{
+	struct sfs_net_conn *conn = net->client;
+
+	sfs_warn(net->fs, "net: disconnecting from the server for good");
+	net->halted = true;
+	conn->over = true;
+	if (conn->sock)
+		sock_kill(net, conn->sock);
+	conn->reconnect_at = 0;
+	conn_fail_pending(conn, -ENOLINK);
+	conn_free_msgs(conn);
 }
 
 static int random_u64(uint64_t *val)
@@ -1152,7 +1206,7 @@ static int server_hello(struct sfs_net *net, struct net_sock *sk,
 	if (conn && !resumed) {
 		sfs_info(net->fs, "net: %s: rid %016llx is a new incarnation, old session over",
 			 sk->peer, (unsigned long long)rid);
-		session_end(net, conn);
+		session_end(net, conn, false);
 		conn = NULL;
 	}
 	if (conn && conn->sock) {
@@ -1330,6 +1384,12 @@ static void sock_frame(struct sfs_net *net, struct net_sock *sk, struct rx_frame
 		goto out;
 	}
 	net->stats.frames_recv++;
+	sk->last_recv = now_ms();
+	if (net->client && net->opts.alive && !net->halted &&
+	    !net->opts.alive(net->opts.cb_arg, true)) {
+		client_halt(net);
+		goto out;
+	}
 
 	if (h.__pad[0] || h.__pad[1] || (h.flags & ~SCOUTFS_NET_FLAGS_KNOWN)) {
 		sock_fail(net, sk, &net->stats.bad_frame, "unknown flags 0x%x or non-zero pad",
@@ -1506,7 +1566,12 @@ static void client_connect(struct sfs_net *net, struct sfs_net_conn *conn, uint6
 	int fd, ret;
 
 	conn->reconnect_at = 0;
-	if (net->opts.resolve && conn->ever_up) {
+	/*
+	 * The first address comes from the caller; after that, ask where
+	 * the server is now: the one the caller found may have died before
+	 * we ever reached it.
+	 */
+	if (net->opts.resolve && conn->tried) {
 		memset(&ss, 0, sizeof(ss));
 		ret = net->opts.resolve(net->opts.cb_arg, &ss, &len);
 		if (ret) {
@@ -1527,6 +1592,7 @@ static void client_connect(struct sfs_net *net, struct sfs_net_conn *conn, uint6
 			conn->addrlen = len;
 		}
 	}
+	conn->tried = true;
 	fd = socket(conn->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		ret = -errno;
@@ -1636,8 +1702,11 @@ static int next_timeout(struct sfs_net *net, uint64_t now)
 	list_for_each_safe(pos, tmp, &net->socks) {
 		sk = list_entry(pos, struct net_sock, entry);
 		deadline_min(&next, sk->deadline);
-		if (sk->state == SK_UP)
+		if (sk->state == SK_UP) {
 			deadline_min(&next, sk->conn->ack_deadline);
+			deadline_min(&next, sk->last_send + net->opts.keepalive_ms);
+			deadline_min(&next, sk->last_recv + net->opts.idle_timeout_ms);
+		}
 	}
 	list_for_each_safe(pos, tmp, &net->conns) {
 		conn = list_entry(pos, struct sfs_net_conn, entry);
@@ -1645,6 +1714,9 @@ static int next_timeout(struct sfs_net *net, uint64_t now)
 	}
 	if (net->client && !net->client->sock)
 		deadline_min(&next, net->client->reconnect_at);
+	/* the client's alive hook looks at least as often as keepalives go */
+	if (net->client && net->opts.alive && !net->halted)
+		deadline_min(&next, now + net->opts.keepalive_ms);
 	if (!next)
 		return -1;
 	if (next <= now)
@@ -1665,15 +1737,27 @@ static void run_timers(struct sfs_net *net, uint64_t now)
 			sfs_info(net->fs, "net: %s: %s timed out", sk->peer,
 				 sk->state == SK_CONNECTING ? "connect" : "HELLO");
 			sock_kill(net, sk);
+		} else if (sk->state == SK_UP && now >= sk->last_recv + net->opts.idle_timeout_ms) {
+			/*
+			 * A live peer sends at least a keepalive a second.  A
+			 * stopped or hung one does not, while its kernel keeps
+			 * the TCP connection up.
+			 */
+			sock_fail(net, sk, &net->stats.idle_drops,
+				  "nothing heard for %llu ms",
+				  (unsigned long long)(now - sk->last_recv));
 		}
 	}
+	if (net->client && net->opts.alive && !net->halted &&
+	    !net->opts.alive(net->opts.cb_arg, false))
+		client_halt(net);
 	list_for_each_safe(pos, tmp, &net->conns) {
 		conn = list_entry(pos, struct sfs_net_conn, entry);
 		if (!conn->sock && conn->linger_until && now >= conn->linger_until) {
 			net->stats.sessions_expired++;
 			sfs_info(net->fs, "net: rid %016llx gone for %u ms, session over",
 				 (unsigned long long)conn->rid, net->opts.linger_ms);
-			session_end(net, conn);
+			session_end(net, conn, true);
 		}
 	}
 	conn = net->client;
@@ -1704,6 +1788,9 @@ static void run_dlvs(struct sfs_net *net, struct dlv *d)
 			break;
 		case DLV_DOWN:
 			net->opts.down(d->conn, d->flag, net->opts.cb_arg);
+			break;
+		case DLV_EXPIRED:
+			net->opts.expired(d->conn, net->opts.cb_arg);
 			break;
 		}
 		pthread_mutex_lock(&net->lock);
@@ -1835,6 +1922,12 @@ struct sfs_net *sfs_net_create(struct sfs_fs *fs, const struct sfs_net_opts *opt
 		net->opts.connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
 	if (!net->opts.ack_delay_ms)
 		net->opts.ack_delay_ms = DEF_ACK_DELAY_MS;
+	if (!net->opts.keepalive_ms)
+		net->opts.keepalive_ms = DEF_KEEPALIVE_MS;
+	if (!net->opts.idle_timeout_ms)
+		net->opts.idle_timeout_ms = DEF_IDLE_TIMEOUT_MS;
+	if (net->opts.idle_timeout_ms < 2 * net->opts.keepalive_ms)
+		net->opts.idle_timeout_ms = 2 * net->opts.keepalive_ms;
 	if (!opts->handlers)
 		net->opts.nr_handlers = 0;
 	if (net->opts.nr_handlers) {
@@ -2078,6 +2171,18 @@ void sfs_net_conn_put(struct sfs_net_conn *conn)
 	pthread_mutex_unlock(&net->lock);
 }
 
+bool sfs_net_session_live(struct sfs_net *net, uint64_t rid)
+{
+	bool live;
+
+	if (!net)
+		return false;
+	pthread_mutex_lock(&net->lock);
+	live = find_session(net, rid) != NULL;
+	pthread_mutex_unlock(&net->lock);
+	return live;
+}
+
 int sfs_net_conn_peer(struct sfs_net_conn *conn, struct sockaddr_storage *ss)
 {
 	socklen_t len = sizeof(*ss);
@@ -2138,6 +2243,8 @@ static int net_request(struct sfs_net_conn *conn, uint16_t cmd, const void *data
 	pthread_mutex_lock(&net->lock);
 	if (net->stopping) {
 		ret = -ESHUTDOWN;
+	} else if (net->halted) {
+		ret = -ENOLINK;
 	} else if (conn->over) {
 		ret = -ECONNRESET;
 	} else {

@@ -82,7 +82,7 @@ struct sfs_net_opts {
 	 * lock with cb_arg (no waiting on the network; resolve may read the
 	 * devices):
 	 *  resolve: where the server is now, asked before every connect
-	 *   (after the first); an error waits for the next retry.
+	 *   but the first; an error waits for the next retry.
 	 *  drain: a pending request of this command must not go to a new
 	 *   server session (another server): it fails with -ECONNRESET.
 	 *  session_first: the first message of a new server session after
@@ -95,6 +95,21 @@ struct sfs_net_opts {
 	bool (*drain)(void *arg, uint16_t cmd);
 	int (*session_first)(void *arg, uint16_t *cmd, void *data, sfs_net_resp_fn *resp,
 			     void **resp_arg);
+	/*
+	 *  alive: called with heard true for every authenticated frame
+	 *   from the server, and with heard false at least every
+	 *   keepalive_ms; false stops the client for good (no more
+	 *   connections, pending and new requests fail with -ENOLINK).
+	 */
+	bool (*alive)(void *arg, bool heard);
+
+	/*
+	 * Server, optional, on the event thread with cb_arg: a session's
+	 * client stayed away for linger_ms and the session is over (after
+	 * its down callback).  Not called for a session another of the
+	 * same rid replaced.
+	 */
+	void (*expired)(struct sfs_net_conn *conn, void *arg);
 
 	/* 0 means the default in brackets */
 	uint32_t linger_ms;		/* server: keep a disconnected session [60000] */
@@ -102,6 +117,8 @@ struct sfs_net_opts {
 	uint32_t reconnect_max_ms;	/* ...this [5000] */
 	uint32_t connect_timeout_ms;	/* connect plus HELLO exchange [10000] */
 	uint32_t ack_delay_ms;		/* an idle receiver sends an ACK after [10] */
+	uint32_t keepalive_ms;		/* a quiet side sends an ACK after [1000] */
+	uint32_t idle_timeout_ms;	/* a connection with nothing received this long is dropped [10000] */
 };
 
 /*
@@ -112,7 +129,7 @@ struct sfs_net_opts {
 	X(frames_sent)		/* every frame queued on a socket, ACK and HELLO too */ \
 	X(frames_recv)		/* every authenticated frame read */                    \
 	X(resent)		/* messages sent again on a new connection */           \
-	X(drained)		/* requests failed with -ECONNRESET for a new server */  \
+	X(drained)		/* requests failed with -ECONNRESET for a new server */ \
 	X(dup_dropped)		/* messages with an already received seq */             \
 	X(acks_sent)		/* explicit ACK frames */                               \
 	X(bad_magic)		/* dropped: wrong magic */                              \
@@ -129,7 +146,9 @@ struct sfs_net_opts {
 	X(sessions_new)		/* sessions begun */                                    \
 	X(sessions_resumed)	/* sessions continued on a new connection */            \
 	X(sessions_expired)	/* server: sessions that outlived their linger */       \
-	X(test_drops)		/* connections cut by sfs_net_test_drop_conn */
+	X(test_drops)		/* connections cut by sfs_net_test_drop_conn */         \
+	X(keepalives_sent)	/* ACKs sent only to show we are alive */               \
+	X(idle_drops)		/* connections dropped: the peer fell silent */
 
 struct sfs_net_stats {
 #define SFS_NET_STAT_FIELD(name) uint64_t name;
@@ -174,6 +193,8 @@ void sfs_net_conn_get(struct sfs_net_conn *conn);
 void sfs_net_conn_put(struct sfs_net_conn *conn);
 /* the client's session id (its rid), on either side */
 uint64_t sfs_net_conn_session_id(const struct sfs_net_conn *conn);
+/* server: rid has a session that is not over (connected or lingering) */
+bool sfs_net_session_live(struct sfs_net *net, uint64_t rid);
 /* the address of the peer on the conn's current socket: 0, or -ENOTCONN */
 int sfs_net_conn_peer(struct sfs_net_conn *conn, struct sockaddr_storage *ss);
 

@@ -189,9 +189,9 @@ int sfs_options_parse(struct sfs_options *o, const char *list, char *err, size_t
 
 uint32_t sfs_options_recovery_window(const struct sfs_options *o)
 {
-	uint32_t hb2 = 2 * o->quorum_heartbeat_timeout_ms;
+	uint32_t hb3 = 3 * o->quorum_heartbeat_timeout_ms;
 
-	return o->recovery_window_ms > hb2 ? o->recovery_window_ms : hb2;
+	return o->recovery_window_ms > hb3 ? o->recovery_window_ms : hb3;
 }
 
 int sfs_options_check(const struct sfs_options *o, char *err, size_t err_len)

@@ -20,8 +20,8 @@ struct sfs_options {
 	/*
 	 * ours: how long a server waits for a mount to reconnect or recover
 	 * before fencing it, and how long a mount cut off from every server
-	 * keeps writing [30000], 2000..600000; at least twice the heartbeat
-	 * timeout is used (sfs_options_recovery_window)
+	 * keeps writing [30000], 2000..600000; at least three heartbeat
+	 * timeouts are used (sfs_options_recovery_window)
 	 */
 	uint32_t recovery_window_ms;
 	bool acl;			/* [acl] */
@@ -40,7 +40,7 @@ void sfs_options_init(struct sfs_options *o);
 /* after the last parse: what is required is there */
 int sfs_options_check(const struct sfs_options *o, char *err, size_t err_len);
 void sfs_options_free(struct sfs_options *o);
-/* recovery_window_ms, raised to twice quorum_heartbeat_timeout_ms */
+/* recovery_window_ms, raised to three times quorum_heartbeat_timeout_ms */
 uint32_t sfs_options_recovery_window(const struct sfs_options *o);
 
 #endif

@@ -461,6 +461,8 @@ struct sfs_quorum {
 	bool changed_init;
 	bool shutdown;
 	bool server_stopped;
+	uint64_t server_up_term;	/* sfs_quorum_server_up(): that server fenced the old leaders */
+	bool server_reports_up;		/* immutable: opts.server_reports_up */
 	bool running;			/* the worker has not exited */
 	struct qstate pub;
 	int err;			/* what ended the worker */
@@ -1200,11 +1202,18 @@ static int lead(struct sfs_quorum *q, struct qstate *qst)
 	}
 	q->server_running = true;
 	STAT_INC(q, server_starts);
-
-	ret = update_block(q, SCOUTFS_QUORUM_EVENT_FENCE, qst->term, true);
-	if (ret)
-		goto out;
-	qst->server_event = SCOUTFS_QUORUM_EVENT_FENCE;
+	/*
+	 * A server that reports up writes FENCE once it has had the old
+	 * leaders fenced (sfs_quorum_server_up).  A later leader skips the
+	 * leaders older than a FENCE, so writing it before would leave a
+	 * leader that was never fenced to run on.
+	 */
+	if (!q->server_reports_up) {
+		ret = update_block(q, SCOUTFS_QUORUM_EVENT_FENCE, qst->term, true);
+		if (ret)
+			goto out;
+		qst->server_event = SCOUTFS_QUORUM_EVENT_FENCE;
+	}
 out:
 	return ret;
 }
@@ -1218,17 +1227,32 @@ out:
 static int quorum_step(struct sfs_quorum *q, struct qstate *qst, struct quorum_msg *msg)
 {
 	struct sfs_fs *fs = q->fs;
+	uint64_t up;
 	bool stopped;
 	int ret = 0;
 
-	/* a server that stopped on its own is down; stop_server is not called */
+	/* a server that stopped on its own is down; stop_server frees it */
 	pthread_mutex_lock(&q->lock);
 	stopped = q->server_stopped;
 	q->server_stopped = false;
 	pthread_mutex_unlock(&q->lock);
+	/* our server has had the old leaders fenced: FENCE */
+	pthread_mutex_lock(&q->lock);
+	up = q->server_up_term;
+	pthread_mutex_unlock(&q->lock);
+	if (q->server_running && up && up == qst->server_start_term &&
+	    qst->server_event == SCOUTFS_QUORUM_EVENT_ELECT && qst->role == SFS_QUORUM_ROLE_LEADER) {
+		ret = update_block(q, SCOUTFS_QUORUM_EVENT_FENCE, up, true);
+		if (ret)
+			goto out;
+		qst->server_event = SCOUTFS_QUORUM_EVENT_FENCE;
+	}
+
 	if (stopped && q->server_running) {
 		sfs_warn(fs, "quorum: the server of term %llu stopped on its own",
 			 (unsigned long long)qst->server_start_term);
+		/* what is left of it goes: its mounts move to the next leader */
+		q->stop_server(q->arg);
 		q->server_running = false;
 		STAT_INC(q, server_stops);
 	}
@@ -1456,14 +1480,23 @@ static int check_member(struct sfs_quorum *q, const struct sfs_quorum_opts *opts
 		ret = -EINVAL;
 		goto out;
 	}
-	/* a strict majority, except that one or two slots need one vote */
-	q->votes_needed = q->nr_present < 3 ? 1 : q->nr_present / 2 + 1;
+	q->votes_needed = sfs_quorum_votes_needed(&q->qconf);
 
 	ret = sfs_quorum_derive_key(opts->super->uuid, q->key);
 	if (ret)
 		sfs_err(fs, "quorum: deriving the message key failed");
 out:
 	return ret;
+}
+
+/* a strict majority of the present slots, except that one or two slots need one vote */
+int sfs_quorum_votes_needed(const struct scoutfs_quorum_config *qconf)
+{
+	int i, nr = 0;
+
+	for (i = 0; i < (int)SCOUTFS_QUORUM_MAX_SLOTS; i++)
+		nr += sfs_quorum_slot_present(&qconf->slots[i]);
+	return nr < 3 ? 1 : nr / 2 + 1;
 }
 
 int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
@@ -1512,6 +1545,7 @@ int sfs_quorum_setup(struct sfs_fs *fs, const struct sfs_quorum_opts *opts)
 	q->qconf = opts->super->qconf;
 	q->start_server = opts->start_server;
 	q->stop_server = opts->stop_server;
+	q->server_reports_up = opts->server_reports_up;
 	q->arg = opts->arg;
 	q->hb_timeout_ms = opts->heartbeat_timeout_ms ?: SFS_QUORUM_HB_TIMEOUT_DEF_MS;
 	q->qst.server_event = -1;
@@ -1686,6 +1720,18 @@ void sfs_quorum_destroy(struct sfs_fs *fs)
 		pthread_mutex_destroy(&q->lock);
 	free(q);
 	fs->quorum = NULL;
+}
+
+void sfs_quorum_server_up(struct sfs_fs *fs, uint64_t term)
+{
+	struct sfs_quorum *q = fs->quorum;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	q->server_up_term = term;
+	pthread_mutex_unlock(&q->lock);
+	wake_worker(q);
 }
 
 void sfs_quorum_server_stopped(struct sfs_fs *fs)

@@ -46,6 +46,13 @@ int sfs_quorum_sockaddr(const union scoutfs_inet_addr *addr, struct sockaddr_sto
 int sfs_quorum_config_check(const struct scoutfs_quorum_config *qconf, char *why,
 			    size_t why_len);
 
+/*
+ * The votes an election needs in a configuration: a strict majority of
+ * the present slots, one with one or two slots.  The server also holds
+ * the farewells of the last members that many make (server.c).
+ */
+int sfs_quorum_votes_needed(const struct scoutfs_quorum_config *qconf);
+
 
 /* ---- the quorum agent ------------------------------------------------ */
 
@@ -75,6 +82,12 @@ struct sfs_quorum_opts {
 	int (*start_server)(void *arg, uint64_t term);
 	void (*stop_server)(void *arg);
 	void *arg;
+	/*
+	 * The server reports when it has had the earlier leaders fenced
+	 * (sfs_quorum_server_up), and FENCE is written then; false: FENCE
+	 * is written as soon as start_server returns.
+	 */
+	bool server_reports_up;
 	/* quorum_heartbeat_timeout_ms: how long without a leader's heartbeat
 	 * before standing; 0: SFS_QUORUM_HB_TIMEOUT_DEF_MS */
 	unsigned int heartbeat_timeout_ms;
@@ -101,10 +114,16 @@ void sfs_quorum_destroy(struct sfs_fs *fs);
 
 /*
  * The server started by start_server stopped on its own (an error inside
- * it).  The agent writes STOP and stands for election again; stop_server
- * is not called for that server.
+ * it; any thread but the agent's).  The agent calls stop_server to free
+ * what is left of it, writes STOP, resigns and stands for election again.
  */
 void sfs_quorum_server_stopped(struct sfs_fs *fs);
+/*
+ * The server of term has had the earlier leaders fenced and commits: the
+ * agent writes FENCE (any thread).  Later leaders do not fence leaders
+ * older than a FENCE again.
+ */
+void sfs_quorum_server_up(struct sfs_fs *fs, uint64_t term);
 
 /*
  * Wait up to timeout_ms for the agent to reach @role.  Returns 0, or

@@ -27,6 +27,8 @@
  * maybe_start_merge records a merge (STATUS, RANGE), GET_LOG_MERGE hands
  * out REQUESTs, COMMIT_LOG_MERGE records a COMPLETE and splices it into
  * fs_root in the same commit, finishing the merge once nothing is left.
+ * Orphan log trees (unfinalized, their rid not mounted) are retired
+ * before a merge may start and at server start (reclaim_orphan_trees).
  * Between batches the worker runs maintenance commits of its own (every
  * other turn under load) that free merged trees (FREEING items).
  * Internal ops (sfs_server_request_merge, sfs_server_reclaim_mount) go
@@ -72,6 +74,18 @@
  * recorded before this server started have not greeted it (absent),
  * requests wait: those mounts may have inodes open.
  *
+ * Farewells (reference-scoutfs.md 3.5): a plain client's FAREWELL is
+ * answered in the batch it came in.  A quorum member's is held while
+ * answering it would leave fewer members mounted than an election needs
+ * (the mounts that could elect the next server), so the last majority
+ * leaves together: held farewells are answered while more than
+ * votes_needed members remain, or all at once when every mount left is
+ * a member asking to leave.  The worker looks again after every batch
+ * (answer_farewells), since greetings, farewells and reclaims change
+ * the mounts; a held farewell whose mount was reclaimed meanwhile is
+ * answered too.  A stopping server drops what it holds: the clients
+ * send them again to the next one.
+ *
  * Idempotence: clients resend requests across reconnects and server
  * changes, so every handler recognises work already done: GET_LOG_TREES
  * returns the open transaction if there is one, COMMIT_LOG_TREES ignores
@@ -116,6 +130,7 @@
 #include "log.h"
 #include "merge.h"
 #include "net.h"
+#include "quorum.h"
 #include "server.h"
 #include "srch.h"
 #include "super.h"
@@ -135,6 +150,16 @@
 #define SFS_SERVER_OP_RECLAIM_MOUNT 0x8002
 
 struct server_wait;
+
+/* a FAREWELL the worker holds until its mount may leave */
+struct farewell {
+	struct farewell *next;
+	struct sfs_net_conn *conn;	/* referenced */
+	uint64_t req_id;
+	uint64_t rid;
+	bool logged;			/* its hold was logged */
+	bool answer;			/* answer_farewells: goes now */
+};
 
 struct server_op {
 	struct server_op *next;
@@ -174,6 +199,7 @@ struct sfs_server {
 	bool broken;			/* a change failed half done: never commit it */
 	bool merge_wanted;		/* finalize trees with items at their next chance */
 	bool maint;			/* a maintenance commit (FREEING items) is due */
+	struct farewell *farewells;	/* held FAREWELLs, in arrival order (server.c: Farewells) */
 
 	/*
 	 * Mounts recorded in mounted_clients when the server started that
@@ -196,6 +222,14 @@ struct sfs_server {
 	size_t fencing_nr;		/* lock */
 	size_t leaders_fencing;		/* lock */
 	struct timespec reclaim_at;	/* CLOCK_MONOTONIC */
+	/*
+	 * Mounts whose net session expired (their connection broke and
+	 * they did not come back within the linger, recovery_window_ms):
+	 * the worker has the ones still mounted fenced (client_reconnect).
+	 */
+	uint64_t *lost;			/* lock */
+	size_t lost_nr;			/* lock */
+	bool lost_retry;		/* lock: a request failed, look again in a second */
 
 	/*
 	 * Cluster locks (lock_server.c), served on the net thread.  seq_ctr
@@ -337,6 +371,23 @@ static uint64_t next_seq(struct sfs_server *server)
 	server->super->seq = htole64(seq);
 	server->dirty = true;
 	return seq;
+}
+
+/*
+ * Any thread: seqs handed out from now on (next_seq, lock write_seqs)
+ * are above seq, one some mount's items carry.  A mount's items take
+ * the greatest write_seq it was ever granted (trans.c), which can come
+ * from an earlier server and from a lock it no longer holds: the lock
+ * recovery does not report it, its commit does (max_item_seq), as do
+ * the log trees a new server finds.  A later writer must not get less.
+ */
+static void seq_at_least(struct sfs_server *server, uint64_t seq)
+{
+	uint64_t cur = __atomic_load_n(&server->seq_ctr, __ATOMIC_SEQ_CST);
+
+	while (seq > cur && !__atomic_compare_exchange_n(&server->seq_ctr, &cur, seq, false,
+							 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
 }
 
 struct blknos {
@@ -590,6 +641,14 @@ static int take_census(struct sfs_server *server, struct census *c)
 	return for_each_lt(server, census_cb, c);
 }
 
+/* at start: the seq counter goes above every committed item's seq */
+static int max_item_seq_cb(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg)
+{
+	(void)arg;
+	seq_at_least(server, le64toh(lt->max_item_seq));
+	return 0;
+}
+
 static int count_cb(void *arg, const struct scoutfs_key *key, uint64_t seq, uint8_t flags,
 		    const void *val, unsigned int val_len)
 {
@@ -730,6 +789,85 @@ static int finalize_idle_cb(struct sfs_server *server, struct scoutfs_log_trees 
 }
 
 /*
+ * The log tree of a mount that is gone (it left, was reclaimed, or is an
+ * orphan): every allocator goes back and its srch file to srch_root; a
+ * tree with items is finalized, to be merged, an empty one is dropped.
+ * An open transaction is abandoned: the tree keeps what was committed,
+ * and nothing durable references what the mount wrote since.
+ */
+static int retire_log_tree(struct sfs_server *server, struct scoutfs_log_trees *lt)
+{
+	struct scoutfs_key key;
+	int ret;
+
+	server->dirty = true;
+	ret = release_allocators(server, lt) ?: rotate_srch_log(server, &lt->srch_file);
+	if (ret)
+		return ret;
+	if (lt->item_root.height) {
+		lt->flags = htole64(le64toh(lt->flags) | SCOUTFS_LOG_TREES_FLAG_FINALIZED);
+		lt->finalize_seq = htole64(next_seq(server));
+		sfs_inc(server->fs, log_merge_finalize);
+		return store_log_trees(server, lt);
+	}
+	if (lt->bloom_ref.blkno) {
+		ret = sfs_free_meta(server->fs, &server->lists.alloc, &server->wri,
+				    le64toh(lt->bloom_ref.blkno));
+		if (ret)
+			return ret;
+	}
+	key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, le64toh(lt->rid), 0, le64toh(lt->nr), 0, 0);
+	return sfs_btree_delete(server->fs, &server->lists.alloc, &server->wri,
+				&server->super->logs_root, &key);
+}
+
+static int orphan_cb(struct sfs_server *server, struct scoutfs_log_trees *lt, void *arg)
+{
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, le64toh(lt->rid), 0, 0,
+					      0, 0);
+	struct sfs_btree_item_ret *r;
+	int ret;
+
+	(void)arg;
+	if (lt_finalized(lt))
+		return 0;
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	ret = sfs_btree_lookup(server->fs, &server->super->mounted_clients, &key, r);
+	free(r);
+	if (ret != -ENOENT)
+		return ret;
+	sfs_warn(server->fs, "server: reclaiming the orphan log tree %016llx.%llu (%s, %s): its mount is gone",
+		 (unsigned long long)le64toh(lt->rid), (unsigned long long)le64toh(lt->nr),
+		 lt->item_root.height ? "with items" : "empty",
+		 lt_open(lt) ? "a transaction open" : "committed");
+	sfs_inc(server->fs, server_orphan_log_trees);
+	return retire_log_tree(server, lt);
+}
+
+/*
+ * Orphan log trees: unfinalized trees whose rid has no mounted_clients
+ * item.  A mount's retirement finalizes (or drops) its tree in the
+ * commit that deletes its mounted_clients item, so none should exist;
+ * one that does (a server of another implementation or version that
+ * failed half way through a reclaim; the reclaim_skip_finalize trigger)
+ * would keep its allocators forever and, with items in an open
+ * transaction, keep every merge from starting (merge.c invariant 2).
+ * They are retired as their mount's retirement would have: finalized
+ * (merged with the next merge) or dropped, allocators returned.  Run
+ * before a merge may start and by maintenance (at server start).
+ */
+static int reclaim_orphan_trees(struct sfs_server *server)
+{
+	int ret = for_each_lt(server, orphan_cb, NULL);
+
+	if (ret)
+		server->broken = true;
+	return ret;
+}
+
+/*
  * Start a merge if one is wanted and can start.  It can start when no
  * STATUS exists, some tree is finalized, and no unfinalized tree holds
  * items (the discontinuity rule of merge.c).  Trees with items that are
@@ -752,6 +890,10 @@ static int maybe_start_merge(struct sfs_server *server)
 		return ret;
 	if (!server->merge_wanted && !c.finalized && c.with_items <= server->opts.max_log_trees)
 		return 0;
+	/* an orphan's open transaction would hold the merge off for good */
+	ret = reclaim_orphan_trees(server) ?: take_census(server, &c);
+	if (ret)
+		goto broken;
 	if (c.active) {
 		ret = for_each_lt(server, finalize_idle_cb, NULL) ?: take_census(server, &c);
 		if (ret)
@@ -1320,7 +1462,6 @@ static void lock_recover_resp(void *arg, int err, const void *data, uint32_t len
 	struct sfs_server *server = rc->server;
 	const struct scoutfs_net_lock_recover *rec = data;
 	struct scoutfs_key next;
-	uint64_t seq, cur;
 	uint16_t nr, i;
 
 	if (!err && (len < sizeof(*rec) ||
@@ -1337,11 +1478,7 @@ static void lock_recover_resp(void *arg, int err, const void *data, uint32_t len
 	nr = le16toh(rec->nr);
 	for (i = 0; i < nr; i++) {
 		/* write_seqs handed out later are above every recovered one */
-		seq = le64toh(rec->locks[i].write_seq);
-		cur = __atomic_load_n(&server->seq_ctr, __ATOMIC_SEQ_CST);
-		while (seq > cur && !__atomic_compare_exchange_n(&server->seq_ctr, &cur, seq, false,
-								 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-			;
+		seq_at_least(server, le64toh(rec->locks[i].write_seq));
 		if (sfs_lock_server_recover(server->locks, rc->rid, &rec->locks[i]))
 			sfs_inc(server->fs, server_lock_recover_conflict);
 	}
@@ -1387,6 +1524,18 @@ static void lock_recover_start(struct sfs_server *server, uint64_t rid, struct s
 	}
 }
 
+/* the absent mounts have reconnect_ms from now to recover */
+static void reclaim_window_start(struct sfs_server *server)
+{
+	clock_gettime(CLOCK_MONOTONIC, &server->reclaim_at);
+	server->reclaim_at.tv_sec += server->opts.reconnect_ms / 1000;
+	server->reclaim_at.tv_nsec += (long)(server->opts.reconnect_ms % 1000) * 1000000;
+	if (server->reclaim_at.tv_nsec >= 1000000000) {
+		server->reclaim_at.tv_sec++;
+		server->reclaim_at.tv_nsec -= 1000000000;
+	}
+}
+
 /* at start: every mount the volume records is absent until it greets */
 static int find_absent(struct sfs_server *server)
 {
@@ -1410,13 +1559,7 @@ static int find_absent(struct sfs_server *server)
 		sfs_key_inc(&key);
 	}
 	free(r);
-	clock_gettime(CLOCK_MONOTONIC, &server->reclaim_at);
-	server->reclaim_at.tv_sec += server->opts.reconnect_ms / 1000;
-	server->reclaim_at.tv_nsec += (long)(server->opts.reconnect_ms % 1000) * 1000000;
-	if (server->reclaim_at.tv_nsec >= 1000000000) {
-		server->reclaim_at.tv_sec++;
-		server->reclaim_at.tv_nsec -= 1000000000;
-	}
+	reclaim_window_start(server);
 	return ret == -ENOENT ? 0 : ret;
 }
 
@@ -1502,11 +1645,15 @@ static int find_dead(struct sfs_server *server, const uint64_t *rids, size_t nr)
 	return ret;
 }
 
+static void server_fail(struct sfs_server *server);
+
 /*
  * fence.c, on its thread: a fence request was answered.  Fenced: the
  * mount can no longer write, and the worker reclaims it.  Not fenced (an
- * agent failed, or nobody answered): it is asked again, for as long as
- * it takes; what the mount held is never taken back before it is fenced.
+ * agent failed, or nobody answered): what the mount held is never taken
+ * back before it is fenced.  In a cluster this server stops, as the
+ * reference's does, and the next leader (perhaps on another host, with
+ * a fence agent that works) asks again; alone, it asks again itself.
  */
 static bool server_fence_done(void *arg, uint64_t rid, enum sfs_fence_reason reason, bool fenced)
 {
@@ -1518,10 +1665,16 @@ static bool server_fence_done(void *arg, uint64_t rid, enum sfs_fence_reason rea
 	stopping = server->stopping;
 	if (!fenced || stopping) {
 		pthread_mutex_unlock(&server->lock);
-		if (!fenced && !stopping)
-			sfs_err(server->fs, "server: rid %016llx was not fenced (%s): asking again; what it held stays until it is",
-				(unsigned long long)rid, sfs_fence_reason_name(reason));
-		return !fenced && !stopping;
+		if (fenced || stopping)
+			return false;
+		sfs_err(server->fs, "server: rid %016llx was not fenced (%s): %s; what it held stays until it is",
+			(unsigned long long)rid, sfs_fence_reason_name(reason),
+			server->opts.failed ? "this server stops for the next leader to try" :
+					      "asking again");
+		if (!server->opts.failed)
+			return true;
+		server_fail(server);
+		return false;
 	}
 	if (reason == SFS_FENCE_QUORUM_BLOCK_LEADER && server->leaders_fencing)
 		server->leaders_fencing--;
@@ -1620,6 +1773,85 @@ static int reclaim_dead(struct sfs_server *server)
 	}
 	omap_start_waiting(server);
 	return ret;
+}
+
+/*
+ * net thread: a mount's session expired.  It may have left (its
+ * farewell processed), which the worker finds out: fencing is a
+ * worker's job, with the tree at hand.
+ */
+static void server_session_expired(struct sfs_net_conn *conn, void *arg)
+{
+	struct sfs_server *server = arg;
+	uint64_t rid = sfs_net_conn_session_id(conn);
+	uint64_t *l;
+
+	pthread_mutex_lock(&server->lock);
+	l = realloc(server->lost, (server->lost_nr + 1) * sizeof(*l));
+	if (l) {
+		server->lost = l;
+		server->lost[server->lost_nr++] = rid;
+		pthread_cond_broadcast(&server->cond);
+	}
+	pthread_mutex_unlock(&server->lock);
+	if (!l)
+		sfs_err(server->fs, "server: no memory to note that rid %016llx is gone",
+			(unsigned long long)rid);
+}
+
+static void mount_addr(struct sfs_server *server, uint64_t rid, char *buf, size_t len);
+
+/*
+ * worker: the mounts whose session expired and that are still mounted
+ * are fenced (client_reconnect); server_fence_done has them reclaimed.
+ * One that left, is being fenced already, or greeted again on a new
+ * session meanwhile is not.  A request that cannot be made is tried
+ * again at the next pass.
+ */
+static void fence_lost(struct sfs_server *server)
+{
+	struct scoutfs_key key;
+	struct sfs_btree_item_ret *r;
+	char addr[64];
+	uint64_t rid;
+	int ret;
+
+	for (;;) {
+		pthread_mutex_lock(&server->lock);
+		if (!server->lost_nr) {
+			pthread_mutex_unlock(&server->lock);
+			return;
+		}
+		rid = server->lost[--server->lost_nr];
+		pthread_mutex_unlock(&server->lock);
+
+		key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, rid, 0, 0, 0, 0);
+		r = malloc(sizeof(*r));
+		ret = r ? sfs_btree_lookup(server->fs, &server->super->mounted_clients, &key, r) :
+			  -ENOMEM;
+		free(r);
+		if (ret == -ENOENT || rid_fencing(server, rid) ||
+		    sfs_net_session_live(server->net, rid))
+			continue;
+		mount_addr(server, rid, addr, sizeof(addr));
+		pthread_mutex_lock(&server->lock);
+		if (!ret) {
+			sfs_warn(server->fs, "server: mount rid %016llx did not reconnect within %u ms",
+				 (unsigned long long)rid, server->opts.linger_ms);
+			sfs_inc(server->fs, server_reconnect_fence);
+			ret = fence_rid(server, rid, addr, SFS_FENCE_CLIENT_RECONNECT);
+		}
+		if (ret) {
+			/* put back for the next pass, a second from now */
+			server->lost[server->lost_nr++] = rid;
+			server->lost_retry = true;
+			pthread_mutex_unlock(&server->lock);
+			sfs_err(server->fs, "server: cannot have rid %016llx fenced yet: %s",
+				(unsigned long long)rid, strerror(-ret));
+			return;
+		}
+		pthread_mutex_unlock(&server->lock);
+	}
 }
 
 /* worker: a mount's last address, from its mounted_clients item ("" if none) */
@@ -1748,6 +1980,11 @@ static int op_greeting(struct sfs_server *server, struct server_op *op)
 		server->dirty = true;
 		ret = sfs_btree_insert(server->fs, &server->lists.alloc, &server->wri,
 				       &super->mounted_clients, &key, 0, 0, &mcv, sizeof(mcv));
+		if (ret) {
+			/* a btree write error may leave blocks half changed */
+			server->broken = true;
+			return ret;
+		}
 		sfs_info(server->fs, "server: mount rid %016llx joined", (unsigned long long)op->rid);
 	}
 	if (ret)
@@ -1790,24 +2027,12 @@ static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how
 
 	ret = find_log_trees(server, rid, &lt);
 	if (ret == 0 && !lt_finalized(&lt)) {
-		ret = release_allocators(server, &lt) ?: rotate_srch_log(server, &lt.srch_file);
-		if (!ret && lt.item_root.height) {
-			lt.flags = htole64(le64toh(lt.flags) | SCOUTFS_LOG_TREES_FLAG_FINALIZED);
-			lt.finalize_seq = htole64(next_seq(server));
-			ret = store_log_trees(server, &lt);
-			sfs_inc(server->fs, log_merge_finalize);
-		} else if (!ret) {
-			struct scoutfs_key ltk = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, rid, 0,
-							      le64toh(lt.nr), 0, 0);
-
-			if (lt.bloom_ref.blkno)
-				ret = sfs_free_meta(server->fs, &server->lists.alloc, &server->wri,
-						    le64toh(lt.bloom_ref.blkno));
-			if (!ret)
-				ret = sfs_btree_delete(server->fs, &server->lists.alloc,
-						       &server->wri, &server->super->logs_root,
-						       &ltk);
-		}
+		if (sfs_trigger_fired(server->fs, SFS_TRIGGER_RECLAIM_SKIP_FINALIZE))
+			/* tests: an orphan log tree (reclaim_orphan_trees) */
+			sfs_info(server->fs, "server: the log tree of rid %016llx is left as it is (trigger reclaim_skip_finalize)",
+				 (unsigned long long)rid);
+		else
+			ret = retire_log_tree(server, &lt);
 	} else if (ret == -ENOENT) {
 		ret = 0;
 	}
@@ -1830,9 +2055,157 @@ static int retire_mount(struct sfs_server *server, uint64_t rid, const char *how
 	return 0;
 }
 
+/*
+ * The mount leaves: answer_farewells decides when (server.c: Farewells).
+ * The request moves to the held list with its conn reference, and the
+ * op completes without an answer.  A farewell sent again on a new
+ * session replaces the one held for the old session.
+ */
 static int op_farewell(struct sfs_server *server, struct server_op *op)
 {
-	return retire_mount(server, op->rid, "left");
+	struct farewell *fw, *old, **pos;
+
+	if (op->len != 0)
+		return -EINVAL;
+	if (!op->conn)
+		return retire_mount(server, op->rid, "left");
+	fw = calloc(1, sizeof(*fw));
+	if (!fw)
+		return -ENOMEM;
+	for (pos = &server->farewells; *pos; pos = &(*pos)->next) {
+		if ((*pos)->rid == op->rid) {
+			old = *pos;
+			*pos = old->next;
+			fw->logged = old->logged;
+			sfs_net_conn_put(old->conn);
+			free(old);
+			break;
+		}
+	}
+	for (pos = &server->farewells; *pos; pos = &(*pos)->next)
+		;
+	fw->conn = op->conn;
+	fw->req_id = op->req_id;
+	fw->rid = op->rid;
+	*pos = fw;
+	op->conn = NULL;
+	return 0;
+}
+
+/*
+ * worker, after each batch: answer the held farewells that may go now
+ * (server.c: Farewells, the reference's farewell_worker).  Each one
+ * answered retires its mount and joins the batch, so that it is
+ * answered once that is committed.  A mount without a mounted_clients
+ * item left already (a resend) or was reclaimed: answered as it is.
+ */
+static int answer_farewells(struct sfs_server *server, struct server_op **batch)
+{
+	struct scoutfs_mounted_client_btree_val mcv;
+	uint64_t quo_mnts = 0, others = 0, quo_reqs = 0;
+	struct sfs_btree_item_ret *r;
+	struct farewell *fw, **pos;
+	struct scoutfs_key key;
+	struct server_op *op;
+	uint64_t votes;
+	int ret;
+
+	r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	sfs_key_set_zero(&key);
+	while ((ret = sfs_btree_next(server->fs, &server->super->mounted_clients, &key, r)) == 0) {
+		memset(&mcv, 0, sizeof(mcv));
+		memcpy(&mcv, r->val, r->val_len < sizeof(mcv) ? r->val_len : sizeof(mcv));
+		if (mcv.flags & SCOUTFS_MOUNTED_CLIENT_QUORUM)
+			quo_mnts++;
+		else
+			others++;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	if (ret != -ENOENT)
+		goto out;
+
+	/* plain clients and mounts already gone go at once; count the members asking */
+	for (fw = server->farewells; fw; fw = fw->next) {
+		fw->answer = false;
+		key = sfs_key_make(SCOUTFS_MOUNTED_CLIENT_ZONE, fw->rid, 0, 0, 0, 0);
+		ret = sfs_btree_lookup(server->fs, &server->super->mounted_clients, &key, r);
+		if (ret == -ENOENT) {
+			fw->answer = true;
+			continue;
+		}
+		if (ret)
+			goto out;
+		memset(&mcv, 0, sizeof(mcv));
+		memcpy(&mcv, r->val, r->val_len < sizeof(mcv) ? r->val_len : sizeof(mcv));
+		if (mcv.flags & SCOUTFS_MOUNTED_CLIENT_QUORUM) {
+			quo_reqs++;
+		} else {
+			fw->answer = true;
+			others--;
+		}
+	}
+
+	/* members go while enough stay for an election, or the last ones all together */
+	votes = (uint64_t)sfs_quorum_votes_needed(&server->super->qconf);
+	for (fw = server->farewells; fw; fw = fw->next) {
+		if (fw->answer)
+			continue;
+		if (quo_mnts > votes || (quo_reqs == quo_mnts && others == 0)) {
+			fw->answer = true;
+			quo_mnts--;
+			quo_reqs--;
+		} else if (!fw->logged) {
+			sfs_info(server->fs, "server: holding the farewell of quorum member rid %016llx: %llu members and %llu other mounts are mounted, an election needs %llu; it is answered once more stay or when all the mounts left are members leaving",
+				 (unsigned long long)fw->rid, (unsigned long long)quo_mnts,
+				 (unsigned long long)others, (unsigned long long)votes);
+			sfs_inc(server->fs, server_farewell_held);
+			fw->logged = true;
+		}
+	}
+
+	ret = 0;
+	pos = &server->farewells;
+	while ((fw = *pos)) {
+		if (!fw->answer) {
+			pos = &fw->next;
+			continue;
+		}
+		/* no memory: it stays held, and is looked at again after the next batch */
+		op = calloc(1, sizeof(*op));
+		if (!op) {
+			fw->answer = false;
+			pos = &fw->next;
+			continue;
+		}
+		ret = retire_mount(server, fw->rid, "left");
+		if (ret) {
+			free(op);
+			break;
+		}
+		if (fw->logged)
+			sfs_info(server->fs, "server: the held farewell of rid %016llx is answered",
+				 (unsigned long long)fw->rid);
+		if (sfs_trigger_fired(server->fs, SFS_TRIGGER_FAREWELL_DROP_ANSWER)) {
+			sfs_info(server->fs, "server: the answer to the farewell of rid %016llx is not sent (trigger farewell_drop_answer)",
+				 (unsigned long long)fw->rid);
+			sfs_net_conn_put(fw->conn);
+			fw->conn = NULL;
+		}
+		op->conn = fw->conn;
+		op->req_id = fw->req_id;
+		op->rid = fw->rid;
+		op->cmd = SCOUTFS_NET_CMD_FAREWELL;
+		op->next = *batch;
+		*batch = op;
+		*pos = fw->next;
+		free(fw);
+	}
+out:
+	free(r);
+	return ret;
 }
 
 static int op_alloc_inodes(struct sfs_server *server, struct server_op *op)
@@ -1970,6 +2343,8 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 
 	if (op->len != sizeof(*in) || le64toh(in->rid) != op->rid)
 		return -EINVAL;
+	/* its items' seqs, from write_seqs of any server: later ones go above */
+	seq_at_least(server, le64toh(in->max_item_seq));
 	ret = find_log_trees(server, op->rid, &lt);
 	if (ret)
 		return ret == -ENOENT ? -EINVAL : ret;
@@ -2011,17 +2386,24 @@ static int op_commit_log_trees(struct sfs_server *server, struct server_op *op)
 	if (le64toh(in->max_item_seq) > le64toh(lt.max_item_seq))
 		lt.max_item_seq = in->max_item_seq;
 	lt.commit_trans_seq = lt.get_trans_seq;
-	/* a full log file: the mount's next transaction starts a new one */
+	/*
+	 * A full log file: the mount's next transaction starts a new one.
+	 * The file's LOG item and the log tree without it go in one
+	 * commit: a failure after the rotation (or in the store: a btree
+	 * write error leaves blocks half changed) must not be committed.
+	 */
+	ret = 0;
 	if (le64toh(lt.srch_file.blocks) >= SFS_SRCH_LOG_ROTATE_BLOCKS ||
 	    (lt.srch_file.ref.blkno &&
 	     sfs_trigger_fired(server->fs, SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE))) {
 		ret = rotate_srch_log(server, &lt.srch_file);
-		if (ret) {
-			server->broken = true;
-			return ret;
-		}
+		if (!ret && sfs_trigger_fired(server->fs, SFS_TRIGGER_SRCH_LOG_ROTATE_FAIL))
+			ret = -EIO;
 	}
-	return store_log_trees(server, &lt);
+	ret = ret ?: store_log_trees(server, &lt);
+	if (ret)
+		server->broken = true;
+	return ret;
 }
 
 /*
@@ -2896,11 +3278,26 @@ out:
 /* Threads                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The server stops serving.  With a failed callback (a cluster), it
+ * answers nothing more: its mounts resend to the next server, which the
+ * quorum elects once it has stopped this one, and which starts over from
+ * what is on disk.  Alone (tests), it answers -EIO.
+ */
 static void server_fail(struct sfs_server *server)
 {
+	bool first;
+
 	pthread_mutex_lock(&server->lock);
+	first = !server->failed;
 	server->failed = true;
+	pthread_cond_broadcast(&server->cond);
 	pthread_mutex_unlock(&server->lock);
+	if (first && server->opts.failed) {
+		sfs_err(server->fs, "server: stopping; the next leader's server starts over from what is on disk");
+		sfs_inc(server->fs, server_failed);
+		server->opts.failed(server->opts.failed_arg);
+	}
 }
 
 /* answer a request, or wake the caller of an internal op */
@@ -2924,7 +3321,8 @@ static void complete_op(struct server_op *op)
 
 /*
  * Background work between batches, each step its own commit: free the
- * item trees of merged log trees (FREEING items) a few at a time.
+ * item trees of merged log trees (FREEING items) a few at a time, and
+ * retire orphan log trees (at server start, after each merge).
  */
 static int maintain(struct sfs_server *server)
 {
@@ -2933,6 +3331,8 @@ static int maintain(struct sfs_server *server)
 
 	if (!server->opts.merge_hold_freeing)
 		ret = free_freeing(server, server->opts.freeing_per_commit, &more);
+	if (!ret)
+		ret = reclaim_orphan_trees(server);
 	server->maint = more;
 	return ret;
 }
@@ -2941,25 +3341,38 @@ static void *server_worker(void *arg)
 {
 	struct sfs_server *server = arg;
 	struct server_op *batch, *op;
-	bool failed, maint, maint_turn_taken = false, reclaim;
+	bool failed, maint, maint_turn_taken = false, reclaim, up;
 	int ret;
 
 	/* nothing is committed while an earlier leader may still write */
 	fence_leaders(server);
+	pthread_mutex_lock(&server->lock);
+	/* the recovery window starts now: mounts could not recover before */
+	if (!server->stopping && !server->failed && server->opts.nr_fence_leaders)
+		reclaim_window_start(server);
+	up = !server->stopping && !server->failed;
+	pthread_mutex_unlock(&server->lock);
+	if (up && server->opts.up)
+		server->opts.up(server->opts.failed_arg, server->opts.term);
 	for (;;) {
 		pthread_mutex_lock(&server->lock);
 		while (!server->queue && !server->stopping && !(server->maint && !server->failed) &&
 		       !(reclaim_due(server) && !server->failed) &&
-		       !(server->dead_nr && !server->failed)) {
+		       !(server->dead_nr && !server->failed) &&
+		       !(server->lost_nr && !server->lost_retry && !server->failed)) {
 			/* cond runs on CLOCK_MONOTONIC, as reclaim_at */
-			if (server->absent_nr)
+			if (server->lost_retry) {
+				cond_wait_ms(server, 1000);
+				server->lost_retry = false;
+			} else if (server->absent_nr)
 				pthread_cond_timedwait(&server->cond, &server->lock,
 						       &server->reclaim_at);
 			else
 				pthread_cond_wait(&server->cond, &server->lock);
 		}
-		reclaim = (reclaim_due(server) || server->dead_nr) && !server->failed &&
-			  !server->stopping;
+		reclaim = (reclaim_due(server) || server->dead_nr ||
+			   (server->lost_nr && !server->lost_retry)) &&
+			  !server->failed && !server->stopping;
 		failed = server->failed;
 		/* maintenance takes every other turn when requests keep coming */
 		maint = server->maint && !failed && !server->stopping &&
@@ -2981,8 +3394,13 @@ static void *server_worker(void *arg)
 			op->err = failed ? -EIO : apply_op(server, op);
 		if (maint)
 			ret = maintain(server);
-		if (!ret && reclaim)
+		if (!ret && reclaim) {
+			fence_lost(server);
 			ret = reclaim_dead(server) ?: (reclaim_due(server) ? reclaim_absent(server) : 0);
+		}
+		/* the mounts may have changed: held farewells that may go now */
+		if (!ret && !failed && server->farewells)
+			ret = answer_farewells(server, &batch);
 		if (!failed && (ret || server->broken)) {
 			/* memory is ahead of anything we could commit consistently */
 			sfs_err(server->fs, "server: a change failed half done, the server stops");
@@ -3001,6 +3419,12 @@ static void *server_worker(void *arg)
 				op->err = ret ?: -EIO;
 		while ((op = batch)) {
 			batch = op->next;
+			if (failed && op->conn && server->opts.failed) {
+				/* unanswered: its mount resends it to the next server */
+				sfs_net_conn_put(op->conn);
+				free(op);
+				continue;
+			}
 			complete_op(op);
 		}
 	}
@@ -3090,12 +3514,17 @@ static int server_request(struct sfs_net_conn *conn, uint64_t req_id, uint16_t c
 	op->len = len;
 	memcpy(op->req, data, len);
 
+	/*
+	 * A stopping server leaves it unanswered, as the queued ones: the
+	 * client sends it again to the next server (a leader that unmounts
+	 * stops its server while the others go on).
+	 */
 	pthread_mutex_lock(&server->lock);
 	if (server->stopping) {
 		pthread_mutex_unlock(&server->lock);
 		sfs_net_conn_put(conn);
 		free(op);
-		return -ESHUTDOWN;
+		return 0;
 	}
 	*server->queue_tail = op;
 	server->queue_tail = &op->next;
@@ -3358,12 +3787,13 @@ static int server_omap_request(struct sfs_net_conn *conn, uint64_t req_id, uint1
 	fan->refs = 1;
 	memcpy(&fan->map.args, data, sizeof(fan->map.args));
 
+	/* a stopping server leaves it to the next one (server_request) */
 	pthread_mutex_lock(&server->lock);
 	if (server->stopping) {
 		pthread_mutex_unlock(&server->lock);
 		sfs_net_conn_put(conn);
 		free(fan);
-		return -ESHUTDOWN;
+		return 0;
 	}
 	fan->map.args.req_id = htole64(++server->omap_next_id);
 	wait = server->absent_nr > 0 || server->fencing_nr > 0 || server->dead_nr > 0;
@@ -3637,6 +4067,9 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 		server->opts.freeing_per_commit = 8;
 	if (!server->opts.reconnect_ms)
 		server->opts.reconnect_ms = 30000;
+	/* a mount whose connection broke has as long to come back as after a failover */
+	if (!server->opts.linger_ms)
+		server->opts.linger_ms = server->opts.reconnect_ms;
 	pthread_mutex_init(&server->lock, NULL);
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -3655,8 +4088,10 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	if (ret)
 		goto out;
 	memcpy(server->stable, server->super, SCOUTFS_BLOCK_SM_SIZE);
+	/* above the super's seq and every committed item's (seq_at_least) */
 	server->seq_ctr = le64toh(server->super->seq);
-	ret = find_absent(server) ?: find_dead(server, opts->dead_rids, opts->nr_dead);
+	ret = for_each_lt(server, max_item_seq_cb, NULL) ?:
+	      find_absent(server) ?: find_dead(server, opts->dead_rids, opts->nr_dead);
 	if (ret)
 		goto out;
 	/* FREEING items a previous server left are freed first */
@@ -3669,13 +4104,9 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 
 	/* fence requests go under the leader's run directory (none in unit tests) */
 	{
-		struct sfs_fence_opts fo = { .done = server_fence_done, .arg = server };
-		char dir[4096];
+		struct sfs_fence_opts fo = { .done = server_fence_done, .arg = server,
+					     .in_run_dir = true };
 
-		if (sfs_ctl_run_dir(fs)) {
-			snprintf(dir, sizeof(dir), "%s/fence", sfs_ctl_run_dir(fs));
-			fo.dir = dir;
-		}
 		ret = sfs_fence_setup(fs, &fo);
 		if (ret)
 			goto out;
@@ -3721,7 +4152,9 @@ int sfs_server_start(struct sfs_fs *fs, const struct sfs_server_opts *opts,
 	nopts.handlers = handlers;
 	nopts.nr_handlers = SCOUTFS_NET_CMD__NR;
 	nopts.handler_arg = server;
-	nopts.linger_ms = opts->linger_ms;
+	nopts.linger_ms = server->opts.linger_ms;
+	nopts.expired = server_session_expired;
+	nopts.cb_arg = server;
 	server->net = sfs_net_create(fs, &nopts);
 	if (!server->net) {
 		ret = -ENOMEM;
@@ -3741,6 +4174,7 @@ void sfs_server_stop(struct sfs_fs *fs)
 {
 	struct sfs_server *server = fs->server;
 	struct omap_fan *fan;
+	struct farewell *fw;
 	struct server_op *op;
 
 	if (!server)
@@ -3771,6 +4205,12 @@ void sfs_server_stop(struct sfs_fs *fs)
 		free(fan);
 	}
 	/* queued lock requests go (their conns are put) while the net still runs */
+	/* held farewells: the clients send them again to the next server */
+	while ((fw = server->farewells)) {
+		server->farewells = fw->next;
+		sfs_net_conn_put(fw->conn);
+		free(fw);
+	}
 	sfs_lock_server_destroy(server->locks);
 	server->locks = NULL;
 	while (server->mount_conns_nr)
@@ -3783,6 +4223,7 @@ void sfs_server_stop(struct sfs_fs *fs)
 	free(server->absent);
 	free(server->dead);
 	free(server->fencing);
+	free(server->lost);
 	free((void *)server->opts.fence_leaders);
 	free(server->super);
 	free(server->stable);

@@ -45,6 +45,16 @@ struct sfs_server_opts {
 		char addr[64];
 	} *fence_leaders;
 	size_t nr_fence_leaders;
+	/*
+	 * The server stopped serving on its own (a commit failed, a change
+	 * failed half done, a fence request failed): called once, from one
+	 * of its threads, which it must not stop itself.  NULL: it answers
+	 * -EIO to everything instead (tests).
+	 */
+	void (*failed)(void *arg);
+	/* the earlier leaders are fenced: the server commits from now (may be NULL) */
+	void (*up)(void *arg, uint64_t term);
+	void *failed_arg;		/* for failed and up */
 };
 
 /*

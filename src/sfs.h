@@ -59,6 +59,14 @@ struct sfs_fs {
 	 * sfs_fs needs no setup for it.
 	 */
 	pthread_mutex_t fence_lock;
+	/*
+	 * fence.c, self-fencing (atomics): when this mount last heard from
+	 * a server (CLOCK_MONOTONIC ms), how long it may go without (ms, 0:
+	 * not armed), and whether it stopped writing for good.
+	 */
+	uint64_t self_fence_heard;
+	uint32_t self_fence_ms;
+	bool self_fenced;
 	unsigned int triggers;		/* trigger.h: armed one-shot test triggers, atomic */
 	/* fs.c: make the kernel drop what it caches of inodes [first, last] */
 	void (*kernel_inval)(void *arg, uint64_t first, uint64_t last);

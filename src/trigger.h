@@ -31,6 +31,27 @@ enum sfs_trigger {
 	 * arm it on a mount with nothing to commit.
 	 */
 	SFS_TRIGGER_BLOCK_REMOVE_STALE,
+	/*
+	 * the server's next retirement of a mount (a farewell or the
+	 * reclaim of a dead mount, server.c retire_mount) leaves the
+	 * mount's log tree as it is, not finalized, with its allocators:
+	 * an orphan log tree, which reclaim_orphan_trees must find
+	 */
+	SFS_TRIGGER_RECLAIM_SKIP_FINALIZE,
+	/*
+	 * the server's next answer to a farewell (server.c
+	 * answer_farewells) is not sent, as when the server stops right
+	 * after the commit: the mount leaving must find on the meta device
+	 * that its mounted_clients item is gone (client.c farewell)
+	 */
+	SFS_TRIGGER_FAREWELL_DROP_ANSWER,
+	/*
+	 * the next srch log file a COMMIT_LOG_TREES rotates fails once its
+	 * LOG item is in srch_root, before the log tree is stored (as a
+	 * btree error there would): the server must stop without
+	 * committing the half change
+	 */
+	SFS_TRIGGER_SRCH_LOG_ROTATE_FAIL,
 	SFS_TRIGGER_NR,
 };
 
@@ -41,6 +62,9 @@ static inline const char *sfs_trigger_name(enum sfs_trigger t)
 		[SFS_TRIGGER_SRCH_COMPACT_LOGS_PAD_SAFE] = "srch_compact_logs_pad_safe",
 		[SFS_TRIGGER_SRCH_MERGE_STOP_SAFE] = "srch_merge_stop_safe",
 		[SFS_TRIGGER_BLOCK_REMOVE_STALE] = "block_remove_stale",
+		[SFS_TRIGGER_RECLAIM_SKIP_FINALIZE] = "reclaim_skip_finalize",
+		[SFS_TRIGGER_FAREWELL_DROP_ANSWER] = "farewell_drop_answer",
+		[SFS_TRIGGER_SRCH_LOG_ROTATE_FAIL] = "srch_log_rotate_fail",
 	};
 
 	return (unsigned int)t < SFS_TRIGGER_NR ? names[t] : "unknown";

@@ -23,7 +23,12 @@ t_cleanup() {
 	for pid in "${T_PIDS[@]}"; do
 		kill -9 "$pid" 2>/dev/null
 	done
-	rm -rf "$T_DIR"
+	# SFS_TEST_KEEP=1: leave the directory (logs, images) for a post-mortem
+	if [ -n "${SFS_TEST_KEEP:-}" ]; then
+		echo "kept $T_DIR" >&2
+	else
+		rm -rf "$T_DIR"
+	fi
 }
 trap t_cleanup EXIT
 
@@ -151,8 +156,38 @@ t_umount() {
 	umount "$mnt" || t_fail "umount $mnt"
 	wait "$pid"
 	rc=$?
+	t_forget_pid "$pid"
 	[ "$rc" -eq 0 ] || t_fail "scoutfsd of $mnt exited $rc: $(tail -5 "$T_DIR/scoutfsd.$(basename "$mnt").log")"
 	unset "T_MOUNT_PID[$mnt]"
+}
+
+# t_forget_pid PID: PID (reaped: waited for) leaves T_PIDS, so that the
+# exit trap does not SIGKILL whatever process of another test has its
+# number by then
+t_forget_pid() {
+	local i
+	for i in "${!T_PIDS[@]}"; do
+		[ "${T_PIDS[i]}" != "$1" ] || unset "T_PIDS[i]"
+	done
+}
+
+# t_umount_together MNT...: unmount every MNT at once and wait for each
+# scoutfsd to finish cleanly (exit 0).  The last quorum majority must
+# leave this way: the server holds the farewells of its members until
+# every mount left is a member asking to leave (docs/cluster.md).
+t_umount_together() {
+	local mnt pid rc
+	for mnt in "$@"; do
+		umount "$mnt" || t_fail "umount $mnt"
+	done
+	for mnt in "$@"; do
+		pid=${T_MOUNT_PID[$mnt]}
+		wait "$pid"
+		rc=$?
+		t_forget_pid "$pid"
+		[ "$rc" -eq 0 ] || t_fail "scoutfsd of $mnt exited $rc: $(tail -5 "$T_DIR/scoutfsd.$(basename "$mnt").log")"
+		unset "T_MOUNT_PID[$mnt]"
+	done
 }
 
 # t_kill_mount MNT: SIGKILL its scoutfsd and drop the dead FUSE mount
@@ -160,6 +195,7 @@ t_kill_mount() {
 	local mnt=$1 pid=${T_MOUNT_PID[$1]}
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
+	t_forget_pid "$pid"
 	umount -l "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
 	unset "T_MOUNT_PID[$mnt]"
 }
@@ -321,6 +357,22 @@ t_quorum_server() {
 	echo "$best $term $live"
 }
 
+# t_quorum_elected META NSLOTS: "SLOT TERM" of the greatest ELECT above its
+# STOP (the leader clients look for: elected, perhaps still having the
+# earlier leaders fenced before its FENCE); SLOT is -1 without one
+t_quorum_elected() {
+	local meta=$1 n=$2 i e s best=-1 term=0
+	for ((i = 0; i < n; i++)); do
+		e=$(t_quorum_term "$meta" "$i" elect)
+		s=$(t_quorum_term "$meta" "$i" stop)
+		if [ "$e" -gt "$s" ] && [ "$e" -gt "$term" ]; then
+			best=$i
+			term=$e
+		fi
+	done
+	echo "$best $term"
+}
+
 # ---- a cluster of mounts on one volume ---------------------------------
 
 # t_mount_client MNT [EXTRA -o OPTIONS]: as t_mount_slot, but a plain
@@ -390,25 +442,23 @@ t_cluster() {
 }
 
 # t_cluster_umount: unmount every mount of t_cluster (or t_cluster_netns)
-# still mounted, one after the other: plain clients, then the members that
-# do not run the server, the server's last (a mount needs the server to
-# leave cleanly; there is no failover yet); each scoutfsd must exit 0
+# still mounted: the plain clients together, then the quorum members
+# together (t_umount_together: the server answers the farewells of the
+# last majority only once all of them ask, and the members that stay
+# after the leader leaves elect the next server); each scoutfsd must
+# exit 0
 t_cluster_umount() {
-	local i srv order=()
-	read -r srv _ _ < <(t_quorum_server "$META" "$T_CMEMBERS")
-	for ((i = T_CN - 1; i >= 0; i--)); do
-		[ "${T_CSLOT[i]}" -lt 0 ] && order+=("$i")
-	done
-	for ((i = T_CN - 1; i >= 0; i--)); do
-		[ "${T_CSLOT[i]}" -ge 0 ] && [ "${T_CSLOT[i]}" -ne "$srv" ] && order+=("$i")
-	done
+	local i clients=() members=()
 	for ((i = 0; i < T_CN; i++)); do
-		[ "${T_CSLOT[i]}" -eq "$srv" ] && order+=("$i")
-	done
-	for i in "${order[@]}"; do
 		[ -n "${T_MOUNT_PID[${T_CMNT[i]}]:-}" ] || continue
-		t_umount "${T_CMNT[i]}"
+		if [ "${T_CSLOT[i]}" -lt 0 ]; then
+			clients+=("${T_CMNT[i]}")
+		else
+			members+=("${T_CMNT[i]}")
+		fi
 	done
+	[ "${#clients[@]}" -eq 0 ] || t_umount_together "${clients[@]}"
+	[ "${#members[@]}" -eq 0 ] || t_umount_together "${members[@]}"
 }
 
 # t_cluster_netns N [EXTRA -o OPTIONS]: as t_cluster, but every mount's
@@ -528,16 +578,17 @@ t_cleanup_netns() {
 }
 
 # t_fenced [RUN_DIR...]: start scoutfs-fenced with scoutfs-fence-local as
-# its fence command, scanning RUN_DIRs (default: every run directory of
-# t_cluster's mounts) every 0.1 s; killed by pid at the end.  Its log is
-# $T_DIR/fenced.log.
+# its fence command (or $T_FENCE_RUN), scanning RUN_DIRs (default: every
+# run directory of t_cluster's mounts) every 0.1 s; killed by pid at the
+# end.  Its log is $T_DIR/fenced.log.
 t_fenced() {
 	local dirs=("$@") i conf=$T_DIR/fenced.conf pid
+	local run=${T_FENCE_RUN:-$SFS_SOURCE_DIR/tools/scoutfs-fence-local}
 	if [ "${#dirs[@]}" -eq 0 ]; then
 		for ((i = 0; i < T_CN; i++)); do dirs+=("$T_DIR/run.$(basename "${T_CMNT[i]}")"); done
 	fi
 	{
-		echo "SCOUTFS_FENCED_RUN=$SFS_SOURCE_DIR/tools/scoutfs-fence-local"
+		echo "SCOUTFS_FENCED_RUN=$run"
 		echo "SCOUTFS_FENCED_RUN_DIRS=\"${dirs[*]}\""
 		echo "SCOUTFS_FENCED_DELAY=0.1"
 		echo "SCOUTFS_FENCED_TIMEOUT=20"

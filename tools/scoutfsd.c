@@ -502,6 +502,8 @@ int main(int argc, char **argv)
 	mopts.quorum_heartbeat_timeout_ms = opts.quorum_heartbeat_timeout_ms;
 	mopts.srch_compact_delay_ms = opts.srch_compact_delay_ms;
 	mopts.recovery_window_ms = sfs_options_recovery_window(&opts);
+	mopts.run_dir = true;
+	mopts.run_base = opts.run_dir;
 	ret = sfs_mount_setup(&fs, &mopts);
 	if (ret) {
 		fprintf(stderr, "scoutfsd: cannot mount %s (metadata %s): %s\n", data,

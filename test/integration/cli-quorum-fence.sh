@@ -182,8 +182,9 @@ echo before >"${T_CMNT[$a]}/f" || t_fail "write before the kill"
 t_fsync "${T_CMNT[$a]}/f" "${T_CMNT[$a]}"
 t_kill_mount "${T_CMNT[$srv]}"
 
+# elected: it writes FENCE only once the old leader is fenced, which nobody does yet
 for ((try = 0; try < 300; try++)); do
-	read -r nsrv nterm _ < <(t_quorum_server "$META" 3)
+	read -r nsrv nterm < <(t_quorum_elected "$META" 3)
 	[ "$nsrv" -ge 0 ] && [ "$nsrv" -ne "$srv" ] && break
 	sleep 0.1
 done

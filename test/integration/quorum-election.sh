@@ -121,6 +121,8 @@ for i in 0 1 2; do
 		t_fail "writing on the mount of slot $i"
 	echo ready >"${M[$i]}/ready.$i" || t_fail "writing on the mount of slot $i"
 done
+# the new leader's server has the dead one fenced before it counts as up
+t_fenced "$T_DIR/run.m0" "$T_DIR/run.m1" "$T_DIR/run.m2"
 t_kill_mount "${M[$L]}"
 SECONDS=0
 wait_server 3 $((T1 + 1)) $((HB / 1000 + 20))

@@ -9,7 +9,9 @@
  * Thresholds, farewell, a merge that takes several requests (REMAIN),
  * a resent COMMIT_LOG_MERGE, a server restart between GET_LOG_MERGE and
  * COMMIT_LOG_MERGE, requests handed back (farewell, ERROR) and FREEING
- * items left on disk are covered too, and so are xattr totals: deltas
+ * items left on disk are covered too, and so are orphan log trees (a
+ * gone mount's unfinalized tree, made with reclaim_skip_finalize), and
+ * xattr totals: deltas
  * summed across trees by reads before, during and after merges, and
  * merged into fs_root, where a total of nothing disappears.
  */
@@ -36,6 +38,7 @@
 #include "net.h"
 #include "server.h"
 #include "super.h"
+#include "trigger.h"
 #include "volume.h"
 
 #define NR_KEYS 1000
@@ -636,6 +639,130 @@ static void test_reclaim_dead_mount(void **state)
 	check_volume(f);
 }
 
+/* rid's greatest-nr log tree as on disk: 0 or -ENOENT */
+static int find_lt(struct fixture *f, uint64_t rid, struct scoutfs_log_trees *lt)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_super_block super;
+	struct scoutfs_key key;
+	int ret = -ENOENT;
+
+	read_super(f, &super);
+	key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, rid, 0, 0, 0, 0);
+	while (sfs_btree_next(&f->fs, &super.logs_root, &key, r) == 0 &&
+	       r->key.sk_zone == SCOUTFS_LOG_TREES_ZONE && le64toh(r->key.sklt_rid) == rid) {
+		memcpy(lt, r->val, sizeof(*lt));
+		ret = 0;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	free(r);
+	return ret;
+}
+
+/*
+ * rid dies inside a transaction, its tree holding committed items, and
+ * is reclaimed with reclaim_skip_finalize armed: its mounted_clients
+ * item goes, its tree stays unfinalized with its allocators (an orphan).
+ */
+static void make_orphan(struct fixture *f, uint64_t rid)
+{
+	struct scoutfs_log_trees lt;
+
+	transaction(f, rid, 300, 10);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);	/* open, then dies */
+	stop_client(f);
+	sfs_trigger_arm(&f->fs, SFS_TRIGGER_RECLAIM_SKIP_FINALIZE);
+	assert_int_equal(sfs_server_reclaim_mount(&f->fs, rid), 0);
+	assert_false(sfs_trigger_fired(&f->fs, SFS_TRIGGER_RECLAIM_SKIP_FINALIZE));
+	assert_int_equal(find_lt(f, rid, &lt), 0);
+	assert_false(le64toh(lt.flags) & SCOUTFS_LOG_TREES_FLAG_FINALIZED);
+	assert_true(lt.item_root.height > 0);
+	assert_true(le64toh(lt.meta_avail.total_nr) > 0);
+	assert_true(le64toh(lt.get_trans_seq) > le64toh(lt.commit_trans_seq));
+	assert_int_equal(sfs_counter(&f->fs, server_orphan_log_trees), 0);
+}
+
+/* an orphan's allocators are back and its tree finalized (or merged: gone) */
+static void assert_orphan_retired(struct fixture *f, uint64_t rid)
+{
+	struct scoutfs_log_trees lt;
+
+	if (find_lt(f, rid, &lt) == -ENOENT)
+		return;
+	assert_true(le64toh(lt.flags) & SCOUTFS_LOG_TREES_FLAG_FINALIZED);
+	assert_int_equal(le64toh(lt.meta_avail.total_nr), 0);
+	assert_int_equal(le64toh(lt.meta_freed.total_nr), 0);
+	assert_int_equal(le64toh(lt.data_avail.total_len), 0);
+	assert_int_equal(le64toh(lt.data_freed.total_len), 0);
+}
+
+/*
+ * An orphan log tree (its mount gone, never finalized) holding items in
+ * an open transaction would keep every merge from starting: the server
+ * retires it before a merge starts, and the merge takes its items.
+ */
+static void test_orphan_tree_merge(void **state)
+{
+	struct fixture *f = *state;
+	struct lt_summary s;
+
+	start_server(f);
+	make_orphan(f, 0x1111);
+	transaction(f, 0x2222, 300, 30);
+	check_model(f);
+	check_volume(f);
+
+	assert_int_equal(sfs_server_request_merge(&f->fs), 0);
+	assert_int_equal(sfs_counter(&f->fs, server_orphan_log_trees), 1);
+	assert_int_equal(sfs_counter(&f->fs, log_merge_start), 1);
+	assert_orphan_retired(f, 0x1111);
+	logs_summary(f, &s);
+	assert_int_equal(s.finalized, 2);
+	check_volume(f);
+	assert_true(merge_all(f, 0x3333) >= 1);
+	check_model(f);
+	check_fs_root(f);
+	logs_summary(f, &s);
+	assert_int_equal(s.with_items, 0);
+	assert_int_equal(find_lt(f, 0x1111, &(struct scoutfs_log_trees){ 0 }), -ENOENT);
+	/* no orphan again */
+	assert_int_equal(sfs_counter(&f->fs, server_orphan_log_trees), 1);
+	wait_log_merge_empty(f);
+	check_volume(f);
+}
+
+/* a server starting on a volume with an orphan retires it at once (maintenance) */
+static void test_orphan_tree_restart(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_log_trees lt;
+	int i;
+
+	start_server(f);
+	make_orphan(f, 0x1111);
+	use_client(f, 0x2222);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);	/* a live mount */
+	restart_server(f);
+	for (i = 0; i < 500 && sfs_counter(&f->fs, server_orphan_log_trees) == 0; i++)
+		usleep(10 * 1000);
+	assert_int_equal(sfs_counter(&f->fs, server_orphan_log_trees), 1);
+	/* its retirement is committed with its counting's batch; let it land */
+	for (i = 0; i < 500; i++) {
+		assert_int_equal(find_lt(f, 0x1111, &lt), 0);
+		if (le64toh(lt.flags) & SCOUTFS_LOG_TREES_FLAG_FINALIZED)
+			break;
+		usleep(10 * 1000);
+	}
+	assert_orphan_retired(f, 0x1111);
+	/* the live mount's tree is no orphan */
+	assert_int_equal(find_lt(f, 0x2222, &lt), 0);
+	assert_false(le64toh(lt.flags) & SCOUTFS_LOG_TREES_FLAG_FINALIZED);
+	assert_true(le64toh(lt.meta_avail.total_nr) > 0);
+	check_model(f);
+	check_volume(f);
+}
+
 /* a merge bigger than one request's allocator goes in several (REMAIN) */
 static void test_merge_remain(void **state)
 {
@@ -1099,6 +1226,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_discontinuity, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_farewell, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_dead_mount, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_tree_merge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_tree_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_remain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_merge_restart_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_freeing_restart, setup, teardown),

@@ -62,7 +62,7 @@ struct side {
 	struct sfs_fs fs;
 	struct sfs_net *net;
 	atomic_uint warns;
-	atomic_uint ups_new, ups_resumed, downs, downs_over;
+	atomic_uint ups_new, ups_resumed, downs, downs_over, expired;
 	/* server: the conn of the newest session, referenced */
 	_Atomic(struct sfs_net_conn *) conn;
 	bool keep_conn;
@@ -165,6 +165,14 @@ static void down_cb(struct sfs_net_conn *conn, bool over, void *arg)
 
 	(void)conn;
 	atomic_fetch_add(over ? &s->downs_over : &s->downs, 1);
+}
+
+static void expired_cb(struct sfs_net_conn *conn, void *arg)
+{
+	struct side *s = arg;
+
+	(void)conn;
+	atomic_fetch_add(&s->expired, 1);
 }
 
 static void count_handled(struct tctx *t, const struct req *req)
@@ -306,6 +314,7 @@ static void base_opts(struct tctx *t, struct side *s, struct sfs_net_opts *o,
 	o->handler_arg = t;
 	o->up = up_cb;
 	o->down = down_cb;
+	o->expired = expired_cb;
 	o->cb_arg = s;
 	o->reconnect_min_ms = 5;
 	o->reconnect_max_ms = 50;
@@ -1283,6 +1292,7 @@ static void test_linger_expiry(void **state)
 			 0);
 	WAIT_UNTIL(t->srv.downs_over == 1);
 	assert_int_equal(stats(&t->srv).sessions_expired, 1);
+	WAIT_UNTIL(t->srv.expired == 1);
 	WAIT_UNTIL(atomic_load(&res) != 0);
 	assert_int_equal(atomic_load(&res), -ECONNRESET);
 	assert_int_equal(sfs_net_request(sconn, CMD_ECHO, NULL, 0, NULL, NULL), -ECONNRESET);
@@ -1351,6 +1361,97 @@ static void test_new_incarnation(void **state)
 	assert_int_equal(t->srv.ups_new, 2);
 	assert_int_equal(stats(&t->srv).sessions_new, 2);
 	assert_int_equal(stats(&t->srv).sessions_expired, 0);
+	/* replaced, not expired: the server must not take it for gone */
+	assert_int_equal(t->srv.expired, 0);
+}
+
+/*
+ * Keepalives: a quiet but live session stays up for many idle timeouts;
+ * a peer that says nothing (a stopped process, whose kernel keeps TCP
+ * up) is dropped once the idle timeout passes.
+ */
+static void test_keepalive_idle(void **state)
+{
+	struct tctx *t = *state;
+	struct sfs_net_opts o;
+	struct raw r;
+
+	base_opts(t, &t->srv, &o, SFS_NET_SERVER);
+	o.keepalive_ms = 50;
+	o.idle_timeout_ms = 300;
+	assert_int_equal(start_server_opts(t, AF_INET, &o), 0);
+	base_opts(t, &t->cli, &o, SFS_NET_CLIENT);
+	o.keepalive_ms = 50;
+	o.idle_timeout_ms = 300;
+	start_client_opts(t, 0xaaaa, &o);
+	assert_int_equal(echo_sync(sfs_net_client_conn(t->cli.net), 1, 1), 0);
+	sleep_ms(1200);
+	assert_int_equal(stats(&t->srv).idle_drops, 0);
+	assert_int_equal(stats(&t->cli).idle_drops, 0);
+	assert_int_equal(t->cli.downs, 0);
+	assert_true(stats(&t->srv).keepalives_sent >= 5);
+	assert_true(stats(&t->cli).keepalives_sent >= 5);
+	assert_int_equal(echo_sync(sfs_net_client_conn(t->cli.net), 2, 2), 0);
+
+	/* a raw peer that greets and then says nothing */
+	raw_open(t, &r);
+	raw_hello(t, &r, 0xbbbb);
+	assert_true(raw_closed(&r));
+	raw_close(&r);
+	WAIT_UNTIL(stats(&t->srv).idle_drops == 1);
+	/* the good client was never dropped */
+	assert_int_equal(t->cli.downs, 0);
+	assert_int_equal(echo_sync(sfs_net_client_conn(t->cli.net), 3, 3), 0);
+}
+
+/* the client's alive hook says stop: it disconnects for good */
+static void silent_cb(void *arg, int err, const void *data, uint32_t len);
+static atomic_bool alive_ok;
+static atomic_uint alive_heard, alive_looks;
+
+static bool hook_alive(void *arg, bool heard)
+{
+	(void)arg;
+	atomic_fetch_add(heard ? &alive_heard : &alive_looks, 1);
+	return atomic_load(&alive_ok);
+}
+
+static void test_client_halt(void **state)
+{
+	struct tctx *t = *state;
+	struct req req = { .idx = 5, .val = 5 };
+	struct sfs_net_opts o;
+	atomic_int silent = 0;
+	uint64_t connects;
+
+	atomic_store(&alive_ok, true);
+	atomic_store(&alive_heard, 0);
+	atomic_store(&alive_looks, 0);
+	start_server(t, 300);
+	base_opts(t, &t->cli, &o, SFS_NET_CLIENT);
+	o.keepalive_ms = 50;
+	o.alive = hook_alive;
+	start_client_opts(t, 0xcccc, &o);
+	assert_int_equal(echo_sync(sfs_net_client_conn(t->cli.net), 1, 1), 0);
+	assert_true(atomic_load(&alive_heard) >= 2);	/* HELLO and the response */
+	WAIT_UNTIL(atomic_load(&alive_looks) >= 2);
+	assert_int_equal(sfs_net_request(sfs_net_client_conn(t->cli.net), CMD_SILENT, &req,
+					 sizeof(req), silent_cb, &silent),
+			 0);
+	WAIT_UNTIL(atomic_load(&t->silent_handled) == 1);
+
+	atomic_store(&alive_ok, false);
+	/* the pending request fails, new ones are refused, the session expires */
+	WAIT_UNTIL(atomic_load(&silent) != 0);
+	assert_int_equal(atomic_load(&silent), -ENOLINK);
+	assert_int_equal(sfs_net_request(sfs_net_client_conn(t->cli.net), CMD_ECHO, &req,
+					 sizeof(req), NULL, NULL),
+			 -ENOLINK);
+	WAIT_UNTIL(t->srv.expired == 1);
+	connects = stats(&t->cli).connects;
+	sleep_ms(300);
+	assert_int_equal(stats(&t->cli).connects, connects);
+	assert_int_equal(stats(&t->srv).sessions_new, 1);
 }
 
 /* the client hooks of a server change (test_new_server) */
@@ -1548,6 +1649,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_linger_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_within_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keepalive_idle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_halt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_server, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),

@@ -1033,7 +1033,7 @@ static void test_corrupt_block(void **state)
 
 /*
  * Server failures: a failed start is followed by STOP and a new election;
- * a server that stops on its own likewise, without stop_server.
+ * a server that stops on its own likewise, after stop_server frees it.
  */
 static void test_server_failures(void **state)
 {
@@ -1073,7 +1073,7 @@ static void test_server_failures(void **state)
 	assert_int_equal(starts(m), 3);
 	wait_leader_term(m, 3);
 	assert_int_equal(m->start_terms[2], 3);
-	assert_int_equal(m->stops, 0);
+	assert_int_equal(m->stops, 1);
 	read_slot(v, 0, &blk);
 	assert_event(&blk, STOP, RID_A, 2, 8);
 	assert_event(&blk, ELECT, RID_A, 3, 10);
@@ -1083,10 +1083,58 @@ static void test_server_failures(void **state)
 	assert_int_equal(st.server_stops, 1);
 
 	assert_int_equal(sfs_quorum_stop(&m->fs), 0);
-	assert_int_equal(m->stops, 1);
+	assert_int_equal(m->stops, 2);
 	read_slot(v, 0, &blk);
 	assert_event(&blk, STOP, RID_A, 3, 12);
 	assert_event(&blk, END, RID_A, 3, 13);
+	mnt_close(m);
+}
+
+/*
+ * A server that reports up: FENCE is written only once it says it had
+ * the earlier leaders fenced, and only for its own term.
+ */
+static void test_server_reports_up(void **state)
+{
+	struct fx *fx = *state;
+	struct vol *v = fx_vol(fx);
+	struct mnt *m = fx_mnt(fx);
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	struct sfs_quorum_opts opts = {
+		.slot_nr = 0,
+		.rid = RID_A,
+		.start_server = cb_start,
+		.stop_server = cb_stop,
+		.arg = m,
+		.server_reports_up = true,
+	};
+	union qblk blk;
+	int i;
+
+	mnt_open(m, v, RID_A);
+	opts.super = &m->super;
+	assert_int_equal(sfs_quorum_setup(&m->fs, &opts), 0);
+	assert_int_equal(sfs_quorum_start(&m->fs), 0);
+	assert_int_equal(sfs_quorum_wait_role(&m->fs, SFS_QUORUM_ROLE_LEADER, WAIT_MS), 0);
+	/* a few heartbeats: still no FENCE */
+	nanosleep(&(struct timespec){ 0, 300 * 1000 * 1000 }, NULL);
+	read_slot(v, 0, &blk);
+	assert_event(&blk, ELECT, RID_A, 1, 3);
+	assert_int_equal(le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_FENCE].term), 0);
+	/* an up of another term changes nothing */
+	sfs_quorum_server_up(&m->fs, 7);
+	nanosleep(&(struct timespec){ 0, 300 * 1000 * 1000 }, NULL);
+	read_slot(v, 0, &blk);
+	assert_int_equal(le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_FENCE].term), 0);
+	sfs_quorum_server_up(&m->fs, 1);
+	for (i = 0; i < (int)(WAIT_MS / 10); i++) {
+		read_slot(v, 0, &blk);
+		if (le64toh(blk.qb.events[SCOUTFS_QUORUM_EVENT_FENCE].term) == 1)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	assert_event(&blk, FENCE, RID_A, 1, 4);
+	assert_int_equal(sfs_quorum_stop(&m->fs), 0);
 	mnt_close(m);
 }
 
@@ -1933,6 +1981,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slot_taken, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_non_member, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_block, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_server_reports_up, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_server_failures, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_setup_checks, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_elect_1, fx_setup, fx_teardown),

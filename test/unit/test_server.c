@@ -7,7 +7,10 @@
  * roots, resent requests recognised, a server restarted from disk, statfs
  * and farewell; srch compaction (SRCH_GET_COMPACT / SRCH_COMMIT_COMPACT)
  * of mounts' log files into sorted files and of sorted files into larger
- * ones, in steps, with a dead mount's job handed to another.  Data
+ * ones, in steps, with a dead mount's job handed to another; a srch
+ * log file's rotation into srch_root is one commit, even when it fails
+ * half done (srch_log_rotate_fail); seqs handed out stay above the
+ * item seqs mounts commit (from write_seqs of earlier servers).  Data
  * space: mounts get fair shares of a small volume, one that runs short
  * gets space back from another (SYNC_LOG_TREES, then the other's next
  * transaction gives back its excess), LOW only once nothing is left to
@@ -670,6 +673,166 @@ static void test_srch_rotate(void **state)
 	free(m.v);
 }
 
+/* rid's greatest-nr log tree as committed on disk */
+static void disk_lt(struct fixture *f, uint64_t rid, struct scoutfs_log_trees *lt)
+{
+	struct sfs_btree_item_ret *r = malloc(sizeof(*r));
+	struct scoutfs_super_block super;
+	struct scoutfs_key key = sfs_key_make(SCOUTFS_LOG_TREES_ZONE, rid, 0, 0, 0, 0);
+	bool found = false;
+
+	assert_non_null(r);
+	assert_int_equal(sfs_super_read(&f->fs, &super), 0);
+	while (sfs_btree_next(&f->fs, &super.logs_root, &key, r) == 0 &&
+	       r->key.sk_zone == SCOUTFS_LOG_TREES_ZONE && le64toh(r->key.sklt_rid) == rid) {
+		memcpy(lt, r->val, sizeof(*lt));
+		found = true;
+		key = r->key;
+		sfs_key_inc(&key);
+	}
+	assert_true(found);
+	free(r);
+}
+
+/* the client's open transaction logs n srch entries and commits: the commit's result */
+static int srch_append_commit(struct fixture *f, struct scoutfs_log_trees *lt,
+			      const struct scoutfs_srch_entry *ents, size_t n)
+{
+	struct sfs_alloc_lists lists;
+	struct sfs_block_writer wri;
+
+	sfs_block_writer_init(&wri);
+	sfs_alloc_lists_init(&lists, &lt->meta_avail, &lt->meta_freed);
+	assert_int_equal(sfs_srch_append(&f->fs, &lists.alloc, &wri, &lt->srch_file, ents, n), 0);
+	assert_int_equal(sfs_block_writer_write(&f->fs, &wri), 0);
+	sfs_block_writer_destroy(&wri);
+	assert_int_equal(sfs_block_flush(&f->fs, SFS_DEV_META), 0);
+	lt->meta_avail = lists.avail;
+	lt->meta_freed = lists.freed;
+	return sfs_client_commit_log_trees(&f->fs, lt);
+}
+
+/*
+ * A srch log file moves from its log tree into srch_root in one server
+ * commit, error paths included: a rotation that fails after the file's
+ * LOG item went into srch_root (srch_log_rotate_fail) stops the server
+ * with nothing of it committed -- no LOG item, the log tree as it was,
+ * no block referenced twice.  A new server from disk gets the commit
+ * again (the transaction is still open) and rotates the file once; a
+ * resend of that commit changes nothing (a rotation is keyed by the
+ * file's root block: replayed, it would replace its own item).
+ */
+static void test_srch_rotate_atomic(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_srch_entry ents[20];
+	struct scoutfs_log_trees lt, open, before, after;
+	struct scoutfs_net_statfs st;
+	struct srch_model m = { 0 };
+	unsigned int counts[5];
+	size_t i;
+
+	for (i = 0; i < 20; i++)
+		ents[i] = mount_entry(2, i);
+	start_server(f);
+	start_client(f, 0x7);
+	srch_commit(f, &lt, ents, 10);
+	for (i = 0; i < 10; i++)
+		model_add(&m, ents[i]);
+	assert_true(lt.srch_file.ref.blkno != 0);
+
+	/* the next commit's rotation fails half done */
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &open), 0);
+	disk_lt(f, 0x7, &before);
+	assert_memory_equal(&before.srch_file, &lt.srch_file, sizeof(lt.srch_file));
+	sfs_trigger_arm(&f->fs, SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE);
+	sfs_trigger_arm(&f->fs, SFS_TRIGGER_SRCH_LOG_ROTATE_FAIL);
+	lt = open;
+	assert_int_equal(srch_append_commit(f, &lt, ents + 10, 10), -EIO);
+	assert_false(sfs_trigger_fired(&f->fs, SFS_TRIGGER_SRCH_LOG_ROTATE_FAIL));
+	/* the disk holds nothing of the change (the answer came after the commit) */
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 0);
+	disk_lt(f, 0x7, &after);
+	assert_memory_equal(&after, &before, sizeof(after));
+	assert_true(le64toh(after.get_trans_seq) > le64toh(after.commit_trans_seq));
+	check_volume(f);
+	/* and the server stopped serving */
+	assert_int_equal(sfs_client_statfs(&f->fs, &st), -EIO);
+
+	/* a new server: the open transaction again, its commit rotates the file once */
+	sfs_client_destroy(&f->fs);
+	sfs_server_stop(&f->fs);
+	start_server(f);
+	start_client(f, 0x7);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	assert_int_equal(le64toh(lt.get_trans_seq), le64toh(open.get_trans_seq));
+	assert_memory_equal(&lt.srch_file, &before.srch_file, sizeof(lt.srch_file));
+	sfs_trigger_arm(&f->fs, SFS_TRIGGER_SRCH_FORCE_LOG_ROTATE);
+	open = lt;
+	assert_int_equal(srch_append_commit(f, &lt, ents + 10, 10), 0);
+	for (i = 10; i < 20; i++)
+		model_add(&m, ents[i]);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 1);
+	disk_lt(f, 0x7, &after);
+	assert_int_equal(after.srch_file.ref.blkno, 0);
+	assert_int_equal(after.commit_trans_seq, after.get_trans_seq);
+	check_srch(f, &m);
+	check_volume(f);
+
+	/* the commit resent: recognised, nothing rotated again */
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), 0);
+	count_srch_items(f, counts);
+	assert_int_equal(counts[SCOUTFS_SRCH_LOG_TYPE / 4], 1);
+	disk_lt(f, 0x7, &before);
+	assert_memory_equal(&before, &after, sizeof(before));
+	check_srch(f, &m);
+	check_volume(f);
+	free(m.v);
+}
+
+/*
+ * A mount's items carry the greatest write_seq it was ever granted,
+ * which may come from an earlier server, for a lock it no longer holds:
+ * its commit says so (max_item_seq), and every seq the server hands out
+ * after it is above (a later writer of those keys must win).  A server
+ * starting from disk goes above every committed tree's max_item_seq.
+ */
+static void test_seq_above_items(void **state)
+{
+	struct fixture *f = *state;
+	struct scoutfs_log_trees lt, b;
+	struct scoutfs_super_block super;
+	struct sfs_fs *fsb;
+	uint64_t high;
+
+	start_server(f);
+	start_client(f, 0xa1);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	client_write(f, &lt, 3000, 10, 0x11);
+	high = le64toh(lt.get_trans_seq) + 1000;
+	lt.max_item_seq = htole64(high);
+	assert_int_equal(sfs_client_commit_log_trees(&f->fs, &lt), 0);
+
+	/* another mount's next transaction (the same counter as write_seqs) */
+	fsb = other_client(f, 0xb1);
+	assert_int_equal(sfs_client_get_log_trees(fsb, &b), 0);
+	assert_true(le64toh(b.get_trans_seq) > high);
+	other_client_put(fsb);
+	assert_int_equal(sfs_super_read(&f->fs, &super), 0);
+	assert_true(le64toh(super.seq) > high);
+
+	/* a new server from disk */
+	sfs_client_destroy(&f->fs);
+	sfs_server_stop(&f->fs);
+	start_server(f);
+	start_client(f, 0xa1);
+	assert_int_equal(sfs_client_get_log_trees(&f->fs, &lt), 0);
+	assert_true(le64toh(lt.get_trans_seq) > high);
+	check_items(f, 3000, 10, 0x11);
+}
+
 /* ------------------------------------------------------------------ */
 /* Data space                                                           */
 /* ------------------------------------------------------------------ */
@@ -1049,6 +1212,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_greeting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srch_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_srch_rotate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_srch_rotate_atomic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_above_items, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_zones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_omap_waits_for_absent, setup, teardown),
