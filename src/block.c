@@ -1717,12 +1717,23 @@ static void fetch_blocks(struct sfs_block_state *st, const struct scoutfs_block_
 	free(ios);
 }
 
+/* the calling thread retries a read that meets stale blocks (item.c) */
+static __thread bool reader_retries;
+
+void sfs_block_reader_retries(bool on)
+{
+	reader_retries = on;
+}
+
 /*
  * The block_remove_stale trigger (trigger.h): the first slot that holds a
  * clean copy of a btree block read by reference, if the trigger is armed
- * (which disarms it), else -1.  Dirty blocks are their writer's own and
- * never stale; callers that write read only clean copies of their own
- * trees, so the test arms it where nothing is being committed.
+ * (which disarms it), else -1.  Only for a reader that retries with fresh
+ * roots (sfs_block_reader_retries): the server's and the background
+ * workers' reads of the same process must not take the trigger first.
+ * Dirty blocks are their writer's own and never stale; callers that write
+ * read only clean copies of their own trees, so the test arms it where
+ * nothing is being committed.
  */
 static int stale_trigger_slot(struct sfs_block_state *st, struct read_slot *slots, int nr)
 {
@@ -1730,8 +1741,8 @@ static int stale_trigger_slot(struct sfs_block_state *st, struct read_slot *slot
 	int found = -1;
 	int i;
 
-	if (!(__atomic_load_n(&fs->triggers, __ATOMIC_RELAXED) &
-	      (1U << SFS_TRIGGER_BLOCK_REMOVE_STALE)))
+	if (!reader_retries || !(__atomic_load_n(&fs->triggers, __ATOMIC_RELAXED) &
+				 (1U << SFS_TRIGGER_BLOCK_REMOVE_STALE)))
 		return -1;
 	pthread_mutex_lock(&st->cache_lock);
 	for (i = 0; i < nr && found < 0; i++)

@@ -120,6 +120,13 @@ int sfs_block_write_blocks(struct sfs_fs *fs, struct sfs_block **bls, int nr);
  * when one is set and the magic is not the super's.
  * sfs_block_write_sm computes the crc into buf and writes it.
  */
+/*
+ * The calling thread's reads until it says otherwise retry with fresh
+ * roots when they meet stale blocks (the item reader): the
+ * block_remove_stale test trigger applies to them only.
+ */
+void sfs_block_reader_retries(bool on);
+
 int sfs_block_read_sm(struct sfs_fs *fs, enum sfs_dev dev, uint64_t blkno, uint32_t magic,
 		      void *buf);
 int sfs_block_write_sm(struct sfs_fs *fs, enum sfs_dev dev, uint64_t blkno, void *buf);

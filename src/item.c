@@ -627,7 +627,9 @@ static int read_items(struct sfs_fs *fs, struct sfs_item_cache *c, const struct 
 		s = *start;
 		e = *end;
 		sfs_inc(fs, item_read);
+		sfs_block_reader_retries(true);
 		ret = sfs_forest_read_items(fs, &roots, key, &s, &e, read_cb, rc);
+		sfs_block_reader_retries(false);
 		if (ret != -ESTALE)
 			break;
 		sfs_inc(fs, item_read_stale);

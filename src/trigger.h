@@ -22,7 +22,8 @@ enum sfs_trigger {
 	/* the next sorted merge to reach an input entry at the safe-bytes limit stops there */
 	SFS_TRIGGER_SRCH_MERGE_STOP_SAFE,
 	/*
-	 * the next clean btree block read by reference finds its copy stale
+	 * the next clean btree block an item reader reads by reference
+	 * (sfs_block_reader_retries) finds its copy stale
 	 * (block.c read_lg): the cached copy is dropped, the block is read
 	 * again from the device and that copy is taken as stale too, so the
 	 * read answers -ESTALE and the reader goes back for fresh roots (as
