@@ -18,7 +18,6 @@
 #    succeeds, and both mounts then read B's line and A's.
 . "$(dirname "$0")/../funcs.sh"
 
-
 OPTS="quorum_heartbeat_timeout_ms=2000,recovery_window_ms=4000"
 t_cluster 4 "$OPTS"
 t_watchdog 300

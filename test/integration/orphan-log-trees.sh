@@ -20,21 +20,6 @@
 . "$(dirname "$0")/../funcs.sh"
 : "${SFS_TRIGGER:?run through meson test}"
 
-# forget_pid PID: PID (reaped: waited for) leaves T_PIDS, so that the exit
-# trap does not SIGKILL whatever process has its number by then
-forget_pid() {
-	local i
-	for i in "${!T_PIDS[@]}"; do
-		[ "${T_PIDS[i]}" != "$1" ] || unset "T_PIDS[i]"
-	done
-}
-# kill_mount MNT: t_kill_mount, its pid forgotten
-kill_mount() {
-	local pid=${T_MOUNT_PID[$1]}
-	t_kill_mount "$1"
-	forget_pid "$pid"
-}
-
 OPTS="quorum_heartbeat_timeout_ms=2000,recovery_window_ms=4000"
 t_cluster 3 "$OPTS"
 t_watchdog 300
@@ -87,7 +72,7 @@ for i in "$A" "$C"; do
 		t_fail "arming reclaim_skip_finalize on mount $i"
 done
 
-kill_mount "$ML"
+t_kill_mount "$ML"
 for ((i = 0; i < 600; i++)); do
 	read -r nsrv nterm _ < <(t_quorum_server "$META" 3)
 	[ "$nsrv" -ge 0 ] && [ "$nterm" -gt "$term" ] && break
@@ -126,7 +111,7 @@ echo again >"$ML/again" && t_fsync "$ML/again" "$ML" || t_fail "write on the mou
 check_files "$ML" "the slot mounted again"
 pid=${T_MOUNT_PID[$ML]}
 t_umount "$ML"
-forget_pid "$pid"
+t_forget_pid "$pid"
 wait_log "$log" "server: reclaiming the orphan log tree $lrid\.[0-9]* (with items, a transaction open): its mount is gone" \
 	"the orphan's reclaim"
 # the survivors commit; their trees are finalized for the merge
@@ -146,7 +131,7 @@ check_files "$MA" "after the merge"
 check_files "$MC" "after the merge"
 [ "$(cat "$MA/again")" = again ] || t_fail "the file the slot wrote again"
 
-for i in "$A" "$C"; do kill_mount "${T_CMNT[i]}"; done
+for i in "$A" "$C"; do t_kill_mount "${T_CMNT[i]}"; done
 "$SCOUTFS" print "$META" >"$T_DIR/print2" 2>&1 || t_fail "scoutfs print: $(tail -3 "$T_DIR/print2")"
 log_trees "$T_DIR/print2" >"$T_DIR/lt2"
 grep -q "^$lrid " "$T_DIR/lt2" && t_fail "a log tree of L's rid is left: $(grep "^$lrid " "$T_DIR/lt2")"

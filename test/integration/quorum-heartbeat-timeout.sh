@@ -16,21 +16,6 @@
 # Values outside 2000..60000 are refused at mount.
 . "$(dirname "$0")/../funcs.sh"
 
-# forget_pid PID: PID (reaped: waited for) leaves T_PIDS, so that the exit
-# trap does not SIGKILL whatever process has its number by then
-forget_pid() {
-	local i
-	for i in "${!T_PIDS[@]}"; do
-		[ "${T_PIDS[i]}" != "$1" ] || unset "T_PIDS[i]"
-	done
-}
-# kill_mount MNT: t_kill_mount, its pid forgotten
-kill_mount() {
-	local pid=${T_MOUNT_PID[$1]}
-	t_kill_mount "$1"
-	forget_pid "$pid"
-}
-
 # mono: seconds on CLOCK_MONOTONIC
 mono() { python3 -c 'import time; print("%.6f" % time.monotonic())'; }
 
@@ -93,7 +78,7 @@ PY
 	# the followers hear its heartbeats (every 100 ms)
 	sleep 0.5
 	t_kill=$(mono)
-	kill_mount "${T_CMNT[$srv]}"
+	t_kill_mount "${T_CMNT[$srv]}"
 	# the earliest moment a follower's timeout may have started
 	hb_min=
 	for i in "$a" "$b"; do
@@ -131,10 +116,10 @@ PY
 		sleep 0.1
 	done
 	[ "$s" = "$nsrv" ] && [ "$e" = "$nterm" ] || t_fail "hb $hb: the server of slot $nsrv term $nterm did not come up"
-	for i in "$a" "$b"; do kill_mount "${T_CMNT[i]}"; done
+	for i in "$a" "$b"; do t_kill_mount "${T_CMNT[i]}"; done
 	kill "$T_FENCED_PID"
 	wait "$T_FENCED_PID" 2>/dev/null
-	forget_pid "$T_FENCED_PID"
+	t_forget_pid "$T_FENCED_PID"
 }
 
 round 2000
@@ -149,7 +134,7 @@ for v in 0 1999 60001 -1; do
 	T_PIDS+=("$pid")
 	T_MOUNTS+=("$T_DIR/bad")
 	wait "$pid" && t_fail "quorum_heartbeat_timeout_ms=$v was taken"
-	forget_pid "$pid"
+	t_forget_pid "$pid"
 	grep -q "quorum_heartbeat_timeout_ms=$v: want a number from 2000 to 60000" "$T_DIR/bad.out" ||
 		t_fail "quorum_heartbeat_timeout_ms=$v: $(cat "$T_DIR/bad.out")"
 done
